@@ -1,0 +1,112 @@
+//! Command-line options (clap). Flags override config.toml; config.toml overrides the defaults.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{BackendKind, LossName, OptimizerName};
+
+#[derive(Parser, Debug, Clone, Default)]
+#[command(
+    name = "segscope",
+    version,
+    about = "Train a segment-level reward model by regression and watch it in the terminal.",
+    long_about = "Train a segment-level reward model by regression against per-segment target \
+scores, and watch every segment's prediction, residual and share of the loss live.\n\n\
+Without arguments, opens the dashboard on the bundled dataset. With --headless (or when stdout \
+is not a terminal), trains without a screen and writes one JSON object per step.\n\n\
+Configuration: ./config.toml if present (or --config FILE); flags override it.\n\
+Exit codes: 0 success, 1 runtime error, 2 bad input (flags, config, data), 3 training diverged."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Config file [default: ./config.toml when it exists, else built-in defaults]
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Dataset (JSONL) [default: the bundled dataset]
+    #[arg(long, short = 'd', value_name = "FILE")]
+    pub data: Option<PathBuf>,
+
+    /// Skip bad data lines (one warning each) instead of stopping at the first
+    #[arg(long)]
+    pub lenient: bool,
+
+    /// Tensor backend
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+
+    /// Train without the dashboard: one JSON line per step
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Steps to run now (headless) [config: train.steps]
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+
+    /// Write the JSON lines here instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Write the final per-segment table (.csv, or .jsonl) here
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Save a checkpoint into DIR at the end (and with `w` in the dashboard)
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+
+    /// Continue from the newest checkpoint in DIR (its saved config is used; config.toml is not read)
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+
+    /// Random seed [config: seed]
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Learning rate [config: train.lr]
+    #[arg(long)]
+    pub lr: Option<f64>,
+
+    /// Batch size, 0 = full batch [config: train.batch_size]
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Per-segment loss [config: train.loss]
+    #[arg(long, value_enum)]
+    pub loss: Option<LossName>,
+
+    /// Optimiser [config: train.optimizer]
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerName>,
+
+    /// Refresh all predictions every K steps [config: train.eval_every]
+    #[arg(long, value_name = "K")]
+    pub eval_every: Option<u64>,
+
+    /// Segments listed per headless line [config: train.top_k]
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+
+    /// Fraction of documents without a `split` field that go to dev [config: dev_fraction]
+    #[arg(long, value_name = "F")]
+    pub dev_fraction: Option<f64>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Generate a dataset with segscope's seeded generator (the bundled one is --docs 600 --seed 7)
+    GenData {
+        /// Number of documents
+        #[arg(long, default_value_t = crate::data::generate::BUNDLED_DOCS)]
+        docs: usize,
+        /// Random seed
+        #[arg(long, default_value_t = crate::data::generate::BUNDLED_SEED)]
+        seed: u64,
+        /// Output file ("-" for stdout)
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        out: PathBuf,
+    },
+}

@@ -1,0 +1,412 @@
+//! config.toml <-> typed configuration: defaults, parsing, and validation that names the key.
+//!
+//! Every key is optional; a missing key takes its default. An unknown key or a value out of range
+//! is an error naming the file and the key, so a typo never silently trains with the default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::FeatureSpec;
+use crate::engine::metrics::LossKind;
+
+/// Which burn CPU backend runs the tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn's pure-Rust CPU backend (the faster one here).
+    Flex,
+    /// burn-ndarray.
+    Ndarray,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Ndarray => "ndarray",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LossName {
+    Mse,
+    Huber,
+    Mae,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerName {
+    Adam,
+    Sgd,
+}
+
+/// `[features]`: how text becomes hashed ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeaturesConfig {
+    pub buckets: usize,
+    pub word_ngrams: usize,
+    pub char_ngrams: [usize; 2],
+    pub max_words: usize,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        let s = FeatureSpec::default();
+        Self {
+            buckets: s.buckets,
+            word_ngrams: s.word_ngrams,
+            char_ngrams: [s.char_min, s.char_max],
+            max_words: s.max_words,
+        }
+    }
+}
+
+impl FeaturesConfig {
+    pub fn spec(&self) -> FeatureSpec {
+        FeatureSpec {
+            buckets: self.buckets,
+            word_ngrams: self.word_ngrams,
+            char_min: self.char_ngrams[0],
+            char_max: self.char_ngrams[1],
+            max_words: self.max_words,
+        }
+    }
+}
+
+/// `[model]`: sizes of the network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    pub embed_dim: usize,
+    pub hidden: usize,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self {
+            embed_dim: 32,
+            hidden: 64,
+        }
+    }
+}
+
+/// `[train]`: the objective and the optimiser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub loss: LossName,
+    pub huber_delta: f32,
+    pub optimizer: OptimizerName,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    /// 0 = full batch.
+    pub batch_size: usize,
+    /// Steps for a headless run.
+    pub steps: u64,
+    /// Refresh every segment's prediction every this many steps.
+    pub eval_every: u64,
+    /// Segments listed in each headless step line.
+    pub top_k: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            loss: LossName::Mse,
+            huber_delta: 1.0,
+            optimizer: OptimizerName::Adam,
+            lr: 0.003,
+            momentum: 0.9,
+            weight_decay: 0.001,
+            batch_size: 0,
+            steps: 300,
+            eval_every: 1,
+            top_k: 10,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn loss_kind(&self) -> LossKind {
+        match self.loss {
+            LossName::Mse => LossKind::Mse,
+            LossName::Huber => LossKind::Huber {
+                delta: self.huber_delta,
+            },
+            LossName::Mae => LossKind::Mae,
+        }
+    }
+}
+
+/// `[ui]`: the dashboard's behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// Steps taken by the "N steps" key.
+    pub n_steps: u64,
+    /// Training speed when running (0 = as fast as possible).
+    pub steps_per_second: f64,
+    /// Outliers: |residual| > k robust standard deviations.
+    pub outlier_k: f64,
+    /// Converged when dev loss has not improved by more than `converge_min_rel` (relative) for
+    /// `converge_patience` steps.
+    pub converge_patience: u64,
+    pub converge_min_rel: f64,
+    /// Steps shown by the loss chart in "recent" mode.
+    pub recent_window: usize,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            n_steps: 10,
+            steps_per_second: 0.0,
+            outlier_k: 3.0,
+            converge_patience: 50,
+            converge_min_rel: 0.001,
+            recent_window: 100,
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Dataset file; empty = the bundled dataset.
+    pub data: String,
+    pub backend: BackendKind,
+    pub seed: u64,
+    pub dev_fraction: f64,
+    pub features: FeaturesConfig,
+    pub model: ModelSection,
+    pub train: TrainConfig,
+    pub ui: UiConfig,
+    /// Key bindings: action name -> list of keys (see the README's key table).
+    pub keys: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data: String::new(),
+            backend: BackendKind::Flex,
+            seed: 42,
+            dev_fraction: 0.2,
+            features: FeaturesConfig::default(),
+            model: ModelSection::default(),
+            train: TrainConfig::default(),
+            ui: UiConfig::default(),
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read the config file: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: key `{key}`: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Parses TOML text; `file` is used in messages.
+    pub fn from_toml(text: &str, file: &str) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_string(),
+            // toml's message already names the key, the line and the column.
+            message: e.to_string().trim_end().replace('\n', "\n  "),
+        })?;
+        cfg.validate(file)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_toml(&text, &file)
+    }
+
+    /// Checks ranges; `file` names the source in messages ("command line" for flags).
+    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| {
+            Err(ConfigError::Invalid {
+                file: file.to_string(),
+                key: key.to_string(),
+                message,
+            })
+        };
+        if !(0.0..1.0).contains(&self.dev_fraction) {
+            return bad(
+                "dev_fraction",
+                format!("must be in [0, 1), found {}", self.dev_fraction),
+            );
+        }
+        let f = &self.features;
+        if !(2..=(1 << 24)).contains(&f.buckets) {
+            return bad(
+                "features.buckets",
+                format!("must be in 2..=16777216, found {}", f.buckets),
+            );
+        }
+        if !(1..=2).contains(&f.word_ngrams) {
+            return bad(
+                "features.word_ngrams",
+                format!("must be 1 or 2, found {}", f.word_ngrams),
+            );
+        }
+        let [lo, hi] = f.char_ngrams;
+        let off = lo == 0 && hi == 0;
+        let ranged = 1 <= lo && lo <= hi && hi <= 10;
+        if !(off || ranged) {
+            return bad(
+                "features.char_ngrams",
+                format!(
+                    "must be [min, max] with 1 <= min <= max <= 10, or [0, 0] for none; found [{lo}, {hi}]"
+                ),
+            );
+        }
+        if f.max_words == 0 {
+            return bad("features.max_words", "must be at least 1".into());
+        }
+        if self.model.embed_dim == 0 {
+            return bad("model.embed_dim", "must be at least 1".into());
+        }
+        if self.model.hidden == 0 {
+            return bad("model.hidden", "must be at least 1".into());
+        }
+        let t = &self.train;
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return bad(
+                "train.lr",
+                format!("must be a positive number, found {}", t.lr),
+            );
+        }
+        if !(t.momentum.is_finite() && (0.0..1.0).contains(&t.momentum)) {
+            return bad(
+                "train.momentum",
+                format!("must be in [0, 1), found {}", t.momentum),
+            );
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return bad(
+                "train.weight_decay",
+                format!("must be >= 0, found {}", t.weight_decay),
+            );
+        }
+        if !(t.huber_delta.is_finite() && t.huber_delta > 0.0) {
+            return bad(
+                "train.huber_delta",
+                format!("must be positive, found {}", t.huber_delta),
+            );
+        }
+        if t.eval_every == 0 {
+            return bad("train.eval_every", "must be at least 1".into());
+        }
+        let u = &self.ui;
+        if u.n_steps == 0 {
+            return bad("ui.n_steps", "must be at least 1".into());
+        }
+        if !(u.steps_per_second.is_finite() && u.steps_per_second >= 0.0) {
+            return bad(
+                "ui.steps_per_second",
+                format!(
+                    "must be >= 0 (0 = as fast as possible), found {}",
+                    u.steps_per_second
+                ),
+            );
+        }
+        if !(u.outlier_k.is_finite() && u.outlier_k > 0.0) {
+            return bad(
+                "ui.outlier_k",
+                format!("must be positive, found {}", u.outlier_k),
+            );
+        }
+        if !(u.converge_min_rel.is_finite() && u.converge_min_rel >= 0.0) {
+            return bad(
+                "ui.converge_min_rel",
+                format!("must be >= 0, found {}", u.converge_min_rel),
+            );
+        }
+        if u.recent_window < 2 {
+            return bad("ui.recent_window", "must be at least 2".into());
+        }
+        Ok(())
+    }
+
+    /// The dataset path, or `None` for the bundled dataset.
+    pub fn data_path(&self) -> Option<PathBuf> {
+        (!self.data.is_empty()).then(|| PathBuf::from(&self.data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(Config::from_toml("", "c.toml").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_committed_config_toml_is_the_defaults() {
+        // The file documents the defaults; if they drift apart the docs are lying.
+        let text = include_str!("../config.toml");
+        assert_eq!(
+            Config::from_toml(text, "config.toml").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn unknown_and_bad_keys_are_named() {
+        let e = Config::from_toml("[train]\nlearning_rate = 0.1\n", "c.toml").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("c.toml") && msg.contains("learning_rate"),
+            "{msg}"
+        );
+        let e = Config::from_toml("[train]\nlr = -1\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train.lr"), "{e}");
+        let e = Config::from_toml("backend = \"cuda\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("backend") || e.contains("cuda"), "{e}");
+        let e = Config::from_toml("[features]\nchar_ngrams = [5, 3]\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("features.char_ngrams"), "{e}");
+    }
+
+    #[test]
+    fn partial_sections_keep_other_defaults() {
+        let c = Config::from_toml("[train]\nloss = \"huber\"\nbatch_size = 64\n", "c").unwrap();
+        assert_eq!(c.train.batch_size, 64);
+        assert_eq!(c.train.loss_kind(), LossKind::Huber { delta: 1.0 });
+        assert_eq!(c.train.lr, TrainConfig::default().lr);
+    }
+}

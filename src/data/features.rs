@@ -1,0 +1,434 @@
+//! Featurising segments without pretrained weights: hashed n-gram bags plus a few dense features.
+//!
+//! fastText-style: lower-cased word unigrams and bigrams, and character n-grams of each word with
+//! `<` `>` boundary marks, are hashed with FNV-1a into a fixed number of buckets. A segment becomes a
+//! weighted bag of bucket ids (weights = count / total, so the model mean-pools), plus four dense
+//! features: log length, position in the document, overlap with the prompt and with the previous
+//! segment. Features are computed once at load time, never per step.
+
+use std::collections::{HashMap, HashSet};
+
+use super::dataset::Dataset;
+use super::hash::fnv1a;
+
+/// Names of the dense features, in column order.
+pub const DENSE_NAMES: [&str; 4] = ["log_len", "position", "prompt_overlap", "prev_overlap"];
+/// Number of dense features.
+pub const DENSE: usize = DENSE_NAMES.len();
+
+/// How text is turned into bucket ids.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FeatureSpec {
+    pub buckets: usize,
+    /// 1 = unigrams only, 2 = unigrams and bigrams.
+    pub word_ngrams: usize,
+    /// Character n-gram lengths, inclusive; `char_min = 0` disables them.
+    pub char_min: usize,
+    pub char_max: usize,
+    /// At most this many words of a segment are featurised (the first ones).
+    pub max_words: usize,
+}
+
+impl Default for FeatureSpec {
+    fn default() -> Self {
+        Self {
+            buckets: 1 << 15,
+            word_ngrams: 2,
+            char_min: 3,
+            char_max: 5,
+            max_words: 256,
+        }
+    }
+}
+
+/// Splits text into lower-case alphanumeric words.
+pub fn tokenize(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect()
+}
+
+/// The bucket of one word unigram.
+pub fn word_bucket(word: &str, buckets: usize) -> u32 {
+    (fnv1a(&[b"w1\0", word.as_bytes()]) % buckets as u64) as u32
+}
+
+/// The bucket of one word bigram.
+pub fn bigram_bucket(a: &str, b: &str, buckets: usize) -> u32 {
+    (fnv1a(&[b"w2\0", a.as_bytes(), b" ", b.as_bytes()]) % buckets as u64) as u32
+}
+
+/// The bucket of one character n-gram (given as the n-gram's UTF-8 bytes, marks included).
+pub fn char_bucket(gram: &str, buckets: usize) -> u32 {
+    (fnv1a(&[b"c\0", gram.as_bytes()]) % buckets as u64) as u32
+}
+
+/// All bucket ids of a segment's text, with repetition (one entry per n-gram occurrence).
+pub fn grams(words: &[String], spec: &FeatureSpec) -> Vec<u32> {
+    let b = spec.buckets;
+    let mut out = Vec::with_capacity(words.len() * 16);
+    for w in words {
+        out.push(word_bucket(w, b));
+    }
+    if spec.word_ngrams >= 2 {
+        for pair in words.windows(2) {
+            out.push(bigram_bucket(&pair[0], &pair[1], b));
+        }
+    }
+    if spec.char_min > 0 {
+        let mut marked = String::new();
+        let mut bounds: Vec<usize> = Vec::new();
+        for w in words {
+            marked.clear();
+            marked.push('<');
+            marked.push_str(w);
+            marked.push('>');
+            bounds.clear();
+            bounds.extend(marked.char_indices().map(|(i, _)| i));
+            bounds.push(marked.len());
+            let nchars = bounds.len() - 1;
+            for n in spec.char_min..=spec.char_max {
+                if n > nchars {
+                    break;
+                }
+                for start in 0..=nchars - n {
+                    out.push(char_bucket(&marked[bounds[start]..bounds[start + n]], b));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Featurised segments in dataset order, as flat row-major arrays ready to become tensors.
+///
+/// Mean-pooling every n-gram of a segment equals (sum over its tokens of S(word type) + sum of its
+/// bigram embeddings) / N, where S(type) is the sum of that word's own n-grams (the word unigram
+/// and its character n-grams) and N the segment's total n-gram count. Character n-grams are most
+/// of a segment's ids but depend only on the word, so they are gathered once per distinct word
+/// type instead of once per occurrence: the same function at a fraction of the memory traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    pub n: usize,
+    /// Distinct word types and the width of their gram lists.
+    pub types: usize,
+    pub type_width: usize,
+    /// [types, type_width] bucket ids of each type's grams (unigram and char n-grams).
+    pub type_ids: Vec<i64>,
+    /// [types, type_width] occurrence counts of each gram in the type (0 on padding).
+    pub type_counts: Vec<f32>,
+    /// Distinct tokens per row (the most of any segment).
+    pub tok_width: usize,
+    /// [n, tok_width] word-type index of each distinct token of the segment.
+    pub tok_types: Vec<i64>,
+    /// [n, tok_width] token count / N (0 on padding).
+    pub tok_weights: Vec<f32>,
+    pub big_width: usize,
+    /// [n, big_width] bucket ids of the segment's distinct bigrams.
+    pub big_ids: Vec<i64>,
+    /// [n, big_width] bigram count / N (0 on padding).
+    pub big_weights: Vec<f32>,
+    /// [n, DENSE] dense features.
+    pub dense: Vec<f32>,
+}
+
+fn take_rows<T: Copy>(src: &[T], width: usize, rows: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(rows.len() * width);
+    for &r in rows {
+        out.extend_from_slice(&src[r * width..(r + 1) * width]);
+    }
+    out
+}
+
+impl Features {
+    /// The rows `rows` of this feature set, in that order (the word-type table is shared).
+    pub fn rows(&self, rows: &[usize]) -> Features {
+        Features {
+            n: rows.len(),
+            types: self.types,
+            type_width: self.type_width,
+            type_ids: self.type_ids.clone(),
+            type_counts: self.type_counts.clone(),
+            tok_width: self.tok_width,
+            tok_types: take_rows(&self.tok_types, self.tok_width, rows),
+            tok_weights: take_rows(&self.tok_weights, self.tok_width, rows),
+            big_width: self.big_width,
+            big_ids: take_rows(&self.big_ids, self.big_width, rows),
+            big_weights: take_rows(&self.big_weights, self.big_width, rows),
+            dense: take_rows(&self.dense, DENSE, rows),
+        }
+    }
+
+    /// Segment `row`'s bag as (bucket id, weight) pairs summing to 1, expanded from the type
+    /// table: the plain mean-pooling definition, for tests and inspection.
+    pub fn bag(&self, row: usize) -> Vec<(u32, f32)> {
+        let mut out: Vec<(u32, f32)> = Vec::new();
+        for j in 0..self.tok_width {
+            let w = self.tok_weights[row * self.tok_width + j];
+            if w == 0.0 {
+                continue;
+            }
+            let t = self.tok_types[row * self.tok_width + j] as usize;
+            for g in 0..self.type_width {
+                let c = self.type_counts[t * self.type_width + g];
+                if c > 0.0 {
+                    out.push((self.type_ids[t * self.type_width + g] as u32, w * c));
+                }
+            }
+        }
+        for j in 0..self.big_width {
+            let w = self.big_weights[row * self.big_width + j];
+            if w > 0.0 {
+                out.push((self.big_ids[row * self.big_width + j] as u32, w));
+            }
+        }
+        out.sort_by_key(|a| a.0);
+        let mut merged: Vec<(u32, f32)> = Vec::new();
+        for (id, w) in out {
+            match merged.last_mut() {
+                Some((last, acc)) if *last == id => *acc += w,
+                _ => merged.push((id, w)),
+            }
+        }
+        merged
+    }
+}
+
+/// The grams of one word type: its unigram, then its character n-grams (with repetition).
+fn type_grams(word: &str, spec: &FeatureSpec) -> Vec<u32> {
+    let one = FeatureSpec {
+        word_ngrams: 1,
+        ..spec.clone()
+    };
+    grams(std::slice::from_ref(&word.to_string()), &one)
+}
+
+/// (value, count) of a list, in ascending value order.
+fn counted<T: Ord + Copy>(mut v: Vec<T>) -> Vec<(T, u32)> {
+    v.sort_unstable();
+    let mut out: Vec<(T, u32)> = Vec::new();
+    for x in v {
+        match out.last_mut() {
+            Some((last, c)) if *last == x => *c += 1,
+            _ => out.push((x, 1)),
+        }
+    }
+    out
+}
+
+fn overlap(a: &HashSet<&str>, b: &HashSet<&str>) -> f32 {
+    if a.is_empty() {
+        return 0.0;
+    }
+    a.iter().filter(|w| b.contains(*w)).count() as f32 / a.len() as f32
+}
+
+fn jaccard(a: &HashSet<&str>, b: &HashSet<&str>) -> f32 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return 0.0;
+    }
+    a.intersection(b).count() as f32 / union as f32
+}
+
+/// Featurises every segment of a dataset.
+pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
+    let n = ds.segments.len();
+    let mut type_index: HashMap<String, u32> = HashMap::new();
+    let mut type_lists: Vec<Vec<(u32, u32)>> = Vec::new();
+    let mut type_totals: Vec<u32> = Vec::new();
+    // Per segment: (type, count) of tokens, (bucket, count) of bigrams, and N.
+    let mut seg_toks: Vec<Vec<(u32, u32)>> = Vec::with_capacity(n);
+    let mut seg_bigs: Vec<Vec<(u32, u32)>> = Vec::with_capacity(n);
+    let mut totals: Vec<u32> = Vec::with_capacity(n);
+    let mut dense = Vec::with_capacity(n * DENSE);
+    for doc in &ds.docs {
+        let prompt_words = tokenize(&doc.prompt);
+        let prompt_set: HashSet<&str> = prompt_words.iter().map(String::as_str).collect();
+        let seg_words: Vec<Vec<String>> = ds.segments[doc.segments.clone()]
+            .iter()
+            .map(|s| {
+                let mut w = tokenize(&s.text);
+                w.truncate(spec.max_words);
+                w
+            })
+            .collect();
+        let sets: Vec<HashSet<&str>> = seg_words
+            .iter()
+            .map(|ws| ws.iter().map(String::as_str).collect())
+            .collect();
+        let len = seg_words.len();
+        for (k, words) in seg_words.iter().enumerate() {
+            let mut total = 0u32;
+            let mut toks = Vec::with_capacity(words.len());
+            for w in words {
+                let t = match type_index.get(w.as_str()) {
+                    Some(&t) => t,
+                    None => {
+                        let t = type_lists.len() as u32;
+                        let list = counted(type_grams(w, spec));
+                        type_totals.push(list.iter().map(|&(_, c)| c).sum());
+                        type_lists.push(list);
+                        type_index.insert(w.clone(), t);
+                        t
+                    }
+                };
+                total += type_totals[t as usize];
+                toks.push(t);
+            }
+            let mut bigs = Vec::new();
+            if spec.word_ngrams >= 2 {
+                for pair in words.windows(2) {
+                    bigs.push(bigram_bucket(&pair[0], &pair[1], spec.buckets));
+                }
+            }
+            total += bigs.len() as u32;
+            seg_toks.push(counted(toks));
+            seg_bigs.push(counted(bigs));
+            totals.push(total);
+            let log_len = (1.0 + words.len() as f32).ln() / 64f32.ln();
+            let position = if len > 1 {
+                k as f32 / (len - 1) as f32
+            } else {
+                0.0
+            };
+            let prev = if k > 0 {
+                jaccard(&sets[k], &sets[k - 1])
+            } else {
+                0.0
+            };
+            dense.extend_from_slice(&[log_len, position, overlap(&sets[k], &prompt_set), prev]);
+        }
+    }
+    let types = type_lists.len().max(1);
+    let type_width = type_lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let mut type_ids = vec![0i64; types * type_width];
+    let mut type_counts = vec![0f32; types * type_width];
+    for (t, list) in type_lists.iter().enumerate() {
+        for (j, &(id, c)) in list.iter().enumerate() {
+            type_ids[t * type_width + j] = i64::from(id);
+            type_counts[t * type_width + j] = c as f32;
+        }
+    }
+    let pack = |lists: &[Vec<(u32, u32)>]| -> (usize, Vec<i64>, Vec<f32>) {
+        let width = lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut ids = vec![0i64; n * width];
+        let mut weights = vec![0f32; n * width];
+        for (r, list) in lists.iter().enumerate() {
+            let total = totals[r].max(1) as f32;
+            for (j, &(id, c)) in list.iter().enumerate() {
+                ids[r * width + j] = i64::from(id);
+                weights[r * width + j] = c as f32 / total;
+            }
+        }
+        (width, ids, weights)
+    };
+    let (tok_width, tok_types, tok_weights) = pack(&seg_toks);
+    let (big_width, big_ids, big_weights) = pack(&seg_bigs);
+    Features {
+        n,
+        types,
+        type_width,
+        type_ids,
+        type_counts,
+        tok_width,
+        tok_types,
+        tok_weights,
+        big_width,
+        big_ids,
+        big_weights,
+        dense,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset::{ReadOptions, parse_str};
+
+    #[test]
+    fn hashes_are_pinned() {
+        // If any of these change, every saved checkpoint silently stops meaning anything.
+        let b = 1 << 15;
+        assert_eq!(word_bucket("kettle", b), 13792);
+        assert_eq!(bigram_bucket("white", "vinegar", b), 16863);
+        assert_eq!(char_bucket("<ke", b), 23742);
+        assert_eq!(word_bucket("kettle", 1 << 20), 669_152);
+    }
+
+    #[test]
+    fn tokenize_lowercases_and_splits_on_punctuation() {
+        assert_eq!(
+            tokenize("Fill it, then WAIT 20 min."),
+            vec!["fill", "it", "then", "wait", "20", "min"]
+        );
+        assert!(tokenize(" ... ").is_empty());
+    }
+
+    #[test]
+    fn grams_counts_match_the_definition() {
+        let spec = FeatureSpec::default();
+        // "ab cd": 2 unigrams + 1 bigram; "<ab>" and "<cd>" have 4 chars: two 3-grams and one
+        // 4-gram each, no 5-gram.
+        let g = grams(&tokenize("ab cd"), &spec);
+        assert_eq!(g.len(), 2 + 1 + 2 * (2 + 1));
+        let no_chars = FeatureSpec {
+            char_min: 0,
+            word_ngrams: 1,
+            ..spec
+        };
+        assert_eq!(grams(&tokenize("ab cd ab"), &no_chars).len(), 3);
+    }
+
+    #[test]
+    fn bags_are_the_mean_over_all_grams() {
+        // The factored form (word types + bigrams) must expand to exactly the plain definition:
+        // every n-gram occurrence counted once, weights summing to 1.
+        let spec = FeatureSpec::default();
+        let text = r#"{"segments": [{"text": "the kettle and the banana kettle", "score": 1}, {"text": "...", "score": 0}]}"#;
+        let (ds, _) = parse_str(text, "t", &ReadOptions::default()).unwrap();
+        let f = featurize(&ds, &spec);
+        let words = tokenize(&ds.segments[0].text);
+        let all = grams(&words, &spec);
+        let total = all.len() as f32;
+        let mut expect: Vec<(u32, f32)> = counted(all)
+            .into_iter()
+            .map(|(id, c)| (id, c as f32 / total))
+            .collect();
+        expect.sort_by_key(|a| a.0);
+        let got = f.bag(0);
+        assert_eq!(got.len(), expect.len());
+        for (g, e) in got.iter().zip(&expect) {
+            assert_eq!(g.0, e.0);
+            assert!((g.1 - e.1).abs() < 1e-6);
+        }
+        assert!(
+            f.bag(1).is_empty(),
+            "a segment with no words has an empty bag"
+        );
+        // "the" and "kettle" appear twice but are one type each.
+        assert_eq!(f.types, 4);
+    }
+
+    #[test]
+    fn dense_features_follow_the_document() {
+        let text = r#"{"prompt": "descale a kettle", "segments": [{"text": "Descale the kettle", "score": 1}, {"text": "descale the kettle", "score": 1}, {"text": "bananas", "score": 0}]}"#;
+        let (ds, _) = parse_str(text, "t", &ReadOptions::default()).unwrap();
+        let f = featurize(&ds, &FeatureSpec::default());
+        let d = |r: usize, c: usize| f.dense[r * DENSE + c];
+        assert_eq!(d(0, 1), 0.0);
+        assert_eq!(d(1, 1), 0.5);
+        assert_eq!(d(2, 1), 1.0);
+        assert!(
+            (d(0, 2) - 2.0 / 3.0).abs() < 1e-6,
+            "descale+kettle of 3 words"
+        );
+        assert_eq!(d(0, 3), 0.0);
+        assert_eq!(d(1, 3), 1.0);
+        assert_eq!(d(2, 3), 0.0);
+        assert!((d(2, 0) - 2f32.ln() / 64f32.ln()).abs() < 1e-6);
+        let sub = f.rows(&[2, 0]);
+        assert_eq!(sub.dense[..DENSE], f.dense[2 * DENSE..3 * DENSE]);
+    }
+}

@@ -1,0 +1,462 @@
+//! Metrics practitioners read: per-segment losses and shares, regression, calibration and ranking.
+//!
+//! All functions take predictions and targets in the same order. Undefined values (a correlation
+//! with zero variance, pairwise accuracy with no pairs) are NaN, which JSON output writes as null.
+
+use serde::{Deserialize, Serialize};
+
+/// The per-segment loss being minimised.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum LossKind {
+    /// Squared error r^2.
+    Mse,
+    /// Huber with threshold `delta`: r^2 / 2 inside, delta (|r| - delta / 2) outside.
+    Huber { delta: f32 },
+    /// Absolute error |r|.
+    Mae,
+}
+
+impl LossKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            LossKind::Mse => "mse",
+            LossKind::Huber { .. } => "huber",
+            LossKind::Mae => "mae",
+        }
+    }
+
+    /// The loss of one residual.
+    pub fn of(&self, r: f64) -> f64 {
+        match *self {
+            LossKind::Mse => r * r,
+            LossKind::Huber { delta } => {
+                let d = f64::from(delta);
+                if r.abs() <= d {
+                    0.5 * r * r
+                } else {
+                    d * (r.abs() - 0.5 * d)
+                }
+            }
+            LossKind::Mae => r.abs(),
+        }
+    }
+}
+
+/// Shares of the total: x_i / sum x (all zero when the total is zero).
+pub fn shares(losses: &[f64]) -> Vec<f64> {
+    let total: f64 = losses.iter().sum();
+    if total <= 0.0 {
+        return vec![0.0; losses.len()];
+    }
+    losses.iter().map(|l| l / total).collect()
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+/// Pearson correlation; NaN when either side is constant or there are fewer than two points.
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len();
+    if n < 2 || y.len() != n {
+        return f64::NAN;
+    }
+    let (mx, my) = (mean(x), mean(y));
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for i in 0..n {
+        let (dx, dy) = (x[i] - mx, y[i] - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    if sxx <= 0.0 || syy <= 0.0 {
+        return f64::NAN;
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+/// Ranks from 1, ties given their average rank.
+pub fn average_ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut ranks = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            ranks[k] = r;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+/// Spearman's rho: Pearson of average ranks.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    pearson(&average_ranks(x), &average_ranks(y))
+}
+
+/// Sum over groups of equal consecutive values of t (t - 1) / 2.
+fn tied_pairs<T: PartialEq>(sorted: &[T]) -> u64 {
+    let mut total = 0u64;
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i + 1;
+        while j < sorted.len() && sorted[j] == sorted[i] {
+            j += 1;
+        }
+        let t = (j - i) as u64;
+        total += t * (t - 1) / 2;
+        i = j;
+    }
+    total
+}
+
+/// Counts pairs i < j with v[i] > v[j], sorting v (merge sort).
+fn count_inversions(v: &mut [f64], buf: &mut Vec<f64>) -> u64 {
+    let n = v.len();
+    if n < 2 {
+        return 0;
+    }
+    let mid = n / 2;
+    let mut inv = count_inversions(&mut v[..mid], buf) + count_inversions(&mut v[mid..], buf);
+    buf.clear();
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < n {
+        if v[j] < v[i] {
+            // v[j] is smaller than every remaining element of the left half.
+            inv += (mid - i) as u64;
+            buf.push(v[j]);
+            j += 1;
+        } else {
+            buf.push(v[i]);
+            i += 1;
+        }
+    }
+    buf.extend_from_slice(&v[i..mid]);
+    buf.extend_from_slice(&v[j..n]);
+    v.copy_from_slice(buf);
+    inv
+}
+
+/// Kendall's tau-b in O(n log n) (Knight's algorithm), which corrects for ties on either side;
+/// rubric scores tie a lot, so tau-a would understate agreement.
+pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len();
+    if n < 2 || y.len() != n {
+        return f64::NAN;
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]).then(y[a].total_cmp(&y[b])));
+    let xs: Vec<f64> = idx.iter().map(|&i| x[i]).collect();
+    let xy: Vec<(f64, f64)> = idx.iter().map(|&i| (x[i], y[i])).collect();
+    let n0 = (n as u64) * (n as u64 - 1) / 2;
+    let n1 = tied_pairs(&xs);
+    let n3 = tied_pairs(&xy);
+    let mut ys: Vec<f64> = idx.iter().map(|&i| y[i]).collect();
+    let mut buf = Vec::with_capacity(n);
+    // Sorted by (x, y), an inversion in y is exactly a discordant pair: ties in x are in y order.
+    let discordant = count_inversions(&mut ys, &mut buf);
+    let n2 = tied_pairs(&ys);
+    let denom = ((n0 - n1) as f64 * (n0 - n2) as f64).sqrt();
+    if denom == 0.0 {
+        return f64::NAN;
+    }
+    (n0 as f64 - n1 as f64 - n2 as f64 + n3 as f64 - 2.0 * discordant as f64) / denom
+}
+
+/// Pairwise accuracy over pairs of segments in the same group whose targets differ: the fraction
+/// ordered the same way by the predictions, a tie in prediction counting one half. `groups` holds
+/// the index ranges (into `pred`/`target`) of each document.
+pub fn pairwise_accuracy(pred: &[f64], target: &[f64], groups: &[Vec<usize>]) -> f64 {
+    let (mut right, mut pairs) = (0.0f64, 0u64);
+    for g in groups {
+        for (a, &i) in g.iter().enumerate() {
+            for &j in &g[a + 1..] {
+                let dt = target[i] - target[j];
+                if dt == 0.0 {
+                    continue;
+                }
+                pairs += 1;
+                let dp = pred[i] - pred[j];
+                if dp == 0.0 {
+                    right += 0.5;
+                } else if (dp > 0.0) == (dt > 0.0) {
+                    right += 1.0;
+                }
+            }
+        }
+    }
+    if pairs == 0 {
+        return f64::NAN;
+    }
+    right / pairs as f64
+}
+
+/// Median of a slice (NaN when empty).
+pub fn median(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// The robust standard deviation 1.4826 x MAD: for normal data it estimates sigma, but a handful of
+/// outliers cannot inflate it, so it can be used to flag them.
+pub fn robust_sigma(xs: &[f64]) -> f64 {
+    let m = median(xs);
+    let dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
+    1.4826 * median(&dev)
+}
+
+/// Metrics of one split after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitMetrics {
+    /// Number of segments.
+    pub n: usize,
+    /// Mean per-segment training loss (the chosen loss kind).
+    pub loss: f64,
+    pub mse: f64,
+    pub rmse: f64,
+    pub mae: f64,
+    /// 1 - MSE / Var(target): 0 is no better than predicting the mean target.
+    pub r2: f64,
+    /// Mean residual (target - prediction): positive when the model predicts too low.
+    pub bias: f64,
+    /// Slope and intercept of the least-squares line target ~ prediction (1 and 0 if calibrated).
+    pub calib_slope: f64,
+    pub calib_intercept: f64,
+    pub pearson: f64,
+    pub spearman: f64,
+    pub kendall_tau_b: f64,
+    /// Within-document pairwise accuracy.
+    pub pairwise_acc: f64,
+    /// Share of the loss carried by the top 1% of segments by loss.
+    pub top1pct_share: f64,
+}
+
+impl SplitMetrics {
+    /// Computes every metric. `groups` are documents as index lists into `pred`/`target`.
+    pub fn compute(pred: &[f64], target: &[f64], groups: &[Vec<usize>], loss: LossKind) -> Self {
+        let n = pred.len();
+        let resid: Vec<f64> = target.iter().zip(pred).map(|(t, p)| t - p).collect();
+        let losses: Vec<f64> = resid.iter().map(|&r| loss.of(r)).collect();
+        let mse = mean(&resid.iter().map(|r| r * r).collect::<Vec<_>>());
+        let mt = mean(target);
+        let var_t = mean(
+            &target
+                .iter()
+                .map(|t| (t - mt) * (t - mt))
+                .collect::<Vec<_>>(),
+        );
+        let (calib_slope, calib_intercept) = {
+            let mp = mean(pred);
+            let (mut sxy, mut sxx) = (0.0, 0.0);
+            for i in 0..n {
+                sxy += (pred[i] - mp) * (target[i] - mt);
+                sxx += (pred[i] - mp) * (pred[i] - mp);
+            }
+            if sxx > 0.0 {
+                let b = sxy / sxx;
+                (b, mt - b * mp)
+            } else {
+                (f64::NAN, f64::NAN)
+            }
+        };
+        let top1pct_share = {
+            let total: f64 = losses.iter().sum();
+            if n == 0 || total <= 0.0 {
+                f64::NAN
+            } else {
+                let mut sorted = losses.clone();
+                sorted.sort_by(|a, b| b.total_cmp(a));
+                let k = n.div_ceil(100);
+                sorted[..k].iter().sum::<f64>() / total
+            }
+        };
+        Self {
+            n,
+            loss: mean(&losses),
+            mse,
+            rmse: mse.sqrt(),
+            mae: mean(&resid.iter().map(|r| r.abs()).collect::<Vec<_>>()),
+            r2: if var_t > 0.0 {
+                1.0 - mse / var_t
+            } else {
+                f64::NAN
+            },
+            bias: mean(&resid),
+            calib_slope,
+            calib_intercept,
+            pearson: pearson(pred, target),
+            spearman: spearman(pred, target),
+            kendall_tau_b: kendall_tau_b(pred, target),
+            pairwise_acc: pairwise_accuracy(pred, target, groups),
+            top1pct_share,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    /// O(n^2) tau-b straight from the definition, to check the fast one.
+    fn tau_b_brute(x: &[f64], y: &[f64]) -> f64 {
+        let (mut c, mut d, mut tx, mut ty) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for i in 0..x.len() {
+            for j in i + 1..x.len() {
+                let (dx, dy) = (x[i] - x[j], y[i] - y[j]);
+                if dx == 0.0 && dy == 0.0 {
+                    continue;
+                } else if dx == 0.0 {
+                    tx += 1.0;
+                } else if dy == 0.0 {
+                    ty += 1.0;
+                } else if dx * dy > 0.0 {
+                    c += 1.0;
+                } else {
+                    d += 1.0;
+                }
+            }
+        }
+        (c - d) / ((c + d + tx) * (c + d + ty)).sqrt()
+    }
+
+    #[test]
+    fn loss_kinds_by_hand() {
+        assert!(close(LossKind::Mse.of(0.5), 0.25));
+        assert!(close(LossKind::Mae.of(-0.5), 0.5));
+        let h = LossKind::Huber { delta: 1.0 };
+        assert!(close(h.of(0.5), 0.125));
+        assert!(close(h.of(-3.0), 2.5));
+    }
+
+    #[test]
+    fn fact_two_loss_shares() {
+        // DOMAIN fact 2: targets (0.9, 0.1, -0.6), predictions (0.8, 0.5, -0.7).
+        let t = [0.9, 0.1, -0.6];
+        let p = [0.8, 0.5, -0.7];
+        let l: Vec<f64> = t
+            .iter()
+            .zip(&p)
+            .map(|(t, p)| LossKind::Mse.of(t - p))
+            .collect();
+        let s = shares(&l);
+        assert!((s[0] - 1.0 / 18.0).abs() < 1e-9);
+        assert!((s[1] - 16.0 / 18.0).abs() < 1e-9);
+        assert!((s[2] - 1.0 / 18.0).abs() < 1e-9);
+        assert_eq!(shares(&[0.0, 0.0]), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn fact_three_shift_and_scale_keep_ranking_but_not_mse() {
+        let t = [0.9, 0.1, -0.6, 0.3, -0.2];
+        let groups = vec![vec![0, 1, 2, 3, 4]];
+        for (a, c) in [(1.0, 0.3), (2.0, -0.1), (0.5, 0.0)] {
+            let p: Vec<f64> = t.iter().map(|y| a * y + c).collect();
+            let m = SplitMetrics::compute(&p, &t, &groups, LossKind::Mse);
+            assert!(close(m.spearman, 1.0) && close(m.kendall_tau_b, 1.0) && close(m.pearson, 1.0));
+            assert!(close(m.pairwise_acc, 1.0));
+            assert!(m.mse > 0.0);
+            // MSE = bias^2 + Var(residual).
+            let r: Vec<f64> = t.iter().zip(&p).map(|(t, p)| t - p).collect();
+            let mr = mean(&r);
+            let var = mean(&r.iter().map(|x| (x - mr) * (x - mr)).collect::<Vec<_>>());
+            assert!((m.mse - (m.bias * m.bias + var)).abs() < 1e-12);
+        }
+        let shifted: Vec<f64> = t.iter().map(|y| y + 0.3).collect();
+        let m = SplitMetrics::compute(&shifted, &t, &groups, LossKind::Mse);
+        assert!(close(m.bias, -0.3) && close(m.mse, 0.09));
+        assert!(close(m.calib_slope, 1.0) && close(m.calib_intercept, -0.3));
+    }
+
+    #[test]
+    fn regression_metrics_by_hand() {
+        let t = [1.0, 2.0, 3.0, 4.0];
+        let p = [1.5, 2.0, 2.0, 4.5];
+        let m = SplitMetrics::compute(&p, &t, &[], LossKind::Mse);
+        // residuals -0.5, 0, 1, -0.5: squares 0.25, 0, 1, 0.25.
+        assert!(close(m.mse, 0.375));
+        assert!(close(m.rmse, 0.375f64.sqrt()));
+        assert!(close(m.mae, 0.5));
+        assert!(close(m.bias, 0.0));
+        // Var(t) = 1.25.
+        assert!(close(m.r2, 1.0 - 0.375 / 1.25));
+        assert!(m.pairwise_acc.is_nan());
+        // Top 1% of 4 segments is one segment: 1 / 1.5.
+        assert!(close(m.top1pct_share, 1.0 / 1.5));
+    }
+
+    #[test]
+    fn pearson_and_spearman_by_hand() {
+        let x = [1.0, 2.0, 3.0];
+        let y = [1.0, 3.0, 2.0];
+        assert!(close(pearson(&x, &y), 0.5));
+        assert!(close(spearman(&x, &y), 0.5));
+        assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
+            vec![3.5, 1.0, 3.5, 2.0]
+        );
+        // Ties: ranks x (1, 2.5, 2.5, 4), y (1, 2, 3, 4).
+        let s = spearman(&[1.0, 2.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 4.0]);
+        assert!((s - pearson(&[1.0, 2.5, 2.5, 4.0], &[1.0, 2.0, 3.0, 4.0])).abs() < 1e-12);
+    }
+
+    #[test]
+    fn kendall_tau_b_with_ties_by_hand() {
+        // Pairs: C = 3, D = 1, one tie in x only, one tie in y only: (3 - 1) / sqrt(5 * 5).
+        let x = [1.0, 2.0, 2.0, 3.0];
+        let y = [1.0, 3.0, 2.0, 2.0];
+        assert!(close(kendall_tau_b(&x, &y), 0.4));
+        assert!(close(
+            kendall_tau_b(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]),
+            -1.0
+        ));
+        assert!(kendall_tau_b(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+        // Against the definition on data with many ties in both.
+        let xs: Vec<f64> = (0..60).map(|i| ((i * 7) % 5) as f64).collect();
+        let ys: Vec<f64> = (0..60)
+            .map(|i| ((i * 3) % 4) as f64 + ((i * 7) % 5) as f64 * 0.5)
+            .collect();
+        assert!((kendall_tau_b(&xs, &ys) - tau_b_brute(&xs, &ys)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pairwise_accuracy_counts_only_within_documents_and_halves_ties() {
+        let t = [0.9, 0.1, 0.1, 0.5, -0.5];
+        let p = [0.2, 0.3, 0.0, 0.4, 0.4];
+        // doc A = 0,1,2: pairs (0,1) wrong, (0,2) right, (1,2) target tie skipped.
+        // doc B = 3,4: prediction tie, half.
+        let acc = pairwise_accuracy(&p, &t, &[vec![0, 1, 2], vec![3, 4]]);
+        assert!(close(acc, 1.5 / 3.0));
+    }
+
+    #[test]
+    fn robust_sigma_ignores_an_outlier() {
+        let xs = [-1.0, -0.5, 0.0, 0.5, 1.0, 100.0];
+        // median 0.25; |dev| = 1.25, 0.75, 0.25, 0.25, 0.75, 99.75 -> median 0.75.
+        assert!(close(robust_sigma(&xs), 1.4826 * 0.75));
+        assert!(close(median(&[3.0, 1.0, 2.0]), 2.0));
+    }
+}

@@ -1,0 +1,129 @@
+//! The segment reward model: mean-pooled hashed n-gram embeddings plus dense features, an MLP,
+//! and one scalar per segment.
+
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, Relu};
+use burn::prelude::*;
+
+/// Sizes of the model. Saved beside every checkpoint so a checkpoint can be rebuilt.
+#[derive(Config, Debug, PartialEq)]
+pub struct SegmentModelConfig {
+    /// Rows of the embedding table (the featuriser's hash buckets).
+    pub buckets: usize,
+    /// Number of dense features appended to the pooled embedding.
+    pub dense: usize,
+    #[config(default = 32)]
+    pub embed_dim: usize,
+    #[config(default = 64)]
+    pub hidden: usize,
+}
+
+impl SegmentModelConfig {
+    pub fn init(&self, device: &Device) -> SegmentModel {
+        // Small embeddings: a mean over ~100 ids of N(0, 1) rows would start the pooled vector far
+        // from the scale of the dense features.
+        let emb = EmbeddingConfig::new(self.buckets, self.embed_dim)
+            .with_initializer(Initializer::Normal {
+                mean: 0.0,
+                std: 0.1,
+            })
+            .init(device);
+        SegmentModel {
+            emb,
+            hidden: LinearConfig::new(self.embed_dim + self.dense, self.hidden).init(device),
+            head: LinearConfig::new(self.hidden, 1).init(device),
+            act: Relu::new(),
+        }
+    }
+}
+
+/// The word-type table shared by every batch (see `data::features::Features`).
+#[derive(Debug, Clone)]
+pub struct TypeTable {
+    /// [T, Wt] bucket ids of each word type's grams.
+    pub ids: Tensor<2, Int>,
+    /// [T, Wt] occurrence counts (0 on padding).
+    pub counts: Tensor<2>,
+}
+
+/// Inputs for a batch of segments.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub types: TypeTable,
+    /// [n, Wk] word-type index of each distinct token.
+    pub tok_types: Tensor<2, Int>,
+    /// [n, Wk] token count / N.
+    pub tok_weights: Tensor<2>,
+    /// [n, Wb] bigram bucket ids.
+    pub big_ids: Tensor<2, Int>,
+    /// [n, Wb] bigram count / N.
+    pub big_weights: Tensor<2>,
+    /// [n, DENSE] dense features.
+    pub dense: Tensor<2>,
+}
+
+impl Inputs {
+    pub fn rows(&self) -> usize {
+        self.dense.dims()[0]
+    }
+
+    /// The rows at `index` ([k] ints), in that order.
+    pub fn select(&self, index: Tensor<1, Int>) -> Inputs {
+        Inputs {
+            types: self.types.clone(),
+            tok_types: self.tok_types.clone().select(0, index.clone()),
+            tok_weights: self.tok_weights.clone().select(0, index.clone()),
+            big_ids: self.big_ids.clone().select(0, index.clone()),
+            big_weights: self.big_weights.clone().select(0, index.clone()),
+            dense: self.dense.clone().select(0, index),
+        }
+    }
+
+    /// Rows `start..end`.
+    pub fn slice(&self, start: usize, end: usize) -> Inputs {
+        Inputs {
+            types: self.types.clone(),
+            tok_types: self.tok_types.clone().slice(start..end),
+            tok_weights: self.tok_weights.clone().slice(start..end),
+            big_ids: self.big_ids.clone().slice(start..end),
+            big_weights: self.big_weights.clone().slice(start..end),
+            dense: self.dense.clone().slice(start..end),
+        }
+    }
+}
+
+/// A weighted sum of gathered rows: sum_j w[i, j] table[ids[i, j]], [n, d].
+fn weighted_gather(table: Tensor<2>, ids: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<2> {
+    let [n, width] = ids.dims();
+    let d = table.dims()[1];
+    let rows = table.select(0, ids.reshape([n * width])); // [n * W, d]
+    let rows = rows.reshape([n, width, d]); // [n, W, d]
+    (rows * weights.unsqueeze_dim::<3>(2))
+        .sum_dim(1)
+        .squeeze_dim::<2>(1) // [n, d]
+}
+
+#[derive(Module, Debug)]
+pub struct SegmentModel {
+    pub emb: Embedding,
+    pub hidden: Linear,
+    pub head: Linear,
+    act: Relu,
+}
+
+impl SegmentModel {
+    /// The mean of the embeddings of every n-gram of each segment: [n, d].
+    pub fn pooled(&self, x: &Inputs) -> Tensor<2> {
+        let table = self.emb.weight.val(); // [buckets, d]
+        // Sum of each word type's own grams, once per type: [T, d].
+        let type_sums = weighted_gather(table.clone(), x.types.ids.clone(), x.types.counts.clone());
+        weighted_gather(type_sums, x.tok_types.clone(), x.tok_weights.clone())
+            + weighted_gather(table, x.big_ids.clone(), x.big_weights.clone())
+    }
+
+    /// Predicted score per segment: [n, 1].
+    pub fn forward(&self, x: &Inputs) -> Tensor<2> {
+        let features = Tensor::cat(vec![self.pooled(x), x.dense.clone()], 1); // [n, d + DENSE]
+        self.head
+            .forward(self.act.forward(self.hidden.forward(features))) // [n, 1]
+    }
+}

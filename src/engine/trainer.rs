@@ -1,0 +1,598 @@
+//! The trainer: one optimiser step at a time, each returning a full [`StepReport`].
+//!
+//! Features become tensors once, on the plain (non-autodiff) device; only the model lives on the
+//! autodiff device. Per step, everything reduces on the device (loss, gradient norm, per-tensor
+//! weight change and weight norm) and reaches the host in one transfer; then every segment's
+//! prediction is refreshed with a no-grad forward pass (every `eval_every` steps).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::{ModuleVisitor, Param};
+use burn::optim::{
+    AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
+    momentum::MomentumConfig,
+};
+use burn::prelude::*;
+
+use super::metrics::{LossKind, SplitMetrics, shares};
+use super::model::{Inputs, SegmentModel, SegmentModelConfig, TypeTable};
+use super::report::{LayerChange, SegmentEval, StepReport};
+use crate::config::{BackendKind, Config, OptimizerName};
+use crate::data::features::DENSE;
+use crate::data::hash::Rng;
+use crate::data::{Dataset, Features, Split};
+
+/// Rows per no-grad forward pass when refreshing predictions, bounding the [rows, L, d]
+/// intermediate on large datasets.
+const EVAL_CHUNK: usize = 8192;
+
+/// Everything that decides how training runs, resolved from the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSettings {
+    pub backend: BackendKind,
+    pub seed: u64,
+    pub loss: LossKind,
+    pub optimizer: OptimizerName,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    /// 0 = full batch.
+    pub batch_size: usize,
+    pub eval_every: u64,
+    pub model: SegmentModelConfig,
+}
+
+impl TrainSettings {
+    pub fn from_config(cfg: &Config) -> Self {
+        Self {
+            backend: cfg.backend,
+            seed: cfg.seed,
+            loss: cfg.train.loss_kind(),
+            optimizer: cfg.train.optimizer,
+            lr: cfg.train.lr,
+            momentum: cfg.train.momentum,
+            weight_decay: cfg.train.weight_decay,
+            batch_size: cfg.train.batch_size,
+            eval_every: cfg.train.eval_every,
+            model: SegmentModelConfig::new(cfg.features.buckets, DENSE)
+                .with_embed_dim(cfg.model.embed_dim)
+                .with_hidden(cfg.model.hidden),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the dataset has no training segments: every document is in the dev split")]
+    NoTrainData,
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint { path: String, message: String },
+}
+
+/// A plain (non-autodiff) device of the chosen backend.
+pub fn plain_device(kind: BackendKind) -> Device {
+    match kind {
+        BackendKind::Flex => Device::flex(),
+        // burn 0.22 marks ndarray deprecated in favour of flex; it stays selectable for comparison.
+        #[allow(deprecated)]
+        BackendKind::Ndarray => Device::ndarray(),
+    }
+}
+
+/// The mean per-segment loss of a batch as a [1] tensor; `pred` and `target` are [n, 1].
+pub fn loss_tensor(pred: Tensor<2>, target: Tensor<2>, kind: LossKind) -> Tensor<1> {
+    let r = pred - target;
+    match kind {
+        LossKind::Mse => r.powi_scalar(2).mean(),
+        LossKind::Mae => r.abs().mean(),
+        LossKind::Huber { delta } => {
+            // Branch-free Huber: with c = min(|r|, delta), c (|r| - c / 2) is r^2 / 2 inside and
+            // delta (|r| - delta / 2) outside.
+            let a = r.abs();
+            let c = a.clone().clamp_max(delta);
+            (c.clone() * (a - c * 0.5)).mean()
+        }
+    }
+}
+
+/// The word-type table as tensors.
+fn type_table(f: &Features, device: &Device) -> TypeTable {
+    TypeTable {
+        ids: Tensor::from_ints(
+            TensorData::new(f.type_ids.clone(), [f.types, f.type_width]),
+            device,
+        ),
+        counts: Tensor::from_data(
+            TensorData::new(f.type_counts.clone(), [f.types, f.type_width]),
+            device,
+        ),
+    }
+}
+
+/// Builds the input tensors for feature rows `rows`.
+fn inputs(f: &Features, types: &TypeTable, rows: &[usize], device: &Device) -> Inputs {
+    let sub = f.rows(rows);
+    let n = rows.len();
+    Inputs {
+        types: types.clone(),
+        tok_types: Tensor::from_ints(TensorData::new(sub.tok_types, [n, f.tok_width]), device),
+        tok_weights: Tensor::from_data(TensorData::new(sub.tok_weights, [n, f.tok_width]), device),
+        big_ids: Tensor::from_ints(TensorData::new(sub.big_ids, [n, f.big_width]), device),
+        big_weights: Tensor::from_data(TensorData::new(sub.big_weights, [n, f.big_width]), device),
+        dense: Tensor::from_data(TensorData::new(sub.dense, [n, DENSE]), device),
+    }
+}
+
+/// Collects every float parameter, flattened, with its dotted path (`hidden.weight`).
+struct Collect {
+    path: Vec<String>,
+    names: Vec<String>,
+    tensors: Vec<Tensor<1>>,
+}
+
+impl ModuleVisitor for Collect {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        self.names.push(self.path.join("."));
+        self.tensors.push(p.val().inner().reshape([-1]));
+    }
+}
+
+fn collect(model: &SegmentModel) -> Collect {
+    let mut c = Collect {
+        path: Vec::new(),
+        names: Vec::new(),
+        tensors: Vec::new(),
+    };
+    model.visit(&mut c);
+    c
+}
+
+/// Sums the squared gradient of every parameter, on the device: [1].
+struct GradSquares<'a> {
+    grads: &'a GradientsParams,
+    parts: Vec<Tensor<1>>,
+}
+
+impl ModuleVisitor for GradSquares<'_> {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(p.id) {
+            self.parts.push(g.powi_scalar(2).sum());
+        }
+    }
+}
+
+/// The state that must survive a checkpoint to continue exactly where training stopped.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainState {
+    pub step: u64,
+    pub rng: Rng,
+    /// Current epoch's order of training rows (mini-batch only) and the position in it.
+    pub order: Vec<usize>,
+    pub cursor: usize,
+}
+
+/// Predictions and metrics of one model state: (step, segments, train, dev, eval ms).
+type Evaluation = (u64, Arc<Vec<SegmentEval>>, SplitMetrics, SplitMetrics, f64);
+
+/// Trains one model on one dataset.
+pub struct Trainer {
+    settings: TrainSettings,
+    dataset: Arc<Dataset>,
+    device: Device,
+    model: SegmentModel,
+    optim: ModuleOptimizer,
+    state: TrainState,
+    /// Global segment indices of each split, in dataset order.
+    train_rows: Arc<Vec<usize>>,
+    dev_rows: Vec<usize>,
+    train_x: Inputs,
+    dev_x: Option<Inputs>,
+    /// [n_train, 1] targets.
+    train_y: Tensor<2>,
+    targets: Vec<f64>,
+    /// Documents as lists of positions within each split, for pairwise accuracy.
+    train_groups: Vec<Vec<usize>>,
+    dev_groups: Vec<Vec<usize>>,
+    last_eval: Option<Evaluation>,
+    diverged: Option<String>,
+}
+
+fn groups(ds: &Dataset, rows: &[usize]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut last_doc = usize::MAX;
+    for (pos, &i) in rows.iter().enumerate() {
+        let d = ds.segments[i].doc;
+        if d != last_doc {
+            out.push(Vec::new());
+            last_doc = d;
+        }
+        if let Some(g) = out.last_mut() {
+            g.push(pos);
+        }
+    }
+    out
+}
+
+impl Trainer {
+    /// A freshly initialised model on `dataset`. `features` must be `featurize(dataset)`.
+    pub fn new(
+        dataset: Arc<Dataset>,
+        features: &Features,
+        settings: TrainSettings,
+    ) -> Result<Self, EngineError> {
+        let plain = plain_device(settings.backend);
+        plain.seed(settings.seed);
+        let device = plain.clone().autodiff();
+        let model = settings.model.init(&device);
+        Self::with_model(dataset, features, settings, model)
+    }
+
+    /// A trainer around an existing model (from a checkpoint, or built by a test).
+    pub fn with_model(
+        dataset: Arc<Dataset>,
+        features: &Features,
+        settings: TrainSettings,
+        model: SegmentModel,
+    ) -> Result<Self, EngineError> {
+        super::alloc::tune();
+        let plain = plain_device(settings.backend);
+        let device = plain.clone().autodiff();
+        let train_rows = dataset.indices(Split::Train);
+        let dev_rows = dataset.indices(Split::Dev);
+        if train_rows.is_empty() {
+            return Err(EngineError::NoTrainData);
+        }
+        let targets: Vec<f64> = dataset
+            .segments
+            .iter()
+            .map(|s| f64::from(s.score))
+            .collect();
+        let types = type_table(features, &plain);
+        let train_x = inputs(features, &types, &train_rows, &plain);
+        let dev_x = (!dev_rows.is_empty()).then(|| inputs(features, &types, &dev_rows, &plain));
+        let ty: Vec<f32> = train_rows
+            .iter()
+            .map(|&i| dataset.segments[i].score)
+            .collect();
+        let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
+        let optim = Self::make_optimizer(&settings);
+        Ok(Self {
+            train_groups: groups(&dataset, &train_rows),
+            dev_groups: groups(&dataset, &dev_rows),
+            state: TrainState {
+                step: 0,
+                rng: Rng::new(settings.seed ^ 0xba7c),
+                order: Vec::new(),
+                cursor: 0,
+            },
+            settings,
+            dataset,
+            device,
+            model,
+            optim,
+            train_rows: Arc::new(train_rows),
+            dev_rows,
+            train_x,
+            dev_x,
+            train_y,
+            targets,
+            last_eval: None,
+            diverged: None,
+        })
+    }
+
+    fn make_optimizer(s: &TrainSettings) -> ModuleOptimizer {
+        let decay = (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32));
+        match s.optimizer {
+            OptimizerName::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+            OptimizerName::Sgd => SgdConfig::new()
+                .with_weight_decay(decay)
+                .with_momentum((s.momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(s.momentum)
+                        .with_dampening(0.0)
+                }))
+                .init(),
+        }
+    }
+
+    pub fn settings(&self) -> &TrainSettings {
+        &self.settings
+    }
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+    pub fn model(&self) -> &SegmentModel {
+        &self.model
+    }
+    pub fn optimizer(&self) -> &ModuleOptimizer {
+        &self.optim
+    }
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+    pub fn step_count(&self) -> u64 {
+        self.state.step
+    }
+    /// Why training diverged, once it has.
+    pub fn diverged(&self) -> Option<&str> {
+        self.diverged.as_deref()
+    }
+
+    /// Replaces model, optimiser state and counters (resuming from a checkpoint).
+    pub fn restore(&mut self, model: SegmentModel, optim: ModuleOptimizer, state: TrainState) {
+        self.model = model;
+        self.optim = optim;
+        self.state = state;
+        self.last_eval = None;
+    }
+
+    /// A fresh optimiser of the configured kind, to load saved state into.
+    pub fn fresh_optimizer(&self) -> ModuleOptimizer {
+        Self::make_optimizer(&self.settings)
+    }
+
+    /// A fresh model of the configured sizes on this trainer's device, to load weights into.
+    pub fn fresh_model(&self) -> SegmentModel {
+        self.settings.model.init(&self.device)
+    }
+
+    /// Positions (into the training rows) of the next batch.
+    fn next_batch(&mut self) -> Option<Vec<usize>> {
+        let n = self.train_rows.len();
+        let bs = self.settings.batch_size;
+        if bs == 0 || bs >= n {
+            return None;
+        }
+        if self.state.order.len() != n || self.state.cursor + bs > n {
+            self.state.order = (0..n).collect();
+            let mut rng = self.state.rng.clone();
+            rng.shuffle(&mut self.state.order);
+            self.state.rng = rng;
+            self.state.cursor = 0;
+        }
+        let b = self.state.order[self.state.cursor..self.state.cursor + bs].to_vec();
+        self.state.cursor += bs;
+        Some(b)
+    }
+
+    /// Predictions of the current model for every row of `x`, by chunks, without autodiff.
+    fn predict(&self, x: &Inputs) -> Vec<f32> {
+        let model = self.model.valid();
+        let n = x.rows();
+        let mut out = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let end = (start + EVAL_CHUNK).min(n);
+            let chunk = if start == 0 && end == n {
+                x.clone()
+            } else {
+                x.slice(start, end)
+            };
+            let p = model.forward(&chunk);
+            // A [k, 1] float tensor always converts to Vec<f32>.
+            out.extend(p.into_data().try_into_vec::<f32>().unwrap_or_default());
+            start = end;
+        }
+        out
+    }
+
+    /// Predicts every segment (dataset order) with the current model.
+    pub fn predict_all(&self) -> Vec<f32> {
+        let mut preds = vec![0f32; self.dataset.segments.len()];
+        for (p, &i) in self
+            .predict(&self.train_x)
+            .into_iter()
+            .zip(self.train_rows.iter())
+        {
+            preds[i] = p;
+        }
+        if let Some(dx) = &self.dev_x {
+            for (p, &i) in self.predict(dx).into_iter().zip(&self.dev_rows) {
+                preds[i] = p;
+            }
+        }
+        preds
+    }
+
+    /// Refreshes every segment's prediction and the split metrics.
+    fn evaluate(&mut self) -> (Arc<Vec<SegmentEval>>, SplitMetrics, SplitMetrics, f64) {
+        let t0 = Instant::now();
+        let preds = self.predict_all();
+        let loss = self.settings.loss;
+        let mut segs = vec![SegmentEval::default(); preds.len()];
+        let mut split_metrics = |rows: &[usize], groups: &[Vec<usize>]| {
+            let p: Vec<f64> = rows.iter().map(|&i| f64::from(preds[i])).collect();
+            let t: Vec<f64> = rows.iter().map(|&i| self.targets[i]).collect();
+            let losses: Vec<f64> = p.iter().zip(&t).map(|(p, t)| loss.of(t - p)).collect();
+            let sh = shares(&losses);
+            for (k, &i) in rows.iter().enumerate() {
+                segs[i] = SegmentEval {
+                    pred: preds[i],
+                    residual: (t[k] - p[k]) as f32,
+                    loss: losses[k] as f32,
+                    share: sh[k] as f32,
+                };
+            }
+            SplitMetrics::compute(&p, &t, groups, loss)
+        };
+        let train = split_metrics(&self.train_rows, &self.train_groups);
+        let dev = split_metrics(&self.dev_rows, &self.dev_groups);
+        (Arc::new(segs), train, dev, t0.elapsed().as_secs_f64() * 1e3)
+    }
+
+    /// The report for the current model without taking a step (step 0 before training).
+    pub fn snapshot_report(&mut self) -> StepReport {
+        let (segments, train, dev, eval_ms) = self.evaluate();
+        let step = self.state.step;
+        self.last_eval = Some((step, segments.clone(), train, dev, eval_ms));
+        StepReport {
+            step,
+            batch: Arc::new(Vec::new()),
+            batch_loss: train.loss,
+            eval_step: step,
+            segments,
+            train,
+            dev,
+            grad_norm: f64::NAN,
+            lr: self.settings.lr,
+            weight_change: 0.0,
+            weight_change_rel: 0.0,
+            layers: Vec::new(),
+            step_ms: 0.0,
+            eval_ms,
+            diverged: None,
+        }
+    }
+
+    /// One optimiser step. A non-finite loss or gradient leaves the model untouched and returns
+    /// a report whose `diverged` says why; later calls return the same.
+    pub fn step(&mut self) -> StepReport {
+        let t0 = Instant::now();
+        let attempted = self.state.step + 1;
+        if let Some(why) = self.diverged.clone() {
+            let mut r = self.snapshot_report();
+            r.step = attempted;
+            r.diverged = Some(why);
+            return r;
+        }
+        let batch_pos = self.next_batch();
+        let (x, y) = match &batch_pos {
+            None => (self.train_x.clone(), self.train_y.clone()),
+            Some(pos) => {
+                let idx: Vec<i64> = pos.iter().map(|&p| p as i64).collect();
+                let idx = Tensor::<1, Int>::from_ints(
+                    TensorData::new(idx, [pos.len()]),
+                    &self.train_y.device(),
+                );
+                (
+                    self.train_x.select(idx.clone()),
+                    self.train_y.clone().select(0, idx),
+                )
+            }
+        };
+        let before = collect(&self.model);
+        let old_model = self.model.clone();
+        let old_optim = self.optim.clone();
+
+        let pred = self.model.forward(&x); // [b, 1]
+        let loss = loss_tensor(pred, y, self.settings.loss);
+        let loss_value = loss.clone().inner();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let mut gs = GradSquares {
+            grads: &grads,
+            parts: Vec::new(),
+        };
+        self.model.visit(&mut gs);
+        let grad_sq = Tensor::cat(gs.parts, 0).sum();
+        self.model = self.optim.step(self.settings.lr, self.model.clone(), grads);
+        let after = collect(&self.model);
+
+        // One transfer: [loss, grad^2, then per tensor ||dW||^2 and ||W||^2].
+        let mut parts = vec![loss_value, grad_sq];
+        for (old, new) in before.tensors.into_iter().zip(after.tensors) {
+            parts.push((new.clone() - old).powi_scalar(2).sum());
+            parts.push(new.powi_scalar(2).sum());
+        }
+        let host: Vec<f32> = Tensor::cat(parts, 0)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        let step_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let batch_loss = f64::from(host.first().copied().unwrap_or(f32::NAN));
+        let grad_norm = f64::from(host.get(1).copied().unwrap_or(f32::NAN)).sqrt();
+
+        let batch: Arc<Vec<usize>> = match &batch_pos {
+            None => self.train_rows.clone(),
+            Some(pos) => Arc::new(pos.iter().map(|&p| self.train_rows[p]).collect()),
+        };
+        let bad = host.iter().any(|v| !v.is_finite());
+        if bad {
+            // Roll back: the update is not applied and the optimiser state is not advanced.
+            self.model = old_model;
+            self.optim = old_optim;
+            let why = if !batch_loss.is_finite() {
+                format!("non-finite loss ({batch_loss}) at step {attempted}")
+            } else if !grad_norm.is_finite() {
+                format!("non-finite gradient norm at step {attempted}")
+            } else {
+                format!("non-finite weights after step {attempted}")
+            };
+            self.diverged = Some(why.clone());
+            let mut r = self.snapshot_report();
+            r.step = attempted;
+            r.batch = batch;
+            r.batch_loss = batch_loss;
+            r.grad_norm = grad_norm;
+            r.step_ms = step_ms;
+            r.diverged = Some(why);
+            return r;
+        }
+
+        self.state.step = attempted;
+        let mut layers = Vec::with_capacity(after.names.len());
+        let (mut dw2, mut w2) = (0.0f64, 0.0f64);
+        for (k, name) in after.names.into_iter().enumerate() {
+            let d = f64::from(host[2 + 2 * k]);
+            let w = f64::from(host[3 + 2 * k]);
+            dw2 += d;
+            w2 += w;
+            layers.push(LayerChange {
+                name,
+                weight_change: d.sqrt(),
+                weight_change_rel: if w > 0.0 { (d / w).sqrt() } else { 0.0 },
+                norm: w.sqrt(),
+            });
+        }
+        let refresh =
+            attempted.is_multiple_of(self.settings.eval_every) || self.last_eval.is_none();
+        let (eval_step, segments, train, dev, eval_ms) = if refresh {
+            let (s, tr, dv, ms) = self.evaluate();
+            self.last_eval = Some((attempted, s.clone(), tr, dv, ms));
+            (attempted, s, tr, dv, ms)
+        } else {
+            // Checked by `refresh` above: last_eval is Some here.
+            let (st, s, tr, dv, _) = self.last_eval.clone().unwrap_or_else(|| unreachable!());
+            (st, s, tr, dv, 0.0)
+        };
+        StepReport {
+            step: attempted,
+            batch,
+            batch_loss,
+            eval_step,
+            segments,
+            train,
+            dev,
+            grad_norm,
+            lr: self.settings.lr,
+            weight_change: dw2.sqrt(),
+            weight_change_rel: if w2 > 0.0 { (dw2 / w2).sqrt() } else { 0.0 },
+            layers,
+            step_ms,
+            eval_ms,
+            diverged: None,
+        }
+    }
+
+    /// All parameters copied to the host, by name (for tests and inspection; slow on purpose).
+    pub fn parameters_host(&self) -> Vec<(String, Vec<f32>)> {
+        let c = collect(&self.model);
+        c.names
+            .into_iter()
+            .zip(c.tensors)
+            .map(|(n, t)| (n, t.into_data().try_into_vec::<f32>().unwrap_or_default()))
+            .collect()
+    }
+
+    /// The training device (autodiff).
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}

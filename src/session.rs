@@ -1,0 +1,147 @@
+//! A run's setup, shared by the dashboard and headless mode: config merged with flags, data read
+//! and featurised, a trainer built (or resumed from a checkpoint).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cli::Cli;
+use crate::config::{Config, ConfigError};
+use crate::data::{self, DataError, Dataset, ReadOptions, Skipped};
+use crate::engine::checkpoint;
+use crate::engine::{EngineError, TrainSettings, Trainer};
+
+/// Everything a run needs.
+pub struct Session {
+    pub config: Config,
+    /// Where the config came from ("defaults", a path, or a checkpoint).
+    pub config_source: String,
+    pub dataset: Arc<Dataset>,
+    pub trainer: Trainer,
+    /// Lines skipped by `--lenient`.
+    pub skipped: Vec<Skipped>,
+    pub resumed_from: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl SessionError {
+    /// The process exit code: 2 for bad input, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SessionError::Config(_) | SessionError::Data(_) => 2,
+            SessionError::Engine(EngineError::NoTrainData) => 2,
+            SessionError::Engine(_) => 1,
+        }
+    }
+}
+
+/// The config file to read: `--config`, else ./config.toml when present.
+pub fn config_path(cli: &Cli) -> Option<PathBuf> {
+    cli.config.clone().or_else(|| {
+        let p = Path::new("config.toml");
+        p.is_file().then(|| p.to_path_buf())
+    })
+}
+
+/// Applies command-line overrides to `cfg` and validates the result.
+pub fn apply_flags(cfg: &mut Config, cli: &Cli) -> Result<(), ConfigError> {
+    if let Some(d) = &cli.data {
+        cfg.data = d.display().to_string();
+    }
+    if let Some(b) = cli.backend {
+        cfg.backend = b;
+    }
+    if let Some(s) = cli.seed {
+        cfg.seed = s;
+    }
+    if let Some(v) = cli.lr {
+        cfg.train.lr = v;
+    }
+    if let Some(v) = cli.batch_size {
+        cfg.train.batch_size = v;
+    }
+    if let Some(v) = cli.loss {
+        cfg.train.loss = v;
+    }
+    if let Some(v) = cli.optimizer {
+        cfg.train.optimizer = v;
+    }
+    if let Some(v) = cli.eval_every {
+        cfg.train.eval_every = v;
+    }
+    if let Some(v) = cli.top_k {
+        cfg.train.top_k = v;
+    }
+    if let Some(v) = cli.steps {
+        cfg.train.steps = v;
+    }
+    if let Some(v) = cli.dev_fraction {
+        cfg.dev_fraction = v;
+    }
+    cfg.validate("command line")
+}
+
+/// Reads the config (file or checkpoint) and applies the flags, without touching any data.
+pub fn resolve_config(cli: &Cli) -> Result<(Config, String, Option<PathBuf>), SessionError> {
+    let (mut cfg, source, step_dir) = if let Some(dir) = &cli.resume {
+        let (cfg, step_dir) = checkpoint::saved_config(dir)?;
+        (
+            cfg,
+            format!("checkpoint {}", step_dir.display()),
+            Some(step_dir),
+        )
+    } else if let Some(p) = config_path(cli) {
+        (Config::load(&p)?, p.display().to_string(), None)
+    } else {
+        (Config::default(), "defaults".to_string(), None)
+    };
+    apply_flags(&mut cfg, cli)?;
+    Ok((cfg, source, step_dir))
+}
+
+/// Builds a session from parsed flags.
+pub fn build(cli: &Cli) -> Result<Session, SessionError> {
+    let (config, config_source, step_dir) = resolve_config(cli)?;
+    let opts = ReadOptions {
+        lenient: cli.lenient,
+        dev_fraction: config.dev_fraction,
+    };
+    let (dataset, skipped) = data::load(config.data_path().as_deref(), &opts)?;
+    from_dataset(config, config_source, dataset, skipped, step_dir)
+}
+
+/// Builds a session around an already-loaded dataset.
+pub fn from_dataset(
+    config: Config,
+    config_source: String,
+    dataset: Dataset,
+    skipped: Vec<Skipped>,
+    resume_step_dir: Option<PathBuf>,
+) -> Result<Session, SessionError> {
+    let features = data::features::featurize(&dataset, &config.features.spec());
+    let dataset = Arc::new(dataset);
+    let mut trainer = Trainer::new(
+        dataset.clone(),
+        &features,
+        TrainSettings::from_config(&config),
+    )?;
+    if let Some(dir) = &resume_step_dir {
+        checkpoint::restore(dir, &mut trainer)?;
+    }
+    Ok(Session {
+        config,
+        config_source,
+        dataset,
+        trainer,
+        skipped,
+        resumed_from: resume_step_dir,
+    })
+}

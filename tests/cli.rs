@@ -1,0 +1,334 @@
+//! The binary against real files: headless output, bad input, lenient reading, reports, checkpoints,
+//! the generator, exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn segscope(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_segscope"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run segscope")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const GOOD: &str = r#"{"id": "a", "prompt": "p", "segments": [{"text": "one two", "score": 0.5}, {"text": "three", "score": -0.5}]}"#;
+const GOOD2: &str =
+    r#"{"id": "b", "split": "dev", "segments": [{"text": "four five", "score": 0.1}]}"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    p.display().to_string()
+}
+
+#[test]
+fn headless_writes_one_json_object_per_step_with_every_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = segscope(&["--headless", "--steps", "3", "--top-k", "4"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).expect("utf8");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for (k, l) in lines.iter().enumerate() {
+        assert_eq!(l["step"], k as u64 + 1);
+        for split in ["train", "dev"] {
+            for m in [
+                "loss",
+                "mse",
+                "rmse",
+                "mae",
+                "r2",
+                "bias",
+                "pearson",
+                "spearman",
+                "kendall_tau_b",
+                "pairwise_acc",
+            ] {
+                assert!(l[split][m].is_number(), "{split}.{m} missing in {l}");
+            }
+        }
+        for f in [
+            "grad_norm",
+            "lr",
+            "weight_change",
+            "weight_change_rel",
+            "step_ms",
+        ] {
+            assert!(l[f].is_number(), "{f} missing");
+        }
+        let layers = l["layers"].as_array().expect("layers");
+        assert_eq!(layers.len(), 5);
+        assert!(layers[0]["name"].is_string() && layers[0]["weight_change_rel"].is_number());
+        let top = l["top"].as_array().expect("top");
+        assert_eq!(top.len(), 4);
+        for f in ["id", "doc", "target", "prediction", "residual", "share"] {
+            assert!(!top[0][f].is_null(), "top.{f} missing");
+        }
+        assert!(top[0]["share"].as_f64() >= top[3]["share"].as_f64());
+    }
+}
+
+#[test]
+fn bad_data_names_file_line_and_field_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: &[(&str, &str, &str)] = &[
+        ("not json", "2", "(line)"),
+        (r#"{"id": "x"}"#, "2", "segments"),
+        (r#"{"id": "x", "segments": []}"#, "2", "segments"),
+        (
+            r#"{"id": "x", "segments": [{"score": 1}]}"#,
+            "2",
+            "segments[0].text",
+        ),
+        (
+            r#"{"id": "x", "segments": [{"text": "t"}]}"#,
+            "2",
+            "segments[0].score",
+        ),
+        (
+            r#"{"id": "x", "segments": [{"text": "t", "score": "high"}]}"#,
+            "2",
+            "segments[0].score",
+        ),
+        (
+            r#"{"id": "x", "segments": [{"text": "t", "score": 1e300}]}"#,
+            "2",
+            "segments[0].score",
+        ),
+        (
+            r#"{"id": "x", "segments": [{"text": "", "score": 1}]}"#,
+            "2",
+            "segments[0].text",
+        ),
+    ];
+    for (bad, line, field) in cases {
+        let f = write(
+            dir.path(),
+            "bad.jsonl",
+            &format!("{GOOD}\n{bad}\n{GOOD2}\n"),
+        );
+        let o = segscope(&["--headless", "--steps", "1", "--data", &f], dir.path());
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(&format!("bad.jsonl:{line}:")), "{bad}: {e}");
+        assert!(e.contains(&format!("`{field}`")), "{bad}: {e}");
+        assert!(
+            o.stdout.is_empty(),
+            "nothing is trained on half-loaded data"
+        );
+    }
+    let empty = write(dir.path(), "empty.jsonl", "");
+    let o = segscope(&["--headless", "--data", &empty], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("empty"), "{}", stderr(&o));
+    let o = segscope(&["--headless", "--data", "missing.jsonl"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing.jsonl"), "{}", stderr(&o));
+}
+
+#[test]
+fn lenient_skips_exactly_the_bad_lines_and_counts_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(
+        dir.path(),
+        "mixed.jsonl",
+        &format!("{GOOD}\nnot json\n{{\"segments\": []}}\n{GOOD2}\n"),
+    );
+    let report = dir.path().join("rep.jsonl");
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "1",
+            "--lenient",
+            "--data",
+            &f,
+            "--report",
+            &report.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("mixed.jsonl:2: skipped"), "{e}");
+    assert!(e.contains("mixed.jsonl:3: skipped"), "{e}");
+    assert!(e.contains("skipped 2 bad line(s)"), "{e}");
+    assert_eq!(e.matches(": skipped:").count(), 2);
+    let rows = std::fs::read_to_string(&report).expect("report");
+    assert_eq!(
+        rows.lines().count(),
+        3,
+        "the 3 segments of the 2 good lines"
+    );
+}
+
+#[test]
+fn flat_form_and_csv_report_carry_the_noise_labels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flat = "{\"doc\": \"a\", \"text\": \"one two\", \"score\": 0.5}\n{\"doc\": \"a\", \"text\": \"three\", \"score\": -0.5}\n{\"doc\": \"b\", \"text\": \"four\", \"score\": 0.1, \"split\": \"dev\"}\n";
+    let f = write(dir.path(), "flat.jsonl", flat);
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "2",
+            "--data",
+            &f,
+            "--report",
+            "r.csv",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(dir.path().join("r.csv")).expect("csv");
+    let mut lines = csv.lines();
+    let header = lines.next().expect("header");
+    assert!(header.starts_with(
+        "id,doc,split,index,text,target,prediction,residual,loss,share,robust_z,outlier"
+    ));
+    assert_eq!(lines.count(), 3);
+
+    // The bundled data's corruptions come through in the report.
+    let o = segscope(
+        &["--headless", "--steps", "1", "--report", "b.jsonl"],
+        dir.path(),
+    );
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(dir.path().join("b.jsonl")).expect("report");
+    let noisy = text
+        .lines()
+        .filter(|l| l.contains("\"noise\":\"flipped\""))
+        .count();
+    assert!(noisy > 10, "flipped labels in the report: {noisy}");
+}
+
+#[test]
+fn save_then_resume_continues_the_step_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = segscope(&["--headless", "--steps", "2", "--save", "ck"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("ck/LATEST").is_file());
+    assert!(dir.path().join("ck/step-000002/model.bpk").is_file());
+    assert!(dir.path().join("ck/step-000002/optim.bpk").is_file());
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "2",
+            "--resume",
+            "ck",
+            "--save",
+            "ck",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).expect("utf8");
+    let steps: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["step"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(steps, vec![3, 4]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ck/LATEST"))
+            .expect("latest")
+            .trim(),
+        "step-000004"
+    );
+    let o = segscope(&["--headless", "--resume", "nowhere"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nowhere"), "{}", stderr(&o));
+}
+
+#[test]
+fn divergence_exits_3_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "5",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e38",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("diverged at step"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_config_names_the_key_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "config.toml", "[train]\nlearning_rate = 0.1\n");
+    let o = segscope(&["--headless", "--steps", "1"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("config.toml") && e.contains("learning_rate"),
+        "{e}"
+    );
+    let o = segscope(&["--headless", "--config", "nope.toml"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nope.toml"));
+    let o = segscope(
+        &["--headless", "--lr=-1", "--config", "/dev/null"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("train.lr"), "{}", stderr(&o));
+}
+
+#[test]
+fn gen_data_reproduces_the_bundled_dataset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = segscope(
+        &[
+            "gen-data", "--docs", "600", "--seed", "7", "--out", "g.jsonl",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let generated = std::fs::read_to_string(dir.path().join("g.jsonl")).expect("generated");
+    assert_eq!(
+        generated,
+        segscope::data::BUNDLED_JSONL,
+        "assets/segments.jsonl must come from gen-data"
+    );
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = segscope(&["--help"], dir.path());
+    assert!(o.status.success());
+    let h = String::from_utf8(o.stdout).expect("utf8");
+    for flag in [
+        "--data",
+        "--headless",
+        "--steps",
+        "--out",
+        "--report",
+        "--save",
+        "--resume",
+        "--lenient",
+        "--backend",
+        "gen-data",
+    ] {
+        assert!(h.contains(flag), "--help lacks {flag}");
+    }
+}

@@ -1,0 +1,395 @@
+//! Engine tests on the real code path: the three facts of DOMAIN.md, weight change, quality on the
+//! default data, checkpoints, backends, divergence and determinism.
+
+use std::sync::Arc;
+
+use burn::module::Param;
+use burn::prelude::*;
+use segscope::config::{BackendKind, Config, OptimizerName};
+use segscope::data::{self, Dataset, ReadOptions, features::featurize};
+use segscope::engine::checkpoint;
+use segscope::engine::metrics::{LossKind, SplitMetrics};
+use segscope::engine::trainer::loss_tensor;
+use segscope::engine::{StepReport, TrainSettings, Trainer};
+use segscope::session;
+
+fn dataset(jsonl: &str) -> Dataset {
+    data::dataset::parse_str(jsonl, "test", &ReadOptions::default())
+        .expect("valid test data")
+        .0
+}
+
+fn trainer(ds: Dataset, cfg: &Config) -> Trainer {
+    let f = featurize(&ds, &cfg.features.spec());
+    Trainer::new(Arc::new(ds), &f, TrainSettings::from_config(cfg)).expect("trainer")
+}
+
+fn sgd(lr: f64) -> Config {
+    let mut cfg = Config::default();
+    cfg.train.optimizer = OptimizerName::Sgd;
+    cfg.train.momentum = 0.0;
+    cfg.train.weight_decay = 0.0;
+    cfg.train.lr = lr;
+    cfg
+}
+
+/// A copy of `t`'s model whose prediction for segment 0 is exactly `want` (by moving the head's
+/// bias), wrapped in a fresh trainer.
+fn trainer_predicting(ds: Dataset, cfg: &Config, want: f32) -> Trainer {
+    let f = featurize(&ds, &cfg.features.spec());
+    let ds = Arc::new(ds);
+    let settings = TrainSettings::from_config(cfg);
+    let t = Trainer::new(ds.clone(), &f, settings.clone()).expect("trainer");
+    let p0 = t.predict_all()[0];
+    let mut model = t.model().clone();
+    let bias = model.head.bias.take().expect("head has a bias");
+    model.head.bias = Some(Param::from_tensor((bias.val() + (want - p0)).detach()));
+    Trainer::with_model(ds, &f, settings, model).expect("trainer")
+}
+
+const ONE: &str = r#"{"id": "d", "split": "train", "prompt": "How do I descale a kettle?", "segments": [{"text": "Fill it with equal parts water and white vinegar.", "score": 0.8}]}"#;
+
+#[test]
+fn fact_one_a_step_moves_the_prediction_toward_the_target_without_overshooting() {
+    // The gradient of (s - r)^2 with respect to r at s = 0.8, r = 0.3, through the trainer's own
+    // loss function: 2 (0.3 - 0.8) = -1.0.
+    let device = Device::flex().autodiff();
+    let pred =
+        Tensor::<2>::from_data(TensorData::new(vec![0.3f32], [1, 1]), &device).require_grad();
+    let target = Tensor::<2>::from_data(TensorData::new(vec![0.8f32], [1, 1]), &device);
+    let loss = loss_tensor(pred.clone(), target, LossKind::Mse);
+    let loss_value = loss.clone().into_scalar::<f32>();
+    assert!((loss_value - 0.25).abs() < 1e-6, "loss {loss_value}");
+    let grads = loss.backward();
+    let g = pred.grad(&grads).expect("gradient of the prediction");
+    let g = g.into_data().try_to_vec::<f32>().expect("f32");
+    assert!((g[0] + 1.0).abs() < 1e-6, "dL/dpred = {}", g[0]);
+
+    let mut t = trainer_predicting(dataset(ONE), &sgd(0.01), 0.3);
+    let before = t.predict_all()[0];
+    assert!((before - 0.3).abs() < 1e-5, "prediction before = {before}");
+    let r = t.step();
+    assert!(r.diverged.is_none());
+    let after = r.segments[0].pred;
+    assert!(after > before, "prediction must rise: {before} -> {after}");
+    assert!(
+        after < 0.8,
+        "a small learning rate must not overshoot: {after}"
+    );
+    assert!(
+        (r.batch_loss - 0.25).abs() < 1e-5,
+        "batch loss {}",
+        r.batch_loss
+    );
+    // Backpropagation reached every parameter tensor.
+    for l in &r.layers {
+        assert!(l.weight_change > 0.0, "{} did not move", l.name);
+    }
+    // The residual shrank, and the reported residual is target - prediction.
+    assert!((r.segments[0].residual - (0.8 - after)).abs() < 1e-6);
+}
+
+#[test]
+fn fact_two_loss_shares_on_the_real_path() {
+    let text = r#"{"id": "d", "split": "train", "segments": [{"text": "alpha one", "score": 0.9}, {"text": "beta two", "score": 0.1}, {"text": "gamma three", "score": -0.6}]}"#;
+    let mut t = trainer(dataset(text), &Config::default());
+    let r = t.snapshot_report();
+    let targets = [0.9f64, 0.1, -0.6];
+    let sq: Vec<f64> = (0..3)
+        .map(|i| (targets[i] - f64::from(r.segments[i].pred)).powi(2))
+        .collect();
+    let total: f64 = sq.iter().sum();
+    for (e, sq) in r.segments.iter().zip(&sq) {
+        assert!((f64::from(e.share) - sq / total).abs() < 1e-5);
+        assert!((f64::from(e.loss) - sq).abs() < 1e-5);
+    }
+    let s: f32 = r.segments.iter().map(|e| e.share).sum();
+    assert!((s - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn fact_three_shifted_predictions_rank_perfectly_with_positive_mse() {
+    let t = [0.9, 0.1, -0.6, 0.4];
+    let p: Vec<f64> = t.iter().map(|x| x + 0.25).collect();
+    let m = SplitMetrics::compute(&p, &t, &[vec![0, 1, 2, 3]], LossKind::Mse);
+    assert!((m.spearman - 1.0).abs() < 1e-12);
+    assert!((m.kendall_tau_b - 1.0).abs() < 1e-12);
+    assert!((m.pairwise_acc - 1.0).abs() < 1e-12);
+    assert!((m.mse - 0.0625).abs() < 1e-12 && (m.bias + 0.25).abs() < 1e-12);
+}
+
+#[test]
+fn reported_weight_change_is_the_norm_of_the_parameter_difference() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let mut t = trainer(ds, &Config::default());
+    t.step();
+    let before = t.parameters_host();
+    let r = t.step();
+    let after = t.parameters_host();
+    let mut total = 0f64;
+    for ((name, b), (name2, a)) in before.iter().zip(&after) {
+        assert_eq!(name, name2);
+        let d2: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+        total += d2;
+        let layer = r
+            .layers
+            .iter()
+            .find(|l| &l.name == name)
+            .expect("layer reported");
+        assert!(
+            (layer.weight_change - d2.sqrt()).abs() <= 1e-4 * d2.sqrt().max(1e-3),
+            "{name}: reported {} actual {}",
+            layer.weight_change,
+            d2.sqrt()
+        );
+    }
+    assert!((r.weight_change - total.sqrt()).abs() <= 1e-4 * total.sqrt());
+    let names: Vec<&str> = r.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "emb.weight",
+            "hidden.weight",
+            "hidden.bias",
+            "head.weight",
+            "head.bias"
+        ]
+    );
+}
+
+/// Share of the recorded corruptions in the training split that rank in its top 5% by loss share.
+fn corruption_recall(r: &StepReport, ds: &Dataset) -> (usize, usize) {
+    let mut train = ds.indices(data::Split::Train);
+    train.sort_by(|&a, &b| r.segments[b].share.total_cmp(&r.segments[a].share));
+    let top: std::collections::HashSet<usize> = train[..train.len() / 20].iter().copied().collect();
+    let noisy: Vec<usize> = train
+        .iter()
+        .copied()
+        .filter(|&i| ds.segments[i].noise.is_some())
+        .collect();
+    (
+        noisy.iter().filter(|i| top.contains(i)).count(),
+        noisy.len(),
+    )
+}
+
+#[test]
+fn default_data_and_config_learn_and_surface_the_corruptions() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let ds_ref = ds.clone();
+    let mut t = trainer(ds, &Config::default());
+    let first = t.step();
+    let mut last = first.clone();
+    for _ in 1..300 {
+        last = t.step();
+        assert!(last.diverged.is_none());
+    }
+    assert_eq!(last.step, 300);
+    assert!(
+        last.dev.r2 >= 0.5,
+        "dev R^2 after 300 steps: {}",
+        last.dev.r2
+    );
+    assert!(last.train.loss < first.train.loss);
+    let (found, total) = corruption_recall(&last, &ds_ref);
+    assert!(
+        total >= 20,
+        "the bundled data records corruptions in train: {total}"
+    );
+    assert!(
+        found * 5 >= total * 4,
+        "{found} of {total} recorded corruptions in the top 5% by loss share"
+    );
+}
+
+#[test]
+fn resuming_from_a_checkpoint_matches_an_uninterrupted_run() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    for batch in [0usize, 64] {
+        let mut cfg = Config::default();
+        cfg.train.batch_size = batch;
+        let mut straight = trainer(ds.clone(), &cfg);
+        for _ in 0..12 {
+            straight.step();
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut first = trainer(ds.clone(), &cfg);
+        for _ in 0..6 {
+            first.step();
+        }
+        let step_dir = checkpoint::save(dir.path(), &first, &cfg).expect("save");
+        assert!(step_dir.ends_with("step-000006"));
+        drop(first);
+        let (saved_cfg, step_dir) = checkpoint::saved_config(dir.path()).expect("saved config");
+        assert_eq!(saved_cfg, cfg);
+        let s = session::from_dataset(saved_cfg, "ckpt".into(), ds.clone(), vec![], Some(step_dir))
+            .expect("resume");
+        let mut resumed = s.trainer;
+        assert_eq!(resumed.step_count(), 6);
+        for _ in 0..6 {
+            resumed.step();
+        }
+        let (a, b) = (straight.predict_all(), resumed.predict_all());
+        let max = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            max < 1e-5,
+            "batch {batch}: resumed predictions differ by {max}"
+        );
+    }
+}
+
+#[test]
+fn resuming_on_other_data_is_refused() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let cfg = Config::default();
+    let t = trainer(ds, &cfg);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let step_dir = checkpoint::save(dir.path(), &t, &cfg).expect("save");
+    let other = dataset(ONE);
+    let err = session::from_dataset(cfg, "x".into(), other, vec![], Some(step_dir))
+        .err()
+        .expect("must refuse");
+    assert!(err.to_string().contains("different data"), "{err}");
+}
+
+#[test]
+fn flex_and_ndarray_agree_from_the_same_weights() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let cfg = Config::default();
+    let flex = trainer(ds.clone(), &cfg);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let step_dir = checkpoint::save(dir.path(), &flex, &cfg).expect("save");
+    let mut flex = flex;
+    let mut nd_cfg = cfg.clone();
+    nd_cfg.backend = BackendKind::Ndarray;
+    let mut nd = session::from_dataset(nd_cfg, "x".into(), ds, vec![], Some(step_dir))
+        .expect("ndarray from the same weights")
+        .trainer;
+    let (a0, b0) = (flex.predict_all(), nd.predict_all());
+    let d0 = a0
+        .iter()
+        .zip(&b0)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(d0 < 1e-5, "same weights, different predictions: {d0}");
+    let (mut ra, mut rb) = (flex.step(), nd.step());
+    for _ in 1..10 {
+        ra = flex.step();
+        rb = nd.step();
+    }
+    let d = ra
+        .segments
+        .iter()
+        .zip(rb.segments.iter())
+        .map(|(x, y)| (x.pred - y.pred).abs())
+        .fold(0f32, f32::max);
+    assert!(d < 1e-3, "after 10 steps the backends differ by {d}");
+    assert!((ra.train.loss - rb.train.loss).abs() < 1e-4);
+}
+
+#[test]
+fn divergence_is_reported_and_the_model_is_kept() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let mut t = trainer(ds, &sgd(1e38));
+    let before = t.parameters_host();
+    let mut diverged = None;
+    for _ in 0..5 {
+        let r = t.step();
+        if r.diverged.is_some() {
+            diverged = Some(r);
+            break;
+        }
+    }
+    let r = diverged.expect("an absurd learning rate must diverge");
+    assert!(
+        r.diverged.as_deref().unwrap_or("").contains("step"),
+        "{:?}",
+        r.diverged
+    );
+    let after = t.parameters_host();
+    if r.step == 1 {
+        assert_eq!(
+            before, after,
+            "a refused update must leave the weights as they were"
+        );
+    }
+    assert!(after.iter().all(|(_, v)| v.iter().all(|x| x.is_finite())));
+    assert!(r.segments.iter().all(|e| e.pred.is_finite()));
+    // Later steps keep saying so rather than training on.
+    let again = t.step();
+    assert!(again.diverged.is_some());
+    assert_eq!(t.step_count(), r.step - 1);
+}
+
+#[test]
+fn same_seed_same_data_same_reports() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let mut cfg = Config::default();
+    cfg.train.batch_size = 128;
+    let run = || {
+        let mut t = trainer(ds.clone(), &cfg);
+        (0..5)
+            .map(|_| {
+                let r = t.step();
+                (
+                    r.step,
+                    r.batch.clone(),
+                    r.segments.clone(),
+                    r.train,
+                    r.dev,
+                    r.weight_change,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (run(), run());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.0, y.0);
+        assert_eq!(x.1, y.1, "same batches");
+        assert_eq!(x.2, y.2, "same predictions");
+        assert_eq!(x.5, y.5);
+    }
+    assert_ne!(a[0].1, a[1].1, "mini-batches move through the data");
+    assert_eq!(a[0].1.len(), 128);
+}
+
+#[test]
+fn eval_every_reuses_predictions_and_says_from_which_step() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let mut cfg = Config::default();
+    cfg.train.eval_every = 3;
+    let mut t = trainer(ds, &cfg);
+    let steps: Vec<(u64, u64)> = (0..6)
+        .map(|_| {
+            let r = t.step();
+            (r.step, r.eval_step)
+        })
+        .collect();
+    assert_eq!(steps, vec![(1, 1), (2, 1), (3, 3), (4, 3), (5, 3), (6, 6)]);
+}
+
+#[test]
+fn huber_and_mae_train_too() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    for loss in [
+        segscope::config::LossName::Huber,
+        segscope::config::LossName::Mae,
+    ] {
+        let mut cfg = Config::default();
+        cfg.train.loss = loss;
+        let mut t = trainer(ds.clone(), &cfg);
+        let first = t.step();
+        let mut last = first.clone();
+        for _ in 0..30 {
+            last = t.step();
+        }
+        assert!(
+            last.train.loss < first.train.loss,
+            "{loss:?} did not reduce its loss"
+        );
+    }
+}
