@@ -352,6 +352,9 @@ impl Config {
         if u.recent_window < 2 {
             return bad("ui.recent_window", "must be at least 2".into());
         }
+        if let Err(e) = crate::app::Keymap::with_overrides(&self.keys) {
+            return bad("keys", e.to_string());
+        }
         Ok(())
     }
 

@@ -4,9 +4,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use segscope::app::Keymap;
 use segscope::cli::{Cli, Command};
 use segscope::headless::{self, HeadlessOptions, Outcome};
 use segscope::session;
+use segscope::tui::{self, Outputs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -39,7 +41,20 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
     }
     let headless = cli.headless || !std::io::stdout().is_terminal();
     if !headless {
-        eprintln!("segscope: the dashboard is not built yet; running headless training instead.");
+        // The config was validated, keys included, so this cannot fail here.
+        let keymap = Keymap::with_overrides(&s.config.keys).map_err(|e| (2, e.to_string()))?;
+        let outputs = Outputs {
+            save_dir: cli
+                .save
+                .clone()
+                .unwrap_or_else(|| "segscope-checkpoints".into()),
+            export_path: cli
+                .report
+                .clone()
+                .unwrap_or_else(|| "segscope-segments.csv".into()),
+        };
+        tui::run(s, keymap, outputs).map_err(|e| (1, e.to_string()))?;
+        return Ok(ExitCode::SUCCESS);
     }
     let opts = HeadlessOptions {
         steps: s.config.train.steps,

@@ -332,3 +332,15 @@ fn help_lists_every_flag() {
         assert!(h.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn the_readme_documents_every_key_action() {
+    let readme = include_str!("../README.md");
+    for b in segscope::app::Keymap::default().bindings {
+        assert!(
+            readme.contains(&format!("`{}`", b.name)),
+            "README lacks the key action `{}`",
+            b.name
+        );
+    }
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::metrics::SplitMetrics;
+use super::metrics::{LossKind, SplitMetrics, shares};
 use crate::data::{Dataset, Split};
 
 /// One segment after a step.
@@ -169,4 +169,49 @@ pub fn robust_z(segments: &[SegmentEval], ds: &Dataset) -> Vec<f32> {
         }
     }
     z
+}
+
+/// Documents as lists of positions within `rows` (consecutive rows of one document), for
+/// within-document pairwise accuracy.
+pub fn doc_groups(ds: &Dataset, rows: &[usize]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut last_doc = usize::MAX;
+    for (pos, &i) in rows.iter().enumerate() {
+        let d = ds.segments[i].doc;
+        if d != last_doc {
+            out.push(Vec::new());
+            last_doc = d;
+        }
+        if let Some(g) = out.last_mut() {
+            g.push(pos);
+        }
+    }
+    out
+}
+
+/// Evaluates one split: fills `segs[i]` for every `i` in `rows` (prediction, residual, loss, share of
+/// the split's loss) from `preds` (dataset order) and returns the split's metrics.
+pub fn evaluate_split(
+    ds: &Dataset,
+    preds: &[f32],
+    rows: &[usize],
+    loss: LossKind,
+    segs: &mut [SegmentEval],
+) -> SplitMetrics {
+    let p: Vec<f64> = rows.iter().map(|&i| f64::from(preds[i])).collect();
+    let t: Vec<f64> = rows
+        .iter()
+        .map(|&i| f64::from(ds.segments[i].score))
+        .collect();
+    let losses: Vec<f64> = p.iter().zip(&t).map(|(p, t)| loss.of(t - p)).collect();
+    let sh = shares(&losses);
+    for (k, &i) in rows.iter().enumerate() {
+        segs[i] = SegmentEval {
+            pred: preds[i],
+            residual: (t[k] - p[k]) as f32,
+            loss: losses[k] as f32,
+            share: sh[k] as f32,
+        };
+    }
+    SplitMetrics::compute(&p, &t, &doc_groups(ds, rows), loss)
 }

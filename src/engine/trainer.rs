@@ -15,9 +15,9 @@ use burn::optim::{
 };
 use burn::prelude::*;
 
-use super::metrics::{LossKind, SplitMetrics, shares};
+use super::metrics::{LossKind, SplitMetrics};
 use super::model::{Inputs, SegmentModel, SegmentModelConfig, TypeTable};
-use super::report::{LayerChange, SegmentEval, StepReport};
+use super::report::{LayerChange, SegmentEval, StepReport, evaluate_split};
 use crate::config::{BackendKind, Config, OptimizerName};
 use crate::data::features::DENSE;
 use crate::data::hash::Rng;
@@ -196,28 +196,8 @@ pub struct Trainer {
     dev_x: Option<Inputs>,
     /// [n_train, 1] targets.
     train_y: Tensor<2>,
-    targets: Vec<f64>,
-    /// Documents as lists of positions within each split, for pairwise accuracy.
-    train_groups: Vec<Vec<usize>>,
-    dev_groups: Vec<Vec<usize>>,
     last_eval: Option<Evaluation>,
     diverged: Option<String>,
-}
-
-fn groups(ds: &Dataset, rows: &[usize]) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = Vec::new();
-    let mut last_doc = usize::MAX;
-    for (pos, &i) in rows.iter().enumerate() {
-        let d = ds.segments[i].doc;
-        if d != last_doc {
-            out.push(Vec::new());
-            last_doc = d;
-        }
-        if let Some(g) = out.last_mut() {
-            g.push(pos);
-        }
-    }
-    out
 }
 
 impl Trainer {
@@ -249,11 +229,6 @@ impl Trainer {
         if train_rows.is_empty() {
             return Err(EngineError::NoTrainData);
         }
-        let targets: Vec<f64> = dataset
-            .segments
-            .iter()
-            .map(|s| f64::from(s.score))
-            .collect();
         let types = type_table(features, &plain);
         let train_x = inputs(features, &types, &train_rows, &plain);
         let dev_x = (!dev_rows.is_empty()).then(|| inputs(features, &types, &dev_rows, &plain));
@@ -264,8 +239,6 @@ impl Trainer {
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
         let optim = Self::make_optimizer(&settings);
         Ok(Self {
-            train_groups: groups(&dataset, &train_rows),
-            dev_groups: groups(&dataset, &dev_rows),
             state: TrainState {
                 step: 0,
                 rng: Rng::new(settings.seed ^ 0xba7c),
@@ -282,7 +255,6 @@ impl Trainer {
             train_x,
             dev_x,
             train_y,
-            targets,
             last_eval: None,
             diverged: None,
         })
@@ -408,23 +380,8 @@ impl Trainer {
         let preds = self.predict_all();
         let loss = self.settings.loss;
         let mut segs = vec![SegmentEval::default(); preds.len()];
-        let mut split_metrics = |rows: &[usize], groups: &[Vec<usize>]| {
-            let p: Vec<f64> = rows.iter().map(|&i| f64::from(preds[i])).collect();
-            let t: Vec<f64> = rows.iter().map(|&i| self.targets[i]).collect();
-            let losses: Vec<f64> = p.iter().zip(&t).map(|(p, t)| loss.of(t - p)).collect();
-            let sh = shares(&losses);
-            for (k, &i) in rows.iter().enumerate() {
-                segs[i] = SegmentEval {
-                    pred: preds[i],
-                    residual: (t[k] - p[k]) as f32,
-                    loss: losses[k] as f32,
-                    share: sh[k] as f32,
-                };
-            }
-            SplitMetrics::compute(&p, &t, groups, loss)
-        };
-        let train = split_metrics(&self.train_rows, &self.train_groups);
-        let dev = split_metrics(&self.dev_rows, &self.dev_groups);
+        let train = evaluate_split(&self.dataset, &preds, &self.train_rows, loss, &mut segs);
+        let dev = evaluate_split(&self.dataset, &preds, &self.dev_rows, loss, &mut segs);
         (Arc::new(segs), train, dev, t0.elapsed().as_secs_f64() * 1e3)
     }
 

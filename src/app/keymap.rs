@@ -1,0 +1,456 @@
+//! The one keymap table: every action, its default keys and its help text. Key dispatch, the
+//! footer's hints and the help overlay are all generated from it, so they cannot drift apart.
+//! `[keys]` in config.toml replaces an action's keys: `step = ["space", "."]`.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Everything a key can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    Step,
+    StepN,
+    ToggleRun,
+    Faster,
+    Slower,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    NextSort,
+    ReverseSort,
+    Filter,
+    OutliersOnly,
+    ToggleSplit,
+    NextOutlier,
+    PrevOutlier,
+    Detail,
+    LogY,
+    History,
+    Save,
+    Export,
+    Help,
+    Back,
+    Quit,
+    /// Typing mode (after `/`): a character of the filter, deleting one, and finishing.
+    FilterChar(char),
+    FilterBackspace,
+    FilterDone,
+}
+
+/// (action, config name, default keys, footer label or "" to leave it out of the footer, help).
+const TABLE: &[(Action, &str, &[&str], &str, &str)] = &[
+    (
+        Action::Step,
+        "step",
+        &["space"],
+        "step",
+        "take one training step",
+    ),
+    (
+        Action::StepN,
+        "step_n",
+        &["n"],
+        "N steps",
+        "take N steps (ui.n_steps)",
+    ),
+    (
+        Action::ToggleRun,
+        "run",
+        &["r"],
+        "run/pause",
+        "run or pause training",
+    ),
+    (
+        Action::Faster,
+        "faster",
+        &["+", "="],
+        "",
+        "more steps per second",
+    ),
+    (
+        Action::Slower,
+        "slower",
+        &["-"],
+        "",
+        "fewer steps per second",
+    ),
+    (Action::Up, "up", &["up", "k"], "", "move up"),
+    (Action::Down, "down", &["down", "j"], "", "move down"),
+    (Action::PageUp, "page_up", &["pgup"], "", "page up"),
+    (Action::PageDown, "page_down", &["pgdn"], "", "page down"),
+    (Action::Home, "home", &["home"], "", "first row"),
+    (Action::End, "end", &["end"], "", "last row"),
+    (
+        Action::NextSort,
+        "sort",
+        &["s"],
+        "sort",
+        "sort by the next column",
+    ),
+    (
+        Action::ReverseSort,
+        "reverse_sort",
+        &["S"],
+        "",
+        "reverse the sort order",
+    ),
+    (
+        Action::Filter,
+        "filter",
+        &["/"],
+        "filter",
+        "filter rows by text (Enter keeps, Esc clears)",
+    ),
+    (
+        Action::OutliersOnly,
+        "outliers_only",
+        &["o"],
+        "outliers",
+        "show outliers only",
+    ),
+    (
+        Action::ToggleSplit,
+        "split",
+        &["d"],
+        "train/dev",
+        "switch between train and dev",
+    ),
+    (
+        Action::NextOutlier,
+        "next_outlier",
+        &["]"],
+        "",
+        "jump to the next outlier",
+    ),
+    (
+        Action::PrevOutlier,
+        "prev_outlier",
+        &["["],
+        "",
+        "jump to the previous outlier",
+    ),
+    (
+        Action::Detail,
+        "detail",
+        &["enter"],
+        "detail",
+        "open the selected segment",
+    ),
+    (
+        Action::LogY,
+        "log_y",
+        &["l"],
+        "",
+        "loss chart: linear or log y",
+    ),
+    (
+        Action::History,
+        "history",
+        &["h"],
+        "",
+        "loss chart: full or recent history",
+    ),
+    (Action::Save, "save", &["w"], "", "save a checkpoint"),
+    (
+        Action::Export,
+        "export",
+        &["e"],
+        "",
+        "export the per-segment table",
+    ),
+    (
+        Action::Help,
+        "help",
+        &["?"],
+        "help",
+        "show or hide this help",
+    ),
+    (
+        Action::Back,
+        "back",
+        &["esc"],
+        "",
+        "close an overlay, or clear the filter",
+    ),
+    (Action::Quit, "quit", &["q", "ctrl-c"], "quit", "quit"),
+];
+
+/// A key as written in config and shown on screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+impl KeySpec {
+    /// Parses "space", "enter", "esc", "up", "pgdn", "ctrl-c", "F5", or a single character.
+    pub fn parse(s: &str) -> Option<KeySpec> {
+        let (ctrl, rest) = match s.strip_prefix("ctrl-").or_else(|| s.strip_prefix("ctrl+")) {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        let code = match rest.to_ascii_lowercase().as_str() {
+            "space" => KeyCode::Char(' '),
+            "enter" | "return" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backspace" => KeyCode::Backspace,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pgup" | "pageup" => KeyCode::PageUp,
+            "pgdn" | "pagedown" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            f if f.len() >= 2 && f.starts_with('f') && f[1..].parse::<u8>().is_ok() => {
+                KeyCode::F(f[1..].parse().ok()?)
+            }
+            _ => {
+                let mut chars = rest.chars();
+                let c = chars.next()?;
+                if chars.next().is_some() {
+                    return None;
+                }
+                KeyCode::Char(c)
+            }
+        };
+        Some(KeySpec { code, ctrl })
+    }
+
+    pub fn matches(&self, key: &KeyEvent) -> bool {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl != self.ctrl {
+            return false;
+        }
+        match (self.code, key.code) {
+            // Terminals report shifted letters as the upper-case char, sometimes with SHIFT set.
+            (KeyCode::Char(a), KeyCode::Char(b)) => a == b,
+            (a, b) => a == b,
+        }
+    }
+
+    /// How the key is shown in the footer and the help.
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::Backspace => "Backspace".into(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            KeyCode::F(n) => format!("F{n}"),
+            other => format!("{other:?}"),
+        };
+        if self.ctrl {
+            format!("Ctrl-{base}")
+        } else {
+            base
+        }
+    }
+}
+
+/// One row of the keymap.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub action: Action,
+    pub name: &'static str,
+    pub keys: Vec<KeySpec>,
+    /// Short label for the footer ("" = not in the footer).
+    pub footer: &'static str,
+    pub help: &'static str,
+}
+
+/// The keymap in force.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    pub bindings: Vec<Binding>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum KeymapError {
+    #[error("[keys]: unknown action `{0}` (actions: {1})")]
+    UnknownAction(String, String),
+    #[error(
+        "[keys] {action}: cannot read the key \"{key}\" (use a character, space, enter, esc, tab, backspace, up, down, left, right, pgup, pgdn, home, end, F1..F12, or ctrl-<key>)"
+    )]
+    BadKey { action: String, key: String },
+    #[error("[keys]: the key \"{key}\" is bound to both `{a}` and `{b}`")]
+    Conflict { key: String, a: String, b: String },
+    #[error("[keys] {0}: needs at least one key")]
+    Empty(String),
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let bindings = TABLE
+            .iter()
+            .map(|&(action, name, keys, footer, help)| Binding {
+                action,
+                name,
+                // The defaults in TABLE are all valid; a test checks it.
+                keys: keys.iter().filter_map(|k| KeySpec::parse(k)).collect(),
+                footer,
+                help,
+            })
+            .collect();
+        Keymap { bindings }
+    }
+}
+
+impl Keymap {
+    /// The defaults with `overrides` (action name -> keys) applied.
+    pub fn with_overrides(
+        overrides: &BTreeMap<String, Vec<String>>,
+    ) -> Result<Keymap, KeymapError> {
+        let mut km = Keymap::default();
+        for (name, keys) in overrides {
+            let Some(b) = km.bindings.iter_mut().find(|b| b.name == name) else {
+                let names: Vec<&str> = TABLE.iter().map(|t| t.1).collect();
+                return Err(KeymapError::UnknownAction(name.clone(), names.join(", ")));
+            };
+            if keys.is_empty() {
+                return Err(KeymapError::Empty(name.clone()));
+            }
+            b.keys = keys
+                .iter()
+                .map(|k| {
+                    KeySpec::parse(k).ok_or_else(|| KeymapError::BadKey {
+                        action: name.clone(),
+                        key: k.clone(),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        for (i, a) in km.bindings.iter().enumerate() {
+            for b in &km.bindings[i + 1..] {
+                if let Some(k) = a.keys.iter().find(|k| b.keys.contains(k)) {
+                    return Err(KeymapError::Conflict {
+                        key: k.label(),
+                        a: a.name.to_string(),
+                        b: b.name.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(km)
+    }
+
+    /// The action bound to `key`, if any.
+    pub fn action_for(&self, key: &KeyEvent) -> Option<Action> {
+        self.bindings
+            .iter()
+            .find(|b| b.keys.iter().any(|k| k.matches(key)))
+            .map(|b| b.action)
+    }
+
+    /// The first key of `action`, as shown on screen.
+    pub fn key_label(&self, action: Action) -> String {
+        self.bindings
+            .iter()
+            .find(|b| b.action == action)
+            .and_then(|b| b.keys.first())
+            .map_or_else(|| "?".to_string(), KeySpec::label)
+    }
+
+    /// Footer hints: (keys, label) for the bindings that have a footer label.
+    pub fn footer(&self) -> Vec<(String, &'static str)> {
+        self.bindings
+            .iter()
+            .filter(|b| !b.footer.is_empty())
+            .map(|b| {
+                (
+                    b.keys.first().map_or_else(String::new, KeySpec::label),
+                    b.footer,
+                )
+            })
+            .collect()
+    }
+
+    /// Help rows: (all keys, help text).
+    pub fn help(&self) -> Vec<(String, &'static str)> {
+        self.bindings
+            .iter()
+            .map(|b| {
+                let keys: Vec<String> = b.keys.iter().map(KeySpec::label).collect();
+                (keys.join(" "), b.help)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyEvent;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn every_default_key_parses_and_no_two_actions_share_a_key() {
+        for &(_, name, keys, _, _) in TABLE {
+            for k in keys {
+                assert!(KeySpec::parse(k).is_some(), "{name}: {k}");
+            }
+        }
+        assert!(Keymap::with_overrides(&BTreeMap::new()).is_ok());
+    }
+
+    #[test]
+    fn overrides_replace_keys_and_errors_name_the_problem() {
+        let mut o = BTreeMap::new();
+        o.insert("step".to_string(), vec![".".to_string()]);
+        let km = Keymap::with_overrides(&o).expect("valid override");
+        assert_eq!(km.action_for(&key(KeyCode::Char('.'))), Some(Action::Step));
+        assert_eq!(km.action_for(&key(KeyCode::Char(' '))), None);
+        assert!(
+            km.help()
+                .iter()
+                .any(|(k, h)| k == "." && h.contains("one training step"))
+        );
+
+        o.insert("stepp".to_string(), vec!["x".to_string()]);
+        assert!(matches!(
+            Keymap::with_overrides(&o),
+            Err(KeymapError::UnknownAction(..))
+        ));
+        let mut o = BTreeMap::new();
+        o.insert("step".to_string(), vec!["q".to_string()]);
+        let e = Keymap::with_overrides(&o).expect_err("q is quit");
+        assert!(matches!(e, KeymapError::Conflict { .. }), "{e}");
+        let mut o = BTreeMap::new();
+        o.insert("step".to_string(), vec!["spacebar".to_string()]);
+        assert!(matches!(
+            Keymap::with_overrides(&o),
+            Err(KeymapError::BadKey { .. })
+        ));
+    }
+
+    #[test]
+    fn ctrl_and_shift_are_told_apart() {
+        let km = Keymap::default();
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(km.action_for(&ctrl_c), Some(Action::Quit));
+        assert_eq!(km.action_for(&key(KeyCode::Char('c'))), None);
+        let shift_s = KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT);
+        assert_eq!(km.action_for(&shift_s), Some(Action::ReverseSort));
+        assert_eq!(
+            km.action_for(&key(KeyCode::Char('s'))),
+            Some(Action::NextSort)
+        );
+    }
+}

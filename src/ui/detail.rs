@@ -1,0 +1,289 @@
+//! The segment detail overlay: the full text in its document, the raters, the data's own labels,
+//! the prediction over the steps, and what the last step did to this segment.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Block, Borders, Chart, Clear, Dataset, GraphType, Paragraph, Widget, Wrap,
+};
+
+use super::{format, theme};
+use crate::app::App;
+
+/// A centred rectangle of `pct_w` x `pct_h` percent of `area`.
+pub fn centered(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
+    let w = area.width * pct_w / 100;
+    let h = area.height * pct_h / 100;
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// What one step did to a prediction: (before, after, moved, moved as a fraction of the gap).
+pub fn step_effect(before: f32, after: f32, target: f32) -> (f32, f32, f32, f32) {
+    let moved = after - before;
+    let gap = target - before;
+    let frac = if gap.abs() > 1e-9 {
+        moved / gap
+    } else {
+        f32::NAN
+    };
+    (before, after, moved, frac)
+}
+
+pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
+    let ds = &app.ds;
+    let s = &ds.segments[i];
+    let doc = &ds.docs[s.doc];
+    let r = app.report.as_ref();
+    let e = r.map(|r| r.segments[i]);
+    let outlier = if app.outlier[i] {
+        Span::styled(format!("· outlier (z {:+.1}) ", app.z[i]), theme::OUTLIER)
+    } else {
+        Span::raw("")
+    };
+    let popup = centered(area, 86, 86);
+    Clear.render(popup, buf);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::TITLE)
+        .title(Line::from(vec![
+            Span::styled(format!(" Segment {} ", ds.segment_id(i)), theme::TITLE),
+            Span::styled(format!("· {} ", ds.split_of(i).name()), theme::LABEL),
+            outlier,
+        ]))
+        .title_bottom(Line::from(Span::styled(
+            format!(
+                " {} close · {}/{} previous/next segment · {}/{} outliers ",
+                app.keymap.key_label(crate::app::Action::Back),
+                app.keymap.key_label(crate::app::Action::Up),
+                app.keymap.key_label(crate::app::Action::Down),
+                app.keymap.key_label(crate::app::Action::PrevOutlier),
+                app.keymap.key_label(crate::app::Action::NextOutlier),
+            ),
+            theme::DIM,
+        )));
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+
+    // The document around the segment.
+    let mut lines = vec![Line::from(vec![
+        Span::styled("prompt  ", theme::LABEL),
+        Span::styled(
+            if doc.prompt.is_empty() {
+                "—".to_string()
+            } else {
+                doc.prompt.clone()
+            },
+            theme::VALUE,
+        ),
+    ])];
+    lines.push(Line::raw(""));
+    let lo = doc.segments.start.max(i.saturating_sub(2));
+    let hi = doc.segments.end.min(i + 3);
+    for j in lo..hi {
+        let sj = &ds.segments[j];
+        let pj = r.map_or(f32::NAN, |r| r.segments[j].pred);
+        let nums = format!(
+            "  target {}  pred {}",
+            format::score(sj.score),
+            format::score(pj)
+        );
+        if j == i {
+            lines.push(Line::from(vec![
+                Span::styled(format!("▶ {:>2}  ", sj.index), theme::TITLE),
+                Span::styled(sj.text.clone(), theme::VALUE),
+                Span::styled(nums, theme::LABEL),
+            ]));
+        } else {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:>2}  {}", sj.index, sj.text), theme::DIM),
+                Span::styled(nums, theme::DIM),
+            ]));
+        }
+    }
+    // As tall as the text needs (long segments wrap), at most half the popup; the chart gets the rest.
+    let w = inner.width.max(1) as usize;
+    let wrapped: usize = lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
+    let text_h = (wrapped as u16 + 1).min(inner.height / 2);
+    let text = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let [text_area, facts, chart] = Layout::vertical([
+        Constraint::Length(text_h),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
+    text.render(text_area, buf);
+
+    // Numbers, raters, labels, and the last step.
+    let (pred, resid, share) = e.map_or((f32::NAN, f32::NAN, f32::NAN), |e| {
+        (e.pred, e.residual, e.share)
+    });
+    let ratings = if s.ratings.is_empty() {
+        "—".to_string()
+    } else {
+        s.ratings
+            .iter()
+            .map(|x| format::score(*x))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let label = |l: &Option<String>| l.clone().unwrap_or_else(|| "—".into());
+    let mut fact_lines = vec![
+        Line::from(vec![
+            Span::styled("target ", theme::LABEL),
+            Span::styled(format::score(s.score), theme::VALUE),
+            Span::styled("   pred ", theme::LABEL),
+            Span::styled(format::score(pred), theme::VALUE),
+            Span::styled("   resid ", theme::LABEL),
+            Span::styled(
+                format::score(resid),
+                if resid > 0.0 {
+                    theme::POSITIVE
+                } else {
+                    theme::NEGATIVE
+                },
+            ),
+            Span::styled("   share of the loss ", theme::LABEL),
+            Span::styled(format::pct(share), theme::VALUE),
+            Span::styled("   robust z ", theme::LABEL),
+            Span::styled(format!("{:+.2}", app.z[i]), theme::VALUE),
+        ]),
+        Line::from(vec![
+            Span::styled("raters ", theme::LABEL),
+            Span::styled(ratings, theme::VALUE),
+            Span::styled("   spread ", theme::LABEL),
+            Span::styled(format!("{:.2}", s.rater_spread()), theme::VALUE),
+            Span::styled("   tags ", theme::LABEL),
+            Span::styled(
+                if s.tags.is_empty() {
+                    "—".into()
+                } else {
+                    s.tags.join(", ")
+                },
+                theme::VALUE,
+            ),
+        ]),
+        Line::from(vec![
+            Span::styled("data labels  noise ", theme::LABEL),
+            Span::styled(
+                label(&s.noise),
+                if s.noise.is_some() {
+                    theme::OUTLIER
+                } else {
+                    theme::VALUE
+                },
+            ),
+            Span::styled("   hard ", theme::LABEL),
+            Span::styled(label(&s.hard), theme::VALUE),
+            Span::styled(
+                "   (from the data's meta; never a training input)",
+                theme::DIM,
+            ),
+        ]),
+        Line::raw(""),
+    ];
+    match (app.prev_segments.as_ref(), e, r) {
+        (Some(prev), Some(now), Some(r)) => {
+            let (b, a, moved, frac) = step_effect(prev[i].pred, now.pred, s.score);
+            let batch_note = if app.in_batch[i] {
+                "in the batch"
+            } else {
+                "not in the batch"
+            };
+            fact_lines.push(Line::from(vec![
+                Span::styled(format!("last step ({}): ", r.eval_step), theme::LABEL),
+                Span::styled(
+                    format!("{} → {}", format::score(b), format::score(a)),
+                    theme::VALUE,
+                ),
+                Span::styled(format!("  moved {}", format::score(moved)), theme::VALUE),
+                Span::styled(
+                    if frac.is_finite() {
+                        format!(
+                            " = {:.1}% of the gap to the target {}",
+                            frac * 100.0,
+                            format::score(s.score)
+                        )
+                    } else {
+                        " (already at the target)".to_string()
+                    },
+                    if frac > 0.0 {
+                        theme::BETTER
+                    } else {
+                        theme::WORSE
+                    },
+                ),
+                Span::styled(format!("  ({batch_note})"), theme::DIM),
+            ]));
+        }
+        _ => fact_lines.push(Line::from(Span::styled(
+            "last step: take a step to see what it does to this segment",
+            theme::DIM,
+        ))),
+    }
+    Paragraph::new(fact_lines)
+        .wrap(Wrap { trim: false })
+        .render(facts, buf);
+
+    // Prediction over the steps against the target.
+    let pts: Vec<(f64, f64)> = app
+        .pred_history
+        .iter()
+        .map(|(step, segs)| (*step as f64, f64::from(segs[i].pred)))
+        .filter(|p| p.1.is_finite())
+        .collect();
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme::BORDER)
+        .title(Line::from(vec![
+            Span::styled(" Prediction over steps ", theme::TITLE),
+            Span::styled("━ pred ", Style::new().fg(theme::TRAIN)),
+            Span::styled("━ target ", Style::new().fg(theme::DEV)),
+        ]));
+    if pts.is_empty() {
+        block.render(chart, buf);
+        return;
+    }
+    let x0 = pts.first().map_or(0.0, |p| p.0);
+    let x1 = pts.last().map_or(1.0, |p| p.0).max(x0 + 1.0);
+    let t = f64::from(s.score);
+    let target_line = vec![(x0, t), (x1, t)];
+    let (mut y0, mut y1) = pts
+        .iter()
+        .map(|p| p.1)
+        .chain([t])
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
+    let pad = ((y1 - y0) * 0.1).max(0.05);
+    y0 -= pad;
+    y1 += pad;
+    Chart::new(vec![
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(theme::DEV))
+            .data(&target_line),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(theme::TRAIN))
+            .data(&pts),
+    ])
+    .block(block)
+    .x_axis(super::charts::step_axis(x0, x1))
+    .y_axis(
+        Axis::default()
+            .style(theme::DIM)
+            .bounds([y0, y1])
+            .labels([format::score(y0 as f32), format::score(y1 as f32)]),
+    )
+    .render(chart, buf);
+}

@@ -1,0 +1,83 @@
+//! Number formatting shared by the panels: fixed width, and "—" for undefined values.
+
+/// Four decimals, or scientific notation for very small or large magnitudes.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return "—".into();
+    }
+    let a = x.abs();
+    if a != 0.0 && !(1e-3..1e4).contains(&a) {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// Signed, three decimals (scores, predictions, residuals).
+pub fn score(x: f32) -> String {
+    if !x.is_finite() {
+        return "—".into();
+    }
+    format!("{x:+.3}")
+}
+
+/// A share as a percentage.
+pub fn pct(x: f32) -> String {
+    if !x.is_finite() {
+        return "—".into();
+    }
+    if x >= 0.0995 {
+        format!("{:.0}%", x * 100.0)
+    } else {
+        format!("{:.1}%", x * 100.0)
+    }
+}
+
+/// A horizontal bar of `width` cells for `frac` in [0, 1], with eighth-cell precision.
+pub fn bar(frac: f64, width: usize) -> String {
+    const PARTS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
+    let frac = if frac.is_finite() {
+        frac.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let eighths = (frac * width as f64 * 8.0).round() as usize;
+    let mut s = "█".repeat(eighths / 8);
+    if !eighths.is_multiple_of(8) {
+        s.push(PARTS[eighths % 8 - 1]);
+    }
+    s
+}
+
+/// Trims `s` to at most `width` characters, marking the cut with "…".
+pub fn trim(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut t: String = s.chars().take(width - 1).collect();
+    t.push('…');
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(num(f64::NAN), "—");
+        assert_eq!(num(0.12345), "0.1235");
+        assert_eq!(num(0.00001234), "1.23e-5");
+        assert_eq!(score(0.3), "+0.300");
+        assert_eq!(pct(16.0 / 18.0), "89%");
+        assert_eq!(pct(0.0123), "1.2%");
+        assert_eq!(bar(1.0, 3), "███");
+        assert_eq!(bar(0.5, 3), "█▌");
+        assert_eq!(bar(0.0, 3), "");
+        assert_eq!(trim("abcdef", 4), "abc…");
+        assert_eq!(trim("abc", 4), "abc");
+    }
+}

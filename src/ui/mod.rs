@@ -1,0 +1,206 @@
+//! The screen: a pure function of [`App`] state. Layout and header/footer here, one file per panel.
+//!
+//! Rendering reads state and draws: no I/O, no tensor work, no sorting (rows are sorted in
+//! `App::refresh_rows`, and only the visible ones are built).
+
+mod charts;
+mod detail;
+pub mod format;
+mod help;
+mod metrics;
+mod segments;
+pub mod theme;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use crate::app::{App, Overlay};
+
+/// The smallest terminal the layout fits.
+pub const MIN_WIDTH: u16 = 100;
+pub const MIN_HEIGHT: u16 = 28;
+
+/// The areas of the main view.
+pub struct Areas {
+    pub header: Rect,
+    pub table: Rect,
+    pub loss: Rect,
+    pub weights: Rect,
+    pub metrics: Rect,
+    pub footer: Rect,
+}
+
+/// Splits the screen. Also used by the event loop to know how many table rows fit.
+pub fn layout(area: Rect) -> Areas {
+    let [header, main, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [table, side] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(main);
+    let [loss, weights, metrics] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(12),
+        Constraint::Length(12),
+    ])
+    .areas(side);
+    Areas {
+        header,
+        table,
+        loss,
+        weights,
+        metrics,
+        footer,
+    }
+}
+
+/// Segment rows that fit in the table at this terminal size (borders and header row excluded).
+pub fn table_page(area: Rect) -> usize {
+    layout(area).table.height.saturating_sub(3) as usize
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            Paragraph::new(format!(
+                "segscope needs a terminal of at least {MIN_WIDTH}x{MIN_HEIGHT}; this one is {}x{}. Enlarge it, or press q to quit.",
+                area.width, area.height
+            ))
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .render(area, buf);
+            return;
+        }
+        let a = layout(area);
+        render_header(self, a.header, buf);
+        segments::render(self, a.table, buf);
+        charts::render_loss(self, a.loss, buf);
+        charts::render_weights(self, a.weights, buf);
+        metrics::render(self, a.metrics, buf);
+        render_footer(self, a.footer, buf);
+        match self.overlay {
+            Overlay::None => {}
+            Overlay::Help => help::render(self, area, buf),
+            Overlay::Detail(i) => detail::render(self, i, area, buf),
+        }
+    }
+}
+
+fn kv(label: &str, value: String) -> [Span<'static>; 2] {
+    [
+        Span::styled(format!("{label} "), theme::LABEL),
+        Span::styled(value, theme::VALUE),
+    ]
+}
+
+fn trend_span(now: f64, before: Option<f64>, lower_is_better: bool) -> Span<'static> {
+    match before {
+        Some(b) if now.is_finite() && b.is_finite() && now != b => {
+            let better = (now < b) == lower_is_better;
+            let arrow = if now < b { "▼" } else { "▲" };
+            Span::styled(arrow, if better { theme::BETTER } else { theme::WORSE })
+        }
+        _ => Span::raw(" "),
+    }
+}
+
+fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
+    buf.set_style(area, theme::HEADER_BG);
+    let step = app.report.as_ref().map_or(0, |r| r.step);
+    let state = app.run.label();
+    let speed = if app.speed == 0.0 {
+        "max".to_string()
+    } else {
+        format!("{}/s", app.speed)
+    };
+    let batch = if app.info.batch_size == 0 {
+        "full batch".to_string()
+    } else {
+        format!("batch {}", app.info.batch_size)
+    };
+    let mut l1: Vec<Span> = vec![
+        Span::styled(" segscope ", theme::TITLE),
+        Span::styled(format!(" step {step} "), theme::VALUE),
+        Span::raw(" "),
+        Span::styled(format!("● {state}"), theme::state(state)),
+        Span::raw("  "),
+    ];
+    l1.extend(kv("", format!("{:.1} steps/s", app.rate)));
+    l1.push(Span::styled(format!(" (limit {speed})"), theme::DIM));
+    l1.push(Span::raw("  "));
+    l1.push(Span::styled(
+        format!(
+            "{} · {} · {} lr {} · {}",
+            app.info.backend,
+            app.info.loss,
+            app.info.optimizer,
+            format::num(app.info.lr),
+            batch
+        ),
+        theme::LABEL,
+    ));
+    l1.push(Span::styled(
+        format!("  data {}", app.info.data),
+        theme::DIM,
+    ));
+
+    let (tr, dv) = app
+        .report
+        .as_ref()
+        .map_or((f64::NAN, f64::NAN), |r| (r.train.loss, r.dev.loss));
+    let prev = app.prev_metrics.as_ref();
+    let mut l2: Vec<Span> = vec![Span::raw(" ")];
+    l2.extend(kv("train loss", format::num(tr)));
+    l2.push(trend_span(tr, prev.map(|p| p.0.loss), true));
+    l2.push(Span::raw("  "));
+    l2.extend(kv("dev loss", format::num(dv)));
+    l2.push(trend_span(dv, prev.map(|p| p.1.loss), true));
+    l2.push(Span::raw("  "));
+    l2.push(Span::styled("outliers ", theme::LABEL));
+    l2.push(Span::styled(
+        format!("{} train · {} dev", app.n_outliers.0, app.n_outliers.1),
+        theme::OUTLIER,
+    ));
+    l2.push(Span::styled(
+        format!(" (|z| > {})", app.ui.outlier_k),
+        theme::DIM,
+    ));
+    if let Some(r) = &app.report
+        && r.eval_step != r.step
+    {
+        l2.push(Span::styled(
+            format!("  predictions from step {}", r.eval_step),
+            theme::DIM,
+        ));
+    }
+    if let crate::app::RunState::Diverged { step, reason } = &app.run {
+        l2.push(Span::styled(
+            format!("  diverged at step {step}: {reason}"),
+            theme::WORSE,
+        ));
+    } else if let Some(s) = &app.status {
+        l2.push(Span::styled(format!("  {s}"), theme::STATUS));
+    }
+    Paragraph::new(vec![Line::from(l1), Line::from(l2)]).render(area, buf);
+}
+
+fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut spans: Vec<Span> = Vec::new();
+    if app.view.typing {
+        spans.push(Span::styled(" filter: ", theme::LABEL));
+        spans.push(Span::styled(format!("{}▏", app.view.filter), theme::VALUE));
+        spans.push(Span::styled(
+            "   Enter keep · Esc clear · Backspace delete",
+            theme::DIM,
+        ));
+    } else {
+        for (key, label) in app.keymap.footer() {
+            spans.push(Span::styled(format!(" {key} "), theme::KEY));
+            spans.push(Span::styled(format!(" {label}  "), theme::LABEL));
+        }
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}

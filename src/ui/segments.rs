@@ -1,0 +1,134 @@
+//! The segments table: one row per segment of the current split, only the visible rows built.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, Widget};
+
+use super::{format, theme};
+use crate::app::App;
+
+/// Widths of the fixed columns: doc, #, target, pred, resid, share, flag, batch.
+const DOC_W: u16 = 10;
+const SHARE_BAR_W: usize = 6;
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let v = &app.view;
+    let arrow = if v.desc { "▼" } else { "▲" };
+    let mut title = vec![
+        Span::styled(" Segments ", theme::TITLE),
+        Span::styled(format!("{} ", v.split.name()), theme::VALUE),
+        Span::styled(
+            format!(
+                "{} rows · sorted by {} {arrow} ",
+                v.rows.len(),
+                v.sort.name()
+            ),
+            theme::LABEL,
+        ),
+    ];
+    if !v.filter.is_empty() || v.typing {
+        title.push(Span::styled(
+            format!("· filter \"{}\" ", v.filter),
+            theme::STATUS,
+        ));
+    }
+    if v.outliers_only {
+        title.push(Span::styled("· outliers only ", theme::OUTLIER));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::BORDER)
+        .title(Line::from(title));
+    let inner_h = area.height.saturating_sub(3) as usize;
+    let start = v.offset.min(v.rows.len().saturating_sub(inner_h.max(1)));
+    let end = (start + inner_h).min(v.rows.len());
+    let segs = app.report.as_ref().map(|r| r.segments.clone());
+    // The bar is relative to the largest share of the split, so the top row is a full bar.
+    let max_share = match v.split {
+        crate::data::Split::Train => app.max_share.0,
+        crate::data::Split::Dev => app.max_share.1,
+    };
+    // Borders, the fixed columns, and one space between each of the nine columns.
+    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8;
+    let text_w = area.width.saturating_sub(fixed).max(8) as usize;
+    let ds = &app.ds;
+    let rows: Vec<Row> = v.rows[start..end]
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let s = &ds.segments[i];
+            let e = segs.as_ref().map(|x| x[i]);
+            let (pred, resid, share) = e.map_or((f32::NAN, f32::NAN, f32::NAN), |e| {
+                (e.pred, e.residual, e.share)
+            });
+            let resid_style = if resid > 0.0 {
+                theme::POSITIVE
+            } else {
+                theme::NEGATIVE
+            };
+            let bar = if max_share > 0.0 {
+                format::bar(f64::from(share / max_share), SHARE_BAR_W)
+            } else {
+                String::new()
+            };
+            let flag = if app.outlier[i] {
+                Span::styled(format!("{:+.0}", app.z[i]), theme::OUTLIER)
+            } else {
+                Span::raw("")
+            };
+            let row = Row::new(vec![
+                Cell::from(format::trim(&ds.docs[s.doc].id, DOC_W as usize)),
+                Cell::from(format!("{:>3}", s.index)),
+                Cell::from(format::trim(&s.text, text_w)),
+                Cell::from(format!("{:>7}", format::score(s.score))),
+                Cell::from(format!("{:>7}", format::score(pred))),
+                Cell::from(Span::styled(
+                    format!("{:>7}", format::score(resid)),
+                    resid_style,
+                )),
+                Cell::from(Line::from(vec![
+                    Span::raw(format!("{:>5} ", format::pct(share))),
+                    Span::styled(format!("{bar:<SHARE_BAR_W$}"), theme::BAR),
+                ])),
+                Cell::from(flag),
+                Cell::from(if app.in_batch[i] { "•" } else { " " }),
+            ]);
+            if start + k == v.cursor {
+                row.style(theme::SELECTED)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let header = Row::new(vec![
+        "doc", "  #", "text", " target", "   pred", "  resid", "share", "!", "b",
+    ])
+    .style(theme::TABLE_HEADER);
+    Table::new(
+        rows,
+        [
+            Constraint::Length(DOC_W),
+            Constraint::Length(3),
+            Constraint::Fill(1),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(12),
+            Constraint::Length(3),
+            Constraint::Length(1),
+        ],
+    )
+    .header(header)
+    .block(block)
+    .render(area, buf);
+    if v.rows.is_empty() {
+        let msg = if v.filter.is_empty() && !v.outliers_only {
+            "no segments in this split"
+        } else {
+            "no segments match (Esc clears the filter)"
+        };
+        let r = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+        Span::styled(msg, theme::DIM).render(r, buf);
+    }
+}

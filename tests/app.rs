@@ -1,0 +1,353 @@
+//! Key -> action -> state for every key in the keymap table, and the app's reactions to reports.
+
+mod common;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use segscope::app::keymap::KeySpec;
+use segscope::app::{Action, App, Effect, EngineCmd, Keymap, Overlay, RunState, SortKey};
+use segscope::data::Split;
+
+fn press(app: &mut App, spec: &KeySpec) {
+    let mods = if spec.ctrl {
+        KeyModifiers::CONTROL
+    } else {
+        KeyModifiers::NONE
+    };
+    let key = KeyEvent::new(spec.code, mods);
+    if let Some(a) = app.handle_key(key) {
+        app.update(a);
+    }
+}
+
+fn press_code(app: &mut App, code: KeyCode) {
+    press(app, &KeySpec { code, ctrl: false });
+}
+
+fn engine_cmds(app: &mut App) -> Vec<EngineCmd> {
+    app.outbox
+        .drain(..)
+        .filter_map(|e| match e {
+            Effect::Engine(c) => Some(c),
+            Effect::Export(_) => None,
+        })
+        .collect()
+}
+
+/// Checks what one action does, starting from an app that has seen 5 steps.
+fn check(action: Action, key: &KeySpec) {
+    let mut app = common::app_after(5);
+    app.page = 3;
+    let label = format!("{action:?} via {}", key.label());
+    match action {
+        Action::Step => {
+            press(&mut app, key);
+            assert_eq!(engine_cmds(&mut app), vec![EngineCmd::Step(1)], "{label}");
+        }
+        Action::StepN => {
+            press(&mut app, key);
+            assert_eq!(engine_cmds(&mut app), vec![EngineCmd::Step(10)], "{label}");
+        }
+        Action::ToggleRun => {
+            press(&mut app, key);
+            assert_eq!(app.run, RunState::Running, "{label}");
+            press(&mut app, key);
+            assert_eq!(app.run, RunState::Paused, "{label}");
+            assert_eq!(
+                engine_cmds(&mut app),
+                vec![EngineCmd::Run, EngineCmd::Pause]
+            );
+        }
+        Action::Faster => {
+            app.speed = 10.0;
+            press(&mut app, key);
+            assert_eq!(app.speed, 20.0, "{label}");
+            assert_eq!(engine_cmds(&mut app), vec![EngineCmd::SetSpeed(20.0)]);
+            app.speed = 200.0;
+            press(&mut app, key);
+            assert_eq!(
+                app.speed, 0.0,
+                "{label}: the last step is as fast as possible"
+            );
+            press(&mut app, key);
+            assert_eq!(app.speed, 0.0, "{label}: nothing is faster than max");
+        }
+        Action::Slower => {
+            press(&mut app, key);
+            assert_eq!(app.speed, 200.0, "{label}: from max to the fastest limit");
+            app.speed = 1.0;
+            press(&mut app, key);
+            assert_eq!(app.speed, 1.0, "{label}: 1 step/s is the slowest");
+        }
+        Action::Up => {
+            app.update(Action::End);
+            let end = app.view.cursor;
+            press(&mut app, key);
+            assert_eq!(app.view.cursor, end - 1, "{label}");
+        }
+        Action::Down => {
+            press(&mut app, key);
+            assert_eq!(app.view.cursor, 1, "{label}");
+        }
+        Action::PageUp => {
+            app.update(Action::End);
+            press(&mut app, key);
+            assert_eq!(app.view.cursor, app.view.rows.len() - 1 - 3, "{label}");
+        }
+        Action::PageDown => {
+            press(&mut app, key);
+            assert_eq!(app.view.cursor, 3, "{label}");
+            assert_eq!(
+                app.view.offset, 1,
+                "{label}: scrolled to keep the cursor in view"
+            );
+        }
+        Action::Home => {
+            app.update(Action::End);
+            press(&mut app, key);
+            assert_eq!((app.view.cursor, app.view.offset), (0, 0), "{label}");
+        }
+        Action::End => {
+            press(&mut app, key);
+            assert_eq!(app.view.cursor, app.view.rows.len() - 1, "{label}");
+        }
+        Action::NextSort => {
+            assert_eq!(app.view.sort, SortKey::Share);
+            press(&mut app, key);
+            assert_eq!(app.view.sort, SortKey::Resid, "{label}");
+            let r = app
+                .report
+                .as_ref()
+                .map(|r| r.segments.clone())
+                .expect("report");
+            let res: Vec<f32> = app.view.rows.iter().map(|&i| r[i].residual).collect();
+            assert!(
+                res.windows(2).all(|w| w[0] >= w[1]),
+                "{label}: sorted by residual, largest first"
+            );
+        }
+        Action::ReverseSort => {
+            let before = app.view.rows.clone();
+            press(&mut app, key);
+            assert!(!app.view.desc, "{label}");
+            let mut rev = before;
+            rev.reverse();
+            assert_eq!(app.view.rows, rev, "{label}");
+        }
+        Action::Filter => {
+            press(&mut app, key);
+            assert!(app.view.typing, "{label}");
+            for c in "week".chars() {
+                press_code(&mut app, KeyCode::Char(c));
+            }
+            assert_eq!(
+                app.view.rows.len(),
+                2,
+                "{label}: two segments mention a week"
+            );
+            // Typing mode: 'q' and 'r' are text, not quit and run.
+            press_code(&mut app, KeyCode::Char('q'));
+            press_code(&mut app, KeyCode::Char('r'));
+            assert!(!app.should_quit && app.run == RunState::Paused);
+            assert_eq!(app.view.filter, "weekqr");
+            assert!(app.view.rows.is_empty());
+            press_code(&mut app, KeyCode::Backspace);
+            press_code(&mut app, KeyCode::Backspace);
+            press_code(&mut app, KeyCode::Backspace);
+            assert_eq!(app.view.filter, "wee");
+            press_code(&mut app, KeyCode::Char('k'));
+            press_code(&mut app, KeyCode::Enter);
+            assert!(
+                !app.view.typing && app.view.filter == "week",
+                "{label}: Enter keeps"
+            );
+            press_code(&mut app, KeyCode::Esc);
+            assert!(app.view.filter.is_empty(), "{label}: Esc clears");
+            assert_eq!(app.view.rows.len(), 10);
+        }
+        Action::OutliersOnly => {
+            press(&mut app, key);
+            assert!(app.view.outliers_only, "{label}");
+            assert!(!app.view.rows.is_empty());
+            assert!(app.view.rows.iter().all(|&i| app.outlier[i]), "{label}");
+            assert!(
+                app.view.rows.contains(&3),
+                "{label}: the flipped segment is an outlier"
+            );
+        }
+        Action::ToggleSplit => {
+            press(&mut app, key);
+            assert_eq!(app.view.split, Split::Dev, "{label}");
+            assert_eq!(app.view.rows.len(), 3);
+            press(&mut app, key);
+            assert_eq!(app.view.split, Split::Train);
+        }
+        Action::NextOutlier | Action::PrevOutlier => {
+            app.update(Action::End);
+            press(&mut app, key);
+            let at = app.selected().expect("a row");
+            assert!(app.outlier[at], "{label}: lands on an outlier");
+        }
+        Action::Detail => {
+            press(&mut app, key);
+            let sel = app.selected().expect("a row");
+            assert_eq!(app.overlay, Overlay::Detail(sel), "{label}");
+            app.update(Action::Down);
+            let next = app.selected().expect("a row");
+            assert_eq!(
+                app.overlay,
+                Overlay::Detail(next),
+                "{label}: the detail follows the cursor"
+            );
+        }
+        Action::LogY => {
+            press(&mut app, key);
+            assert!(app.log_y, "{label}");
+        }
+        Action::History => {
+            press(&mut app, key);
+            assert!(!app.full_history, "{label}");
+        }
+        Action::Save => {
+            press(&mut app, key);
+            assert_eq!(
+                engine_cmds(&mut app),
+                vec![EngineCmd::Save("ckpt".into())],
+                "{label}"
+            );
+        }
+        Action::Export => {
+            press(&mut app, key);
+            assert_eq!(
+                app.outbox,
+                vec![Effect::Export("out.csv".into())],
+                "{label}"
+            );
+        }
+        Action::Help => {
+            press(&mut app, key);
+            assert_eq!(app.overlay, Overlay::Help, "{label}");
+            press(&mut app, key);
+            assert_eq!(app.overlay, Overlay::None, "{label}");
+        }
+        Action::Back => {
+            app.update(Action::Help);
+            press(&mut app, key);
+            assert_eq!(app.overlay, Overlay::None, "{label}: closes an overlay");
+            app.update(Action::OutliersOnly);
+            press(&mut app, key);
+            assert!(!app.view.outliers_only, "{label}: then clears the filters");
+        }
+        Action::Quit => {
+            press(&mut app, key);
+            assert!(app.should_quit, "{label}");
+            assert_eq!(engine_cmds(&mut app), vec![EngineCmd::Quit]);
+        }
+        Action::FilterChar(_) | Action::FilterBackspace | Action::FilterDone => {
+            unreachable!("typing-mode actions are not in the table")
+        }
+    }
+}
+
+#[test]
+fn every_key_in_the_table_does_what_its_help_says() {
+    let km = Keymap::default();
+    let mut checked = 0;
+    for b in &km.bindings {
+        assert!(!b.keys.is_empty(), "{:?} has no key", b.action);
+        for k in &b.keys {
+            check(b.action, k);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 29, "{checked} keys checked");
+}
+
+#[test]
+fn only_key_presses_count() {
+    let mut app = common::app_after(1);
+    let mut k = KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE);
+    k.kind = crossterm::event::KeyEventKind::Release;
+    assert_eq!(app.handle_key(k), None);
+    k.kind = crossterm::event::KeyEventKind::Press;
+    assert_eq!(app.handle_key(k), Some(Action::Step));
+    app.update(Action::Step);
+}
+
+#[test]
+fn convergence_pauses_a_running_app_and_r_runs_on() {
+    let mut app = common::app_after(0);
+    app.update(Action::ToggleRun);
+    app.outbox.clear();
+    let ds = app.ds.clone();
+    let flat = common::report(&ds, 30);
+    for s in 1..=60u64 {
+        let mut r = flat.clone();
+        r.step = s;
+        r.eval_step = s;
+        app.on_report(r, 20.0);
+        if app.run == RunState::Converged {
+            break;
+        }
+    }
+    assert_eq!(app.run, RunState::Converged);
+    assert_eq!(app.steps_since_best(), app.ui.converge_patience);
+    assert!(app.outbox.contains(&Effect::Engine(EngineCmd::Pause)));
+    assert!(app.status.as_deref().unwrap_or("").contains("converged"));
+    app.update(Action::Down);
+    assert!(app.status.is_some(), "moving around keeps the message");
+    app.update(Action::ToggleRun);
+    assert_eq!(app.run, RunState::Running);
+}
+
+#[test]
+fn a_diverged_report_stops_and_says_why() {
+    let mut app = common::app_after(3);
+    app.update(Action::ToggleRun);
+    let ds = app.ds.clone();
+    let mut r = common::report(&ds, 3);
+    r.step = 4;
+    r.diverged = Some("non-finite loss (NaN) at step 4".into());
+    app.on_report(r, 0.0);
+    assert!(matches!(app.run, RunState::Diverged { step: 4, .. }));
+    assert_eq!(
+        app.history.last().map(|h| h.step),
+        Some(3),
+        "a refused step is not history"
+    );
+    app.update(Action::ToggleRun);
+    assert!(
+        matches!(app.run, RunState::Diverged { .. }),
+        "r cannot run a diverged model"
+    );
+}
+
+#[test]
+fn the_cursor_follows_its_segment_through_resorting() {
+    let mut app = common::app_after(2);
+    app.update(Action::Down);
+    app.update(Action::Down);
+    let seg = app.selected().expect("row");
+    let ds = app.ds.clone();
+    // A new step with predictions that reorder the shares.
+    let mut r = common::report(&ds, 40);
+    r.step = 3;
+    r.eval_step = 3;
+    app.on_report(r, 10.0);
+    app.refresh_rows();
+    assert_eq!(app.selected(), Some(seg));
+}
+
+#[test]
+fn reports_mark_outliers_and_the_batch_and_keep_trends() {
+    let app = common::app_after(5);
+    assert!(app.outlier[3], "the flipped segment is flagged");
+    assert_eq!(app.n_outliers.1, 0);
+    assert!(
+        app.in_batch[0] && !app.in_batch[10],
+        "train rows are in the full batch, dev rows not"
+    );
+    assert_eq!(app.history.len(), 6);
+    let (prev_train, _) = app.prev_metrics.expect("previous metrics");
+    let now = app.report.as_ref().expect("report").train;
+    assert!(now.mse < prev_train.mse);
+}

@@ -1,0 +1,165 @@
+//! End to end: the real binary in a pseudo-terminal, its screen read through a terminal emulator.
+
+use std::io::{Read, Write};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const ROWS: u16 = 48;
+const COLS: u16 = 160;
+/// Generous: CI machines are shared and a cold start featurises the data first.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Session {
+    parser: vt100::Parser,
+    bytes: Receiver<Vec<u8>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+    _dir: tempfile::TempDir,
+}
+
+impl Session {
+    fn start() -> Session {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_segscope"));
+        // An empty directory: no config.toml, so the defaults and the bundled data.
+        cmd.cwd(dir.path());
+        cmd.env("TERM", "xterm-256color");
+        let child = pair.slave.spawn_command(cmd).expect("spawn segscope");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("reader");
+        let writer = pair.master.take_writer().expect("writer");
+        let (tx, bytes) = mpsc::channel();
+        // The pty must be drained continuously or the child blocks on a full buffer.
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Session {
+            // Dropping the master would hang up the child: it lives as long as the session.
+            _master: pair.master,
+            parser: vt100::Parser::new(ROWS, COLS, 0),
+            bytes,
+            writer,
+            child,
+            _dir: dir,
+        }
+    }
+
+    fn pump(&mut self, wait: Duration) {
+        if let Ok(b) = self.bytes.recv_timeout(wait) {
+            self.parser.process(&b);
+        }
+        while let Ok(b) = self.bytes.try_recv() {
+            self.parser.process(&b);
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    /// The step number in the header.
+    fn step(&self) -> Option<u64> {
+        let s = self.screen();
+        let first = s.lines().next()?;
+        let at = first.find(" step ")?;
+        first[at + 6..].split_whitespace().next()?.parse().ok()
+    }
+
+    fn wait_for(&mut self, what: &str, cond: impl Fn(&Session) -> bool) {
+        let t0 = Instant::now();
+        while t0.elapsed() < TIMEOUT {
+            if cond(self) {
+                return;
+            }
+            self.pump(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; screen:\n{}", self.screen());
+    }
+
+    fn press(&mut self, keys: &[u8]) {
+        self.writer.write_all(keys).expect("write keys");
+        self.writer.flush().expect("flush");
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let t0 = Instant::now();
+        loop {
+            self.pump(Duration::from_millis(50));
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Read what the child wrote last (leaving the alternate screen).
+                for _ in 0..10 {
+                    self.pump(Duration::from_millis(20));
+                }
+                return status;
+            }
+            assert!(
+                t0.elapsed() < TIMEOUT,
+                "segscope did not exit; screen:\n{}",
+                self.screen()
+            );
+        }
+    }
+}
+
+#[test]
+fn step_run_and_quit_in_a_real_terminal() {
+    let mut s = Session::start();
+    s.wait_for("the dashboard at step 0", |s| {
+        s.step() == Some(0) && s.screen().contains("Segments")
+    });
+    assert!(
+        s.parser.screen().alternate_screen(),
+        "the dashboard uses the alternate screen"
+    );
+    for _ in 0..3 {
+        s.press(b" ");
+    }
+    s.wait_for("step 3", |s| s.step() == Some(3));
+    assert!(s.screen().contains("paused"));
+    s.press(b"r");
+    s.wait_for("running past step 3", |s| s.step().is_some_and(|n| n > 6));
+    assert!(s.screen().contains("running"));
+    s.press(b"q");
+    let status = s.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        !s.parser.screen().alternate_screen(),
+        "the alternate screen was left"
+    );
+}
+
+#[test]
+fn ctrl_c_quits_and_restores_the_terminal() {
+    let mut s = Session::start();
+    s.wait_for("the dashboard", |s| s.step() == Some(0));
+    s.press(b"?");
+    s.wait_for("the help overlay", |s| {
+        s.screen().contains("take one training step")
+    });
+    s.press(&[0x03]);
+    let status = s.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(!s.parser.screen().alternate_screen());
+}

@@ -1,0 +1,74 @@
+//! Whole-screen snapshots (ratatui TestBackend + insta) of the main view, the detail view and the
+//! help overlay at 160x48, drawn from hand-made step reports.
+
+mod common;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use segscope::app::{Action, App};
+
+fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    t.draw(|f| f.render_widget(app, f.area())).expect("draw");
+    t.backend().to_string()
+}
+
+#[test]
+fn main_view() {
+    let app = common::app_after(12);
+    insta::assert_snapshot!("main_view", draw(&app, 160, 48));
+}
+
+#[test]
+fn main_view_before_any_step() {
+    let app = common::app();
+    insta::assert_snapshot!("main_view_empty", draw(&app, 160, 48));
+}
+
+#[test]
+fn detail_view_shows_the_last_step_and_the_data_labels() {
+    let mut app = common::app_after(12);
+    // The flipped segment: first by share.
+    assert_eq!(app.selected(), Some(3));
+    app.update(Action::Detail);
+    let screen = draw(&app, 160, 48);
+    assert!(screen.contains("noise flipped"), "the meta label is shown");
+    assert!(
+        screen.contains("of the gap to the target"),
+        "what the last step did"
+    );
+    insta::assert_snapshot!("detail_view", screen);
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut app = common::app_after(12);
+    app.update(Action::Help);
+    let screen = draw(&app, 160, 48);
+    for (keys, text) in app.keymap.help() {
+        assert!(screen.contains(&keys), "help lacks {keys}");
+        assert!(screen.contains(text), "help lacks {text}");
+    }
+    insta::assert_snapshot!("help_overlay", screen);
+}
+
+#[test]
+fn log_scale_recent_history_and_dev_split() {
+    let mut app = common::app_after(12);
+    app.update(Action::LogY);
+    app.update(Action::ToggleSplit);
+    app.update(Action::NextSort);
+    insta::assert_snapshot!("main_view_log_dev", draw(&app, 160, 48));
+}
+
+#[test]
+fn a_small_terminal_gets_a_message_not_a_panic() {
+    let app = common::app_after(2);
+    let screen = draw(&app, 60, 10);
+    assert!(screen.contains("needs a terminal of at least"));
+    // Odd sizes around the minimum draw without panicking.
+    for (w, h) in [(100, 28), (101, 29), (240, 70), (100, 60), (300, 28)] {
+        let s = draw(&app, w, h);
+        assert!(s.contains("segscope"), "{w}x{h}");
+    }
+}
