@@ -91,11 +91,12 @@ pub fn run(session: &mut Session, opts: &HeadlessOptions) -> Result<Outcome, Hea
         eprintln!();
     }
     out.flush().map_err(io_err)?;
-    let last = match last {
-        Some(r) => r,
-        None => session.trainer.snapshot_report(),
-    };
     if let Some(p) = &opts.report {
+        // With no step taken, the report is of the model as loaded.
+        let last = match last {
+            Some(r) => r,
+            None => session.trainer.snapshot_report(),
+        };
         export::write(p, &last, &ds, session.config.ui.outlier_k)?;
     }
     if let Some(dir) = &opts.save {

@@ -254,6 +254,8 @@ fn event_loop(
         msg_rx,
     } = *ch;
     let mut need_draw = true;
+    // A key is answered with a frame at once; only report-driven redraws wait for the frame slot.
+    let mut key_since_draw = false;
     let mut last_draw = Instant::now() - FRAME;
     let mut engine_lost = false;
     let mut last_refresh = Instant::now();
@@ -282,12 +284,13 @@ fn event_loop(
             last_refresh = Instant::now();
             need_draw = true;
         }
-        if need_draw && last_draw.elapsed() >= FRAME {
+        if need_draw && (key_since_draw || last_draw.elapsed() >= FRAME) {
             let size = terminal.size()?;
             app.page = ui::table_page(Rect::new(0, 0, size.width, size.height)).max(1);
             terminal.draw(|f| f.render_widget(&*app, f.area()))?;
             last_draw = Instant::now();
             need_draw = false;
+            key_since_draw = false;
         }
         let timeout = if need_draw {
             FRAME.saturating_sub(last_draw.elapsed())
@@ -300,6 +303,7 @@ fn event_loop(
                     if let Some(a) = app.handle_key(k) {
                         app.update(a);
                         need_draw = true;
+                        key_since_draw = true;
                     }
                 }
                 Event::Resize(..) => need_draw = true,

@@ -163,3 +163,41 @@ fn ctrl_c_quits_and_restores_the_terminal() {
     assert!(status.success(), "exit status {status:?}");
     assert!(!s.parser.screen().alternate_screen());
 }
+
+/// Issue 4's key latency: time from a key press to the redrawn screen while training runs at full
+/// speed. A measurement, not a test: run it with
+/// `cargo test --release --test e2e -- --ignored --nocapture key_latency`.
+#[test]
+#[ignore]
+fn key_latency() {
+    let mut s = Session::start();
+    s.wait_for("the dashboard", |s| s.step() == Some(0));
+    s.press(b"r");
+    s.wait_for("running", |s| s.step().is_some_and(|n| n > 5));
+    let mut ms = Vec::new();
+    for k in 0..60 {
+        // `l` flips the loss chart between linear and log y; its title says which.
+        let want = if k % 2 == 0 { "log y" } else { "linear y" };
+        let t0 = Instant::now();
+        s.press(b"l");
+        while !s.screen().contains(want) {
+            s.pump(Duration::from_millis(2));
+            assert!(t0.elapsed() < TIMEOUT, "no redraw; screen:\n{}", s.screen());
+        }
+        ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let steps = s.step().unwrap_or(0);
+    s.press(b"q");
+    s.wait_exit();
+    ms.sort_by(f64::total_cmp);
+    let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "key -> redrawn screen while training ({} steps done): median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {} presses",
+        steps,
+        p(0.5),
+        p(0.95),
+        p(1.0),
+        ms.len()
+    );
+}

@@ -1,0 +1,357 @@
+//! segscope's benchmarks: `cargo bench` runs them all; `cargo bench -- step screen` picks groups.
+//!
+//! Groups: `step` (instrumented step against a bare burn loop, alternating in one process),
+//! `backends` (flex against ndarray), `screen` (drawing the dashboard at 160x48), `data` (loading and
+//! featurising 1,000,000 segments, with the peak memory of a separate process doing only that).
+//! Figures are medians over repeated runs; ratios compare runs interleaved in one process, because
+//! this machine is shared and its absolute speed drifts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::prelude::*;
+use segscope::config::{BackendKind, Config};
+use segscope::data::features::featurize;
+use segscope::data::{self, Dataset, ReadOptions, Split, generate};
+use segscope::engine::metrics::LossKind;
+use segscope::engine::model::{Inputs, SegmentModel};
+use segscope::engine::trainer::{inputs, loss_tensor, plain_device, type_table};
+use segscope::engine::{TrainSettings, Trainer};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The plainest training loop over the same model, data, batch size and optimiser: forward, loss,
+/// backward, update, and the loss read back to the host as any loop that logs it does.
+struct Bare {
+    model: SegmentModel,
+    optim: ModuleOptimizer,
+    x: Inputs,
+    y: Tensor<2>,
+    n: usize,
+    batch: usize,
+    lr: f64,
+    cursor: usize,
+    order: Vec<i64>,
+}
+
+impl Bare {
+    fn new(ds: &Dataset, cfg: &Config) -> Bare {
+        let f = featurize(ds, &cfg.features.spec());
+        let settings = TrainSettings::from_config(cfg);
+        let plain = plain_device(cfg.backend);
+        plain.seed(cfg.seed);
+        let ad = plain.clone().autodiff();
+        let rows = ds.indices(Split::Train);
+        let types = type_table(&f, &plain);
+        let x = inputs(&f, &types, &rows, &plain);
+        let y: Vec<f32> = rows.iter().map(|&i| ds.segments[i].score).collect();
+        let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
+        let optim = AdamConfig::new()
+            .with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)))
+            .init();
+        Bare {
+            model: settings.model.init(&ad),
+            optim,
+            x,
+            y,
+            n: rows.len(),
+            batch: cfg.train.batch_size,
+            lr: cfg.train.lr,
+            cursor: 0,
+            order: (0..rows.len() as i64).collect(),
+        }
+    }
+
+    fn step(&mut self) -> f32 {
+        let (x, y) = if self.batch == 0 || self.batch >= self.n {
+            (self.x.clone(), self.y.clone())
+        } else {
+            if self.cursor + self.batch > self.n {
+                self.cursor = 0;
+            }
+            let idx = self.order[self.cursor..self.cursor + self.batch].to_vec();
+            self.cursor += self.batch;
+            let idx =
+                Tensor::<1, Int>::from_ints(TensorData::new(idx, [self.batch]), &self.y.device());
+            (self.x.select(idx.clone()), self.y.clone().select(0, idx))
+        };
+        let pred = self.model.forward(&x);
+        let loss = loss_tensor(pred, y, LossKind::Mse);
+        let value = loss.clone().inner();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(self.lr, self.model.clone(), grads);
+        value.into_scalar::<f32>()
+    }
+}
+
+fn trainer(ds: &Dataset, cfg: &Config) -> Trainer {
+    let f = featurize(ds, &cfg.features.spec());
+    Trainer::new(Arc::new(ds.clone()), &f, TrainSettings::from_config(cfg)).expect("trainer")
+}
+
+/// Alternates `rounds` blocks of `k` steps of each loop; returns median ms per step (instrumented,
+/// bare) over the blocks.
+fn alternate(ds: &Dataset, cfg: &Config, rounds: usize, k: usize) -> (f64, f64) {
+    let mut t = trainer(ds, cfg);
+    let mut b = Bare::new(ds, cfg);
+    for _ in 0..2 {
+        t.step();
+        b.step();
+    }
+    let (mut ti, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let s = Instant::now();
+        for _ in 0..k {
+            t.step();
+        }
+        ti.push(s.elapsed().as_secs_f64() * 1e3 / k as f64);
+        let s = Instant::now();
+        for _ in 0..k {
+            b.step();
+        }
+        tb.push(s.elapsed().as_secs_f64() * 1e3 / k as f64);
+    }
+    (median(ti), median(tb))
+}
+
+fn big(n_docs: usize) -> Dataset {
+    let text = generate::generate(n_docs, 11);
+    data::dataset::parse_str(&text, "generated", &ReadOptions::default())
+        .expect("generated data")
+        .0
+}
+
+fn bench_step(backends: &[BackendKind]) {
+    let (bundled, _) = data::load(None, &ReadOptions::default()).expect("bundled");
+    let large = big(17_300);
+    println!(
+        "\n## step: instrumented Trainer::step() vs a bare burn loop (ms per step, median of blocks)"
+    );
+    println!("| data | segments (train) | batch | backend | instrumented | bare | ratio |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, ds, rounds, k) in [
+        ("bundled", &bundled, 7, 10),
+        ("generated 100k", &large, 3, 3),
+    ] {
+        for batch in [0usize, 64] {
+            for &backend in backends {
+                if backend == BackendKind::Ndarray && ds.segments.len() > 10_000 && batch == 0 {
+                    // ndarray's full-batch step on 100k segments takes seconds; it adds nothing.
+                    continue;
+                }
+                let mut cfg = Config {
+                    backend,
+                    ..Config::default()
+                };
+                cfg.train.batch_size = batch;
+                let (i, b) = alternate(ds, &cfg, rounds, k);
+                println!(
+                    "| {name} | {} ({}) | {} | {} | {i:.2} | {b:.2} | {:.3} |",
+                    ds.segments.len(),
+                    ds.indices(Split::Train).len(),
+                    if batch == 0 {
+                        "full".to_string()
+                    } else {
+                        batch.to_string()
+                    },
+                    backend.name(),
+                    i / b
+                );
+            }
+        }
+    }
+}
+
+fn bench_screen() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use segscope::app::{App, Keymap, RunInfo};
+    use segscope::engine::report::evaluate_split;
+    use segscope::engine::{SegmentEval, StepReport};
+
+    println!("\n## screen: drawing the dashboard into a 160x48 TestBackend, sorted by share");
+    println!(
+        "| segments | draw (median ms) | draw (p95 ms) | on_report (ms) | re-sort rows (ms) |"
+    );
+    println!("|---|---|---|---|---|");
+    for n_docs in [172usize, 17_300, 173_000] {
+        let ds = Arc::new(big(n_docs));
+        let n = ds.segments.len();
+        let info = RunInfo {
+            backend: "flex".into(),
+            loss: "mse".into(),
+            optimizer: "adam".into(),
+            lr: 0.003,
+            batch_size: 0,
+            data: "generated".into(),
+            save_dir: "ckpt".into(),
+            export_path: "out.csv".into(),
+        };
+        let mut app = App::new(ds.clone(), Default::default(), info, Keymap::default());
+        let mut rng = data::hash::Rng::new(5);
+        let preds: Vec<f32> = (0..n).map(|_| (rng.unit() * 2.0 - 1.0) as f32).collect();
+        let mut segs = vec![SegmentEval::default(); n];
+        let train = evaluate_split(
+            &ds,
+            &preds,
+            &ds.indices(Split::Train),
+            LossKind::Mse,
+            &mut segs,
+        );
+        let dev = evaluate_split(
+            &ds,
+            &preds,
+            &ds.indices(Split::Dev),
+            LossKind::Mse,
+            &mut segs,
+        );
+        let segs = Arc::new(segs);
+        let mut on_report = Vec::new();
+        for step in 0..20u64 {
+            let r = StepReport {
+                step,
+                batch: Arc::new(ds.indices(Split::Train)),
+                batch_loss: train.loss,
+                eval_step: step,
+                segments: segs.clone(),
+                train,
+                dev,
+                grad_norm: 0.1,
+                lr: 0.003,
+                weight_change: 1.0 / (step + 1) as f64,
+                weight_change_rel: 0.01,
+                layers: Vec::new(),
+                step_ms: 10.0,
+                eval_ms: 1.0,
+                diverged: None,
+            };
+            let s = Instant::now();
+            app.on_report(r, 10.0);
+            on_report.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        let s = Instant::now();
+        app.refresh_rows();
+        let sort_ms = s.elapsed().as_secs_f64() * 1e3;
+        let mut term = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
+        app.page = 43;
+        let mut draws = Vec::new();
+        for k in 0..60 {
+            // Move the cursor so that each frame shows different rows.
+            app.update(segscope::app::Action::Down);
+            if k % 20 == 0 {
+                app.update(segscope::app::Action::PageDown);
+            }
+            let s = Instant::now();
+            term.draw(|f| f.render_widget(&app, f.area()))
+                .expect("draw");
+            draws.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        println!(
+            "| {n} | {:.3} | {:.3} | {:.1} | {sort_ms:.1} |",
+            median(draws.clone()),
+            percentile(draws, 0.95),
+            median(on_report)
+        );
+    }
+}
+
+fn bench_data() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join("bench-1m.jsonl");
+    if !path.exists() {
+        std::fs::write(&path, generate::generate(173_000, 13)).expect("write the 1M file");
+    }
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "\n## data: loading and featurising ~1,000,000 generated segments ({} MB file)",
+        bytes >> 20
+    );
+    let mut times = Vec::new();
+    let mut n = 0;
+    for _ in 0..3 {
+        let s = Instant::now();
+        let (ds, _) = data::load(Some(&path), &ReadOptions::default()).expect("load");
+        let t_load = s.elapsed();
+        let f = featurize(&ds, &Config::default().features.spec());
+        let t_all = s.elapsed();
+        n = ds.segments.len();
+        times.push((t_load, t_all, f.types));
+    }
+    let load = median(times.iter().map(|t| t.0.as_secs_f64()).collect());
+    let all = median(times.iter().map(|t| t.1.as_secs_f64()).collect());
+    println!("| segments | read + validate (s) | + featurise (s) | word types |");
+    println!("|---|---|---|---|");
+    println!("| {n} | {load:.2} | {all:.2} | {} |", times[0].2);
+    // Peak memory of a process that only loads, featurises and builds the trainer's tensors.
+    let bin = env!("CARGO_BIN_EXE_segscope");
+    let s = Instant::now();
+    let status = std::process::Command::new(bin)
+        .args([
+            "--headless",
+            "--steps",
+            "0",
+            "--config",
+            "/dev/null",
+            "--data",
+        ])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run segscope");
+    let wall = s.elapsed();
+    // SAFETY: getrusage only writes into the struct it is given.
+    let peak_kb = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    };
+    println!(
+        "\n`segscope --headless --steps 0 --data bench-1m.jsonl` (load, featurise, build the tensors): {:.2} s, peak RSS {} MB, {status}",
+        wall.as_secs_f64(),
+        peak_kb / 1024
+    );
+}
+
+fn main() {
+    // cargo bench passes --bench; everything else is a group name.
+    let groups: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = |g: &str| groups.is_empty() || groups.iter().any(|x| x == g);
+    println!(
+        "# segscope benchmarks ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let t0 = Instant::now();
+    if want("step") || want("backends") {
+        let mut backends = vec![BackendKind::Flex];
+        if want("backends") {
+            backends.push(BackendKind::Ndarray);
+        }
+        bench_step(&backends);
+    }
+    if want("screen") {
+        bench_screen();
+    }
+    if want("data") {
+        bench_data();
+    }
+    println!("\n(total {:.0} s)", t0.elapsed().as_secs_f64());
+}
