@@ -1,6 +1,6 @@
 //! The segscope binary: parse flags, build the session, run the dashboard or headless training.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err((code, message)) => {
-            eprintln!("segscope: error: {message}");
+            // Not eprintln!: it panics when stderr is gone (a closed terminal), turning a clean
+            // error exit into an abort.
+            let _ = writeln!(std::io::stderr(), "segscope: error: {message}");
             ExitCode::from(code)
         }
     }

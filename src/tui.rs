@@ -47,7 +47,55 @@ struct RestoreGuard;
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
-        ratatui::restore();
+        // try_restore, not restore: restore reports failure with eprintln!, which panics when the
+        // terminal is gone, and a panic in drop aborts.
+        let _ = ratatui::try_restore();
+    }
+}
+
+/// What waiting on the terminal found.
+#[derive(Debug, PartialEq)]
+enum Wait {
+    /// Input may be ready (or stdin is not a terminal, so crossterm must be asked).
+    Ready,
+    Timeout,
+    /// The terminal hung up: its window closed or its ssh session dropped.
+    HungUp,
+}
+
+/// Waits up to `timeout` for input on the terminal.
+///
+/// crossterm's own poll, once the tty reads end-of-file after a hang-up, loops on `read` forever
+/// without returning (seen here: 82,000 reads a second at full CPU, no SIGHUP delivered), so a
+/// dashboard whose window closed would spin a core for nobody. Asking the kernel first lets the
+/// dashboard notice the hang-up and exit; crossterm is only called when there is input to read.
+fn wait_for_input(timeout: Duration, stdin_is_tty: bool) -> Wait {
+    if !stdin_is_tty {
+        return Wait::Ready;
+    }
+    #[cfg(unix)]
+    {
+        let mut fds = libc::pollfd {
+            fd: 0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd; poll only writes its `revents`.
+        let n = unsafe { libc::poll(&mut fds, 1, ms) };
+        if n > 0 && fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            Wait::HungUp
+        } else if n > 0 {
+            Wait::Ready
+        } else {
+            // 0 = timeout; < 0 = interrupted by a signal (a resize, Ctrl-C): the loop goes on.
+            Wait::Timeout
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = timeout;
+        Wait::Ready
     }
 }
 
@@ -196,6 +244,8 @@ pub fn run(session: Session, keymap: Keymap, outputs: Outputs) -> Result<(), Tui
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
 
+    // Asked once, now: after a hang-up isatty(0) answers false, which would hide the hang-up.
+    let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
     let mut terminal = ratatui::try_init()?;
     let guard = RestoreGuard;
     let worker_panic: Arc<Mutex<Option<String>>> = Arc::default();
@@ -214,7 +264,7 @@ pub fn run(session: Session, keymap: Keymap, outputs: Outputs) -> Result<(), Tui
             }
         }));
     }
-    let result = event_loop(
+    let outcome = event_loop(
         &mut terminal,
         &mut app,
         &Channels {
@@ -225,13 +275,38 @@ pub fn run(session: Session, keymap: Keymap, outputs: Outputs) -> Result<(), Tui
         &stop,
         &worker,
         &worker_panic,
+        stdin_is_tty,
     );
     let _ = cmd_tx.send(EngineCmd::Quit);
     drop(cmd_tx);
-    drop(guard);
+    let gone = wait_for_input(Duration::ZERO, stdin_is_tty) == Wait::HungUp;
+    let result = match outcome {
+        // A write error on a hung-up terminal is the same end as noticing the hang-up.
+        _ if gone => {
+            // Nothing to restore on a terminal that is gone. Terminal's Drop would try to show the
+            // cursor and eprintln! its failure, which panics with no stderr, so it is not dropped.
+            std::mem::forget(guard);
+            std::mem::forget(terminal);
+            Ok(())
+        }
+        Ok(_) => {
+            drop(guard);
+            Ok(())
+        }
+        Err(e) => {
+            drop(guard);
+            Err(e)
+        }
+    };
     // The worker finishes at most its current step.
     let _ = worker.join();
     result
+}
+
+/// How the event loop ended.
+enum Ended {
+    Quit,
+    HungUp,
 }
 
 struct Channels<'a> {
@@ -247,7 +322,8 @@ fn event_loop(
     stop: &AtomicBool,
     worker: &thread::JoinHandle<()>,
     worker_panic: &Mutex<Option<String>>,
-) -> Result<(), TuiError> {
+    stdin_is_tty: bool,
+) -> Result<Ended, TuiError> {
     let Channels {
         cmd_tx,
         msg_tx,
@@ -260,6 +336,7 @@ fn event_loop(
     let mut engine_lost = false;
     let mut last_refresh = Instant::now();
     let mut refresh_cost = Duration::ZERO;
+    let mut last_size = terminal.size()?;
     loop {
         loop {
             match msg_rx.try_recv() {
@@ -285,6 +362,10 @@ fn event_loop(
             need_draw = true;
         }
         if need_draw && (key_since_draw || last_draw.elapsed() >= FRAME) {
+            if wait_for_input(Duration::ZERO, stdin_is_tty) == Wait::HungUp {
+                // Drawing to a hung-up terminal fails; the user is gone, so this is a quit.
+                return Ok(Ended::HungUp);
+            }
             let size = terminal.size()?;
             app.page = ui::table_page(Rect::new(0, 0, size.width, size.height)).max(1);
             terminal.draw(|f| f.render_widget(&*app, f.area()))?;
@@ -297,18 +378,36 @@ fn event_loop(
         } else {
             FRAME
         };
-        if event::poll(timeout)? {
-            match event::read()? {
-                Event::Key(k) => {
-                    if let Some(a) = app.handle_key(k) {
-                        app.update(a);
-                        need_draw = true;
-                        key_since_draw = true;
+        let (crossterm_wait, wait) = match wait_for_input(timeout, stdin_is_tty) {
+            Wait::HungUp => return Ok(Ended::HungUp),
+            Wait::Timeout => (None, false),
+            // With stdin a terminal, input is ready: read it without blocking. Otherwise
+            // crossterm reads /dev/tty itself and does the waiting.
+            Wait::Ready if stdin_is_tty => (Some(Duration::ZERO), true),
+            Wait::Ready => (Some(timeout), true),
+        };
+        if let Some(t) = crossterm_wait {
+            let mut first = wait;
+            while event::poll(if first { t } else { Duration::ZERO })? {
+                first = false;
+                match event::read()? {
+                    Event::Key(k) => {
+                        if let Some(a) = app.handle_key(k) {
+                            app.update(a);
+                            need_draw = true;
+                            key_since_draw = true;
+                        }
                     }
+                    Event::Resize(..) => need_draw = true,
+                    _ => {}
                 }
-                Event::Resize(..) => need_draw = true,
-                _ => {}
             }
+        }
+        // Resizes arrive as a signal that crossterm only reports while reading, so compare sizes.
+        let now_size = terminal.size()?;
+        if now_size != last_size {
+            last_size = now_size;
+            need_draw = true;
         }
         for eff in app.outbox.drain(..) {
             match eff {
@@ -342,7 +441,7 @@ fn event_loop(
             need_draw = true;
         }
         if app.should_quit || stop.load(Ordering::SeqCst) {
-            return Ok(());
+            return Ok(Ended::Quit);
         }
     }
 }

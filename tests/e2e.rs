@@ -150,6 +150,112 @@ fn step_run_and_quit_in_a_real_terminal() {
     );
 }
 
+/// Closing the terminal (its window, its ssh session) must end the program: no SIGHUP may arrive,
+/// and crossterm alone would spin on the dead tty for nobody. portable-pty keeps a duplicate of the
+/// master for its reader, so this test opens the pty itself and really closes it.
+#[test]
+fn a_closed_terminal_ends_the_dashboard() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::{Command, Stdio};
+
+    let (mut master, mut slave) = (0, 0);
+    let ws = libc::winsize {
+        ws_row: ROWS,
+        ws_col: COLS,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two fds; null name and termios pointers are allowed.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: fcntl on the fds openpty just returned. Close-on-exec: other tests in this binary
+    // spawn processes in parallel, and an inherited master would keep the pty open.
+    unsafe {
+        libc::fcntl(
+            master,
+            libc::F_SETFL,
+            libc::fcntl(master, libc::F_GETFL) | libc::O_NONBLOCK,
+        );
+        libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    // SAFETY: `slave` is an open fd that nothing else owns.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_segscope"));
+    cmd.current_dir(dir.path())
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave));
+    let mut child = cmd.spawn().expect("spawn segscope");
+    drop(cmd);
+    let mut parser = vt100::Parser::new(ROWS, COLS, 0);
+    let pump = |parser: &mut vt100::Parser| {
+        let mut buf = [0u8; 65536];
+        loop {
+            // SAFETY: reading into our buffer from the open non-blocking master.
+            let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            parser.process(&buf[..n as usize]);
+        }
+    };
+    let step = |parser: &vt100::Parser| -> Option<u64> {
+        let s = parser.screen().contents();
+        let first = s.lines().next()?.to_string();
+        let at = first.find(" step ")?;
+        first[at + 6..].split_whitespace().next()?.parse().ok()
+    };
+    let t0 = Instant::now();
+    while step(&parser).is_none() {
+        pump(&mut parser);
+        assert!(
+            t0.elapsed() < TIMEOUT,
+            "no dashboard:\n{}",
+            parser.screen().contents()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: writing one byte we own to the open master.
+    unsafe { libc::write(master, b"r".as_ptr().cast(), 1) };
+    while step(&parser).is_none_or(|n| n < 3) {
+        pump(&mut parser);
+        assert!(
+            t0.elapsed() < TIMEOUT,
+            "not running:\n{}",
+            parser.screen().contents()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: closing the master we own; nothing uses it after this.
+    unsafe { libc::close(master) };
+    let t1 = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if t1.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("segscope kept running after its terminal closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "a closed terminal is a quit, not a crash: {status:?}"
+    );
+}
+
 #[test]
 fn ctrl_c_quits_and_restores_the_terminal() {
     let mut s = Session::start();

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::dataset::Dataset;
-use super::hash::fnv1a;
+use super::hash::{FnvBuild, fnv1a};
 
 /// Names of the dense features, in column order.
 pub const DENSE_NAMES: [&str; 4] = ["log_len", "position", "prompt_overlap", "prev_overlap"];
@@ -45,7 +45,14 @@ impl Default for FeatureSpec {
 pub fn tokenize(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase())
+        // The same result as to_lowercase; ASCII words (most of them) skip its Unicode tables.
+        .map(|w| {
+            if w.is_ascii() {
+                w.to_ascii_lowercase()
+            } else {
+                w.to_lowercase()
+            }
+        })
         .collect()
 }
 
@@ -217,14 +224,16 @@ fn counted<T: Ord + Copy>(mut v: Vec<T>) -> Vec<(T, u32)> {
     out
 }
 
-fn overlap(a: &HashSet<&str>, b: &HashSet<&str>) -> f32 {
+type WordSet<'a> = HashSet<&'a str, FnvBuild>;
+
+fn overlap(a: &WordSet, b: &WordSet) -> f32 {
     if a.is_empty() {
         return 0.0;
     }
     a.iter().filter(|w| b.contains(*w)).count() as f32 / a.len() as f32
 }
 
-fn jaccard(a: &HashSet<&str>, b: &HashSet<&str>) -> f32 {
+fn jaccard(a: &WordSet, b: &WordSet) -> f32 {
     let union = a.union(b).count();
     if union == 0 {
         return 0.0;
@@ -235,7 +244,7 @@ fn jaccard(a: &HashSet<&str>, b: &HashSet<&str>) -> f32 {
 /// Featurises every segment of a dataset.
 pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
     let n = ds.segments.len();
-    let mut type_index: HashMap<String, u32> = HashMap::new();
+    let mut type_index: HashMap<String, u32, FnvBuild> = HashMap::default();
     let mut type_lists: Vec<Vec<(u32, u32)>> = Vec::new();
     let mut type_totals: Vec<u32> = Vec::new();
     // Per segment: (type, count) of tokens, (bucket, count) of bigrams, and N.
@@ -245,7 +254,7 @@ pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
     let mut dense = Vec::with_capacity(n * DENSE);
     for doc in &ds.docs {
         let prompt_words = tokenize(&doc.prompt);
-        let prompt_set: HashSet<&str> = prompt_words.iter().map(String::as_str).collect();
+        let prompt_set: WordSet = prompt_words.iter().map(String::as_str).collect();
         let seg_words: Vec<Vec<String>> = ds.segments[doc.segments.clone()]
             .iter()
             .map(|s| {
@@ -254,7 +263,7 @@ pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
                 w
             })
             .collect();
-        let sets: Vec<HashSet<&str>> = seg_words
+        let sets: Vec<WordSet> = seg_words
             .iter()
             .map(|ws| ws.iter().map(String::as_str).collect())
             .collect();
