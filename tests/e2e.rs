@@ -11,6 +11,13 @@ const COLS: u16 = 160;
 /// Generous: CI machines are shared and a cold start featurises the data first.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The step number in the dashboard's header (its first line).
+fn header_step(screen: &str) -> Option<u64> {
+    let first = screen.lines().next()?;
+    let at = first.find(" step ")?;
+    first[at + 6..].split_whitespace().next()?.parse().ok()
+}
+
 struct Session {
     parser: vt100::Parser,
     bytes: Receiver<Vec<u8>>,
@@ -81,10 +88,7 @@ impl Session {
 
     /// The step number in the header.
     fn step(&self) -> Option<u64> {
-        let s = self.screen();
-        let first = s.lines().next()?;
-        let at = first.find(" step ")?;
-        first[at + 6..].split_whitespace().next()?.parse().ok()
+        header_step(&self.screen())
     }
 
     fn wait_for(&mut self, what: &str, cond: impl Fn(&Session) -> bool) {
@@ -210,12 +214,7 @@ fn a_closed_terminal_ends_the_dashboard() {
             parser.process(&buf[..n as usize]);
         }
     };
-    let step = |parser: &vt100::Parser| -> Option<u64> {
-        let s = parser.screen().contents();
-        let first = s.lines().next()?.to_string();
-        let at = first.find(" step ")?;
-        first[at + 6..].split_whitespace().next()?.parse().ok()
-    };
+    let step = |parser: &vt100::Parser| header_step(&parser.screen().contents());
     let t0 = Instant::now();
     while step(&parser).is_none() {
         pump(&mut parser);

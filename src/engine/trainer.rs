@@ -1,9 +1,10 @@
 //! The trainer: one optimiser step at a time, each returning a full [`StepReport`].
 //!
 //! Features become tensors once, on the plain (non-autodiff) device; only the model lives on the
-//! autodiff device. Per step, everything reduces on the device (loss, gradient norm, per-tensor
-//! weight change and weight norm) and reaches the host in one transfer; then every segment's
-//! prediction is refreshed with a no-grad forward pass (every `eval_every` steps).
+//! autodiff device. Per step, the loss, gradient norm and per-tensor weight change reduce on the
+//! device and only their scalars reach the host. With full batch, the forward pass the next step
+//! trains on runs right after the update and its values are the report's predictions; otherwise
+//! every prediction is refreshed by a no-grad pass every `eval_every` steps.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -621,10 +622,5 @@ impl Trainer {
             .zip(c.tensors)
             .map(|(n, t)| (n, t.into_data().try_into_vec::<f32>().unwrap_or_default()))
             .collect()
-    }
-
-    /// The training device (autodiff).
-    pub fn device(&self) -> &Device {
-        &self.device
     }
 }
