@@ -105,29 +105,52 @@ fn trainer(ds: &Dataset, cfg: &Config) -> Trainer {
     Trainer::new(Arc::new(ds.clone()), &f, TrainSettings::from_config(cfg)).expect("trainer")
 }
 
-/// Alternates `rounds` blocks of `k` steps of each loop; returns median ms per step (instrumented,
-/// bare) over the blocks.
-fn alternate(ds: &Dataset, cfg: &Config, rounds: usize, k: usize) -> (f64, f64) {
+/// CPU time of the whole process (every thread), in ms.
+fn cpu_ms() -> f64 {
+    // SAFETY: getrusage only writes into the struct it is given.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+    ms(u.ru_utime) + ms(u.ru_stime)
+}
+
+/// Medians, in ms per step, of the instrumented and the bare loop.
+struct Timing {
+    wall: (f64, f64),
+    cpu: (f64, f64),
+}
+
+/// Alternates `rounds` blocks of `k` steps of each loop and takes the median over the blocks.
+/// Single-step blocks (k = 1) interleave most finely, so the machine's drift cancels best.
+fn alternate(ds: &Dataset, cfg: &Config, rounds: usize, k: usize) -> Timing {
     let mut t = trainer(ds, cfg);
     let mut b = Bare::new(ds, cfg);
     for _ in 0..2 {
         t.step();
         b.step();
     }
-    let (mut ti, mut tb) = (Vec::new(), Vec::new());
+    let (mut ti, mut tb, mut ci, mut cb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let s = Instant::now();
+        let (s, c) = (Instant::now(), cpu_ms());
         for _ in 0..k {
             t.step();
         }
         ti.push(s.elapsed().as_secs_f64() * 1e3 / k as f64);
-        let s = Instant::now();
+        ci.push((cpu_ms() - c) / k as f64);
+        let (s, c) = (Instant::now(), cpu_ms());
         for _ in 0..k {
             b.step();
         }
         tb.push(s.elapsed().as_secs_f64() * 1e3 / k as f64);
+        cb.push((cpu_ms() - c) / k as f64);
     }
-    (median(ti), median(tb))
+    Timing {
+        wall: (median(ti), median(tb)),
+        cpu: (median(ci), median(cb)),
+    }
 }
 
 fn big(n_docs: usize) -> Dataset {
@@ -139,17 +162,31 @@ fn big(n_docs: usize) -> Dataset {
 
 fn bench_step(backends: &[BackendKind]) {
     let (bundled, _) = data::load(None, &ReadOptions::default()).expect("bundled");
-    let large = big(17_300);
+    let large = if std::env::var_os("SEGSCOPE_BENCH_QUICK").is_some() {
+        big(10)
+    } else {
+        big(17_300)
+    };
     println!(
         "\n## step: instrumented Trainer::step() vs a bare burn loop (ms per step, median of blocks)"
     );
-    println!("| data | segments (train) | batch | backend | instrumented | bare | ratio |");
-    println!("|---|---|---|---|---|---|---|");
-    for (name, ds, rounds, k) in [
-        ("bundled", &bundled, 7, 10),
-        ("generated 100k", &large, 3, 3),
-    ] {
-        for batch in [0usize, 64] {
+    println!(
+        "| data | segments (train) | batch | backend | instrumented | bare | ratio | CPU instrumented | CPU bare | CPU ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    // SEGSCOPE_BENCH_QUICK=1: only the bundled full-batch row, for quick before/after checks.
+    let quick = std::env::var_os("SEGSCOPE_BENCH_QUICK").is_some();
+    let sets: &[(&str, &Dataset, usize, usize)] = if quick {
+        &[("bundled", &bundled, 101, 1)]
+    } else {
+        &[
+            ("bundled", &bundled, 15, 5),
+            ("generated 100k", &large, 3, 3),
+        ]
+    };
+    for &(name, ds, rounds, k) in sets {
+        let batches: &[usize] = if quick { &[0] } else { &[0, 64] };
+        for &batch in batches {
             for &backend in backends {
                 if backend == BackendKind::Ndarray && ds.segments.len() > 10_000 && batch == 0 {
                     // ndarray's full-batch step on 100k segments takes seconds; it adds nothing.
@@ -160,9 +197,12 @@ fn bench_step(backends: &[BackendKind]) {
                     ..Config::default()
                 };
                 cfg.train.batch_size = batch;
-                let (i, b) = alternate(ds, &cfg, rounds, k);
+                let Timing {
+                    wall: (i, b),
+                    cpu: (ci, cb),
+                } = alternate(ds, &cfg, rounds, k);
                 println!(
-                    "| {name} | {} ({}) | {} | {} | {i:.2} | {b:.2} | {:.3} |",
+                    "| {name} | {} ({}) | {} | {} | {i:.2} | {b:.2} | {:.3} | {ci:.2} | {cb:.2} | {:.3} |",
                     ds.segments.len(),
                     ds.indices(Split::Train).len(),
                     if batch == 0 {
@@ -171,7 +211,8 @@ fn bench_step(backends: &[BackendKind]) {
                         batch.to_string()
                     },
                     backend.name(),
-                    i / b
+                    i / b,
+                    ci / cb
                 );
             }
         }

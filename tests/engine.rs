@@ -393,3 +393,90 @@ fn huber_and_mae_train_too() {
         );
     }
 }
+
+/// Sum of squared gradients of `model`'s parameters for the full-batch loss on the training rows,
+/// computed here from scratch, independently of the trainer's instrumentation.
+fn grad_norm_from_scratch(t: &Trainer, cfg: &Config) -> f64 {
+    use burn::module::ModuleVisitor;
+    use burn::optim::GradientsParams;
+    use segscope::data::Split;
+    use segscope::engine::trainer::{inputs, plain_device, type_table};
+    struct Sq<'a>(&'a GradientsParams, f64);
+    impl ModuleVisitor for Sq<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            if let Some(g) = self.0.get::<D>(p.id) {
+                let v = g.into_data().try_into_vec::<f32>().expect("f32 gradient");
+                self.1 += v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+            }
+        }
+    }
+    let ds = t.dataset();
+    let f = featurize(ds, &cfg.features.spec());
+    let plain = plain_device(cfg.backend);
+    let rows = ds.indices(Split::Train);
+    let x = inputs(&f, &type_table(&f, &plain), &rows, &plain);
+    let y: Vec<f32> = rows.iter().map(|&i| ds.segments[i].score).collect();
+    let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
+    let model = t.model().clone();
+    let loss = loss_tensor(model.forward(&x), y, LossKind::Mse);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let mut sq = Sq(&grads, 0.0);
+    model.visit(&mut sq);
+    sq.1.sqrt()
+}
+
+#[test]
+fn a_full_batch_report_matches_a_fresh_evaluation_of_the_updated_model() {
+    // With full batch the report's predictions come from the forward pass the next step trains on
+    // and the dev rows' pass on a helper thread; they must be exactly what a separate evaluation
+    // of the updated model gives, each on its own segment, and so must the metrics and the norm.
+    use segscope::data::Split;
+    use segscope::engine::SegmentEval;
+    use segscope::engine::report::evaluate_split;
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let cfg = Config::default();
+    let mut t = trainer(ds.clone(), &cfg);
+    t.step();
+    t.step();
+    let expect_grad = grad_norm_from_scratch(&t, &cfg);
+    let r = t.step();
+    assert!(
+        (r.grad_norm - expect_grad).abs() <= 1e-4 * expect_grad,
+        "reported {} from scratch {expect_grad}",
+        r.grad_norm
+    );
+    let preds = t.predict_all();
+    for (i, (e, p)) in r.segments.iter().zip(&preds).enumerate() {
+        assert!((e.pred - p).abs() <= 1e-5, "segment {i}: {} vs {p}", e.pred);
+    }
+    let mut segs = vec![SegmentEval::default(); preds.len()];
+    let train = evaluate_split(
+        &ds,
+        &preds,
+        &ds.indices(Split::Train),
+        cfg.train.loss_kind(),
+        &mut segs,
+    );
+    let dev = evaluate_split(
+        &ds,
+        &preds,
+        &ds.indices(Split::Dev),
+        cfg.train.loss_kind(),
+        &mut segs,
+    );
+    for (got, want) in [(&r.train, &train), (&r.dev, &dev)] {
+        assert_eq!(got.n, want.n);
+        for (a, b) in [
+            (got.loss, want.loss),
+            (got.r2, want.r2),
+            (got.spearman, want.spearman),
+            (got.kendall_tau_b, want.kendall_tau_b),
+            (got.pairwise_acc, want.pairwise_acc),
+        ] {
+            assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+        }
+    }
+    for (a, b) in r.segments.iter().zip(&segs) {
+        assert!((a.share - b.share).abs() <= 1e-6);
+    }
+}

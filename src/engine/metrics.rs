@@ -81,17 +81,19 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
 
 /// Ranks from 1, ties given their average rank.
 pub fn average_ranks(x: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    // Sorting (value, index) pairs in place is several times faster than sorting indices through
+    // the slice; the order among equal values does not matter, they share one rank.
+    let mut v: Vec<(f64, usize)> = x.iter().copied().zip(0..).collect();
+    v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut ranks = vec![0.0; x.len()];
     let mut i = 0;
-    while i < idx.len() {
+    while i < v.len() {
         let mut j = i;
-        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+        while j + 1 < v.len() && v[j + 1].0 == v[i].0 {
             j += 1;
         }
         let r = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
+        for &(_, k) in &v[i..=j] {
             ranks[k] = r;
         }
         i = j + 1;
@@ -154,14 +156,14 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
     if n < 2 || y.len() != n {
         return f64::NAN;
     }
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]).then(y[a].total_cmp(&y[b])));
-    let xs: Vec<f64> = idx.iter().map(|&i| x[i]).collect();
-    let xy: Vec<(f64, f64)> = idx.iter().map(|&i| (x[i], y[i])).collect();
+    let mut xy: Vec<(f64, f64)> = x.iter().copied().zip(y.iter().copied()).collect();
+    // Equal (x, y) pairs are interchangeable, so an unstable sort gives the same counts.
+    xy.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let xs: Vec<f64> = xy.iter().map(|p| p.0).collect();
     let n0 = (n as u64) * (n as u64 - 1) / 2;
     let n1 = tied_pairs(&xs);
     let n3 = tied_pairs(&xy);
-    let mut ys: Vec<f64> = idx.iter().map(|&i| y[i]).collect();
+    let mut ys: Vec<f64> = xy.iter().map(|p| p.1).collect();
     let mut buf = Vec::with_capacity(n);
     // Sorted by (x, y), an inversion in y is exactly a discordant pair: ties in x are in y order.
     let discordant = count_inversions(&mut ys, &mut buf);
@@ -250,9 +252,36 @@ pub struct SplitMetrics {
     pub top1pct_share: f64,
 }
 
+/// Splits at least this large compute Kendall's tau on a second thread.
+const PARALLEL_METRICS: usize = 1024;
+
 impl SplitMetrics {
     /// Computes every metric. `groups` are documents as index lists into `pred`/`target`.
     pub fn compute(pred: &[f64], target: &[f64], groups: &[Vec<usize>], loss: LossKind) -> Self {
+        // Kendall's tau is the costliest metric (two sorts); on a large split it runs on a second
+        // thread while this one computes the rest. Below the threshold a thread costs more than it
+        // saves.
+        if pred.len() >= PARALLEL_METRICS {
+            std::thread::scope(|s| {
+                let tau = s.spawn(|| kendall_tau_b(pred, target));
+                let mut m = Self::compute_without_tau(pred, target, groups, loss);
+                m.kendall_tau_b = tau.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                m
+            })
+        } else {
+            let mut m = Self::compute_without_tau(pred, target, groups, loss);
+            m.kendall_tau_b = kendall_tau_b(pred, target);
+            m
+        }
+    }
+
+    /// Every metric but Kendall's tau (left NaN).
+    fn compute_without_tau(
+        pred: &[f64],
+        target: &[f64],
+        groups: &[Vec<usize>],
+        loss: LossKind,
+    ) -> Self {
         let n = pred.len();
         let resid: Vec<f64> = target.iter().zip(pred).map(|(t, p)| t - p).collect();
         let losses: Vec<f64> = resid.iter().map(|&r| loss.of(r)).collect();
@@ -284,8 +313,9 @@ impl SplitMetrics {
                 f64::NAN
             } else {
                 let mut sorted = losses.clone();
-                sorted.sort_by(|a, b| b.total_cmp(a));
                 let k = n.div_ceil(100);
+                // Only the k largest are needed: select them instead of sorting all n.
+                sorted.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
                 sorted[..k].iter().sum::<f64>() / total
             }
         };
@@ -305,7 +335,7 @@ impl SplitMetrics {
             calib_intercept,
             pearson: pearson(pred, target),
             spearman: spearman(pred, target),
-            kendall_tau_b: kendall_tau_b(pred, target),
+            kendall_tau_b: f64::NAN,
             pairwise_acc: pairwise_accuracy(pred, target, groups),
             top1pct_share,
         }
@@ -440,6 +470,24 @@ mod tests {
             .map(|i| ((i * 3) % 4) as f64 + ((i * 7) % 5) as f64 * 0.5)
             .collect();
         assert!((kendall_tau_b(&xs, &ys) - tau_b_brute(&xs, &ys)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn large_splits_get_every_metric_on_either_path() {
+        // At PARALLEL_METRICS rows and above, tau is computed on a second thread; both paths must
+        // give the metrics the plain functions give.
+        for n in [PARALLEL_METRICS - 1, PARALLEL_METRICS + 500] {
+            let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 / 10.0).collect();
+            let y: Vec<f64> = (0..n).map(|i| ((i * 11) % 23) as f64 + x[i]).collect();
+            let groups = vec![(0..n).collect::<Vec<_>>()];
+            let m = SplitMetrics::compute(&x, &y, &groups, LossKind::Mse);
+            assert!(close(m.kendall_tau_b, kendall_tau_b(&x, &y)), "n = {n}");
+            assert!(close(m.spearman, spearman(&x, &y)), "n = {n}");
+            assert!(m.kendall_tau_b > 0.0 && m.kendall_tau_b < 1.0);
+        }
+        let x: Vec<f64> = (0..300).map(|i| ((i * 7) % 13) as f64).collect();
+        let y: Vec<f64> = (0..300).map(|i| ((i * 5) % 17) as f64).collect();
+        assert!((kendall_tau_b(&x, &y) - tau_b_brute(&x, &y)).abs() < 1e-12);
     }
 
     #[test]

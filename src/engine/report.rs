@@ -198,20 +198,38 @@ pub fn evaluate_split(
     loss: LossKind,
     segs: &mut [SegmentEval],
 ) -> SplitMetrics {
-    let p: Vec<f64> = rows.iter().map(|&i| f64::from(preds[i])).collect();
+    let p: Vec<f32> = rows.iter().map(|&i| preds[i]).collect();
+    let (evals, metrics) = evaluate_rows(ds, rows, &p, &doc_groups(ds, rows), loss);
+    for (&i, e) in rows.iter().zip(evals) {
+        segs[i] = e;
+    }
+    metrics
+}
+
+/// Evaluates one split from predictions given per row (`preds[k]` is the prediction for
+/// `rows[k]`): each row's result, in `rows` order, and the split's metrics. `groups` is
+/// `doc_groups(ds, rows)`, passed in so that a trainer can compute it once.
+pub fn evaluate_rows(
+    ds: &Dataset,
+    rows: &[usize],
+    preds: &[f32],
+    groups: &[Vec<usize>],
+    loss: LossKind,
+) -> (Vec<SegmentEval>, SplitMetrics) {
+    let p: Vec<f64> = preds.iter().map(|&x| f64::from(x)).collect();
     let t: Vec<f64> = rows
         .iter()
         .map(|&i| f64::from(ds.segments[i].score))
         .collect();
     let losses: Vec<f64> = p.iter().zip(&t).map(|(p, t)| loss.of(t - p)).collect();
     let sh = shares(&losses);
-    for (k, &i) in rows.iter().enumerate() {
-        segs[i] = SegmentEval {
-            pred: preds[i],
+    let evals = (0..rows.len())
+        .map(|k| SegmentEval {
+            pred: preds[k],
             residual: (t[k] - p[k]) as f32,
             loss: losses[k] as f32,
             share: sh[k] as f32,
-        };
-    }
-    SplitMetrics::compute(&p, &t, &doc_groups(ds, rows), loss)
+        })
+        .collect();
+    (evals, SplitMetrics::compute(&p, &t, groups, loss))
 }

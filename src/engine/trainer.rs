@@ -5,6 +5,11 @@
 //! device and only their scalars reach the host. With full batch, the forward pass the next step
 //! trains on runs right after the update and its values are the report's predictions; otherwise
 //! every prediction is refreshed by a no-grad pass every `eval_every` steps.
+//!
+//! The instrumentation runs beside the training work on a second thread: the training step keeps
+//! about one core busy (flex parallelises only its largest kernels), so the gradient norm is
+//! reduced while the optimiser updates, and the weight change, the dev rows' forward pass and their
+//! metrics while the next training forward pass runs.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,7 +23,7 @@ use burn::prelude::*;
 
 use super::metrics::{LossKind, SplitMetrics};
 use super::model::{Inputs, SegmentModel, SegmentModelConfig, TypeTable};
-use super::report::{LayerChange, SegmentEval, StepReport, evaluate_split};
+use super::report::{LayerChange, SegmentEval, StepReport, doc_groups, evaluate_rows};
 use crate::config::{BackendKind, Config, OptimizerName};
 use crate::data::features::DENSE;
 use crate::data::hash::Rng;
@@ -168,18 +173,81 @@ fn scalar(t: Tensor<1>) -> f64 {
     f64::from(t.into_scalar::<f32>())
 }
 
-/// Sums the squared gradient of every parameter.
-struct GradSquares<'a> {
+/// The gradient of every parameter, as 2-D tensors (cheap handles; the values are shared).
+struct GradList<'a> {
     grads: &'a GradientsParams,
-    total: f64,
+    tensors: Vec<Tensor<2>>,
 }
 
-impl ModuleVisitor for GradSquares<'_> {
+impl ModuleVisitor for GradList<'_> {
     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
         if let Some(g) = self.grads.get::<D>(p.id) {
-            self.total += scalar(g.powi_scalar(2).sum());
+            let last = g.dims()[D - 1] as i32;
+            self.tensors.push(g.reshape([-1, last]));
         }
     }
+}
+
+/// The sum of the squares of every value of `tensors`.
+fn sum_squares(tensors: Vec<Tensor<2>>) -> f64 {
+    tensors
+        .into_iter()
+        .map(|g| scalar(g.powi_scalar(2).sum()))
+        .sum()
+}
+
+/// Per tensor: (||new - old||^2, ||new||^2).
+fn change_norms(before: Vec<Tensor<2>>, after: Vec<Tensor<2>>) -> Vec<(f64, f64)> {
+    before
+        .into_iter()
+        .zip(after)
+        .map(|(old, new)| {
+            let d = scalar((new.clone() - old).powi_scalar(2).sum());
+            (d, scalar(new.powi_scalar(2).sum()))
+        })
+        .collect()
+}
+
+/// The single-thread pool the instrumentation runs in, shared by every trainer of the process.
+fn helper_pool() -> Arc<rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Arc<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .thread_name(|_| "segscope-instrument".into())
+                .build()
+                // Building a pool fails only if the OS refuses a thread; nothing can run then.
+                .unwrap_or_else(|e| panic!("cannot start the instrumentation thread: {e}")),
+        )
+    })
+    .clone()
+}
+
+/// The value of a scoped thread, re-raising its panic on this thread.
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// Predictions of `model` for `x` as host values, in one transfer.
+fn host_preds(pred: Tensor<2>) -> Vec<f32> {
+    // A [k, 1] float tensor always converts to Vec<f32>.
+    pred.into_data().try_into_vec::<f32>().unwrap_or_default()
+}
+
+/// Every segment's result in dataset order, from per-row results of the two splits.
+fn merge(
+    n: usize,
+    train_rows: &[usize],
+    train: Vec<SegmentEval>,
+    dev_rows: &[usize],
+    dev: Vec<SegmentEval>,
+) -> Vec<SegmentEval> {
+    let mut segs = vec![SegmentEval::default(); n];
+    for (&i, e) in train_rows.iter().zip(train).chain(dev_rows.iter().zip(dev)) {
+        segs[i] = e;
+    }
+    segs
 }
 
 /// The state that must survive a checkpoint to continue exactly where training stopped.
@@ -206,6 +274,9 @@ pub struct Trainer {
     /// Global segment indices of each split, in dataset order.
     train_rows: Arc<Vec<usize>>,
     dev_rows: Vec<usize>,
+    /// Each split's documents as position lists (for pairwise accuracy), computed once.
+    train_groups: Vec<Vec<usize>>,
+    dev_groups: Vec<Vec<usize>>,
     train_x: Inputs,
     dev_x: Option<Inputs>,
     /// [n_train, 1] targets.
@@ -215,6 +286,10 @@ pub struct Trainer {
     /// Full batch: the loss of the current model on the training rows, computed at the end of the
     /// previous step (its graph is this step's backward).
     lookahead: Option<Tensor<1>>,
+    /// One thread for the instrumentation. flex spreads large kernels over rayon's global pool;
+    /// run from this pool instead, the instrumentation's kernels stay on one thread and leave the
+    /// other core to the training step.
+    helper_pool: Arc<rayon::ThreadPool>,
 }
 
 impl Trainer {
@@ -255,6 +330,8 @@ impl Trainer {
             .collect();
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
         let optim = Self::make_optimizer(&settings);
+        let train_groups = doc_groups(&dataset, &train_rows);
+        let dev_groups = doc_groups(&dataset, &dev_rows);
         Ok(Self {
             state: TrainState {
                 step: 0,
@@ -269,12 +346,15 @@ impl Trainer {
             optim,
             train_rows: Arc::new(train_rows),
             dev_rows,
+            train_groups,
+            dev_groups,
             train_x,
             dev_x,
             train_y,
             last_eval: None,
             diverged: None,
             lookahead: None,
+            helper_pool: helper_pool(),
         })
     }
 
@@ -367,9 +447,7 @@ impl Trainer {
             } else {
                 x.slice(start, end)
             };
-            let p = model.forward(&chunk);
-            // A [k, 1] float tensor always converts to Vec<f32>.
-            out.extend(p.into_data().try_into_vec::<f32>().unwrap_or_default());
+            out.extend(host_preds(model.forward(&chunk)));
             start = end;
         }
         out
@@ -396,37 +474,28 @@ impl Trainer {
     /// Refreshes every segment's prediction with a no-grad forward pass, and the split metrics.
     fn evaluate(&self) -> (Arc<Vec<SegmentEval>>, SplitMetrics, SplitMetrics, f64) {
         let t0 = Instant::now();
-        self.evaluate_preds(&self.predict_all(), t0)
-    }
-
-    /// The same from host predictions laid out as [train rows..., dev rows...].
-    fn evaluate_from(
-        &self,
-        split_preds: &[f32],
-    ) -> (Arc<Vec<SegmentEval>>, SplitMetrics, SplitMetrics, f64) {
-        let t0 = Instant::now();
-        let mut preds = vec![0f32; self.dataset.segments.len()];
-        for (&i, &p) in self
-            .train_rows
-            .iter()
-            .chain(&self.dev_rows)
-            .zip(split_preds)
-        {
-            preds[i] = p;
-        }
-        self.evaluate_preds(&preds, t0)
-    }
-
-    /// Per-segment results and split metrics of predictions in dataset order; the time since `t0`.
-    fn evaluate_preds(
-        &self,
-        preds: &[f32],
-        t0: Instant,
-    ) -> (Arc<Vec<SegmentEval>>, SplitMetrics, SplitMetrics, f64) {
         let loss = self.settings.loss;
-        let mut segs = vec![SegmentEval::default(); preds.len()];
-        let train = evaluate_split(&self.dataset, preds, &self.train_rows, loss, &mut segs);
-        let dev = evaluate_split(&self.dataset, preds, &self.dev_rows, loss, &mut segs);
+        let tp = self.predict(&self.train_x);
+        let dp = self
+            .dev_x
+            .as_ref()
+            .map(|x| self.predict(x))
+            .unwrap_or_default();
+        let (te, train) = evaluate_rows(
+            &self.dataset,
+            &self.train_rows,
+            &tp,
+            &self.train_groups,
+            loss,
+        );
+        let (de, dev) = evaluate_rows(&self.dataset, &self.dev_rows, &dp, &self.dev_groups, loss);
+        let segs = merge(
+            self.dataset.segments.len(),
+            &self.train_rows,
+            te,
+            &self.dev_rows,
+            de,
+        );
         (Arc::new(segs), train, dev, t0.elapsed().as_secs_f64() * 1e3)
     }
 
@@ -496,44 +565,68 @@ impl Trainer {
         };
         let batch_loss = scalar(loss.clone().inner());
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        let mut gs = GradSquares {
+        let mut gl = GradList {
             grads: &grads,
-            total: 0.0,
+            tensors: Vec::new(),
         };
-        self.model.visit(&mut gs);
-        let grad_norm = gs.total.sqrt();
-        self.model = self.optim.step(self.settings.lr, self.model.clone(), grads);
-        let after = collect(&self.model);
-        // Per tensor: ||dW||^2 and ||W||^2.
-        let norms: Vec<(f64, f64)> = before
-            .tensors
-            .into_iter()
-            .zip(after.tensors)
-            .map(|(old, new)| {
-                let d = scalar((new.clone() - old).powi_scalar(2).sum());
-                (d, scalar(new.powi_scalar(2).sum()))
-            })
-            .collect();
-        let mut next_loss = None;
-        let mut split_preds: Vec<f32> = Vec::new();
-        if fused {
-            let pred = self.model.forward(&self.train_x); // [n_train, 1]
-            next_loss = Some(loss_tensor(
-                pred.clone(),
-                self.train_y.clone(),
-                self.settings.loss,
-            ));
-            split_preds = pred
-                .inner()
-                .into_data()
-                .try_into_vec::<f32>()
-                .unwrap_or_default();
-            if let Some(dx) = &self.dev_x {
-                let dev = self.model.valid().forward(dx);
-                split_preds.extend(dev.into_data().try_into_vec::<f32>().unwrap_or_default());
-            }
-        }
-        let step_ms = t0.elapsed().as_secs_f64() * 1e3;
+        self.model.visit(&mut gl);
+        let grad_list = gl.tensors;
+
+        let lr = self.settings.lr;
+        let loss_kind = self.settings.loss;
+        let helper_pool: &rayon::ThreadPool = &self.helper_pool;
+        let Trainer {
+            model,
+            optim,
+            dataset,
+            train_x,
+            train_y,
+            dev_x,
+            train_rows,
+            dev_rows,
+            train_groups,
+            dev_groups,
+            ..
+        } = self;
+        // Shared from here on (shared references are Copy into both threads' closures).
+        let (dataset, train_x, train_y, dev_x): (&Dataset, &Inputs, &Tensor<2>, &Option<Inputs>) =
+            (dataset, train_x, train_y, dev_x);
+        let (train_rows, dev_rows): (&[usize], &[usize]) = (train_rows, dev_rows);
+        let (train_groups, dev_groups): (&[Vec<usize>], &[Vec<usize>]) = (train_groups, dev_groups);
+        // The gradient norm is reduced on a helper thread while the optimiser updates; then the
+        // weight change and (fused) the dev rows' forward pass and metrics are computed on another
+        // while this thread runs the next training forward pass and the train metrics.
+        let (grad_norm, norms, names, fused_train, fused_dev, eval_ms) = std::thread::scope(|s| {
+            let gn = s.spawn(move || helper_pool.install(|| sum_squares(grad_list)));
+            *model = optim.step(lr, model.clone(), grads);
+            let after = collect(model);
+            let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
+            let helper = s.spawn(move || {
+                helper_pool.install(|| {
+                    let norms = change_norms(before.tensors, after.tensors);
+                    let dev = dev_model.zip(dev_x.as_ref()).map(|(m, x)| {
+                        let p = host_preds(m.forward(x));
+                        let e = evaluate_rows(dataset, dev_rows, &p, dev_groups, loss_kind);
+                        (p, e)
+                    });
+                    (norms, dev)
+                })
+            });
+            let mut eval_ms = 0.0;
+            let train = fused.then(|| {
+                let pred = model.forward(train_x); // [n_train, 1]
+                let next = loss_tensor(pred.clone(), train_y.clone(), loss_kind);
+                let p = host_preds(pred.inner());
+                let t = Instant::now();
+                let e = evaluate_rows(dataset, train_rows, &p, train_groups, loss_kind);
+                eval_ms = t.elapsed().as_secs_f64() * 1e3;
+                (next, p, e)
+            });
+            let grad_norm = join(gn).sqrt();
+            let (norms, dev) = join(helper);
+            (grad_norm, norms, after.names, train, dev, eval_ms)
+        });
+        let step_ms = t0.elapsed().as_secs_f64() * 1e3 - eval_ms;
 
         let batch: Arc<Vec<usize>> = match &batch_pos {
             None => self.train_rows.clone(),
@@ -542,7 +635,11 @@ impl Trainer {
         let bad = !batch_loss.is_finite()
             || !grad_norm.is_finite()
             || norms.iter().any(|(d, w)| !d.is_finite() || !w.is_finite())
-            || split_preds.iter().any(|p| !p.is_finite());
+            || fused_train
+                .iter()
+                .map(|t| &t.1)
+                .chain(fused_dev.iter().map(|d| &d.0))
+                .any(|p| p.iter().any(|x| !x.is_finite()));
         if bad {
             self.lookahead = None;
             // Roll back: the update is not applied and the optimiser state is not advanced.
@@ -567,9 +664,9 @@ impl Trainer {
         }
 
         self.state.step = attempted;
-        let mut layers = Vec::with_capacity(after.names.len());
+        let mut layers = Vec::with_capacity(names.len());
         let (mut dw2, mut w2) = (0.0f64, 0.0f64);
-        for (name, &(d, w)) in after.names.into_iter().zip(&norms) {
+        for (name, &(d, w)) in names.into_iter().zip(&norms) {
             dw2 += d;
             w2 += w;
             layers.push(LayerChange {
@@ -579,19 +676,29 @@ impl Trainer {
                 norm: w.sqrt(),
             });
         }
-        let refresh =
-            fused || attempted.is_multiple_of(self.settings.eval_every) || self.last_eval.is_none();
-        let (eval_step, segments, train, dev, eval_ms) = if refresh {
-            let (s, tr, dv, ms) = if fused {
-                self.lookahead = next_loss;
-                self.evaluate_from(&split_preds)
-            } else {
-                self.evaluate()
-            };
+        let (eval_step, segments, train, dev, eval_ms) = if let Some((next, _, (te, tm))) =
+            fused_train
+        {
+            self.lookahead = Some(next);
+            // No dev rows: the metrics of an empty split, as a refresh would give.
+            let (de, dm) = fused_dev
+                .map(|(_, e)| e)
+                .unwrap_or_else(|| evaluate_rows(&self.dataset, &[], &[], &[], self.settings.loss));
+            let segs = Arc::new(merge(
+                self.dataset.segments.len(),
+                &self.train_rows,
+                te,
+                &self.dev_rows,
+                de,
+            ));
+            self.last_eval = Some((attempted, segs.clone(), tm, dm, eval_ms));
+            (attempted, segs, tm, dm, eval_ms)
+        } else if attempted.is_multiple_of(self.settings.eval_every) || self.last_eval.is_none() {
+            let (s, tr, dv, ms) = self.evaluate();
             self.last_eval = Some((attempted, s.clone(), tr, dv, ms));
             (attempted, s, tr, dv, ms)
         } else {
-            // Checked by `refresh` above: last_eval is Some here.
+            // Checked above: last_eval is Some here.
             let (st, s, tr, dv, _) = self.last_eval.clone().unwrap_or_else(|| unreachable!());
             (st, s, tr, dv, 0.0)
         };
