@@ -185,21 +185,42 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Vec<Skippe
 }
 
 /// Parses JSONL text; `file` is only used in messages.
+///
+/// Lines are parsed and validated on up to two threads (each takes a contiguous half of the
+/// text), then placed into documents in order on this one, so that errors and the placement rules
+/// (unique ids, consecutive flat lines) see the lines exactly as a single pass would.
 pub fn parse_str(
     text: &str,
     file: &str,
     opts: &ReadOptions,
 ) -> Result<(Dataset, Vec<Skipped>), DataError> {
+    parse_split_at(text, file, opts, PARALLEL_PARSE_BYTES)
+}
+
+/// [`parse_str`], parsing on two threads when `text` is at least `min_split` bytes.
+fn parse_split_at(
+    text: &str,
+    file: &str,
+    opts: &ReadOptions,
+    min_split: usize,
+) -> Result<(Dataset, Vec<Skipped>), DataError> {
+    let halves = split_at_line(text, min_split);
+    let parsed: Vec<Vec<ParsedLine>> = std::thread::scope(|s| {
+        let handles: Vec<_> = halves
+            .iter()
+            .map(|&(first_line, part)| s.spawn(move || parse_lines(part, first_line)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let mut b = Builder::new(file, opts.dev_fraction);
     let mut skipped = Vec::new();
     let mut any_line = false;
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
+    for (line, result) in parsed.into_iter().flatten() {
         any_line = true;
-        if let Err((field, message)) = b.add_line(raw, line) {
+        if let Err((field, message)) = result.and_then(|p| b.add(p, line)) {
             if opts.lenient {
                 skipped.push(Skipped {
                     line,
@@ -230,6 +251,215 @@ pub fn parse_str(
     Ok((ds, skipped))
 }
 
+/// Texts shorter than this are parsed on one thread: a thread costs more than it saves.
+const PARALLEL_PARSE_BYTES: usize = 1 << 20;
+
+/// `text` as one or two runs of whole lines, each with the 1-based number of its first line.
+fn split_at_line(text: &str, min_split: usize) -> Vec<(usize, &str)> {
+    if text.len() < min_split {
+        return vec![(1, text)];
+    }
+    match text[text.len() / 2..].find('\n') {
+        Some(off) => {
+            let cut = text.len() / 2 + off + 1;
+            let (a, b) = text.split_at(cut);
+            let lines_in_a = a.bytes().filter(|&c| c == b'\n').count();
+            vec![(1, a), (lines_in_a + 1, b)]
+        }
+        None => vec![(1, text)],
+    }
+}
+
+/// A non-blank line's number and what it held.
+type ParsedLine = (usize, Result<Parsed, FieldError>);
+
+/// Parses and validates every non-blank line of `text`, whose first line is number `first_line`.
+fn parse_lines(text: &str, first_line: usize) -> Vec<ParsedLine> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, raw)| !raw.trim().is_empty())
+        .map(|(i, raw)| (first_line + i, parse_line(raw)))
+        .collect()
+}
+
+/// One line, validated. The typed fast path takes well-formed lines; anything it does not
+/// accept outright (an error, a null, a numeric id, a duplicate key...) goes through the
+/// `serde_json::Value` validator, which decides and names the field.
+fn parse_line(raw: &str) -> Result<Parsed, FieldError> {
+    match fast::parse(raw) {
+        Some(p) => Ok(p),
+        None => parse_value_line(raw),
+    }
+}
+
+/// A line, validated, before it is placed in a document.
+#[derive(Debug, PartialEq)]
+enum Parsed {
+    /// A whole document.
+    Doc {
+        id: Option<String>,
+        prompt: Option<String>,
+        split: Option<Split>,
+        meta: Option<Value>,
+        segments: Vec<RawSegment>,
+    },
+    /// One segment of the document `doc`.
+    Flat {
+        doc: Option<String>,
+        prompt: Option<String>,
+        split: Option<Split>,
+        segment: RawSegment,
+    },
+}
+
+/// The typed fast path: `serde` straight into borrowed structs, no `Value` tree.
+mod fast {
+    use std::borrow::Cow;
+
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    use super::{Parsed, RawSegment, Split};
+
+    /// A JSON string, borrowed from the line when it has no escapes.
+    struct Text<'a>(Cow<'a, str>);
+
+    impl<'de> Deserialize<'de> for Text<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Text<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                    Ok(Text(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(Text(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                    Ok(Text(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+
+    /// For fields that may be absent: present means a value of the type, and null is not one
+    /// (the fallback decides what a null means).
+    fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        T::deserialize(d).map(Some)
+    }
+
+    #[derive(Deserialize)]
+    struct Seg<'a> {
+        #[serde(default, borrow, deserialize_with = "present")]
+        text: Option<Text<'a>>,
+        #[serde(default, deserialize_with = "present")]
+        score: Option<f64>,
+        #[serde(default, deserialize_with = "present")]
+        ratings: Option<Vec<f64>>,
+        #[serde(default, borrow, deserialize_with = "present")]
+        tags: Option<Vec<Text<'a>>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Line<'a> {
+        #[serde(default, borrow, deserialize_with = "present")]
+        id: Option<Text<'a>>,
+        #[serde(default, borrow, deserialize_with = "present")]
+        doc: Option<Text<'a>>,
+        #[serde(default, borrow, deserialize_with = "present")]
+        prompt: Option<Text<'a>>,
+        #[serde(default, borrow, deserialize_with = "present")]
+        split: Option<Text<'a>>,
+        #[serde(default, borrow, deserialize_with = "present")]
+        segments: Option<Vec<Seg<'a>>>,
+        #[serde(default, deserialize_with = "present")]
+        meta: Option<Value>,
+        // The flat form's segment fields (not `#[serde(flatten)]`: it buffers the whole line).
+        #[serde(default, borrow, deserialize_with = "present")]
+        text: Option<Text<'a>>,
+        #[serde(default, deserialize_with = "present")]
+        score: Option<f64>,
+        #[serde(default, deserialize_with = "present")]
+        ratings: Option<Vec<f64>>,
+        #[serde(default, borrow, deserialize_with = "present")]
+        tags: Option<Vec<Text<'a>>>,
+    }
+
+    fn finite(x: f64) -> Option<f32> {
+        let y = x as f32;
+        y.is_finite().then_some(y)
+    }
+
+    fn segment(s: Seg) -> Option<RawSegment> {
+        let text = s.text?.0;
+        if text.trim().is_empty() {
+            return None;
+        }
+        Some(RawSegment {
+            text: text.into_owned(),
+            score: finite(s.score?)?,
+            ratings: s
+                .ratings
+                .unwrap_or_default()
+                .into_iter()
+                .map(finite)
+                .collect::<Option<_>>()?,
+            tags: s
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.0.into_owned())
+                .collect(),
+        })
+    }
+
+    fn split(s: Option<Text>) -> Option<Option<Split>> {
+        match s.as_ref().map(|t| &*t.0) {
+            None => Some(None),
+            Some("train") => Some(Some(Split::Train)),
+            Some("dev") | Some("validation") | Some("val") => Some(Some(Split::Dev)),
+            Some(_) => None,
+        }
+    }
+
+    /// The line, if it is well-formed; `None` sends it to the validating path.
+    pub(super) fn parse(raw: &str) -> Option<Parsed> {
+        let l: Line = serde_json::from_str(raw).ok()?;
+        let owned = |t: Option<Text>| t.map(|t| t.0.into_owned());
+        if let Some(segs) = l.segments {
+            if segs.is_empty() {
+                return None;
+            }
+            return Some(Parsed::Doc {
+                id: owned(l.id),
+                prompt: owned(l.prompt),
+                split: split(l.split)?,
+                meta: l.meta.filter(|m| !m.is_null()),
+                segments: segs.into_iter().map(segment).collect::<Option<_>>()?,
+            });
+        }
+        // The flat form: one segment, with its document's id in `doc`.
+        let seg = Seg {
+            text: l.text,
+            score: l.score,
+            ratings: l.ratings,
+            tags: l.tags,
+        };
+        Some(Parsed::Flat {
+            doc: owned(l.doc),
+            prompt: owned(l.prompt),
+            split: split(l.split)?,
+            segment: segment(seg)?,
+        })
+    }
+}
+
 type FieldError = (String, String);
 
 fn ferr(field: impl Into<String>, message: impl Into<String>) -> FieldError {
@@ -248,6 +478,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// A segment parsed from one JSON object, before it is placed in a document.
+#[derive(Debug, PartialEq)]
 struct RawSegment {
     text: String,
     score: f32,
@@ -369,6 +600,67 @@ fn meta_label(meta: Option<&Value>, key: &str, k: usize) -> Option<String> {
     }
 }
 
+/// The validating path: the line as a `serde_json::Value`, each field checked and any problem
+/// named by its path.
+fn parse_value_line(raw: &str) -> Result<Parsed, FieldError> {
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| ferr("(line)", format!("not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ferr(
+            "(line)",
+            format!("must be a JSON object, found {}", kind_of(&value)),
+        ));
+    };
+    if obj.contains_key("segments") {
+        let id = get_string(&obj, "id", "id")?;
+        let prompt = get_string(&obj, "prompt", "prompt")?;
+        let split = parse_split(&obj)?;
+        let meta = obj.get("meta").cloned().filter(|m| !m.is_null());
+        let segs = match obj.get("segments") {
+            Some(Value::Array(a)) if a.is_empty() => return Err(ferr("segments", "is empty")),
+            Some(Value::Array(a)) => a,
+            Some(v) => {
+                return Err(ferr(
+                    "segments",
+                    format!("must be an array, found {}", kind_of(v)),
+                ));
+            }
+            None => return Err(ferr("segments", "missing")),
+        };
+        let mut segments = Vec::with_capacity(segs.len());
+        for (k, s) in segs.iter().enumerate() {
+            let Value::Object(so) = s else {
+                return Err(ferr(
+                    format!("segments[{k}]"),
+                    format!("must be an object, found {}", kind_of(s)),
+                ));
+            };
+            segments.push(parse_segment(so, &format!("segments[{k}]."))?);
+        }
+        Ok(Parsed::Doc {
+            id,
+            prompt,
+            split,
+            meta,
+            segments,
+        })
+    } else if obj.contains_key("text") || obj.contains_key("doc") || obj.contains_key("score") {
+        let doc = get_string(&obj, "doc", "doc")?;
+        let segment = parse_segment(&obj, "")?;
+        Ok(Parsed::Flat {
+            doc,
+            prompt: get_string(&obj, "prompt", "prompt")?,
+            split: parse_split(&obj)?,
+            segment,
+        })
+    } else {
+        Err(ferr(
+            "segments",
+            "missing (a line is either a document with `segments` or one segment with `text` and `score`)",
+        ))
+    }
+}
+
 struct Builder<'a> {
     file: &'a str,
     dev_fraction: f64,
@@ -392,27 +684,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn add_line(&mut self, raw: &str, line: usize) -> Result<(), FieldError> {
-        let value: Value = serde_json::from_str(raw)
-            .map_err(|e| ferr("(line)", format!("not valid JSON: {e}")))?;
-        let Value::Object(obj) = value else {
-            return Err(ferr(
-                "(line)",
-                format!("must be a JSON object, found {}", kind_of(&value)),
-            ));
-        };
-        if obj.contains_key("segments") {
-            self.add_document(&obj, line)
-        } else if obj.contains_key("text") || obj.contains_key("doc") || obj.contains_key("score") {
-            self.add_flat(&obj, line)
-        } else {
-            Err(ferr(
-                "segments",
-                "missing (a line is either a document with `segments` or one segment with `text` and `score`)",
-            ))
-        }
-    }
-
     fn check_new_id(&self, id: &str, field: &str) -> Result<(), FieldError> {
         if let Some(first) = self.seen.get(id) {
             return Err(ferr(
@@ -425,69 +696,63 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn add_document(&mut self, obj: &Map<String, Value>, line: usize) -> Result<(), FieldError> {
-        let id = get_string(obj, "id", "id")?.unwrap_or_else(|| format!("line-{line}"));
-        self.check_new_id(&id, "id")?;
-        let prompt = get_string(obj, "prompt", "prompt")?.unwrap_or_default();
-        let split = parse_split(obj)?;
-        let meta = obj.get("meta").cloned().filter(|m| !m.is_null());
-        let segs = match obj.get("segments") {
-            Some(Value::Array(a)) if a.is_empty() => return Err(ferr("segments", "is empty")),
-            Some(Value::Array(a)) => a,
-            Some(v) => {
-                return Err(ferr(
-                    "segments",
-                    format!("must be an array, found {}", kind_of(v)),
-                ));
+    /// Places one parsed line: a new document, or the next segment of the open flat document.
+    fn add(&mut self, parsed: Parsed, line: usize) -> Result<(), FieldError> {
+        match parsed {
+            Parsed::Doc {
+                id,
+                prompt,
+                split,
+                meta,
+                segments,
+            } => {
+                let id = id.unwrap_or_else(|| format!("line-{line}"));
+                self.check_new_id(&id, "id")?;
+                let doc = self.docs.len();
+                let start = self.segments.len();
+                for (k, r) in segments.into_iter().enumerate() {
+                    self.segments.push(Segment {
+                        doc,
+                        index: k,
+                        text: r.text,
+                        score: r.score,
+                        ratings: r.ratings,
+                        tags: r.tags,
+                        noise: meta_label(meta.as_ref(), "noise", k),
+                        hard: meta_label(meta.as_ref(), "hard", k),
+                        line,
+                    });
+                }
+                let split = split.unwrap_or_else(|| split_for_id(&id, self.dev_fraction));
+                self.seen.insert(id.clone(), line);
+                self.docs.push(Document {
+                    id,
+                    prompt: prompt.unwrap_or_default(),
+                    split,
+                    segments: start..self.segments.len(),
+                    meta,
+                    line,
+                });
+                self.open_flat = false;
+                Ok(())
             }
-            None => return Err(ferr("segments", "missing")),
-        };
-        // Validate every segment before touching the dataset: nothing half-loaded.
-        let mut raws = Vec::with_capacity(segs.len());
-        for (k, s) in segs.iter().enumerate() {
-            let prefix = format!("segments[{k}].");
-            let Value::Object(so) = s else {
-                return Err(ferr(
-                    format!("segments[{k}]"),
-                    format!("must be an object, found {}", kind_of(s)),
-                ));
-            };
-            raws.push(parse_segment(so, &prefix)?);
+            Parsed::Flat {
+                doc: doc_id,
+                prompt,
+                split,
+                segment: raw,
+            } => self.add_flat(doc_id, prompt, split, raw, line),
         }
-        let doc = self.docs.len();
-        let start = self.segments.len();
-        for (k, r) in raws.into_iter().enumerate() {
-            self.segments.push(Segment {
-                doc,
-                index: k,
-                text: r.text,
-                score: r.score,
-                ratings: r.ratings,
-                tags: r.tags,
-                noise: meta_label(meta.as_ref(), "noise", k),
-                hard: meta_label(meta.as_ref(), "hard", k),
-                line,
-            });
-        }
-        let split = split.unwrap_or_else(|| split_for_id(&id, self.dev_fraction));
-        self.seen.insert(id.clone(), line);
-        self.docs.push(Document {
-            id,
-            prompt,
-            split,
-            segments: start..self.segments.len(),
-            meta,
-            line,
-        });
-        self.open_flat = false;
-        Ok(())
     }
 
-    fn add_flat(&mut self, obj: &Map<String, Value>, line: usize) -> Result<(), FieldError> {
-        let doc_id = get_string(obj, "doc", "doc")?;
-        let raw = parse_segment(obj, "")?;
-        let prompt = get_string(obj, "prompt", "prompt")?;
-        let split = parse_split(obj)?;
+    fn add_flat(
+        &mut self,
+        doc_id: Option<String>,
+        prompt: Option<String>,
+        split: Option<Split>,
+        raw: RawSegment,
+        line: usize,
+    ) -> Result<(), FieldError> {
         let continues = self.open_flat
             && doc_id.is_some()
             && self.docs.last().map(|d| Some(&d.id) == doc_id.as_ref()) == Some(true);
@@ -687,5 +952,74 @@ mod tests {
         assert_eq!(split_for_id("doc-7", 0.2), split_for_id("doc-7", 0.2));
         assert_eq!(split_for_id("doc-7", 0.0), Split::Train);
         assert_eq!(split_for_id("doc-7", 1.0), Split::Dev);
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_validator_or_defers_to_it() {
+        // Every line either takes the fast path with the validator's exact result, or is left to
+        // the validator. Well-formed lines (escapes included) must take the fast path.
+        let fast_lines = [
+            r#"{"id": "a", "prompt": "p", "split": "train", "segments": [{"text": "x", "score": 1, "ratings": [0.5, 1], "tags": ["t"]}], "meta": {"noise": {"0": "flipped"}}}"#,
+            r#"{"id": "a", "segments": [{"text": "caf\u00e9 \"quoted\"\nline", "score": -0.25, "extra": [1, {"a": null}]}], "other": 3}"#,
+            r#"{"segments": [{"text": "x", "score": 1e-3}], "split": "validation", "meta": null}"#,
+            r#"{"doc": "d", "text": "flat", "score": 0.5, "split": "dev", "prompt": "q"}"#,
+            r#"{"text": "no doc id", "score": 2, "tags": []}"#,
+        ];
+        let deferred = [
+            r#"{"id": 7, "segments": [{"text": "numeric id", "score": 1}]}"#,
+            r#"{"id": null, "prompt": null, "segments": [{"text": "nulls", "score": 1, "ratings": null}]}"#,
+            r#"{"id": "a", "id": "b", "segments": [{"text": "duplicate key", "score": 1}]}"#,
+            r#"{"segments": [{"text": "  ", "score": 1}]}"#,
+            r#"{"segments": [{"text": "x", "score": "high"}]}"#,
+            r#"{"segments": [{"text": "x", "score": 1e300}]}"#,
+            r#"{"segments": [{"text": "x", "score": 1, "ratings": [1, 1e39]}]}"#,
+            r#"{"segments": [], "text": "x", "score": 1}"#,
+            r#"{"segments": null, "text": "x", "score": 1}"#,
+            r#"{"segments": [{"text": "x", "score": 1}], "split": "test"}"#,
+            r#"{"segments": [{"text": "x", "score": 1, "tags": [1]}]}"#,
+            r#"{"doc": "d", "text": "x"}"#,
+            r#"{"doc": 5, "text": "x", "score": 1}"#,
+            r#"{"prompt": "only"}"#,
+            r#"[1, 2]"#,
+            r#"not json"#,
+        ];
+        for line in fast_lines {
+            let fast = fast::parse(line);
+            assert!(fast.is_some(), "fast path refused {line}");
+            assert_eq!(fast, parse_value_line(line).ok(), "{line}");
+        }
+        for line in deferred {
+            assert_eq!(fast::parse(line), None, "fast path took {line}");
+        }
+        let bundled = crate::data::BUNDLED_JSONL;
+        assert!(
+            bundled.lines().all(|l| fast::parse(l).is_some()),
+            "every bundled line takes the fast path"
+        );
+    }
+
+    #[test]
+    fn parsing_on_two_threads_gives_the_same_dataset_and_line_numbers() {
+        let text = crate::data::BUNDLED_JSONL;
+        let one = parse_split_at(text, "t", &ReadOptions::default(), usize::MAX).unwrap();
+        let two = parse_split_at(text, "t", &ReadOptions::default(), 0).unwrap();
+        assert_eq!(one, two);
+        // A bad line in the second half is reported with its line number in the whole file.
+        let base = text.trim_end_matches('\n');
+        let n = base.lines().count();
+        let bad = format!("{base}\n\n{{\"segments\": [{{\"text\": \"x\"}}]}}\n");
+        match parse_split_at(&bad, "t", &ReadOptions::default(), 0) {
+            Err(DataError::Line { line, field, .. }) => {
+                assert_eq!((line, field.as_str()), (n + 2, "segments[0].score"));
+            }
+            other => panic!("expected a line error, got {other:?}"),
+        }
+        // A duplicate id across the two halves is still caught.
+        let first = text.lines().next().unwrap_or_default();
+        let dup = format!("{text}\n{first}\n");
+        assert!(matches!(
+            parse_split_at(&dup, "t", &ReadOptions::default(), 0),
+            Err(DataError::Line { field, .. }) if field == "id"
+        ));
     }
 }

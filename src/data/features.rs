@@ -6,10 +6,10 @@
 //! features: log length, position in the document, overlap with the prompt and with the previous
 //! segment. Features are computed once at load time, never per step.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::dataset::Dataset;
-use super::hash::{FnvBuild, fnv1a};
+use super::hash::{FnvBuild, fnv1a, fnv1a_continue};
 
 /// Names of the dense features, in column order.
 pub const DENSE_NAMES: [&str; 4] = ["log_len", "position", "prompt_overlap", "prev_overlap"];
@@ -122,18 +122,18 @@ pub struct Features {
     pub types: usize,
     pub type_width: usize,
     /// [types, type_width] bucket ids of each type's grams (unigram and char n-grams).
-    pub type_ids: Vec<i64>,
+    pub type_ids: Vec<i32>,
     /// [types, type_width] occurrence counts of each gram in the type (0 on padding).
     pub type_counts: Vec<f32>,
     /// Distinct tokens per row (the most of any segment).
     pub tok_width: usize,
     /// [n, tok_width] word-type index of each distinct token of the segment.
-    pub tok_types: Vec<i64>,
+    pub tok_types: Vec<i32>,
     /// [n, tok_width] token count / N (0 on padding).
     pub tok_weights: Vec<f32>,
     pub big_width: usize,
     /// [n, big_width] bucket ids of the segment's distinct bigrams.
-    pub big_ids: Vec<i64>,
+    pub big_ids: Vec<i32>,
     /// [n, big_width] bigram count / N (0 on padding).
     pub big_weights: Vec<f32>,
     /// [n, DENSE] dense features.
@@ -224,120 +224,348 @@ fn counted<T: Ord + Copy>(mut v: Vec<T>) -> Vec<(T, u32)> {
     out
 }
 
-type WordSet<'a> = HashSet<&'a str, FnvBuild>;
-
-fn overlap(a: &WordSet, b: &WordSet) -> f32 {
-    if a.is_empty() {
-        return 0.0;
-    }
-    a.iter().filter(|w| b.contains(*w)).count() as f32 / a.len() as f32
-}
-
-fn jaccard(a: &WordSet, b: &WordSet) -> f32 {
-    let union = a.union(b).count();
-    if union == 0 {
-        return 0.0;
-    }
-    a.intersection(b).count() as f32 / union as f32
-}
-
-/// Featurises every segment of a dataset.
-pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
-    let n = ds.segments.len();
-    let mut type_index: HashMap<String, u32, FnvBuild> = HashMap::default();
-    let mut type_lists: Vec<Vec<(u32, u32)>> = Vec::new();
-    let mut type_totals: Vec<u32> = Vec::new();
-    // Per segment: (type, count) of tokens, (bucket, count) of bigrams, and N.
-    let mut seg_toks: Vec<Vec<(u32, u32)>> = Vec::with_capacity(n);
-    let mut seg_bigs: Vec<Vec<(u32, u32)>> = Vec::with_capacity(n);
-    let mut totals: Vec<u32> = Vec::with_capacity(n);
-    let mut dense = Vec::with_capacity(n * DENSE);
-    for doc in &ds.docs {
-        let prompt_words = tokenize(&doc.prompt);
-        let prompt_set: WordSet = prompt_words.iter().map(String::as_str).collect();
-        let seg_words: Vec<Vec<String>> = ds.segments[doc.segments.clone()]
-            .iter()
-            .map(|s| {
-                let mut w = tokenize(&s.text);
-                w.truncate(spec.max_words);
-                w
-            })
-            .collect();
-        let sets: Vec<WordSet> = seg_words
-            .iter()
-            .map(|ws| ws.iter().map(String::as_str).collect())
-            .collect();
-        let len = seg_words.len();
-        for (k, words) in seg_words.iter().enumerate() {
-            let mut total = 0u32;
-            let mut toks = Vec::with_capacity(words.len());
-            for w in words {
-                let t = match type_index.get(w.as_str()) {
-                    Some(&t) => t,
-                    None => {
-                        let t = type_lists.len() as u32;
-                        let list = counted(type_grams(w, spec));
-                        type_totals.push(list.iter().map(|&(_, c)| c).sum());
-                        type_lists.push(list);
-                        type_index.insert(w.clone(), t);
-                        t
-                    }
-                };
-                total += type_totals[t as usize];
-                toks.push(t);
+/// Calls `f` with each lower-case word of `text`, as [`tokenize`] would return them, without
+/// allocating for words that are already lower-case ASCII (most of them).
+fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+    for w in text.split(|c: char| !c.is_alphanumeric()) {
+        if w.is_empty() {
+            continue;
+        }
+        if w.is_ascii() {
+            if w.bytes().any(|b| b.is_ascii_uppercase()) {
+                buf.clear();
+                buf.push_str(w);
+                buf.make_ascii_lowercase();
+                f(buf);
+            } else {
+                f(w);
             }
-            let mut bigs = Vec::new();
-            if spec.word_ngrams >= 2 {
-                for pair in words.windows(2) {
-                    bigs.push(bigram_bucket(&pair[0], &pair[1], spec.buckets));
+        } else {
+            f(&w.to_lowercase());
+        }
+    }
+}
+
+/// The word types seen so far, in first-appearance order.
+#[derive(Default)]
+struct Types {
+    index: HashMap<Box<str>, u32, FnvBuild>,
+    words: Vec<Box<str>>,
+    /// FNV-1a state after `w2\0`, the word and a space: a bigram's hash continues from it with the
+    /// second word's bytes, so each bigram hashes only one word.
+    bigram_prefix: Vec<u64>,
+    /// (bucket, count) of each type's own grams, by bucket.
+    lists: Vec<Vec<(u32, u32)>>,
+    /// Total gram count of each type.
+    totals: Vec<u32>,
+}
+
+impl Types {
+    fn get(&self, word: &str) -> Option<u32> {
+        self.index.get(word).copied()
+    }
+
+    fn intern(&mut self, word: &str, spec: &FeatureSpec) -> u32 {
+        if let Some(t) = self.get(word) {
+            return t;
+        }
+        let t = self.words.len() as u32;
+        let list = counted(type_grams(word, spec));
+        self.totals.push(list.iter().map(|&(_, c)| c).sum());
+        self.lists.push(list);
+        self.bigram_prefix
+            .push(fnv1a(&[b"w2\0", word.as_bytes(), b" "]));
+        self.words.push(word.into());
+        self.index.insert(word.into(), t);
+        t
+    }
+
+    fn bigram(&self, a: u32, b: u32, buckets: usize) -> u32 {
+        let h = fnv1a_continue(
+            self.bigram_prefix[a as usize],
+            self.words[b as usize].as_bytes(),
+        );
+        (h % buckets as u64) as u32
+    }
+}
+
+/// Segments featurised by one worker, in dataset order, with that worker's own type ids.
+#[derive(Default)]
+struct Part {
+    types: Types,
+    /// Row r's (type, count) pairs are `tok[tok_off[r]..tok_off[r + 1]]`, by type.
+    tok: Vec<(u32, u32)>,
+    tok_off: Vec<usize>,
+    /// Row r's (bucket, count) bigram pairs, by bucket.
+    big: Vec<(u32, u32)>,
+    big_off: Vec<usize>,
+    /// Row r's total n-gram count N.
+    totals: Vec<u32>,
+    dense: Vec<f32>,
+}
+
+/// |a ∩ b| of two ascending lists without repeats.
+fn intersection(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Appends `v` (sorted in place) to `out` as (value, count) pairs in ascending value order.
+fn push_counted(v: &mut [u32], out: &mut Vec<(u32, u32)>) {
+    v.sort_unstable();
+    let start = out.len();
+    for &x in v.iter() {
+        let len = out.len();
+        match out.last_mut() {
+            Some((last, c)) if len > start && *last == x => *c += 1,
+            _ => out.push((x, 1)),
+        }
+    }
+}
+
+/// Featurises the documents `docs` of `ds`.
+fn featurize_part(ds: &Dataset, docs: &[super::dataset::Document], spec: &FeatureSpec) -> Part {
+    let n: usize = docs.iter().map(|d| d.segments.len()).sum();
+    let mut p = Part {
+        tok_off: Vec::with_capacity(n + 1),
+        big_off: Vec::with_capacity(n + 1),
+        totals: Vec::with_capacity(n),
+        dense: Vec::with_capacity(n * DENSE),
+        ..Part::default()
+    };
+    p.tok_off.push(0);
+    p.big_off.push(0);
+    let mut buf = String::new();
+    // Per document: each segment's token types in order, and where each segment's begin.
+    let mut doc_toks: Vec<u32> = Vec::new();
+    let mut doc_off: Vec<usize> = Vec::new();
+    let mut prompt_set: Vec<u32> = Vec::new();
+    let (mut set, mut prev_set, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+    for doc in docs {
+        let segs = &ds.segments[doc.segments.clone()];
+        doc_toks.clear();
+        doc_off.clear();
+        doc_off.push(0);
+        for s in segs {
+            let start = doc_toks.len();
+            let types = &mut p.types;
+            for_each_word(&s.text, &mut buf, |w| {
+                if doc_toks.len() - start < spec.max_words {
+                    doc_toks.push(types.intern(w, spec));
                 }
+            });
+            doc_off.push(doc_toks.len());
+        }
+        // Every word of this document's segments has a type now, so a prompt word without one
+        // cannot overlap any of them.
+        prompt_set.clear();
+        for_each_word(&doc.prompt, &mut buf, |w| {
+            if let Some(t) = p.types.get(w) {
+                prompt_set.push(t);
             }
-            total += bigs.len() as u32;
-            seg_toks.push(counted(toks));
-            seg_bigs.push(counted(bigs));
-            totals.push(total);
+        });
+        prompt_set.sort_unstable();
+        prompt_set.dedup();
+        let len = segs.len();
+        prev_set.clear();
+        for k in 0..len {
+            let words = &doc_toks[doc_off[k]..doc_off[k + 1]];
+            let mut total: u32 = words.iter().map(|&t| p.types.totals[t as usize]).sum();
+            scratch.clear();
+            scratch.extend_from_slice(words);
+            push_counted(&mut scratch, &mut p.tok);
+            set.clear();
+            set.extend(
+                p.tok[p.tok_off.last().copied().unwrap_or(0)..]
+                    .iter()
+                    .map(|x| x.0),
+            );
+            p.tok_off.push(p.tok.len());
+            scratch.clear();
+            if spec.word_ngrams >= 2 {
+                scratch.extend(
+                    words
+                        .windows(2)
+                        .map(|pair| p.types.bigram(pair[0], pair[1], spec.buckets)),
+                );
+            }
+            total += scratch.len() as u32;
+            push_counted(&mut scratch, &mut p.big);
+            p.big_off.push(p.big.len());
+            p.totals.push(total);
             let log_len = (1.0 + words.len() as f32).ln() / 64f32.ln();
             let position = if len > 1 {
                 k as f32 / (len - 1) as f32
             } else {
                 0.0
             };
+            let prompt_overlap = if set.is_empty() {
+                0.0
+            } else {
+                intersection(&set, &prompt_set) as f32 / set.len() as f32
+            };
             let prev = if k > 0 {
-                jaccard(&sets[k], &sets[k - 1])
+                let both = intersection(&set, &prev_set);
+                let union = set.len() + prev_set.len() - both;
+                if union == 0 {
+                    0.0
+                } else {
+                    both as f32 / union as f32
+                }
             } else {
                 0.0
             };
-            dense.extend_from_slice(&[log_len, position, overlap(&sets[k], &prompt_set), prev]);
+            p.dense
+                .extend_from_slice(&[log_len, position, prompt_overlap, prev]);
+            std::mem::swap(&mut set, &mut prev_set);
         }
     }
-    let types = type_lists.len().max(1);
-    let type_width = type_lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
-    let mut type_ids = vec![0i64; types * type_width];
-    let mut type_counts = vec![0f32; types * type_width];
-    for (t, list) in type_lists.iter().enumerate() {
+    p
+}
+
+/// Featurises every segment of a dataset, on as many threads as the machine has cores (at most 8).
+pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    featurize_threads(ds, spec, threads)
+}
+
+/// Featurises every segment on `threads` threads. The result does not depend on `threads`: each
+/// worker takes a contiguous run of documents and numbers its own word types, and the merge gives
+/// them the ids a single pass would have given (first appearance in dataset order).
+pub fn featurize_threads(ds: &Dataset, spec: &FeatureSpec, threads: usize) -> Features {
+    let n = ds.segments.len();
+    // Contiguous runs of documents with about equal segment counts.
+    let threads = threads.clamp(1, ds.docs.len().max(1));
+    let mut bounds = vec![0usize];
+    let mut acc = 0usize;
+    for (d, doc) in ds.docs.iter().enumerate() {
+        acc += doc.segments.len();
+        if bounds.len() < threads && acc * threads >= n * bounds.len() {
+            bounds.push(d + 1);
+        }
+    }
+    if *bounds.last().unwrap_or(&0) != ds.docs.len() {
+        bounds.push(ds.docs.len());
+    }
+    let parts: Vec<Part> = std::thread::scope(|s| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| s.spawn(move || featurize_part(ds, &ds.docs[w[0]..w[1]], spec)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    assemble(parts, n)
+}
+
+/// Merges the workers' parts into one [`Features`]: one type table, global type ids, padded rows.
+fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
+    let mut types = Types::default();
+    let mut remaps: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter_mut().enumerate() {
+        if i == 0 {
+            // The first part's ids are already global.
+            remaps.push((0..part.types.words.len() as u32).collect());
+            types = std::mem::take(&mut part.types);
+            continue;
+        }
+        let t = std::mem::take(&mut part.types);
+        let mut remap = Vec::with_capacity(t.words.len());
+        for (((word, list), total), prefix) in t
+            .words
+            .into_iter()
+            .zip(t.lists)
+            .zip(t.totals)
+            .zip(t.bigram_prefix)
+        {
+            let id = match types.get(&word) {
+                Some(id) => id,
+                None => {
+                    let id = types.words.len() as u32;
+                    types.index.insert(word.clone(), id);
+                    types.words.push(word);
+                    types.lists.push(list);
+                    types.totals.push(total);
+                    types.bigram_prefix.push(prefix);
+                    id
+                }
+            };
+            remap.push(id);
+        }
+        remaps.push(remap);
+    }
+    let n_types = types.words.len().max(1);
+    let type_width = types.lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let mut type_ids = vec![0i32; n_types * type_width];
+    let mut type_counts = vec![0f32; n_types * type_width];
+    for (t, list) in types.lists.iter().enumerate() {
         for (j, &(id, c)) in list.iter().enumerate() {
-            type_ids[t * type_width + j] = i64::from(id);
+            type_ids[t * type_width + j] = id as i32;
             type_counts[t * type_width + j] = c as f32;
         }
     }
-    let pack = |lists: &[Vec<(u32, u32)>]| -> (usize, Vec<i64>, Vec<f32>) {
-        let width = lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
-        let mut ids = vec![0i64; n * width];
-        let mut weights = vec![0f32; n * width];
-        for (r, list) in lists.iter().enumerate() {
-            let total = totals[r].max(1) as f32;
-            for (j, &(id, c)) in list.iter().enumerate() {
-                ids[r * width + j] = i64::from(id);
-                weights[r * width + j] = c as f32 / total;
+    let width = |off: &[usize]| off.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    let tok_width = parts
+        .iter()
+        .map(|p| width(&p.tok_off))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let big_width = parts
+        .iter()
+        .map(|p| width(&p.big_off))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut tok_types = vec![0i32; n * tok_width];
+    let mut tok_weights = vec![0f32; n * tok_width];
+    let mut big_ids = vec![0i32; n * big_width];
+    let mut big_weights = vec![0f32; n * big_width];
+    let mut dense = Vec::with_capacity(n * DENSE);
+    let mut row = 0;
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for (part, remap) in parts.into_iter().zip(&remaps) {
+        for r in 0..part.totals.len() {
+            let total = part.totals[r].max(1) as f32;
+            pairs.clear();
+            pairs.extend(
+                part.tok[part.tok_off[r]..part.tok_off[r + 1]]
+                    .iter()
+                    .map(|&(t, c)| (remap[t as usize], c)),
+            );
+            // Rows list their types in ascending id; remapped ids may need re-sorting.
+            pairs.sort_unstable();
+            for (j, &(t, c)) in pairs.iter().enumerate() {
+                tok_types[row * tok_width + j] = t as i32;
+                tok_weights[row * tok_width + j] = c as f32 / total;
             }
+            for (j, &(b, c)) in part.big[part.big_off[r]..part.big_off[r + 1]]
+                .iter()
+                .enumerate()
+            {
+                big_ids[row * big_width + j] = b as i32;
+                big_weights[row * big_width + j] = c as f32 / total;
+            }
+            row += 1;
         }
-        (width, ids, weights)
-    };
-    let (tok_width, tok_types, tok_weights) = pack(&seg_toks);
-    let (big_width, big_ids, big_weights) = pack(&seg_bigs);
+        dense.extend_from_slice(&part.dense);
+    }
     Features {
         n,
-        types,
+        types: n_types,
         type_width,
         type_ids,
         type_counts,
@@ -354,6 +582,136 @@ pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
+
+    type WordSet<'a> = HashSet<&'a str, FnvBuild>;
+
+    fn overlap(a: &WordSet, b: &WordSet) -> f32 {
+        if a.is_empty() {
+            return 0.0;
+        }
+        a.iter().filter(|w| b.contains(*w)).count() as f32 / a.len() as f32
+    }
+
+    fn jaccard(a: &WordSet, b: &WordSet) -> f32 {
+        let union = a.union(b).count();
+        if union == 0 {
+            return 0.0;
+        }
+        a.intersection(b).count() as f32 / union as f32
+    }
+
+    /// The featuriser written plainly (strings, hash sets), as the definition the fast one must
+    /// match.
+    pub fn reference_featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
+        let n = ds.segments.len();
+        let mut type_index: HashMap<String, u32, FnvBuild> = HashMap::default();
+        let mut type_lists: Vec<Vec<(u32, u32)>> = Vec::new();
+        let mut type_totals: Vec<u32> = Vec::new();
+        // Per segment: (type, count) of tokens, (bucket, count) of bigrams, and N.
+        let mut seg_toks: Vec<Vec<(u32, u32)>> = Vec::with_capacity(n);
+        let mut seg_bigs: Vec<Vec<(u32, u32)>> = Vec::with_capacity(n);
+        let mut totals: Vec<u32> = Vec::with_capacity(n);
+        let mut dense = Vec::with_capacity(n * DENSE);
+        for doc in &ds.docs {
+            let prompt_words = tokenize(&doc.prompt);
+            let prompt_set: WordSet = prompt_words.iter().map(String::as_str).collect();
+            let seg_words: Vec<Vec<String>> = ds.segments[doc.segments.clone()]
+                .iter()
+                .map(|s| {
+                    let mut w = tokenize(&s.text);
+                    w.truncate(spec.max_words);
+                    w
+                })
+                .collect();
+            let sets: Vec<WordSet> = seg_words
+                .iter()
+                .map(|ws| ws.iter().map(String::as_str).collect())
+                .collect();
+            let len = seg_words.len();
+            for (k, words) in seg_words.iter().enumerate() {
+                let mut total = 0u32;
+                let mut toks = Vec::with_capacity(words.len());
+                for w in words {
+                    let t = match type_index.get(w.as_str()) {
+                        Some(&t) => t,
+                        None => {
+                            let t = type_lists.len() as u32;
+                            let list = counted(type_grams(w, spec));
+                            type_totals.push(list.iter().map(|&(_, c)| c).sum());
+                            type_lists.push(list);
+                            type_index.insert(w.clone(), t);
+                            t
+                        }
+                    };
+                    total += type_totals[t as usize];
+                    toks.push(t);
+                }
+                let mut bigs = Vec::new();
+                if spec.word_ngrams >= 2 {
+                    for pair in words.windows(2) {
+                        bigs.push(bigram_bucket(&pair[0], &pair[1], spec.buckets));
+                    }
+                }
+                total += bigs.len() as u32;
+                seg_toks.push(counted(toks));
+                seg_bigs.push(counted(bigs));
+                totals.push(total);
+                let log_len = (1.0 + words.len() as f32).ln() / 64f32.ln();
+                let position = if len > 1 {
+                    k as f32 / (len - 1) as f32
+                } else {
+                    0.0
+                };
+                let prev = if k > 0 {
+                    jaccard(&sets[k], &sets[k - 1])
+                } else {
+                    0.0
+                };
+                dense.extend_from_slice(&[log_len, position, overlap(&sets[k], &prompt_set), prev]);
+            }
+        }
+        let types = type_lists.len().max(1);
+        let type_width = type_lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut type_ids = vec![0i32; types * type_width];
+        let mut type_counts = vec![0f32; types * type_width];
+        for (t, list) in type_lists.iter().enumerate() {
+            for (j, &(id, c)) in list.iter().enumerate() {
+                type_ids[t * type_width + j] = id as i32;
+                type_counts[t * type_width + j] = c as f32;
+            }
+        }
+        let pack = |lists: &[Vec<(u32, u32)>]| -> (usize, Vec<i32>, Vec<f32>) {
+            let width = lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
+            let mut ids = vec![0i32; n * width];
+            let mut weights = vec![0f32; n * width];
+            for (r, list) in lists.iter().enumerate() {
+                let total = totals[r].max(1) as f32;
+                for (j, &(id, c)) in list.iter().enumerate() {
+                    ids[r * width + j] = id as i32;
+                    weights[r * width + j] = c as f32 / total;
+                }
+            }
+            (width, ids, weights)
+        };
+        let (tok_width, tok_types, tok_weights) = pack(&seg_toks);
+        let (big_width, big_ids, big_weights) = pack(&seg_bigs);
+        Features {
+            n,
+            types,
+            type_width,
+            type_ids,
+            type_counts,
+            tok_width,
+            tok_types,
+            tok_weights,
+            big_width,
+            big_ids,
+            big_weights,
+            dense,
+        }
+    }
+
     use crate::data::dataset::{ReadOptions, parse_str};
 
     #[test]
@@ -439,5 +797,39 @@ mod tests {
         assert!((d(2, 0) - 2f32.ln() / 64f32.ln()).abs() < 1e-6);
         let sub = f.rows(&[2, 0]);
         assert_eq!(sub.dense[..DENSE], f.dense[2 * DENSE..3 * DENSE]);
+    }
+
+    #[test]
+    fn the_fast_featuriser_equals_the_plain_definition_on_any_thread_count() {
+        // Edge cases: mixed case and non-ASCII words (É lower-cases to é), a segment longer than
+        // max_words, one with no words, repeated words and bigrams, prompt words found in no
+        // segment, and a word type first seen in a later document.
+        let edge = r#"{"id": "e1", "prompt": "Descale the KETTLE, Zoë!", "segments": [{"text": "ÉTÉ été Été, kettle kettle kettle.", "score": 1}, {"text": "...", "score": 0}, {"text": "a b a b a b c", "score": 0.5}]}
+{"id": "e2", "prompt": "", "segments": [{"text": "zoë descale new words here", "score": 0}]}"#;
+        let long: String = (0..300).map(|i| format!("w{} ", i % 37)).collect();
+        let edge = format!(
+            "{edge}\n{{\"id\": \"e3\", \"prompt\": \"w1 w2\", \"segments\": [{{\"text\": \"{long}\", \"score\": 0}}]}}"
+        );
+        let spec = FeatureSpec {
+            max_words: 64,
+            ..FeatureSpec::default()
+        };
+        let (edge_ds, _) = parse_str(&edge, "t", &ReadOptions::default()).unwrap();
+        let (bundled, _) = crate::data::load(None, &ReadOptions::default()).unwrap();
+        for (ds, spec) in [(&edge_ds, &spec), (&bundled, &FeatureSpec::default())] {
+            let want = reference_featurize(ds, spec);
+            for threads in [1, 2, 3, 7] {
+                assert_eq!(
+                    featurize_threads(ds, spec, threads),
+                    want,
+                    "{threads} threads"
+                );
+            }
+        }
+        let f = reference_featurize(&edge_ds, &spec);
+        assert_eq!(
+            f.tok_width, 37,
+            "the long segment is cut at max_words, with 37 distinct words"
+        );
     }
 }

@@ -8,12 +8,15 @@ const PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// FNV-1a of `parts` concatenated, as if they were one byte string.
 pub fn fnv1a(parts: &[&[u8]]) -> u64 {
-    let mut h = OFFSET;
-    for part in parts {
-        for &b in *part {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(PRIME);
-        }
+    parts.iter().fold(OFFSET, |h, part| fnv1a_continue(h, part))
+}
+
+/// Continues an FNV-1a hash `h` (the value of [`fnv1a`] over a prefix) with more bytes:
+/// `fnv1a_continue(fnv1a(&[a]), b) == fnv1a(&[a, b])`.
+pub fn fnv1a_continue(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(PRIME);
     }
     h
 }
@@ -110,6 +113,10 @@ mod tests {
         assert_eq!(fnv1a(&[b"a"]), 0xaf63dc4c8601ec8c);
         assert_eq!(fnv1a(&[b"foobar"]), 0x85944171f73967e8);
         assert_eq!(fnv1a(&[b"foo", b"bar"]), fnv1a(&[b"foobar"]));
+        assert_eq!(
+            fnv1a_continue(fnv1a(&[b"foo"]), b"bar"),
+            fnv1a(&[b"foobar"])
+        );
     }
 
     #[test]
