@@ -102,7 +102,7 @@ impl Bare {
 
 fn trainer(ds: &Dataset, cfg: &Config) -> Trainer {
     let f = featurize(ds, &cfg.features.spec());
-    Trainer::new(Arc::new(ds.clone()), &f, TrainSettings::from_config(cfg)).expect("trainer")
+    Trainer::new(Arc::new(ds.clone()), f, TrainSettings::from_config(cfg)).expect("trainer")
 }
 
 /// CPU time of the whole process (every thread), in ms.

@@ -130,7 +130,7 @@ pub fn from_dataset(
     let dataset = Arc::new(dataset);
     let mut trainer = Trainer::new(
         dataset.clone(),
-        &features,
+        features,
         TrainSettings::from_config(&config),
     )?;
     if let Some(dir) = &resume_step_dir {

@@ -21,7 +21,7 @@ fn dataset(jsonl: &str) -> Dataset {
 
 fn trainer(ds: Dataset, cfg: &Config) -> Trainer {
     let f = featurize(&ds, &cfg.features.spec());
-    Trainer::new(Arc::new(ds), &f, TrainSettings::from_config(cfg)).expect("trainer")
+    Trainer::new(Arc::new(ds), f, TrainSettings::from_config(cfg)).expect("trainer")
 }
 
 fn sgd(lr: f64) -> Config {
@@ -39,12 +39,12 @@ fn trainer_predicting(ds: Dataset, cfg: &Config, want: f32) -> Trainer {
     let f = featurize(&ds, &cfg.features.spec());
     let ds = Arc::new(ds);
     let settings = TrainSettings::from_config(cfg);
-    let t = Trainer::new(ds.clone(), &f, settings.clone()).expect("trainer");
+    let t = Trainer::new(ds.clone(), f.clone(), settings.clone()).expect("trainer");
     let p0 = t.predict_all()[0];
     let mut model = t.model().clone();
     let bias = model.head.bias.take().expect("head has a bias");
     model.head.bias = Some(Param::from_tensor((bias.val() + (want - p0)).detach()));
-    Trainer::with_model(ds, &f, settings, model).expect("trainer")
+    Trainer::with_model(ds, f, settings, model).expect("trainer")
 }
 
 const ONE: &str = r#"{"id": "d", "split": "train", "prompt": "How do I descale a kettle?", "segments": [{"text": "Fill it with equal parts water and white vinegar.", "score": 0.8}]}"#;

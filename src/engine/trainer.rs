@@ -116,6 +116,77 @@ pub fn type_table(f: &Features, device: &Device) -> TypeTable {
     }
 }
 
+/// Rows `rows` of a row-major array of rows of `width` values.
+fn take_rows<T: Copy>(src: &[T], width: usize, rows: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(rows.len() * width);
+    for &r in rows {
+        out.extend_from_slice(&src[r * width..(r + 1) * width]);
+    }
+    out
+}
+
+/// The input tensors of the `train` and `dev` rows (dev `None` when empty), built from `f` one
+/// array at a time, each array freed once its rows are copied out: at a million segments the
+/// host features are about 400 MB, and a copy of all of them would coexist with them otherwise.
+pub fn split_inputs(
+    f: Features,
+    train: &[usize],
+    dev: &[usize],
+    device: &Device,
+) -> (Inputs, Option<Inputs>) {
+    let types = type_table(&f, device);
+    let Features {
+        tok_width,
+        tok_types,
+        tok_weights,
+        big_width,
+        big_ids,
+        big_weights,
+        dense,
+        ..
+    } = f;
+    let ints = |src: Vec<i32>, width: usize| {
+        let make = |rows: &[usize]| {
+            Tensor::<2, Int>::from_ints(
+                TensorData::new(take_rows(&src, width, rows), [rows.len(), width]),
+                device,
+            )
+        };
+        (make(train), make(dev))
+    };
+    let floats = |src: Vec<f32>, width: usize| {
+        let make = |rows: &[usize]| {
+            Tensor::<2>::from_data(
+                TensorData::new(take_rows(&src, width, rows), [rows.len(), width]),
+                device,
+            )
+        };
+        (make(train), make(dev))
+    };
+    let (tt, dt) = ints(tok_types, tok_width);
+    let (tw, dw) = floats(tok_weights, tok_width);
+    let (tb, db) = ints(big_ids, big_width);
+    let (tbw, dbw) = floats(big_weights, big_width);
+    let (td, dd) = floats(dense, DENSE);
+    let train_x = Inputs {
+        types: types.clone(),
+        tok_types: tt,
+        tok_weights: tw,
+        big_ids: tb,
+        big_weights: tbw,
+        dense: td,
+    };
+    let dev_x = (!dev.is_empty()).then(|| Inputs {
+        types,
+        tok_types: dt,
+        tok_weights: dw,
+        big_ids: db,
+        big_weights: dbw,
+        dense: dd,
+    });
+    (train_x, dev_x)
+}
+
 /// Builds the input tensors for feature rows `rows`.
 pub fn inputs(f: &Features, types: &TypeTable, rows: &[usize], device: &Device) -> Inputs {
     let sub = f.rows(rows);
@@ -293,10 +364,11 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A freshly initialised model on `dataset`. `features` must be `featurize(dataset)`.
+    /// A freshly initialised model on `dataset`. `features` must be `featurize(dataset)`; they
+    /// become tensors and the host copy is freed.
     pub fn new(
         dataset: Arc<Dataset>,
-        features: &Features,
+        features: Features,
         settings: TrainSettings,
     ) -> Result<Self, EngineError> {
         let plain = plain_device(settings.backend);
@@ -309,7 +381,7 @@ impl Trainer {
     /// A trainer around an existing model (from a checkpoint, or built by a test).
     pub fn with_model(
         dataset: Arc<Dataset>,
-        features: &Features,
+        features: Features,
         settings: TrainSettings,
         model: SegmentModel,
     ) -> Result<Self, EngineError> {
@@ -321,9 +393,7 @@ impl Trainer {
         if train_rows.is_empty() {
             return Err(EngineError::NoTrainData);
         }
-        let types = type_table(features, &plain);
-        let train_x = inputs(features, &types, &train_rows, &plain);
-        let dev_x = (!dev_rows.is_empty()).then(|| inputs(features, &types, &dev_rows, &plain));
+        let (train_x, dev_x) = split_inputs(features, &train_rows, &dev_rows, &plain);
         let ty: Vec<f32> = train_rows
             .iter()
             .map(|&i| dataset.segments[i].score)
