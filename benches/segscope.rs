@@ -312,13 +312,79 @@ fn bench_screen() {
     }
 }
 
-fn bench_data() {
+/// The 1M-segment file, written by `segscope gen-data` in a child process so that this process
+/// never holds it.
+fn data_file() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let path = dir.join("bench-1m.jsonl");
     if !path.exists() {
-        std::fs::write(&path, generate::generate(173_000, 13)).expect("write the 1M file");
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_segscope"))
+            .args(["gen-data", "--docs", "173000", "--seed", "13", "--out"])
+            .arg(&path)
+            .status()
+            .expect("run segscope gen-data");
+        assert!(status.success(), "gen-data failed: {status}");
     }
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    path
+}
+
+/// This process's peak RSS so far, in MB (VmHWM).
+fn own_peak_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// Peak memory of a separate process that only loads, featurises and builds the trainer's
+/// tensors. Run before this process allocates anything large: a child's ru_maxrss also counts the
+/// parent's peak at the moment it was spawned (the spawn shares the parent's memory until exec),
+/// and that peak is printed beside it.
+fn data_peak(path: &std::path::Path) -> String {
+    let parent_mb = own_peak_mb();
+    let s = Instant::now();
+    // Reaped below with wait4, which std cannot see.
+    #[allow(clippy::zombie_processes)]
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_segscope"))
+        .args([
+            "--headless",
+            "--steps",
+            "0",
+            "--config",
+            "/dev/null",
+            "--data",
+        ])
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run segscope");
+    // wait4 gives this child's own rusage (RUSAGE_CHILDREN would mix in every earlier child).
+    // SAFETY: wait4 writes only into the status and rusage it is given; the child is ours and is
+    // reaped here exactly once (std's Child is not waited on afterwards).
+    let (status, peak_kb) = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        let mut st = 0;
+        libc::wait4(child.id() as libc::pid_t, &mut st, 0, &mut u);
+        (st, u.ru_maxrss)
+    };
+    let exit = if libc::WIFEXITED(status) {
+        format!("exit {}", libc::WEXITSTATUS(status))
+    } else {
+        format!("wait status {status}")
+    };
+    format!(
+        "`segscope --headless --steps 0 --data bench-1m.jsonl` (load, featurise, build the tensors): {:.2} s, peak RSS {} MB, {exit} (this process's own peak when it spawned the child: {parent_mb} MB)",
+        s.elapsed().as_secs_f64(),
+        peak_kb / 1024
+    )
+}
+
+fn bench_data(path: &std::path::Path, peak: &str) {
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     println!(
         "\n## data: loading and featurising ~1,000,000 generated segments ({} MB file)",
         bytes >> 20
@@ -327,7 +393,7 @@ fn bench_data() {
     let mut n = 0;
     for _ in 0..3 {
         let s = Instant::now();
-        let (ds, _) = data::load(Some(&path), &ReadOptions::default()).expect("load");
+        let (ds, _) = data::load(Some(path), &ReadOptions::default()).expect("load");
         let t_load = s.elapsed();
         let f = featurize(&ds, &Config::default().features.spec());
         let t_all = s.elapsed();
@@ -339,34 +405,7 @@ fn bench_data() {
     println!("| segments | read + validate (s) | + featurise (s) | word types |");
     println!("|---|---|---|---|");
     println!("| {n} | {load:.2} | {all:.2} | {} |", times[0].2);
-    // Peak memory of a process that only loads, featurises and builds the trainer's tensors.
-    let bin = env!("CARGO_BIN_EXE_segscope");
-    let s = Instant::now();
-    let status = std::process::Command::new(bin)
-        .args([
-            "--headless",
-            "--steps",
-            "0",
-            "--config",
-            "/dev/null",
-            "--data",
-        ])
-        .arg(&path)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run segscope");
-    let wall = s.elapsed();
-    // SAFETY: getrusage only writes into the struct it is given.
-    let peak_kb = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u.ru_maxrss
-    };
-    println!(
-        "\n`segscope --headless --steps 0 --data bench-1m.jsonl` (load, featurise, build the tensors): {:.2} s, peak RSS {} MB, {status}",
-        wall.as_secs_f64(),
-        peak_kb / 1024
-    );
+    println!("\n{peak}");
 }
 
 fn main() {
@@ -381,6 +420,12 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let t0 = Instant::now();
+    // Measured first, while this process is still small (see data_peak).
+    let data = want("data").then(|| {
+        let path = data_file();
+        let peak = data_peak(&path);
+        (path, peak)
+    });
     if want("step") || want("backends") {
         let mut backends = vec![BackendKind::Flex];
         if want("backends") {
@@ -391,8 +436,8 @@ fn main() {
     if want("screen") {
         bench_screen();
     }
-    if want("data") {
-        bench_data();
+    if let Some((path, peak)) = data {
+        bench_data(&path, &peak);
     }
     println!("\n(total {:.0} s)", t0.elapsed().as_secs_f64());
 }
