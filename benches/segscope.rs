@@ -177,10 +177,10 @@ fn bench_step(backends: &[BackendKind]) {
     // SEGSCOPE_BENCH_QUICK=1: only the bundled full-batch row, for quick before/after checks.
     let quick = std::env::var_os("SEGSCOPE_BENCH_QUICK").is_some();
     let sets: &[(&str, &Dataset, usize, usize)] = if quick {
-        &[("bundled", &bundled, 101, 1)]
+        &[("bundled", &bundled, 201, 1)]
     } else {
         &[
-            ("bundled", &bundled, 15, 5),
+            ("bundled", &bundled, 201, 1),
             ("generated 100k", &large, 3, 3),
         ]
     };

@@ -111,19 +111,40 @@ pub struct SegmentModel {
 }
 
 impl SegmentModel {
+    /// The sum of each word type's own gram embeddings, once per type: [T, d]. It depends only on
+    /// the weights, so one value serves every batch of a step.
+    pub fn type_sums(&self, types: &TypeTable) -> Tensor<2> {
+        weighted_gather(
+            self.emb.weight.val(),
+            types.ids.clone(),
+            types.counts.clone(),
+        )
+    }
+
+    /// The mean of the embeddings of every n-gram of each segment, from the type sums: [n, d].
+    fn pooled_from(&self, type_sums: Tensor<2>, x: &Inputs) -> Tensor<2> {
+        weighted_gather(type_sums, x.tok_types.clone(), x.tok_weights.clone())
+            + weighted_gather(
+                self.emb.weight.val(),
+                x.big_ids.clone(),
+                x.big_weights.clone(),
+            )
+    }
+
     /// The mean of the embeddings of every n-gram of each segment: [n, d].
     pub fn pooled(&self, x: &Inputs) -> Tensor<2> {
-        let table = self.emb.weight.val(); // [buckets, d]
-        // Sum of each word type's own grams, once per type: [T, d].
-        let type_sums = weighted_gather(table.clone(), x.types.ids.clone(), x.types.counts.clone());
-        weighted_gather(type_sums, x.tok_types.clone(), x.tok_weights.clone())
-            + weighted_gather(table, x.big_ids.clone(), x.big_weights.clone())
+        self.pooled_from(self.type_sums(&x.types), x)
+    }
+
+    /// Predicted score per segment, given `type_sums(&x.types)` of this model: [n, 1].
+    pub fn forward_from(&self, type_sums: Tensor<2>, x: &Inputs) -> Tensor<2> {
+        let features = Tensor::cat(vec![self.pooled_from(type_sums, x), x.dense.clone()], 1); // [n, d + DENSE]
+        self.head
+            .forward(self.act.forward(self.hidden.forward(features))) // [n, 1]
     }
 
     /// Predicted score per segment: [n, 1].
     pub fn forward(&self, x: &Inputs) -> Tensor<2> {
-        let features = Tensor::cat(vec![self.pooled(x), x.dense.clone()], 1); // [n, d + DENSE]
-        self.head
-            .forward(self.act.forward(self.hidden.forward(features))) // [n, 1]
+        self.forward_from(self.type_sums(&x.types), x)
     }
 }

@@ -671,11 +671,17 @@ impl Trainer {
             *model = optim.step(lr, model.clone(), grads);
             let after = collect(model);
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
+            // The word-type sums the training forward pass computes, handed over for the dev pass.
+            let (sums_tx, sums_rx) = std::sync::mpsc::sync_channel::<Tensor<2>>(1);
             let helper = s.spawn(move || {
-                helper_pool.install(|| {
+                helper_pool.install(move || {
                     let norms = change_norms(before.tensors, after.tensors);
                     let dev = dev_model.zip(dev_x.as_ref()).map(|(m, x)| {
-                        let p = host_preds(m.forward(x));
+                        let pred = match sums_rx.recv() {
+                            Ok(sums) => m.forward_from(sums, x),
+                            Err(_) => m.forward(x),
+                        };
+                        let p = host_preds(pred);
                         let e = evaluate_rows(dataset, dev_rows, &p, dev_groups, loss_kind);
                         (p, e)
                     });
@@ -684,7 +690,12 @@ impl Trainer {
             });
             let mut eval_ms = 0.0;
             let train = fused.then(|| {
-                let pred = model.forward(train_x); // [n_train, 1]
+                let sums = model.type_sums(&train_x.types);
+                // Without autodiff its values are the same; a send fails only if the helper is
+                // gone, and then it has nothing left to compute.
+                let _ = sums_tx.send(sums.clone().inner());
+                drop(sums_tx);
+                let pred = model.forward_from(sums, train_x); // [n_train, 1]
                 let next = loss_tensor(pred.clone(), train_y.clone(), loss_kind);
                 let p = host_preds(pred.inner());
                 let t = Instant::now();
