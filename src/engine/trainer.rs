@@ -691,8 +691,8 @@ impl Trainer {
             let mut eval_ms = 0.0;
             let train = fused.then(|| {
                 let sums = model.type_sums(&train_x.types);
-                // Without autodiff its values are the same; a send fails only if the helper is
-                // gone, and then it has nothing left to compute.
+                // The helper gets the plain values (no graph). A send fails only if the helper
+                // has gone, and then nothing is waiting for them.
                 let _ = sums_tx.send(sums.clone().inner());
                 drop(sums_tx);
                 let pred = model.forward_from(sums, train_x); // [n_train, 1]
