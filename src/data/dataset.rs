@@ -486,6 +486,23 @@ struct RawSegment {
     tags: Vec<String>,
 }
 
+impl RawSegment {
+    /// The segment placed at `index` of document `doc`, with its `meta` labels, from `line`.
+    fn place(self, doc: usize, index: usize, line: usize, meta: Option<&Value>) -> Segment {
+        Segment {
+            doc,
+            index,
+            text: self.text,
+            score: self.score,
+            ratings: self.ratings,
+            tags: self.tags,
+            noise: meta_label(meta, "noise", index),
+            hard: meta_label(meta, "hard", index),
+            line,
+        }
+    }
+}
+
 fn get_string(
     obj: &Map<String, Value>,
     key: &str,
@@ -696,6 +713,29 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Closes a new document over the segments from `start` to the end, choosing its split by id
+    /// when the line gave none.
+    fn push_document(
+        &mut self,
+        id: String,
+        prompt: Option<String>,
+        split: Option<Split>,
+        start: usize,
+        meta: Option<Value>,
+        line: usize,
+    ) {
+        let split = split.unwrap_or_else(|| split_for_id(&id, self.dev_fraction));
+        self.seen.insert(id.clone(), line);
+        self.docs.push(Document {
+            id,
+            prompt: prompt.unwrap_or_default(),
+            split,
+            segments: start..self.segments.len(),
+            meta,
+            line,
+        });
+    }
+
     /// Places one parsed line: a new document, or the next segment of the open flat document.
     fn add(&mut self, parsed: Parsed, line: usize) -> Result<(), FieldError> {
         match parsed {
@@ -711,28 +751,9 @@ impl<'a> Builder<'a> {
                 let doc = self.docs.len();
                 let start = self.segments.len();
                 for (k, r) in segments.into_iter().enumerate() {
-                    self.segments.push(Segment {
-                        doc,
-                        index: k,
-                        text: r.text,
-                        score: r.score,
-                        ratings: r.ratings,
-                        tags: r.tags,
-                        noise: meta_label(meta.as_ref(), "noise", k),
-                        hard: meta_label(meta.as_ref(), "hard", k),
-                        line,
-                    });
+                    self.segments.push(r.place(doc, k, line, meta.as_ref()));
                 }
-                let split = split.unwrap_or_else(|| split_for_id(&id, self.dev_fraction));
-                self.seen.insert(id.clone(), line);
-                self.docs.push(Document {
-                    id,
-                    prompt: prompt.unwrap_or_default(),
-                    split,
-                    segments: start..self.segments.len(),
-                    meta,
-                    line,
-                });
+                self.push_document(id, prompt, split, start, meta, line);
                 self.open_flat = false;
                 Ok(())
             }
@@ -774,17 +795,7 @@ impl<'a> Builder<'a> {
                 ));
             }
             let index = d.segments.len();
-            self.segments.push(Segment {
-                doc,
-                index,
-                text: raw.text,
-                score: raw.score,
-                ratings: raw.ratings,
-                tags: raw.tags,
-                noise: None,
-                hard: None,
-                line,
-            });
+            self.segments.push(raw.place(doc, index, line, None));
             self.docs[doc].segments.end = self.segments.len();
             return Ok(());
         }
@@ -792,27 +803,8 @@ impl<'a> Builder<'a> {
         self.check_new_id(&id, "doc")?;
         let doc = self.docs.len();
         let start = self.segments.len();
-        self.segments.push(Segment {
-            doc,
-            index: 0,
-            text: raw.text,
-            score: raw.score,
-            ratings: raw.ratings,
-            tags: raw.tags,
-            noise: None,
-            hard: None,
-            line,
-        });
-        let split = split.unwrap_or_else(|| split_for_id(&id, self.dev_fraction));
-        self.seen.insert(id.clone(), line);
-        self.docs.push(Document {
-            id,
-            prompt: prompt.unwrap_or_default(),
-            split,
-            segments: start..start + 1,
-            meta: None,
-            line,
-        });
+        self.segments.push(raw.place(doc, 0, line, None));
+        self.push_document(id, prompt, split, start, None, line);
         self.open_flat = true;
         Ok(())
     }

@@ -140,7 +140,8 @@ pub struct Features {
     pub dense: Vec<f32>,
 }
 
-fn take_rows<T: Copy>(src: &[T], width: usize, rows: &[usize]) -> Vec<T> {
+/// Rows `rows` of a row-major array whose rows hold `width` values each.
+pub fn take_rows<T: Copy>(src: &[T], width: usize, rows: &[usize]) -> Vec<T> {
     let mut out = Vec::with_capacity(rows.len() * width);
     for &r in rows {
         out.extend_from_slice(&src[r * width..(r + 1) * width]);

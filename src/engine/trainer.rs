@@ -25,7 +25,7 @@ use super::metrics::{LossKind, SplitMetrics};
 use super::model::{Inputs, SegmentModel, SegmentModelConfig, TypeTable};
 use super::report::{LayerChange, SegmentEval, StepReport, doc_groups, evaluate_rows};
 use crate::config::{BackendKind, Config, OptimizerName};
-use crate::data::features::DENSE;
+use crate::data::features::{DENSE, take_rows};
 use crate::data::hash::Rng;
 use crate::data::{Dataset, Features, Split};
 
@@ -114,15 +114,6 @@ pub fn type_table(f: &Features, device: &Device) -> TypeTable {
             device,
         ),
     }
-}
-
-/// Rows `rows` of a row-major array of rows of `width` values.
-fn take_rows<T: Copy>(src: &[T], width: usize, rows: &[usize]) -> Vec<T> {
-    let mut out = Vec::with_capacity(rows.len() * width);
-    for &r in rows {
-        out.extend_from_slice(&src[r * width..(r + 1) * width]);
-    }
-    out
 }
 
 /// The input tensors of the `train` and `dev` rows (dev `None` when empty), built from `f` one
