@@ -400,7 +400,7 @@ fn grad_norm_from_scratch(t: &Trainer, cfg: &Config) -> f64 {
     use burn::module::ModuleVisitor;
     use burn::optim::GradientsParams;
     use segscope::data::Split;
-    use segscope::engine::trainer::{inputs, plain_device, type_table};
+    use segscope::engine::trainer::{plain_device, split_inputs};
     struct Sq<'a>(&'a GradientsParams, f64);
     impl ModuleVisitor for Sq<'_> {
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
@@ -414,7 +414,7 @@ fn grad_norm_from_scratch(t: &Trainer, cfg: &Config) -> f64 {
     let f = featurize(ds, &cfg.features.spec());
     let plain = plain_device(cfg.backend);
     let rows = ds.indices(Split::Train);
-    let x = inputs(&f, &type_table(&f, &plain), &rows, &plain);
+    let (x, _) = split_inputs(f, &rows, &[], &plain);
     let y: Vec<f32> = rows.iter().map(|&i| ds.segments[i].score).collect();
     let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
     let model = t.model().clone();

@@ -103,7 +103,7 @@ pub fn loss_tensor(pred: Tensor<2>, target: Tensor<2>, kind: LossKind) -> Tensor
 }
 
 /// The word-type table as tensors.
-pub fn type_table(f: &Features, device: &Device) -> TypeTable {
+fn type_table(f: &Features, device: &Device) -> TypeTable {
     TypeTable {
         ids: Tensor::from_ints(
             TensorData::new(f.type_ids.clone(), [f.types, f.type_width]),
@@ -176,20 +176,6 @@ pub fn split_inputs(
         dense: dd,
     });
     (train_x, dev_x)
-}
-
-/// Builds the input tensors for feature rows `rows`.
-pub fn inputs(f: &Features, types: &TypeTable, rows: &[usize], device: &Device) -> Inputs {
-    let sub = f.rows(rows);
-    let n = rows.len();
-    Inputs {
-        types: types.clone(),
-        tok_types: Tensor::from_ints(TensorData::new(sub.tok_types, [n, f.tok_width]), device),
-        tok_weights: Tensor::from_data(TensorData::new(sub.tok_weights, [n, f.tok_width]), device),
-        big_ids: Tensor::from_ints(TensorData::new(sub.big_ids, [n, f.big_width]), device),
-        big_weights: Tensor::from_data(TensorData::new(sub.big_weights, [n, f.big_width]), device),
-        dense: Tensor::from_data(TensorData::new(sub.dense, [n, DENSE]), device),
-    }
 }
 
 /// Collects every float parameter as a 2-D tensor (biases as one row), with its dotted path
