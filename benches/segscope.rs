@@ -13,11 +13,11 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDec
 use burn::prelude::*;
 use segscope::config::{BackendKind, Config};
 use segscope::data::features::featurize;
-use segscope::data::{self, Dataset, ReadOptions, Split, generate};
+use segscope::data::{self, Dataset, Partition, ReadOptions, Split, generate};
 use segscope::engine::metrics::LossKind;
 use segscope::engine::model::{Inputs, SegmentModel};
-use segscope::engine::trainer::{loss_tensor, plain_device, split_inputs};
 use segscope::engine::{TrainSettings, Trainer};
+use segscope::engine::{loss_tensor, plain_device, split_inputs};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -52,12 +52,12 @@ struct Bare {
 
 impl Bare {
     fn new(ds: &Dataset, cfg: &Config) -> Bare {
-        let f = featurize(ds, &cfg.features.spec());
+        let f = featurize(ds, &cfg.features);
         let settings = TrainSettings::from_config(cfg);
         let plain = plain_device(cfg.backend);
         plain.seed(cfg.seed);
         let ad = plain.clone().autodiff();
-        let rows = ds.indices(Split::Train);
+        let rows = Partition::new(ds, cfg.dev_fraction).indices(Split::Train);
         let (x, _) = split_inputs(f, &rows, &[], &plain);
         let y: Vec<f32> = rows.iter().map(|&i| ds.segments[i].score).collect();
         let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
@@ -100,8 +100,15 @@ impl Bare {
 }
 
 fn trainer(ds: &Dataset, cfg: &Config) -> Trainer {
-    let f = featurize(ds, &cfg.features.spec());
-    Trainer::new(Arc::new(ds.clone()), f, TrainSettings::from_config(cfg)).expect("trainer")
+    let f = featurize(ds, &cfg.features);
+    let part = Arc::new(Partition::new(ds, cfg.dev_fraction));
+    Trainer::new(
+        Arc::new(ds.clone()),
+        part,
+        f,
+        TrainSettings::from_config(cfg),
+    )
+    .expect("trainer")
 }
 
 /// CPU time of the whole process (every thread), in ms.
@@ -173,7 +180,7 @@ fn alternate(ds: &Dataset, cfg: &Config, rounds: usize, k: usize) -> Timing {
 
 fn big(n_docs: usize) -> Dataset {
     let text = generate::generate(n_docs, 11);
-    data::dataset::parse_str(&text, "generated", &ReadOptions::default())
+    data::parse_str(&text, "generated", &ReadOptions::default())
         .expect("generated data")
         .0
 }
@@ -222,7 +229,7 @@ fn bench_step(backends: &[BackendKind]) {
                 println!(
                     "| {name} | {} ({}) | {} | {} | {i:.2} | {b:.2} | {:.3} | {ci:.2} | {cb:.2} | {:.3} |",
                     ds.segments.len(),
-                    ds.indices(Split::Train).len(),
+                    Partition::new(ds, cfg.dev_fraction).counts().0,
                     if batch == 0 {
                         "full".to_string()
                     } else {
@@ -262,21 +269,28 @@ fn bench_screen() {
             save_dir: "ckpt".into(),
             export_path: "out.csv".into(),
         };
-        let mut app = App::new(ds.clone(), Default::default(), info, Keymap::default());
+        let part = Arc::new(Partition::new(&ds, 0.2));
+        let mut app = App::new(
+            ds.clone(),
+            part.clone(),
+            Default::default(),
+            info,
+            Keymap::default(),
+        );
         let mut rng = data::hash::Rng::new(5);
         let preds: Vec<f32> = (0..n).map(|_| (rng.unit() * 2.0 - 1.0) as f32).collect();
         let mut segs = vec![SegmentEval::default(); n];
         let train = evaluate_split(
             &ds,
             &preds,
-            &ds.indices(Split::Train),
+            &part.indices(Split::Train),
             LossKind::Mse,
             &mut segs,
         );
         let dev = evaluate_split(
             &ds,
             &preds,
-            &ds.indices(Split::Dev),
+            &part.indices(Split::Dev),
             LossKind::Mse,
             &mut segs,
         );
@@ -285,7 +299,7 @@ fn bench_screen() {
         for step in 0..20u64 {
             let r = StepReport {
                 step,
-                batch: Arc::new(ds.indices(Split::Train)),
+                batch: Arc::new(part.indices(Split::Train)),
                 batch_loss: train.loss,
                 eval_step: step,
                 segments: segs.clone(),
@@ -413,7 +427,7 @@ fn bench_data(path: &std::path::Path, peak: &str) {
         let s = Instant::now();
         let (ds, _) = data::load(Some(path), &ReadOptions::default()).expect("load");
         let t_load = s.elapsed();
-        let f = featurize(&ds, &Config::default().features.spec());
+        let f = featurize(&ds, &Config::default().features);
         let t_all = s.elapsed();
         n = ds.segments.len();
         times.push((t_load, t_all, f.types));

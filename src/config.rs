@@ -8,9 +8,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::FeatureSpec;
-use crate::engine::metrics::LossKind;
-
 /// Which burn CPU backend runs the tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -45,36 +42,27 @@ pub enum OptimizerName {
     Sgd,
 }
 
-/// `[features]`: how text becomes hashed ids.
+/// `[features]`: how text becomes hashed ids. The featuriser reads this type directly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeaturesConfig {
+    /// Hash buckets (embedding rows).
     pub buckets: usize,
+    /// 1 = unigrams only, 2 = unigrams and bigrams.
     pub word_ngrams: usize,
+    /// Character n-gram lengths `[min, max]`, inclusive; `[0, 0]` = none.
     pub char_ngrams: [usize; 2],
+    /// At most this many words of a segment are featurised (the first ones).
     pub max_words: usize,
 }
 
 impl Default for FeaturesConfig {
     fn default() -> Self {
-        let s = FeatureSpec::default();
         Self {
-            buckets: s.buckets,
-            word_ngrams: s.word_ngrams,
-            char_ngrams: [s.char_min, s.char_max],
-            max_words: s.max_words,
-        }
-    }
-}
-
-impl FeaturesConfig {
-    pub fn spec(&self) -> FeatureSpec {
-        FeatureSpec {
-            buckets: self.buckets,
-            word_ngrams: self.word_ngrams,
-            char_min: self.char_ngrams[0],
-            char_max: self.char_ngrams[1],
-            max_words: self.max_words,
+            buckets: 1 << 15,
+            word_ngrams: 2,
+            char_ngrams: [3, 5],
+            max_words: 256,
         }
     }
 }
@@ -129,18 +117,6 @@ impl Default for TrainConfig {
             steps: 300,
             eval_every: 1,
             top_k: 10,
-        }
-    }
-}
-
-impl TrainConfig {
-    pub fn loss_kind(&self) -> LossKind {
-        match self.loss {
-            LossName::Mse => LossKind::Mse,
-            LossName::Huber => LossKind::Huber {
-                delta: self.huber_delta,
-            },
-            LossName::Mae => LossKind::Mae,
         }
     }
 }
@@ -352,9 +328,8 @@ impl Config {
         if u.recent_window < 2 {
             return bad("ui.recent_window", "must be at least 2".into());
         }
-        if let Err(e) = crate::app::Keymap::with_overrides(&self.keys) {
-            return bad("keys", e.to_string());
-        }
+        // `[keys]` is checked where the keymap is built (`session::build`): the keymap table
+        // belongs to the app, and config depends on nothing of segscope's.
         Ok(())
     }
 
@@ -409,7 +384,8 @@ mod tests {
     fn partial_sections_keep_other_defaults() {
         let c = Config::from_toml("[train]\nloss = \"huber\"\nbatch_size = 64\n", "c").unwrap();
         assert_eq!(c.train.batch_size, 64);
-        assert_eq!(c.train.loss_kind(), LossKind::Huber { delta: 1.0 });
+        assert_eq!(c.train.loss, LossName::Huber);
+        assert_eq!(c.train.huber_delta, 1.0);
         assert_eq!(c.train.lr, TrainConfig::default().lr);
     }
 }

@@ -1,14 +1,34 @@
 //! The per-segment table (CSV or JSONL by extension), shared by `--report` and the dashboard's
-//! export key. It carries the data's `meta` labels so a user can check what the outliers are.
+//! export key. It carries the data's `meta` labels, one column per label key the data has, so a
+//! user can check what the outliers are.
 
 use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
 
-use crate::data::{Dataset, Split};
+use crate::analysis::{is_outlier, robust_z};
+use crate::data::{Dataset, Partition, Split};
 use crate::engine::StepReport;
-use crate::engine::report::robust_z;
+
+/// The columns before the label columns, in order.
+const HEAD: [&str; 14] = [
+    "id",
+    "doc",
+    "split",
+    "index",
+    "text",
+    "target",
+    "prediction",
+    "residual",
+    "loss",
+    "share",
+    "robust_z",
+    "outlier",
+    "rater_spread",
+    "ratings",
+];
 
 /// One row of the table.
 #[derive(Debug, Clone, Serialize)]
@@ -28,16 +48,23 @@ pub struct Row {
     pub rater_spread: f32,
     /// Ratings joined by `;` (CSV has no lists).
     pub ratings: String,
-    pub noise: String,
-    pub hard: String,
+    /// The segment's label under each of the dataset's label keys (`""` where it has none).
+    pub labels: Vec<String>,
     pub tags: String,
     /// The step whose predictions these are.
     pub step: u64,
 }
 
-/// Builds every row; `outlier_k` is the robust-z threshold.
-pub fn rows(report: &StepReport, ds: &Dataset, outlier_k: f64) -> Vec<Row> {
-    let z = robust_z(&report.segments, ds);
+/// Builds every row; `outlier_k` is the robust-z threshold; `label_keys` is
+/// `ds.label_keys()`.
+pub fn rows(
+    report: &StepReport,
+    ds: &Dataset,
+    part: &Partition,
+    label_keys: &[String],
+    outlier_k: f64,
+) -> Vec<Row> {
+    let z = robust_z(&report.segments, part);
     ds.segments
         .iter()
         .enumerate()
@@ -46,7 +73,7 @@ pub fn rows(report: &StepReport, ds: &Dataset, outlier_k: f64) -> Vec<Row> {
             Row {
                 id: ds.segment_id(i),
                 doc: ds.docs[s.doc].id.clone(),
-                split: ds.split_of(i),
+                split: part.split_of(i),
                 index: s.index,
                 text: s.text.clone(),
                 target: s.score,
@@ -55,7 +82,7 @@ pub fn rows(report: &StepReport, ds: &Dataset, outlier_k: f64) -> Vec<Row> {
                 loss: e.loss,
                 share: e.share,
                 robust_z: z[i],
-                outlier: f64::from(z[i].abs()) > outlier_k,
+                outlier: is_outlier(z[i], outlier_k),
                 rater_spread: s.rater_spread(),
                 ratings: s
                     .ratings
@@ -63,13 +90,48 @@ pub fn rows(report: &StepReport, ds: &Dataset, outlier_k: f64) -> Vec<Row> {
                     .map(|r| r.to_string())
                     .collect::<Vec<_>>()
                     .join(";"),
-                noise: s.noise.clone().unwrap_or_default(),
-                hard: s.hard.clone().unwrap_or_default(),
+                labels: label_keys
+                    .iter()
+                    .map(|k| s.label(k).unwrap_or_default().to_string())
+                    .collect(),
                 tags: s.tags.join(";"),
                 step: report.eval_step,
             }
         })
         .collect()
+}
+
+/// A row as one JSON object, its label columns named by their keys.
+struct JsonRow<'a> {
+    row: &'a Row,
+    keys: &'a [String],
+}
+
+impl Serialize for JsonRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.row;
+        let mut m = s.serialize_map(Some(HEAD.len() + self.keys.len() + 2))?;
+        m.serialize_entry("id", &r.id)?;
+        m.serialize_entry("doc", &r.doc)?;
+        m.serialize_entry("split", &r.split)?;
+        m.serialize_entry("index", &r.index)?;
+        m.serialize_entry("text", &r.text)?;
+        m.serialize_entry("target", &r.target)?;
+        m.serialize_entry("prediction", &r.prediction)?;
+        m.serialize_entry("residual", &r.residual)?;
+        m.serialize_entry("loss", &r.loss)?;
+        m.serialize_entry("share", &r.share)?;
+        m.serialize_entry("robust_z", &r.robust_z)?;
+        m.serialize_entry("outlier", &r.outlier)?;
+        m.serialize_entry("rater_spread", &r.rater_spread)?;
+        m.serialize_entry("ratings", &r.ratings)?;
+        for (k, v) in self.keys.iter().zip(&r.labels) {
+            m.serialize_entry(k, v)?;
+        }
+        m.serialize_entry("tags", &r.tags)?;
+        m.serialize_entry("step", &r.step)?;
+        m.end()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,13 +146,15 @@ pub fn write(
     path: &Path,
     report: &StepReport,
     ds: &Dataset,
+    part: &Partition,
     outlier_k: f64,
 ) -> Result<usize, ExportError> {
     let fail = |message: String| ExportError::Write {
         path: path.display().to_string(),
         message,
     };
-    let rows = rows(report, ds, outlier_k);
+    let keys = ds.label_keys();
+    let rows = rows(report, ds, part, &keys, outlier_k);
     let tmp = path.with_extension(format!(
         "{}.tmp-{}",
         path.extension().and_then(|e| e.to_str()).unwrap_or(""),
@@ -103,15 +167,26 @@ pub fn write(
     let result = (|| -> Result<(), String> {
         let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
         if is_csv {
-            let mut w = csv::Writer::from_writer(file);
+            // The header is written by hand: csv infers headers only from flat structs, and the
+            // label columns depend on the data.
+            let mut w = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(file);
+            let header = HEAD
+                .iter()
+                .map(|h| h.to_string())
+                .chain(keys.iter().cloned())
+                .chain(["tags".to_string(), "step".to_string()]);
+            w.write_record(header).map_err(|e| e.to_string())?;
             for r in &rows {
                 w.serialize(r).map_err(|e| e.to_string())?;
             }
             w.flush().map_err(|e| e.to_string())?;
         } else {
             let mut w = std::io::BufWriter::new(file);
-            for r in &rows {
-                serde_json::to_writer(&mut w, r).map_err(|e| e.to_string())?;
+            for row in &rows {
+                let r = JsonRow { row, keys: &keys };
+                serde_json::to_writer(&mut w, &r).map_err(|e| e.to_string())?;
                 w.write_all(b"\n").map_err(|e| e.to_string())?;
             }
             w.flush().map_err(|e| e.to_string())?;

@@ -1,14 +1,19 @@
-//! Training without a screen: one JSON object per step, a progress line on a terminal's stderr,
-//! then the optional per-segment report and checkpoint.
+//! Running a source without a screen: one JSON object per step, a progress line on a terminal's
+//! stderr, then the optional per-segment report and checkpoint.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use crate::engine::checkpoint;
-use crate::export;
-use crate::session::Session;
+use serde::Serialize;
 
-/// What a headless run should do besides training.
+use crate::analysis::top_by_share;
+use crate::data::{Dataset, Partition, Split};
+use crate::engine::metrics::SplitMetrics;
+use crate::engine::{LayerChange, StepReport};
+use crate::export;
+use crate::source::Source;
+
+/// What a headless run should do besides stepping.
 #[derive(Debug, Clone, Default)]
 pub struct HeadlessOptions {
     pub steps: u64,
@@ -18,6 +23,10 @@ pub struct HeadlessOptions {
     pub save: Option<PathBuf>,
     /// Show a progress line on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Segments listed in each line's `top`.
+    pub top_k: usize,
+    /// The outlier threshold of the per-segment report.
+    pub outlier_k: f64,
 }
 
 /// How a headless run ended.
@@ -37,12 +46,82 @@ pub enum HeadlessError {
     },
     #[error(transparent)]
     Export(#[from] export::ExportError),
-    #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
+    #[error("{0}")]
+    Save(String),
 }
 
-/// Runs `opts.steps` steps, writing one line per step.
-pub fn run(session: &mut Session, opts: &HeadlessOptions) -> Result<Outcome, HeadlessError> {
+/// A segment in a headless line's `top` list.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopSegment {
+    pub id: String,
+    pub doc: String,
+    pub split: Split,
+    pub target: f32,
+    pub prediction: f32,
+    pub residual: f32,
+    pub share: f32,
+}
+
+/// One JSON line of a headless run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepLine<'a> {
+    pub step: u64,
+    pub eval_step: u64,
+    pub train: &'a SplitMetrics,
+    pub dev: &'a SplitMetrics,
+    pub batch_loss: f64,
+    pub batch_size: usize,
+    pub grad_norm: f64,
+    pub lr: f64,
+    pub weight_change: f64,
+    pub weight_change_rel: f64,
+    pub layers: &'a [LayerChange],
+    pub step_ms: f64,
+    pub eval_ms: f64,
+    pub top: Vec<TopSegment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<&'a str>,
+}
+
+/// The headless JSON line for a report, with the `top_k` training segments by loss share.
+pub fn line<'a>(r: &'a StepReport, ds: &Dataset, part: &Partition, top_k: usize) -> StepLine<'a> {
+    let top = top_by_share(r, part, top_k)
+        .into_iter()
+        .map(|i| {
+            let s = &ds.segments[i];
+            let e = &r.segments[i];
+            TopSegment {
+                id: ds.segment_id(i),
+                doc: ds.docs[s.doc].id.clone(),
+                split: part.split_of(i),
+                target: s.score,
+                prediction: e.pred,
+                residual: e.residual,
+                share: e.share,
+            }
+        })
+        .collect();
+    StepLine {
+        step: r.step,
+        eval_step: r.eval_step,
+        train: &r.train,
+        dev: &r.dev,
+        batch_loss: r.batch_loss,
+        batch_size: r.batch.len(),
+        grad_norm: r.grad_norm,
+        lr: r.lr,
+        weight_change: r.weight_change,
+        weight_change_rel: r.weight_change_rel,
+        layers: &r.layers,
+        step_ms: r.step_ms,
+        eval_ms: r.eval_ms,
+        top,
+        diverged: r.diverged.as_deref(),
+    }
+}
+
+/// Takes `opts.steps` steps from `source`, writing one line per step.
+pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, HeadlessError> {
     let out_name = opts
         .out
         .as_ref()
@@ -58,13 +137,13 @@ pub fn run(session: &mut Session, opts: &HeadlessOptions) -> Result<Outcome, Hea
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let progress = opts.progress && std::io::stderr().is_terminal();
-    let top_k = session.config.train.top_k;
-    let ds = session.dataset.clone();
+    let ds = source.dataset().clone();
+    let part = source.partition().clone();
     let mut last = None;
     let mut outcome = Outcome::Finished { steps: 0 };
     for k in 0..opts.steps {
-        let report = session.trainer.step();
-        serde_json::to_writer(&mut out, &report.line(&ds, top_k))
+        let report = source.advance();
+        serde_json::to_writer(&mut out, &line(&report, &ds, &part, opts.top_k))
             .map_err(|e| io_err(std::io::Error::other(e)))?;
         out.write_all(b"\n").map_err(io_err)?;
         if progress {
@@ -92,15 +171,15 @@ pub fn run(session: &mut Session, opts: &HeadlessOptions) -> Result<Outcome, Hea
     }
     out.flush().map_err(io_err)?;
     if let Some(p) = &opts.report {
-        // With no step taken, the report is of the model as loaded.
+        // With no step taken, the report is of the source's current state.
         let last = match last {
             Some(r) => r,
-            None => session.trainer.snapshot_report(),
+            None => source.current(),
         };
-        export::write(p, &last, &ds, session.config.ui.outlier_k)?;
+        export::write(p, &last, &ds, &part, opts.outlier_k)?;
     }
     if let Some(dir) = &opts.save {
-        checkpoint::save(dir, &session.trainer, &session.config)?;
+        source.save(dir).map_err(HeadlessError::Save)?;
     }
     Ok(outcome)
 }

@@ -1,17 +1,21 @@
 //! segscope: train a segment-level reward model by regression and watch it in the terminal.
 //!
-//! - [`data`]: reading and validating datasets, the default-data generator, featurising.
+//! Modules, each depending only on those above it in this list:
+//! - [`config`]: config.toml <-> plain typed configuration, validated; depends on nothing here.
+//! - [`data`]: the dataset's types, input formats, partitions, the generator, featurising.
 //! - [`engine`]: the burn model, the trainer (one step -> [`engine::StepReport`]), metrics,
 //!   checkpoints. It never touches the terminal.
-//! - [`config`]: config.toml <-> typed configuration.
-//! - [`cli`]: command-line options.
-//! - [`headless`]: training without a screen, one JSON line per step.
-//! - [`session`]: everything a run needs, built from the CLI and config (shared by both modes).
-//! - [`app`]: the dashboard's state, actions and keymap (no I/O).
-//! - [`ui`]: the screen, a pure function of the app state.
-//! - [`tui`]: terminal setup and restore, the event loop, the training worker thread.
+//! - [`analysis`]: from a report to robust z, outliers, shares, top segments and convergence.
+//! - [`source`]: what yields step reports and takes control (the in-process trainer, and the
+//!   thread that drives a source for the dashboard).
+//! - [`export`]: the per-segment table; [`headless`]: a source without a screen, JSON lines.
+//! - [`app`]: the dashboard's state, actions and keymap (no I/O); [`ui`]: the screen, a pure
+//!   function of the app state.
+//! - [`cli`], [`session`]: flags, and everything a run needs built from flags and config.
+//! - [`tui`]: terminal setup and restore, and the event loop around a source.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod analysis;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -20,5 +24,6 @@ pub mod engine;
 pub mod export;
 pub mod headless;
 pub mod session;
+pub mod source;
 pub mod tui;
 pub mod ui;

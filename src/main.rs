@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use segscope::app::Keymap;
 use segscope::cli::{Cli, Command};
 use segscope::headless::{self, HeadlessOptions, Outcome};
 use segscope::session;
@@ -27,7 +26,7 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
     if let Some(Command::GenData { docs, seed, out }) = &cli.command {
         return gen_data(*docs, *seed, out).map(|()| ExitCode::SUCCESS);
     }
-    let mut s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     for sk in &s.skipped {
         eprintln!(
             "segscope: warning: {}:{}: skipped: {}",
@@ -43,8 +42,6 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
     }
     let headless = cli.headless || !std::io::stdout().is_terminal();
     if !headless {
-        // The config was validated, keys included, so this cannot fail here.
-        let keymap = Keymap::with_overrides(&s.config.keys).map_err(|e| (2, e.to_string()))?;
         let outputs = Outputs {
             save_dir: cli
                 .save
@@ -55,7 +52,9 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
                 .clone()
                 .unwrap_or_else(|| "segscope-segments.csv".into()),
         };
-        tui::run(s, keymap, outputs).map_err(|e| (1, e.to_string()))?;
+        let app = tui::make_app(&s, &outputs);
+        let (source, _) = s.into_source();
+        tui::run(app, Box::new(source)).map_err(|e| (1, e.to_string()))?;
         return Ok(ExitCode::SUCCESS);
     }
     let opts = HeadlessOptions {
@@ -64,8 +63,11 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         report: cli.report.clone(),
         save: cli.save.clone(),
         progress: true,
+        top_k: s.config.train.top_k,
+        outlier_k: s.config.ui.outlier_k,
     };
-    match headless::run(&mut s, &opts).map_err(|e| (1, e.to_string()))? {
+    let (mut source, _) = s.into_source();
+    match headless::run(&mut source, &opts).map_err(|e| (1, e.to_string()))? {
         Outcome::Finished { .. } => Ok(ExitCode::SUCCESS),
         Outcome::Diverged { step, reason } => {
             eprintln!("segscope: training diverged at step {step}: {reason}");

@@ -1,21 +1,26 @@
-//! A run's setup, shared by the dashboard and headless mode: config merged with flags, data read
-//! and featurised, a trainer built (or resumed from a checkpoint).
+//! A run's setup, shared by the dashboard and headless mode: config merged with flags, the keymap,
+//! data read, partitioned and featurised, a trainer built (or resumed from a checkpoint).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::app::Keymap;
 use crate::cli::Cli;
 use crate::config::{Config, ConfigError};
-use crate::data::{self, DataError, Dataset, ReadOptions, Skipped};
+use crate::data::{self, DataError, Dataset, Partition, ReadOptions, Skipped};
 use crate::engine::checkpoint;
 use crate::engine::{EngineError, TrainSettings, Trainer};
+use crate::source::TrainerSource;
 
 /// Everything a run needs.
 pub struct Session {
     pub config: Config,
     /// Where the config came from ("defaults", a path, or a checkpoint).
     pub config_source: String,
+    /// The key bindings, with `[keys]` applied (checked here, once).
+    pub keymap: Keymap,
     pub dataset: Arc<Dataset>,
+    pub partition: Arc<Partition>,
     pub trainer: Trainer,
     /// Lines skipped by `--lenient`.
     pub skipped: Vec<Skipped>,
@@ -107,12 +112,22 @@ pub fn resolve_config(cli: &Cli) -> Result<(Config, String, Option<PathBuf>), Se
     Ok((cfg, source, step_dir))
 }
 
+/// The keymap with the config's `[keys]` applied; a bad binding is a config error naming the
+/// config's source and `keys`.
+pub fn keymap(config: &Config, source: &str) -> Result<Keymap, ConfigError> {
+    Keymap::with_overrides(&config.keys).map_err(|e| ConfigError::Invalid {
+        file: source.to_string(),
+        key: "keys".into(),
+        message: e.to_string(),
+    })
+}
+
 /// Builds a session from parsed flags.
 pub fn build(cli: &Cli) -> Result<Session, SessionError> {
     let (config, config_source, step_dir) = resolve_config(cli)?;
     let opts = ReadOptions {
         lenient: cli.lenient,
-        dev_fraction: config.dev_fraction,
+        format: None,
     };
     let (dataset, skipped) = data::load(config.data_path().as_deref(), &opts)?;
     from_dataset(config, config_source, dataset, skipped, step_dir)
@@ -126,10 +141,13 @@ pub fn from_dataset(
     skipped: Vec<Skipped>,
     resume_step_dir: Option<PathBuf>,
 ) -> Result<Session, SessionError> {
-    let features = data::features::featurize(&dataset, &config.features.spec());
+    let keymap = keymap(&config, &config_source)?;
+    let features = data::features::featurize(&dataset, &config.features);
+    let partition = Arc::new(Partition::new(&dataset, config.dev_fraction));
     let dataset = Arc::new(dataset);
     let mut trainer = Trainer::new(
         dataset.clone(),
+        partition.clone(),
         features,
         TrainSettings::from_config(&config),
     )?;
@@ -139,9 +157,18 @@ pub fn from_dataset(
     Ok(Session {
         config,
         config_source,
+        keymap,
         dataset,
+        partition,
         trainer,
         skipped,
         resumed_from: resume_step_dir,
     })
+}
+
+impl Session {
+    /// The session's trainer as a source of step reports, with its config and keymap.
+    pub fn into_source(self) -> (TrainerSource, Keymap) {
+        (TrainerSource::new(self.trainer, self.config), self.keymap)
+    }
 }

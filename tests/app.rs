@@ -4,7 +4,7 @@ mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use segscope::app::keymap::KeySpec;
-use segscope::app::{Action, App, Effect, EngineCmd, Keymap, Overlay, RunState, SortKey};
+use segscope::app::{Action, App, Control, Effect, Keymap, Overlay, RunState, SortKey};
 use segscope::data::Split;
 
 fn press(app: &mut App, spec: &KeySpec) {
@@ -23,11 +23,11 @@ fn press_code(app: &mut App, code: KeyCode) {
     press(app, &KeySpec { code, ctrl: false });
 }
 
-fn engine_cmds(app: &mut App) -> Vec<EngineCmd> {
+fn engine_cmds(app: &mut App) -> Vec<Control> {
     app.outbox
         .drain(..)
         .filter_map(|e| match e {
-            Effect::Engine(c) => Some(c),
+            Effect::Source(c) => Some(c),
             Effect::Export(_) => None,
         })
         .collect()
@@ -41,27 +41,24 @@ fn check(action: Action, key: &KeySpec) {
     match action {
         Action::Step => {
             press(&mut app, key);
-            assert_eq!(engine_cmds(&mut app), vec![EngineCmd::Step(1)], "{label}");
+            assert_eq!(engine_cmds(&mut app), vec![Control::Step(1)], "{label}");
         }
         Action::StepN => {
             press(&mut app, key);
-            assert_eq!(engine_cmds(&mut app), vec![EngineCmd::Step(10)], "{label}");
+            assert_eq!(engine_cmds(&mut app), vec![Control::Step(10)], "{label}");
         }
         Action::ToggleRun => {
             press(&mut app, key);
             assert_eq!(app.run, RunState::Running, "{label}");
             press(&mut app, key);
             assert_eq!(app.run, RunState::Paused, "{label}");
-            assert_eq!(
-                engine_cmds(&mut app),
-                vec![EngineCmd::Run, EngineCmd::Pause]
-            );
+            assert_eq!(engine_cmds(&mut app), vec![Control::Run, Control::Pause]);
         }
         Action::Faster => {
             app.speed = 10.0;
             press(&mut app, key);
             assert_eq!(app.speed, 20.0, "{label}");
-            assert_eq!(engine_cmds(&mut app), vec![EngineCmd::SetSpeed(20.0)]);
+            assert_eq!(engine_cmds(&mut app), vec![Control::SetSpeed(20.0)]);
             app.speed = 200.0;
             press(&mut app, key);
             assert_eq!(
@@ -168,7 +165,10 @@ fn check(action: Action, key: &KeySpec) {
             press(&mut app, key);
             assert!(app.view.outliers_only, "{label}");
             assert!(!app.view.rows.is_empty());
-            assert!(app.view.rows.iter().all(|&i| app.outlier[i]), "{label}");
+            assert!(
+                app.view.rows.iter().all(|&i| app.analysis.outlier[i]),
+                "{label}"
+            );
             assert!(
                 app.view.rows.contains(&3),
                 "{label}: the flipped segment is an outlier"
@@ -185,7 +185,7 @@ fn check(action: Action, key: &KeySpec) {
             app.update(Action::End);
             press(&mut app, key);
             let at = app.selected().expect("a row");
-            assert!(app.outlier[at], "{label}: lands on an outlier");
+            assert!(app.analysis.outlier[at], "{label}: lands on an outlier");
         }
         Action::Detail => {
             press(&mut app, key);
@@ -211,7 +211,7 @@ fn check(action: Action, key: &KeySpec) {
             press(&mut app, key);
             assert_eq!(
                 engine_cmds(&mut app),
-                vec![EngineCmd::Save("ckpt".into())],
+                vec![Control::Save("ckpt".into())],
                 "{label}"
             );
         }
@@ -240,7 +240,7 @@ fn check(action: Action, key: &KeySpec) {
         Action::Quit => {
             press(&mut app, key);
             assert!(app.should_quit, "{label}");
-            assert_eq!(engine_cmds(&mut app), vec![EngineCmd::Quit]);
+            assert_eq!(engine_cmds(&mut app), vec![Control::Quit]);
         }
         Action::FilterChar(_) | Action::FilterBackspace | Action::FilterDone => {
             unreachable!("typing-mode actions are not in the table")
@@ -291,7 +291,7 @@ fn convergence_pauses_a_running_app_and_r_runs_on() {
     }
     assert_eq!(app.run, RunState::Converged);
     assert_eq!(app.steps_since_best(), app.ui.converge_patience);
-    assert!(app.outbox.contains(&Effect::Engine(EngineCmd::Pause)));
+    assert!(app.outbox.contains(&Effect::Source(Control::Pause)));
     assert!(app.status.as_deref().unwrap_or("").contains("converged"));
     app.update(Action::Down);
     assert!(app.status.is_some(), "moving around keeps the message");
@@ -340,10 +340,10 @@ fn the_cursor_follows_its_segment_through_resorting() {
 #[test]
 fn reports_mark_outliers_and_the_batch_and_keep_trends() {
     let app = common::app_after(5);
-    assert!(app.outlier[3], "the flipped segment is flagged");
-    assert_eq!(app.n_outliers.1, 0);
+    assert!(app.analysis.outlier[3], "the flipped segment is flagged");
+    assert_eq!(app.analysis.n_outliers.1, 0);
     assert!(
-        app.in_batch[0] && !app.in_batch[10],
+        app.analysis.in_batch[0] && !app.analysis.in_batch[10],
         "train rows are in the full batch, dev rows not"
     );
     assert_eq!(app.history.len(), 6);

@@ -291,6 +291,19 @@ fn bad_config_names_the_key_and_exits_2() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("train.lr"), "{}", stderr(&o));
+    // A bad key binding is a config error too, in headless mode as well.
+    write(
+        dir.path(),
+        "keys.toml",
+        "[keys]\nstep = [\"space\", \"q\"]\n",
+    );
+    let o = segscope(
+        &["--headless", "--steps", "1", "--config", "keys.toml"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("keys.toml") && e.contains("`keys`"), "{e}");
 }
 
 #[test]

@@ -6,22 +6,23 @@ use std::sync::Arc;
 use burn::module::Param;
 use burn::prelude::*;
 use segscope::config::{BackendKind, Config, OptimizerName};
-use segscope::data::{self, Dataset, ReadOptions, features::featurize};
+use segscope::data::{self, Dataset, Partition, ReadOptions, features::featurize};
 use segscope::engine::checkpoint;
+use segscope::engine::loss_tensor;
 use segscope::engine::metrics::{LossKind, SplitMetrics};
-use segscope::engine::trainer::loss_tensor;
 use segscope::engine::{StepReport, TrainSettings, Trainer};
 use segscope::session;
 
 fn dataset(jsonl: &str) -> Dataset {
-    data::dataset::parse_str(jsonl, "test", &ReadOptions::default())
+    data::parse_str(jsonl, "test", &ReadOptions::default())
         .expect("valid test data")
         .0
 }
 
 fn trainer(ds: Dataset, cfg: &Config) -> Trainer {
-    let f = featurize(&ds, &cfg.features.spec());
-    Trainer::new(Arc::new(ds), f, TrainSettings::from_config(cfg)).expect("trainer")
+    let f = featurize(&ds, &cfg.features);
+    let part = Arc::new(Partition::new(&ds, cfg.dev_fraction));
+    Trainer::new(Arc::new(ds), part, f, TrainSettings::from_config(cfg)).expect("trainer")
 }
 
 fn sgd(lr: f64) -> Config {
@@ -36,15 +37,16 @@ fn sgd(lr: f64) -> Config {
 /// A copy of `t`'s model whose prediction for segment 0 is exactly `want` (by moving the head's
 /// bias), wrapped in a fresh trainer.
 fn trainer_predicting(ds: Dataset, cfg: &Config, want: f32) -> Trainer {
-    let f = featurize(&ds, &cfg.features.spec());
+    let f = featurize(&ds, &cfg.features);
+    let part = Arc::new(Partition::new(&ds, cfg.dev_fraction));
     let ds = Arc::new(ds);
     let settings = TrainSettings::from_config(cfg);
-    let t = Trainer::new(ds.clone(), f.clone(), settings.clone()).expect("trainer");
+    let t = Trainer::new(ds.clone(), part.clone(), f.clone(), settings.clone()).expect("trainer");
     let p0 = t.predict_all()[0];
     let mut model = t.model().clone();
     let bias = model.head.bias.take().expect("head has a bias");
     model.head.bias = Some(Param::from_tensor((bias.val() + (want - p0)).detach()));
-    Trainer::with_model(ds, f, settings, model).expect("trainer")
+    Trainer::with_model(ds, part, f, settings, model).expect("trainer")
 }
 
 const ONE: &str = r#"{"id": "d", "split": "train", "prompt": "How do I descale a kettle?", "segments": [{"text": "Fill it with equal parts water and white vinegar.", "score": 0.8}]}"#;
@@ -159,13 +161,13 @@ fn reported_weight_change_is_the_norm_of_the_parameter_difference() {
 
 /// Share of the recorded corruptions in the training split that rank in its top 5% by loss share.
 fn corruption_recall(r: &StepReport, ds: &Dataset) -> (usize, usize) {
-    let mut train = ds.indices(data::Split::Train);
+    let mut train = Partition::new(ds, Config::default().dev_fraction).indices(data::Split::Train);
     train.sort_by(|&a, &b| r.segments[b].share.total_cmp(&r.segments[a].share));
     let top: std::collections::HashSet<usize> = train[..train.len() / 20].iter().copied().collect();
     let noisy: Vec<usize> = train
         .iter()
         .copied()
-        .filter(|&i| ds.segments[i].noise.is_some())
+        .filter(|&i| ds.segments[i].label("noise").is_some())
         .collect();
     (
         noisy.iter().filter(|i| top.contains(i)).count(),
@@ -400,7 +402,7 @@ fn grad_norm_from_scratch(t: &Trainer, cfg: &Config) -> f64 {
     use burn::module::ModuleVisitor;
     use burn::optim::GradientsParams;
     use segscope::data::Split;
-    use segscope::engine::trainer::{plain_device, split_inputs};
+    use segscope::engine::{plain_device, split_inputs};
     struct Sq<'a>(&'a GradientsParams, f64);
     impl ModuleVisitor for Sq<'_> {
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
@@ -411,9 +413,9 @@ fn grad_norm_from_scratch(t: &Trainer, cfg: &Config) -> f64 {
         }
     }
     let ds = t.dataset();
-    let f = featurize(ds, &cfg.features.spec());
+    let f = featurize(ds, &cfg.features);
     let plain = plain_device(cfg.backend);
-    let rows = ds.indices(Split::Train);
+    let rows = t.partition().indices(Split::Train);
     let (x, _) = split_inputs(f, &rows, &[], &plain);
     let y: Vec<f32> = rows.iter().map(|&i| ds.segments[i].score).collect();
     let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
@@ -453,15 +455,15 @@ fn a_full_batch_report_matches_a_fresh_evaluation_of_the_updated_model() {
     let train = evaluate_split(
         &ds,
         &preds,
-        &ds.indices(Split::Train),
-        cfg.train.loss_kind(),
+        &t.partition().indices(Split::Train),
+        LossKind::from_config(&cfg.train),
         &mut segs,
     );
     let dev = evaluate_split(
         &ds,
         &preds,
-        &ds.indices(Split::Dev),
-        cfg.train.loss_kind(),
+        &t.partition().indices(Split::Dev),
+        LossKind::from_config(&cfg.train),
         &mut segs,
     );
     for (got, want) in [(&r.train, &train), (&r.dev, &dev)] {

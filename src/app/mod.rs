@@ -5,6 +5,7 @@
 //! key -> action -> state, and the screen can be drawn from any state.
 
 pub mod keymap;
+pub mod table;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -13,11 +14,13 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 pub use keymap::{Action, Keymap};
+pub use table::{SortKey, TableView};
 
+use crate::analysis::{Analysis, Convergence};
 use crate::config::UiConfig;
-use crate::data::{Dataset, Split};
-use crate::engine::report::robust_z;
+use crate::data::{Dataset, Partition, Split};
 use crate::engine::{SegmentEval, SplitMetrics, StepReport};
+pub use crate::source::Control;
 
 /// Where training stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,22 +47,11 @@ impl RunState {
     }
 }
 
-/// A request to the training worker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EngineCmd {
-    Step(u64),
-    Run,
-    Pause,
-    /// Steps per second while running; 0 = as fast as possible.
-    SetSpeed(f64),
-    Save(PathBuf),
-    Quit,
-}
-
 /// Something the event loop must do on the app's behalf.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Engine(EngineCmd),
+    /// A command for the source of step reports.
+    Source(Control),
     Export(PathBuf),
 }
 
@@ -69,80 +61,6 @@ pub enum Overlay {
     Help,
     /// The detail view of a segment (global index).
     Detail(usize),
-}
-
-/// Table columns the rows can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    Share,
-    Resid,
-    Target,
-    Pred,
-    Id,
-    Doc,
-    Text,
-}
-
-impl SortKey {
-    const ALL: [SortKey; 7] = [
-        SortKey::Share,
-        SortKey::Resid,
-        SortKey::Target,
-        SortKey::Pred,
-        SortKey::Id,
-        SortKey::Doc,
-        SortKey::Text,
-    ];
-
-    pub fn next(self) -> SortKey {
-        let i = Self::ALL.iter().position(|&k| k == self).unwrap_or(0);
-        Self::ALL[(i + 1) % Self::ALL.len()]
-    }
-
-    pub fn prev(self) -> SortKey {
-        let i = Self::ALL.iter().position(|&k| k == self).unwrap_or(0);
-        Self::ALL[(i + Self::ALL.len() - 1) % Self::ALL.len()]
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SortKey::Share => "share",
-            SortKey::Resid => "resid",
-            SortKey::Target => "target",
-            SortKey::Pred => "pred",
-            SortKey::Id => "id",
-            SortKey::Doc => "doc",
-            SortKey::Text => "text",
-        }
-    }
-
-    /// Numbers read best largest first; names alphabetically.
-    fn default_desc(self) -> bool {
-        matches!(
-            self,
-            SortKey::Share | SortKey::Resid | SortKey::Target | SortKey::Pred
-        )
-    }
-}
-
-/// Which rows the segments table shows, in which order, and where the cursor is.
-#[derive(Debug, Clone)]
-pub struct TableView {
-    pub split: Split,
-    pub sort: SortKey,
-    pub desc: bool,
-    pub filter: String,
-    /// The filter is being typed.
-    pub typing: bool,
-    pub outliers_only: bool,
-    /// Global segment indices of the visible rows, in display order.
-    pub rows: Vec<usize>,
-    /// Position of the cursor in `rows`.
-    pub cursor: usize,
-    /// First row on screen.
-    pub offset: usize,
-    /// The rows must be recomputed (new predictions, or a new sort or filter).
-    pub dirty: bool,
 }
 
 /// Facts about the run shown in the header.
@@ -177,6 +95,7 @@ const PRED_HISTORY_BYTES: usize = 64 << 20;
 
 pub struct App {
     pub ds: Arc<Dataset>,
+    pub part: Arc<Partition>,
     pub ui: UiConfig,
     pub info: RunInfo,
     pub keymap: Keymap,
@@ -188,21 +107,13 @@ pub struct App {
     pub report: Option<StepReport>,
     /// Metrics before the latest report, for trends.
     pub prev_metrics: Option<(SplitMetrics, SplitMetrics)>,
-    /// Predictions before the latest step, for "what the last step did".
-    pub prev_segments: Option<Arc<Vec<SegmentEval>>>,
     pub history: Vec<HistPoint>,
     /// Recent per-step predictions of every segment, newest last.
     pub pred_history: VecDeque<(u64, Arc<Vec<SegmentEval>>)>,
     pred_history_cap: usize,
-    /// Robust z-score of each segment's residual within its split.
-    pub z: Vec<f32>,
-    pub outlier: Vec<bool>,
-    /// Outliers in (train, dev).
-    pub n_outliers: (usize, usize),
-    /// The largest loss share in (train, dev), the full length of the share bars.
-    pub max_share: (f32, f32),
-    /// Segments in the latest step's batch.
-    pub in_batch: Vec<bool>,
+    /// Robust z, outliers, largest shares (the full length of the share bars) and the batch of
+    /// the latest report.
+    pub analysis: Analysis,
     pub view: TableView,
     pub overlay: Overlay,
     pub status: Option<String>,
@@ -212,14 +123,21 @@ pub struct App {
     pub full_history: bool,
     /// Rows the table shows at once (set from the layout by the event loop).
     pub page: usize,
-    best_loss: f64,
-    since_best: u64,
+    convergence: Convergence,
     /// Lower-cased id and text of each segment, for filtering without allocating per keystroke.
     search_text: Vec<String>,
+    /// The dataset's label keys (`noise`, `hard`, ...), computed once.
+    pub label_keys: Vec<String>,
 }
 
 impl App {
-    pub fn new(ds: Arc<Dataset>, ui: UiConfig, info: RunInfo, keymap: Keymap) -> App {
+    pub fn new(
+        ds: Arc<Dataset>,
+        part: Arc<Partition>,
+        ui: UiConfig,
+        info: RunInfo,
+        keymap: Keymap,
+    ) -> App {
         let n = ds.segments.len();
         let search_text = (0..n)
             .map(|i| format!("{} {}", ds.segment_id(i), ds.segments[i].text).to_lowercase())
@@ -228,7 +146,9 @@ impl App {
         let per_step = n.max(1) * std::mem::size_of::<SegmentEval>();
         let mut app = App {
             pred_history_cap: (PRED_HISTORY_BYTES / per_step).clamp(2, 2000),
+            convergence: Convergence::new(ui.converge_patience, ui.converge_min_rel),
             ds,
+            part,
             ui,
             info,
             keymap,
@@ -237,14 +157,9 @@ impl App {
             rate: 0.0,
             report: None,
             prev_metrics: None,
-            prev_segments: None,
             history: Vec::new(),
             pred_history: VecDeque::new(),
-            z: vec![0.0; n],
-            outlier: vec![false; n],
-            n_outliers: (0, 0),
-            max_share: (0.0, 0.0),
-            in_batch: vec![false; n],
+            analysis: Analysis::empty(n),
             view: TableView {
                 split: Split::Train,
                 sort: SortKey::Share,
@@ -264,10 +179,10 @@ impl App {
             log_y: false,
             full_history: true,
             page: 20,
-            best_loss: f64::INFINITY,
-            since_best: 0,
             search_text,
+            label_keys: Vec::new(),
         };
+        app.label_keys = app.ds.label_keys();
         app.refresh_rows();
         app
     }
@@ -279,7 +194,13 @@ impl App {
 
     /// Steps since the monitored loss last improved enough.
     pub fn steps_since_best(&self) -> u64 {
-        self.since_best
+        self.convergence.since_best()
+    }
+
+    /// Predictions of the evaluation before the latest one, for "what the last step did".
+    pub fn prev_segments(&self) -> Option<&Arc<Vec<SegmentEval>>> {
+        let n = self.pred_history.len();
+        (n >= 2).then(|| &self.pred_history[n - 2].1)
     }
 
     /// Takes in a step report from the engine. `rate` is the measured steps per second.
@@ -308,7 +229,6 @@ impl App {
             && r.eval_step != old.eval_step
         {
             self.prev_metrics = Some((old.train, old.dev));
-            self.prev_segments = Some(old.segments.clone());
         }
         if self
             .pred_history
@@ -321,58 +241,19 @@ impl App {
                 self.pred_history.pop_front();
             }
         }
-        self.z = robust_z(&r.segments, &self.ds);
-        let k = self.ui.outlier_k as f32;
-        let mut counts = (0, 0);
-        let mut max_share = (0f32, 0f32);
-        for (i, z) in self.z.iter().enumerate() {
-            let o = z.abs() > k;
-            self.outlier[i] = o;
-            let share = r.segments[i].share;
-            match self.ds.split_of(i) {
-                Split::Train => {
-                    counts.0 += usize::from(o);
-                    max_share.0 = max_share.0.max(share);
-                }
-                Split::Dev => {
-                    counts.1 += usize::from(o);
-                    max_share.1 = max_share.1.max(share);
-                }
-            }
-        }
-        self.n_outliers = counts;
-        self.max_share = max_share;
-        self.in_batch.iter_mut().for_each(|b| *b = false);
-        for &i in r.batch.iter() {
-            if let Some(b) = self.in_batch.get_mut(i) {
-                *b = true;
-            }
-        }
+        self.analysis = Analysis::of(&r, &self.part, self.ui.outlier_k);
         self.report = Some(r);
         self.view.dirty = true;
     }
 
     fn track_convergence(&mut self, r: &StepReport) {
-        let loss = if r.dev.n > 0 {
-            r.dev.loss
-        } else {
-            r.train.loss
-        };
-        if !loss.is_finite() {
-            return;
-        }
-        if loss < self.best_loss * (1.0 - self.ui.converge_min_rel) {
-            self.best_loss = loss;
-            self.since_best = 0;
-        } else {
-            self.since_best += 1;
-        }
-        if self.since_best >= self.ui.converge_patience && self.run == RunState::Running {
+        self.convergence.observe(r);
+        if self.convergence.converged() && self.run == RunState::Running {
             self.run = RunState::Converged;
-            self.outbox.push(Effect::Engine(EngineCmd::Pause));
+            self.outbox.push(Effect::Source(Control::Pause));
             self.status = Some(format!(
                 "converged: {} loss has not improved by {}% for {} steps (r runs on)",
-                if r.dev.n > 0 { "dev" } else { "train" },
+                Convergence::monitored(r).1,
                 self.ui.converge_min_rel * 100.0,
                 self.ui.converge_patience
             ));
@@ -422,11 +303,11 @@ impl App {
         match action {
             Action::Step => {
                 self.status = None;
-                self.engine(EngineCmd::Step(1));
+                self.engine(Control::Step(1));
             }
             Action::StepN => {
                 self.status = None;
-                self.engine(EngineCmd::Step(self.ui.n_steps));
+                self.engine(Control::Step(self.ui.n_steps));
             }
             Action::ToggleRun => self.toggle_run(),
             Action::Faster => self.change_speed(true),
@@ -484,7 +365,7 @@ impl App {
             Action::Save => {
                 let dir = self.info.save_dir.clone();
                 self.status = Some(format!("saving a checkpoint to {} ...", dir.display()));
-                self.engine(EngineCmd::Save(dir));
+                self.engine(Control::Save(dir));
             }
             Action::Export => {
                 if self.report.is_some() {
@@ -517,13 +398,13 @@ impl App {
             }
             Action::Quit => {
                 self.should_quit = true;
-                self.engine(EngineCmd::Quit);
+                self.engine(Control::Quit);
             }
         }
     }
 
-    fn engine(&mut self, cmd: EngineCmd) {
-        self.outbox.push(Effect::Engine(cmd));
+    fn engine(&mut self, cmd: Control) {
+        self.outbox.push(Effect::Source(cmd));
     }
 
     fn toggle_run(&mut self) {
@@ -531,17 +412,17 @@ impl App {
             RunState::Running => {
                 self.run = RunState::Paused;
                 self.status = None;
-                self.engine(EngineCmd::Pause);
+                self.engine(Control::Pause);
             }
             RunState::Diverged { .. } => {
                 self.status = Some("training diverged; lower the learning rate and restart".into());
             }
             RunState::Paused | RunState::Converged => {
                 // Running on past convergence: start the patience count again.
-                self.since_best = 0;
+                self.convergence.restart();
                 self.status = None;
                 self.run = RunState::Running;
-                self.engine(EngineCmd::Run);
+                self.engine(Control::Run);
             }
         }
     }
@@ -560,7 +441,7 @@ impl App {
         };
         if let Some(s) = next {
             self.speed = s;
-            self.engine(EngineCmd::SetSpeed(s));
+            self.engine(Control::SetSpeed(s));
         }
     }
 
@@ -599,7 +480,7 @@ impl App {
                     (self.view.cursor + n * 2 - k) % n
                 }
             })
-            .find(|&p| self.outlier[self.view.rows[p]]);
+            .find(|&p| self.analysis.outlier[self.view.rows[p]]);
         match found {
             Some(p) => {
                 self.view.cursor = p;
@@ -622,8 +503,8 @@ impl App {
         let segs = self.report.as_ref().map(|r| r.segments.clone());
         let ds = &self.ds;
         let mut rows: Vec<usize> = (0..ds.segments.len())
-            .filter(|&i| ds.split_of(i) == self.view.split)
-            .filter(|&i| !self.view.outliers_only || self.outlier[i])
+            .filter(|&i| self.part.split_of(i) == self.view.split)
+            .filter(|&i| !self.view.outliers_only || self.analysis.outlier[i])
             .filter(|&i| needle.is_empty() || self.search_text[i].contains(&needle))
             .collect();
         let num = |i: usize, f: fn(&SegmentEval) -> f32| segs.as_ref().map_or(0.0, |s| f(&s[i]));

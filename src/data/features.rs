@@ -8,38 +8,16 @@
 
 use std::collections::HashMap;
 
-use super::dataset::Dataset;
 use super::hash::{FnvBuild, fnv1a, fnv1a_continue};
+use super::model::Dataset;
 
 /// Names of the dense features, in column order.
 pub const DENSE_NAMES: [&str; 4] = ["log_len", "position", "prompt_overlap", "prev_overlap"];
 /// Number of dense features.
 pub const DENSE: usize = DENSE_NAMES.len();
 
-/// How text is turned into bucket ids.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FeatureSpec {
-    pub buckets: usize,
-    /// 1 = unigrams only, 2 = unigrams and bigrams.
-    pub word_ngrams: usize,
-    /// Character n-gram lengths, inclusive; `char_min = 0` disables them.
-    pub char_min: usize,
-    pub char_max: usize,
-    /// At most this many words of a segment are featurised (the first ones).
-    pub max_words: usize,
-}
-
-impl Default for FeatureSpec {
-    fn default() -> Self {
-        Self {
-            buckets: 1 << 15,
-            word_ngrams: 2,
-            char_min: 3,
-            char_max: 5,
-            max_words: 256,
-        }
-    }
-}
+/// How text is turned into bucket ids: the config's `[features]` section, used as it is.
+pub use crate::config::FeaturesConfig as FeatureSpec;
 
 /// Splits text into lower-case alphanumeric words.
 pub fn tokenize(text: &str) -> Vec<String> {
@@ -83,7 +61,7 @@ pub fn grams(words: &[String], spec: &FeatureSpec) -> Vec<u32> {
             out.push(bigram_bucket(&pair[0], &pair[1], b));
         }
     }
-    if spec.char_min > 0 {
+    if spec.char_ngrams[0] > 0 {
         let mut marked = String::new();
         let mut bounds: Vec<usize> = Vec::new();
         for w in words {
@@ -95,7 +73,7 @@ pub fn grams(words: &[String], spec: &FeatureSpec) -> Vec<u32> {
             bounds.extend(marked.char_indices().map(|(i, _)| i));
             bounds.push(marked.len());
             let nchars = bounds.len() - 1;
-            for n in spec.char_min..=spec.char_max {
+            for n in spec.char_ngrams[0]..=spec.char_ngrams[1] {
                 if n > nchars {
                     break;
                 }
@@ -336,7 +314,7 @@ fn push_counted(v: &mut [u32], out: &mut Vec<(u32, u32)>) {
 }
 
 /// Featurises the documents `docs` of `ds`.
-fn featurize_part(ds: &Dataset, docs: &[super::dataset::Document], spec: &FeatureSpec) -> Part {
+fn featurize_part(ds: &Dataset, docs: &[super::model::Document], spec: &FeatureSpec) -> Part {
     let n: usize = docs.iter().map(|d| d.segments.len()).sum();
     let mut p = Part {
         tok_off: Vec::with_capacity(n + 1),
@@ -726,7 +704,7 @@ mod tests {
         }
     }
 
-    use crate::data::dataset::{ReadOptions, parse_str};
+    use crate::data::{ReadOptions, parse_str};
 
     #[test]
     fn hashes_are_pinned() {
@@ -755,7 +733,7 @@ mod tests {
         let g = grams(&tokenize("ab cd"), &spec);
         assert_eq!(g.len(), 2 + 1 + 2 * (2 + 1));
         let no_chars = FeatureSpec {
-            char_min: 0,
+            char_ngrams: [0, 0],
             word_ngrams: 1,
             ..spec
         };

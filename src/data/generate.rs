@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::dataset::{Split, split_for_id};
 use super::hash::Rng;
+use super::model::Split;
+use super::partition::split_for_id;
 
 /// The dataset bundled in the binary: `gen-data --docs 600 --seed 7`.
 pub const BUNDLED_DOCS: usize = 600;
@@ -578,7 +579,7 @@ fn corrupt(docs: &mut [OutDoc], rng: &mut Rng) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::dataset::{ReadOptions, parse_str};
+    use crate::data::{ReadOptions, parse_str};
 
     #[test]
     fn generation_is_deterministic_and_valid() {
@@ -588,14 +589,14 @@ mod tests {
         let (ds, skipped) = parse_str(&a, "gen", &ReadOptions::default()).unwrap();
         assert!(skipped.is_empty());
         assert_eq!(ds.docs.len(), 80);
-        assert!(ds.segments.iter().any(|s| s.noise.is_some()));
+        assert!(ds.segments.iter().any(|s| s.label("noise").is_some()));
     }
 
     #[test]
     fn targets_are_the_raters_mean_except_where_corrupted() {
         let (ds, _) = parse_str(&generate(100, 1), "gen", &ReadOptions::default()).unwrap();
         let mut spread = 0f32;
-        for s in ds.segments.iter().filter(|s| s.noise.is_none()) {
+        for s in ds.segments.iter().filter(|s| s.label("noise").is_none()) {
             let mean = s.ratings.iter().sum::<f32>() / s.ratings.len() as f32;
             assert!((mean - s.score).abs() < 2e-3, "{} vs {}", mean, s.score);
             assert!((-1.0..=1.0).contains(&s.score));
@@ -605,7 +606,7 @@ mod tests {
         for s in ds
             .segments
             .iter()
-            .filter(|s| s.noise.as_deref() == Some("wrong_scale"))
+            .filter(|s| s.label("noise") == Some("wrong_scale"))
         {
             assert!(s.score >= 1.0 && s.score <= 5.0);
         }
@@ -614,7 +615,11 @@ mod tests {
     #[test]
     fn the_hard_slice_is_recorded() {
         let (ds, _) = parse_str(&generate(300, 2), "gen", &ReadOptions::default()).unwrap();
-        let hard = ds.segments.iter().filter(|s| s.hard.is_some()).count();
+        let hard = ds
+            .segments
+            .iter()
+            .filter(|s| s.label("hard").is_some())
+            .count();
         assert!(hard > 5, "hard = {hard}");
     }
 }

@@ -14,17 +14,17 @@ use serde::{Deserialize, Serialize};
 
 use super::trainer::{EngineError, TrainState, Trainer};
 use crate::config::Config;
-use crate::data::Dataset;
 use crate::data::hash::fnv1a;
+use crate::data::{Dataset, Partition};
 
 /// How many step directories to keep; older ones are removed after a successful save.
 const KEEP: usize = 3;
 
 /// The fingerprint of a dataset's training-relevant content, to refuse resuming on other data.
-pub fn fingerprint(ds: &Dataset) -> String {
+pub fn fingerprint(ds: &Dataset, part: &Partition) -> String {
     let mut h: u64 = fnv1a(&[b"segscope-data-v1"]);
-    for d in &ds.docs {
-        let split = d.split.name();
+    for (k, d) in ds.docs.iter().enumerate() {
+        let split = part.doc_split(k).name();
         for s in &ds.segments[d.segments.clone()] {
             let line = format!("{}\u{1}{}\u{1}{}\u{1}{}\u{2}", d.id, split, s.text, s.score);
             h = fnv1a(&[&h.to_le_bytes(), line.as_bytes()]);
@@ -81,7 +81,7 @@ pub fn save(dir: &Path, trainer: &Trainer, config: &Config) -> Result<PathBuf, E
             format: 1,
             state: trainer.state().clone(),
             backend: trainer.settings().backend.name().to_string(),
-            data_fingerprint: fingerprint(trainer.dataset()),
+            data_fingerprint: fingerprint(trainer.dataset(), trainer.partition()),
             data_source: trainer.dataset().source.clone(),
             segments: trainer.dataset().segments.len(),
         };
@@ -152,7 +152,7 @@ pub fn restore(step_dir: &Path, trainer: &mut Trainer) -> Result<(), EngineError
     let meta_path = step_dir.join("state.json");
     let text = fs::read_to_string(&meta_path).map_err(|e| err(&meta_path, e))?;
     let meta: Meta = serde_json::from_str(&text).map_err(|e| err(&meta_path, e))?;
-    let fp = fingerprint(trainer.dataset());
+    let fp = fingerprint(trainer.dataset(), trainer.partition());
     if meta.data_fingerprint != fp {
         return Err(err(
             step_dir,

@@ -18,6 +18,17 @@ pub enum LossKind {
 }
 
 impl LossKind {
+    /// The objective the config names (`train.loss`, with `train.huber_delta` for Huber).
+    pub fn from_config(t: &crate::config::TrainConfig) -> Self {
+        match t.loss {
+            crate::config::LossName::Mse => LossKind::Mse,
+            crate::config::LossName::Huber => LossKind::Huber {
+                delta: t.huber_delta,
+            },
+            crate::config::LossName::Mae => LossKind::Mae,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             LossKind::Mse => "mse",
@@ -226,29 +237,47 @@ pub fn robust_sigma(xs: &[f64]) -> f64 {
     1.4826 * median(&dev)
 }
 
+/// Reads a number written by serde_json, where NaN (an undefined metric) was written as null.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Metrics of one split after a step.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SplitMetrics {
     /// Number of segments.
     pub n: usize,
     /// Mean per-segment training loss (the chosen loss kind).
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub mse: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub rmse: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub mae: f64,
     /// 1 - MSE / Var(target): 0 is no better than predicting the mean target.
+    #[serde(deserialize_with = "nan_if_null")]
     pub r2: f64,
     /// Mean residual (target - prediction): positive when the model predicts too low.
+    #[serde(deserialize_with = "nan_if_null")]
     pub bias: f64,
     /// Slope and intercept of the least-squares line target ~ prediction (1 and 0 if calibrated).
+    #[serde(deserialize_with = "nan_if_null")]
     pub calib_slope: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub calib_intercept: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub pearson: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub spearman: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub kendall_tau_b: f64,
     /// Within-document pairwise accuracy.
+    #[serde(deserialize_with = "nan_if_null")]
     pub pairwise_acc: f64,
     /// Share of the loss carried by the top 1% of segments by loss.
+    #[serde(deserialize_with = "nan_if_null")]
     pub top1pct_share: f64,
 }
 

@@ -1,12 +1,21 @@
 //! The training engine: model, trainer, metrics, step reports and checkpoints. No terminal here.
+//!
+//! - [`model`]: the burn model and its sizes; [`tensors`]: devices, inputs and the loss tensor.
+//! - [`trainer`]: one step at a time, in named stages, each step a [`StepReport`].
+//! - [`instrument`]: gradient and weight norms, reduced on a helper thread.
+//! - [`report`], [`metrics`]: per-segment results and the split metrics.
+//! - [`checkpoint`]: saving and resuming; [`alloc`]: allocator tuning.
 
 pub mod alloc;
 pub mod checkpoint;
+pub mod instrument;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod tensors;
 pub mod trainer;
 
 pub use metrics::{LossKind, SplitMetrics};
 pub use report::{LayerChange, SegmentEval, StepReport};
+pub use tensors::{loss_tensor, plain_device, split_inputs};
 pub use trainer::{EngineError, TrainSettings, TrainState, Trainer};

@@ -4,16 +4,15 @@
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
-/// Sizes of the model. Saved beside every checkpoint so a checkpoint can be rebuilt.
+/// Sizes of the model. Saved beside every checkpoint so a checkpoint can be rebuilt. Built from
+/// the config's `[model]` and `[features]` sections, which hold the one default of each size.
 #[derive(Config, Debug, PartialEq)]
 pub struct SegmentModelConfig {
     /// Rows of the embedding table (the featuriser's hash buckets).
     pub buckets: usize,
     /// Number of dense features appended to the pooled embedding.
     pub dense: usize,
-    #[config(default = 32)]
     pub embed_dim: usize,
-    #[config(default = 64)]
     pub hidden: usize,
 }
 

@@ -1,14 +1,36 @@
-//! What one training step produced: [`StepReport`], and its JSON-lines form for headless runs.
+//! What one training step produced: [`StepReport`], serialisable so a stream can carry it, and
+//! the evaluation of a split's predictions into per-segment results and metrics.
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::metrics::{LossKind, SplitMetrics, shares};
-use crate::data::{Dataset, Split};
+use super::metrics::{LossKind, SplitMetrics, nan_if_null, shares};
+use crate::data::Dataset;
+
+/// Serde for the `Arc<Vec<T>>` a report shares with its readers, without serde's `rc` feature
+/// (which would rebuild every crate that uses serde).
+mod arc_vec {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &Arc<Vec<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        v.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Arc<Vec<T>>, D::Error> {
+        Vec::<T>::deserialize(d).map(Arc::new)
+    }
+}
 
 /// One segment after a step.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SegmentEval {
     pub pred: f32,
     /// target - prediction.
@@ -20,7 +42,7 @@ pub struct SegmentEval {
 }
 
 /// Weight change of one parameter tensor in one step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerChange {
     /// Dotted path, e.g. `hidden.weight`.
     pub name: String,
@@ -32,22 +54,28 @@ pub struct LayerChange {
     pub norm: f64,
 }
 
-/// Everything a step produced.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything a step produced. Segments are referred to by their position in the dataset's
+/// order (`Dataset::segment_id` names them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     /// The step number (1 for the first step; 0 for the state before training).
     pub step: u64,
     /// Global indices of the segments in this step's batch.
+    #[serde(with = "arc_vec")]
     pub batch: Arc<Vec<usize>>,
     /// Loss on the batch, before the update.
+    #[serde(deserialize_with = "nan_if_null")]
     pub batch_loss: f64,
     /// The step whose model produced `segments`, `train` and `dev` (differs from `step` when
     /// predictions are refreshed every k steps).
     pub eval_step: u64,
     /// Every segment in dataset order, after the step.
+    #[serde(with = "arc_vec")]
     pub segments: Arc<Vec<SegmentEval>>,
     pub train: SplitMetrics,
     pub dev: SplitMetrics,
+    /// NaN (null in JSON) before the first step.
+    #[serde(deserialize_with = "nan_if_null")]
     pub grad_norm: f64,
     pub lr: f64,
     /// ||W_t - W_{t-1}|| over all parameters.
@@ -60,115 +88,8 @@ pub struct StepReport {
     /// Time to refresh every prediction and metric, in milliseconds (0 when reused).
     pub eval_ms: f64,
     /// Set when the step was refused because something became non-finite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diverged: Option<String>,
-}
-
-/// A segment in a headless line's `top` list.
-#[derive(Debug, Clone, Serialize)]
-pub struct TopSegment {
-    pub id: String,
-    pub doc: String,
-    pub split: Split,
-    pub target: f32,
-    pub prediction: f32,
-    pub residual: f32,
-    pub share: f32,
-}
-
-/// One JSON line of a headless run.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepLine<'a> {
-    pub step: u64,
-    pub eval_step: u64,
-    pub train: &'a SplitMetrics,
-    pub dev: &'a SplitMetrics,
-    pub batch_loss: f64,
-    pub batch_size: usize,
-    pub grad_norm: f64,
-    pub lr: f64,
-    pub weight_change: f64,
-    pub weight_change_rel: f64,
-    pub layers: &'a [LayerChange],
-    pub step_ms: f64,
-    pub eval_ms: f64,
-    pub top: Vec<TopSegment>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diverged: Option<&'a str>,
-}
-
-/// Global indices of the `k` training segments with the largest loss share, largest first.
-pub fn top_by_share(report: &StepReport, ds: &Dataset, k: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = ds.indices(Split::Train);
-    let segs = &report.segments;
-    let k = k.min(idx.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    // Partial selection, then sort only the k winners.
-    idx.select_nth_unstable_by(k - 1, |&a, &b| segs[b].share.total_cmp(&segs[a].share));
-    idx.truncate(k);
-    idx.sort_by(|&a, &b| segs[b].share.total_cmp(&segs[a].share).then(a.cmp(&b)));
-    idx
-}
-
-impl StepReport {
-    /// The headless JSON line for this report.
-    pub fn line<'a>(&'a self, ds: &Dataset, top_k: usize) -> StepLine<'a> {
-        let top = top_by_share(self, ds, top_k)
-            .into_iter()
-            .map(|i| {
-                let s = &ds.segments[i];
-                let e = &self.segments[i];
-                TopSegment {
-                    id: ds.segment_id(i),
-                    doc: ds.docs[s.doc].id.clone(),
-                    split: ds.split_of(i),
-                    target: s.score,
-                    prediction: e.pred,
-                    residual: e.residual,
-                    share: e.share,
-                }
-            })
-            .collect();
-        StepLine {
-            step: self.step,
-            eval_step: self.eval_step,
-            train: &self.train,
-            dev: &self.dev,
-            batch_loss: self.batch_loss,
-            batch_size: self.batch.len(),
-            grad_norm: self.grad_norm,
-            lr: self.lr,
-            weight_change: self.weight_change,
-            weight_change_rel: self.weight_change_rel,
-            layers: &self.layers,
-            step_ms: self.step_ms,
-            eval_ms: self.eval_ms,
-            top,
-            diverged: self.diverged.as_deref(),
-        }
-    }
-}
-
-/// Each segment's robust z-score within its split: residual / (1.4826 x MAD of the split's
-/// residuals). The residual is measured from zero, not from its median, because the target is an
-/// absolute score: a shared bias is an error too. 0 when the split's MAD is 0.
-pub fn robust_z(segments: &[SegmentEval], ds: &Dataset) -> Vec<f32> {
-    let mut z = vec![0f32; segments.len()];
-    for split in [Split::Train, Split::Dev] {
-        let rows = ds.indices(split);
-        let r: Vec<f64> = rows
-            .iter()
-            .map(|&i| f64::from(segments[i].residual))
-            .collect();
-        let sigma = super::metrics::robust_sigma(&r);
-        if sigma > 0.0 && sigma.is_finite() {
-            for (&i, &ri) in rows.iter().zip(&r) {
-                z[i] = (ri / sigma) as f32;
-            }
-        }
-    }
-    z
 }
 
 /// Documents as lists of positions within `rows` (consecutive rows of one document), for

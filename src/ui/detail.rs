@@ -37,14 +37,37 @@ pub fn step_effect(before: f32, after: f32, target: f32) -> (f32, f32, f32, f32)
     (before, after, moved, frac)
 }
 
+/// Draws the detail overlay of segment `i`: a frame, then the document, the facts and the chart.
 pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
+    let inner = render_frame(app, i, area, buf);
+    let context = context_lines(app, i);
+    // As tall as the text needs (long segments wrap), at most half the popup; the chart gets the rest.
+    let w = inner.width.max(1) as usize;
+    let wrapped: usize = context.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
+    let text_h = (wrapped as u16 + 1).min(inner.height / 2);
+    let [text_area, facts, chart] = Layout::vertical([
+        Constraint::Length(text_h),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
+    Paragraph::new(context)
+        .wrap(Wrap { trim: false })
+        .render(text_area, buf);
+    Paragraph::new(fact_lines(app, i))
+        .wrap(Wrap { trim: false })
+        .render(facts, buf);
+    render_history(app, i, chart, buf);
+}
+
+/// The popup's border, title and key hints; returns the area inside.
+fn render_frame(app: &App, i: usize, area: Rect, buf: &mut Buffer) -> Rect {
     let ds = &app.ds;
-    let s = &ds.segments[i];
-    let doc = &ds.docs[s.doc];
-    let r = app.report.as_ref();
-    let e = r.map(|r| r.segments[i]);
-    let outlier = if app.outlier[i] {
-        Span::styled(format!("· outlier (z {:+.1}) ", app.z[i]), theme::OUTLIER)
+    let outlier = if app.analysis.outlier[i] {
+        Span::styled(
+            format!("· outlier (z {:+.1}) ", app.analysis.z[i]),
+            theme::OUTLIER,
+        )
     } else {
         Span::raw("")
     };
@@ -55,7 +78,7 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
         .border_style(theme::TITLE)
         .title(Line::from(vec![
             Span::styled(format!(" Segment {} ", ds.segment_id(i)), theme::TITLE),
-            Span::styled(format!("· {} ", ds.split_of(i).name()), theme::LABEL),
+            Span::styled(format!("· {} ", app.part.split_of(i).name()), theme::LABEL),
             outlier,
         ]))
         .title_bottom(Line::from(Span::styled(
@@ -71,8 +94,14 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
         )));
     let inner = block.inner(popup);
     block.render(popup, buf);
+    inner
+}
 
-    // The document around the segment.
+/// The prompt and the segment among its neighbours.
+fn context_lines(app: &App, i: usize) -> Vec<Line<'static>> {
+    let ds = &app.ds;
+    let doc = &ds.docs[ds.segments[i].doc];
+    let r = app.report.as_ref();
     let mut lines = vec![Line::from(vec![
         Span::styled("prompt  ", theme::LABEL),
         Span::styled(
@@ -108,20 +137,14 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
             ]));
         }
     }
-    // As tall as the text needs (long segments wrap), at most half the popup; the chart gets the rest.
-    let w = inner.width.max(1) as usize;
-    let wrapped: usize = lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
-    let text_h = (wrapped as u16 + 1).min(inner.height / 2);
-    let text = Paragraph::new(lines).wrap(Wrap { trim: false });
-    let [text_area, facts, chart] = Layout::vertical([
-        Constraint::Length(text_h),
-        Constraint::Length(6),
-        Constraint::Fill(1),
-    ])
-    .areas(inner);
-    text.render(text_area, buf);
+    lines
+}
 
-    // Numbers, raters, labels, and the last step.
+/// Numbers, raters, the data's labels, and what the last step did.
+fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
+    let s = &app.ds.segments[i];
+    let r = app.report.as_ref();
+    let e = r.map(|r| r.segments[i]);
     let (pred, resid, share) = e.map_or((f32::NAN, f32::NAN, f32::NAN), |e| {
         (e.pred, e.residual, e.share)
     });
@@ -134,7 +157,6 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let label = |l: &Option<String>| l.clone().unwrap_or_else(|| "—".into());
     let mut fact_lines = vec![
         Line::from(vec![
             Span::styled("target ", theme::LABEL),
@@ -153,7 +175,7 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
             Span::styled("   share of the loss ", theme::LABEL),
             Span::styled(format::pct(share), theme::VALUE),
             Span::styled("   robust z ", theme::LABEL),
-            Span::styled(format!("{:+.2}", app.z[i]), theme::VALUE),
+            Span::styled(format!("{:+.2}", app.analysis.z[i]), theme::VALUE),
         ]),
         Line::from(vec![
             Span::styled("raters ", theme::LABEL),
@@ -170,29 +192,13 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
                 theme::VALUE,
             ),
         ]),
-        Line::from(vec![
-            Span::styled("data labels  noise ", theme::LABEL),
-            Span::styled(
-                label(&s.noise),
-                if s.noise.is_some() {
-                    theme::OUTLIER
-                } else {
-                    theme::VALUE
-                },
-            ),
-            Span::styled("   hard ", theme::LABEL),
-            Span::styled(label(&s.hard), theme::VALUE),
-            Span::styled(
-                "   (from the data's meta; never a training input)",
-                theme::DIM,
-            ),
-        ]),
+        labels_line(app, s),
         Line::raw(""),
     ];
-    match (app.prev_segments.as_ref(), e, r) {
+    match (app.prev_segments(), e, r) {
         (Some(prev), Some(now), Some(r)) => {
             let (b, a, moved, frac) = step_effect(prev[i].pred, now.pred, s.score);
-            let batch_note = if app.in_batch[i] {
+            let batch_note = if app.analysis.in_batch[i] {
                 "in the batch"
             } else {
                 "not in the batch"
@@ -228,11 +234,34 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
             theme::DIM,
         ))),
     }
-    Paragraph::new(fact_lines)
-        .wrap(Wrap { trim: false })
-        .render(facts, buf);
+    fact_lines
+}
 
-    // Prediction over the steps against the target.
+/// The dataset's label keys with this segment's label under each (`—` for none). The labels are
+/// the data's own (`meta`), shown under whatever keys the data uses.
+fn labels_line(app: &App, s: &crate::data::Segment) -> Line<'static> {
+    let mut spans = vec![Span::styled("data labels", theme::LABEL)];
+    if app.label_keys.is_empty() {
+        spans.push(Span::styled(" —", theme::VALUE));
+    }
+    for (k, key) in app.label_keys.iter().enumerate() {
+        let gap = if k == 0 { "  " } else { "   " };
+        spans.push(Span::styled(format!("{gap}{key} "), theme::LABEL));
+        spans.push(match s.label(key) {
+            Some(l) => Span::styled(l.to_string(), theme::OUTLIER),
+            None => Span::styled("—", theme::VALUE),
+        });
+    }
+    spans.push(Span::styled(
+        "   (from the data's meta; never a training input)",
+        theme::DIM,
+    ));
+    Line::from(spans)
+}
+
+/// This segment's prediction over the recorded steps, against its target.
+fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
+    let s = &app.ds.segments[i];
     let pts: Vec<(f64, f64)> = app
         .pred_history
         .iter()

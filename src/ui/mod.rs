@@ -161,7 +161,10 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     l2.push(Span::raw("  "));
     l2.push(Span::styled("outliers ", theme::LABEL));
     l2.push(Span::styled(
-        format!("{} train · {} dev", app.n_outliers.0, app.n_outliers.1),
+        format!(
+            "{} train · {} dev",
+            app.analysis.n_outliers.0, app.analysis.n_outliers.1
+        ),
         theme::OUTLIER,
     ));
     l2.push(Span::styled(

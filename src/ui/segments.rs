@@ -46,8 +46,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let segs = app.report.as_ref().map(|r| r.segments.clone());
     // The bar is relative to the largest share of the split, so the top row is a full bar.
     let max_share = match v.split {
-        crate::data::Split::Train => app.max_share.0,
-        crate::data::Split::Dev => app.max_share.1,
+        crate::data::Split::Train => app.analysis.max_share.0,
+        crate::data::Split::Dev => app.analysis.max_share.1,
     };
     // Borders, the fixed columns, and one space between each of the nine columns.
     let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8;
@@ -72,8 +72,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 String::new()
             };
-            let flag = if app.outlier[i] {
-                Span::styled(format!("{:+.0}", app.z[i]), theme::OUTLIER)
+            let flag = if app.analysis.outlier[i] {
+                Span::styled(format!("{:+.0}", app.analysis.z[i]), theme::OUTLIER)
             } else {
                 Span::raw("")
             };
@@ -92,7 +92,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     Span::styled(format!("{bar:<SHARE_BAR_W$}"), theme::BAR),
                 ])),
                 Cell::from(flag),
-                Cell::from(if app.in_batch[i] { "•" } else { " " }),
+                Cell::from(if app.analysis.in_batch[i] { "•" } else { " " }),
             ]);
             if start + k == v.cursor {
                 row.style(theme::SELECTED)

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use segscope::app::{App, Keymap, RunInfo};
 use segscope::config::UiConfig;
-use segscope::data::Split;
-use segscope::data::{Dataset, ReadOptions, dataset::parse_str};
+use segscope::data::{Dataset, ReadOptions, parse_str};
+use segscope::data::{Partition, Split};
 use segscope::engine::metrics::LossKind;
 use segscope::engine::report::evaluate_split;
 use segscope::engine::{LayerChange, SegmentEval, StepReport};
@@ -37,8 +37,15 @@ pub fn info() -> RunInfo {
     }
 }
 
+/// The fixture's partition: every document declares its split.
+pub fn partition(ds: &Dataset) -> Arc<Partition> {
+    Arc::new(Partition::new(ds, 0.2))
+}
+
 pub fn app() -> App {
-    App::new(dataset(), UiConfig::default(), info(), Keymap::default())
+    let ds = dataset();
+    let part = partition(&ds);
+    App::new(ds, part, UiConfig::default(), info(), Keymap::default())
 }
 
 /// Predictions for step `step`: every segment moves a fraction `step / (step + 4)` of the way from
@@ -60,13 +67,20 @@ pub fn preds(ds: &Dataset, step: u64) -> Vec<f32> {
 
 pub fn report(ds: &Dataset, step: u64) -> StepReport {
     let p = preds(ds, step);
+    let part = partition(ds);
     let mut segs = vec![SegmentEval::default(); p.len()];
-    let train = evaluate_split(ds, &p, &ds.indices(Split::Train), LossKind::Mse, &mut segs);
-    let dev = evaluate_split(ds, &p, &ds.indices(Split::Dev), LossKind::Mse, &mut segs);
+    let train = evaluate_split(
+        ds,
+        &p,
+        &part.indices(Split::Train),
+        LossKind::Mse,
+        &mut segs,
+    );
+    let dev = evaluate_split(ds, &p, &part.indices(Split::Dev), LossKind::Mse, &mut segs);
     let wc = 0.5 / (step as f64 + 1.0);
     StepReport {
         step,
-        batch: Arc::new(ds.indices(Split::Train)),
+        batch: Arc::new(part.indices(Split::Train)),
         batch_loss: train.loss,
         eval_step: step,
         segments: Arc::new(segs),

@@ -1,0 +1,78 @@
+//! The segments table's view state: which split, sort, filter and outlier mode it shows, and
+//! where the cursor and the scroll offset are.
+
+use crate::data::Split;
+
+/// Table columns the rows can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Share,
+    Resid,
+    Target,
+    Pred,
+    Id,
+    Doc,
+    Text,
+}
+
+impl SortKey {
+    const ALL: [SortKey; 7] = [
+        SortKey::Share,
+        SortKey::Resid,
+        SortKey::Target,
+        SortKey::Pred,
+        SortKey::Id,
+        SortKey::Doc,
+        SortKey::Text,
+    ];
+
+    pub fn next(self) -> SortKey {
+        let i = Self::ALL.iter().position(|&k| k == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+
+    pub fn prev(self) -> SortKey {
+        let i = Self::ALL.iter().position(|&k| k == self).unwrap_or(0);
+        Self::ALL[(i + Self::ALL.len() - 1) % Self::ALL.len()]
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Share => "share",
+            SortKey::Resid => "resid",
+            SortKey::Target => "target",
+            SortKey::Pred => "pred",
+            SortKey::Id => "id",
+            SortKey::Doc => "doc",
+            SortKey::Text => "text",
+        }
+    }
+
+    /// Numbers read best largest first; names alphabetically.
+    pub fn default_desc(self) -> bool {
+        matches!(
+            self,
+            SortKey::Share | SortKey::Resid | SortKey::Target | SortKey::Pred
+        )
+    }
+}
+
+/// Which rows the segments table shows, in which order, and where the cursor is.
+#[derive(Debug, Clone)]
+pub struct TableView {
+    pub split: Split,
+    pub sort: SortKey,
+    pub desc: bool,
+    pub filter: String,
+    /// The filter is being typed.
+    pub typing: bool,
+    pub outliers_only: bool,
+    /// Global segment indices of the visible rows, in display order.
+    pub rows: Vec<usize>,
+    /// Position of the cursor in `rows`.
+    pub cursor: usize,
+    /// First row on screen.
+    pub offset: usize,
+    /// The rows must be recomputed (new predictions, or a new sort or filter).
+    pub dirty: bool,
+}

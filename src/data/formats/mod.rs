@@ -1,0 +1,312 @@
+//! Input formats: each turns one input record into documents; the format is sniffed from the
+//! first record or named by the user. Reading is all-or-nothing unless the caller asks for
+//! lenient reading: the first bad record is an error naming file, line and field.
+//!
+//! Adding a format is one file here implementing [`Format`], and one entry in [`FORMATS`].
+
+pub mod segscope;
+
+use std::path::Path;
+
+use super::builder::{Builder, FieldError, Record};
+use super::lines::{PARALLEL_PARSE_BYTES, map_lines, numbered};
+use super::model::Dataset;
+
+/// One input format.
+pub trait Format: Sync {
+    /// The name `--format` takes.
+    fn name(&self) -> &'static str;
+    /// One line for `segscope formats`.
+    fn summary(&self) -> &'static str;
+    /// Whether a first record (already known to be JSON) looks like this format.
+    fn sniff(&self, first: &serde_json::Value) -> bool;
+    /// One record (a line of text), validated, as the records it makes.
+    fn parse(&self, raw: &str) -> Result<Vec<Record>, FieldError>;
+}
+
+/// Every format, in the order sniffing tries them.
+pub static FORMATS: &[&dyn Format] = &[&segscope::Segscope];
+
+/// The format named `name`, or an error listing the known names.
+pub fn by_name(name: &str) -> Result<&'static dyn Format, String> {
+    FORMATS
+        .iter()
+        .copied()
+        .find(|f| f.name() == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = FORMATS.iter().map(|f| f.name()).collect();
+            format!(
+                "unknown format \"{name}\"; known formats: {}",
+                known.join(", ")
+            )
+        })
+}
+
+/// The format of a text from its first non-blank line. A line nothing recognises goes to the
+/// native format, whose validator then names what is missing.
+pub fn sniff(text: &str) -> &'static dyn Format {
+    let first = numbered(text, 1)
+        .next()
+        .and_then(|(_, l)| serde_json::from_str::<serde_json::Value>(l).ok());
+    first
+        .and_then(|v| FORMATS.iter().copied().find(|f| f.sniff(&v)))
+        .unwrap_or(&segscope::Segscope)
+}
+
+/// An error in the input data. Line numbers are 1-based; `field` is a path such as
+/// `segments[2].score`.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{file}: cannot read the file: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: no documents: the file is empty")]
+    Empty { file: String },
+    #[error("{file}:{line}: field `{field}`: {message}")]
+    Line {
+        file: String,
+        line: usize,
+        field: String,
+        message: String,
+    },
+    #[error("{file}: no documents left after skipping {skipped} bad line(s)")]
+    NothingLeft { file: String, skipped: usize },
+    #[error("{file}: {message}")]
+    Format { file: String, message: String },
+}
+
+/// A line skipped by lenient reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub line: usize,
+    pub message: String,
+}
+
+/// How to read a file.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Skip bad lines instead of failing.
+    pub lenient: bool,
+    /// The format's name; `None` sniffs it from the first record.
+    pub format: Option<String>,
+}
+
+/// Reads a dataset file. Returns the dataset and, in lenient mode, the skipped lines.
+pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Vec<Skipped>), DataError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse_str(&text, &file, opts)
+}
+
+/// Parses JSONL text; `file` is only used in messages.
+///
+/// Lines are parsed and validated on up to two threads (each takes a contiguous half of the
+/// text), then placed into documents in order on this one, so that errors and the placement rules
+/// (unique ids, consecutive flat lines) see the lines exactly as a single pass would.
+pub fn parse_str(
+    text: &str,
+    file: &str,
+    opts: &ReadOptions,
+) -> Result<(Dataset, Vec<Skipped>), DataError> {
+    parse_split_at(text, file, opts, PARALLEL_PARSE_BYTES)
+}
+
+/// [`parse_str`], parsing on two threads when `text` is at least `min_split` bytes.
+pub(crate) fn parse_split_at(
+    text: &str,
+    file: &str,
+    opts: &ReadOptions,
+    min_split: usize,
+) -> Result<(Dataset, Vec<Skipped>), DataError> {
+    let format = match &opts.format {
+        Some(name) => by_name(name).map_err(|message| DataError::Format {
+            file: file.to_string(),
+            message,
+        })?,
+        None => sniff(text),
+    };
+    let parsed = map_lines(text, min_split, |raw| format.parse(raw));
+    let mut b = Builder::new(file, format.name());
+    let mut skipped = Vec::new();
+    let any_line = !parsed.is_empty();
+    for (line, result) in parsed {
+        let placed = result.and_then(|records| b.add_all(records, line));
+        if let Err(FieldError { field, message }) = placed {
+            if opts.lenient {
+                skipped.push(Skipped {
+                    line,
+                    message: format!("field `{field}`: {message}"),
+                });
+            } else {
+                return Err(DataError::Line {
+                    file: file.to_string(),
+                    line,
+                    field,
+                    message,
+                });
+            }
+        }
+    }
+    if !any_line {
+        return Err(DataError::Empty {
+            file: file.to_string(),
+        });
+    }
+    let ds = b.finish();
+    if ds.docs.is_empty() {
+        return Err(DataError::NothingLeft {
+            file: file.to_string(),
+            skipped: skipped.len(),
+        });
+    }
+    Ok((ds, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Dataset, DataError> {
+        parse_str(text, "t.jsonl", &ReadOptions::default()).map(|(d, _)| d)
+    }
+
+    fn line_err(text: &str) -> (usize, String) {
+        match parse(text) {
+            Err(DataError::Line { line, field, .. }) => (line, field),
+            other => panic!("expected a line error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_the_document_form_with_meta_labels() {
+        let ds = parse(
+            r#"{"id": "doc-0042", "prompt": "How do I descale a kettle?", "split": "train", "segments": [{"text": "Fill it.", "score": 0.7, "ratings": [0.8, 0.8, 0.5], "tags": ["concrete"]}, {"text": "Honestly it might work.", "score": -0.4}], "meta": {"noise": {"1": "flipped"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(ds.docs.len(), 1);
+        assert_eq!(ds.segments.len(), 2);
+        assert_eq!(ds.segment_id(1), "doc-0042:1");
+        assert_eq!(ds.segments[0].ratings, vec![0.8, 0.8, 0.5]);
+        assert!((ds.segments[0].rater_spread() - 0.3).abs() < 1e-6);
+        assert_eq!(ds.segments[1].label("noise"), Some("flipped"));
+        assert_eq!(ds.segments[0].label("noise"), None);
+        assert_eq!(ds.docs[0].split, Some(crate::data::Split::Train));
+        assert_eq!(ds.format, "segscope");
+    }
+
+    #[test]
+    fn reads_the_flat_form_grouping_consecutive_lines() {
+        let ds = parse(
+            "{\"doc\": \"a\", \"text\": \"one\", \"score\": 0.4}\n\n{\"doc\": \"a\", \"text\": \"two\", \"score\": 0.1}\n{\"doc\": \"b\", \"text\": \"three\", \"score\": -1}\n",
+        )
+        .unwrap();
+        assert_eq!(ds.docs.len(), 2);
+        assert_eq!(ds.docs[0].segments, 0..2);
+        assert_eq!(ds.segments[1].index, 1);
+        assert_eq!(ds.segments[2].line, 4);
+    }
+
+    #[test]
+    fn defaults_id_to_the_line_and_prompt_to_empty() {
+        let ds = parse("\n{\"segments\": [{\"text\": \"x\", \"score\": 1}]}").unwrap();
+        assert_eq!(ds.docs[0].id, "line-2");
+        assert_eq!(ds.docs[0].prompt, "");
+    }
+
+    #[test]
+    fn bad_lines_name_line_and_field() {
+        let ok = r#"{"id": "a", "segments": [{"text": "x", "score": 1}]}"#;
+        assert_eq!(line_err(&format!("{ok}\nnot json")), (2, "(line)".into()));
+        assert_eq!(
+            line_err(&format!("{ok}\n{{\"id\": \"b\"}}")),
+            (2, "segments".into())
+        );
+        assert_eq!(
+            line_err(&format!("{ok}\n{{\"id\": \"b\", \"segments\": []}}")),
+            (2, "segments".into())
+        );
+        assert_eq!(
+            line_err(&format!(
+                "{ok}\n{{\"id\": \"b\", \"segments\": [{{\"score\": 1}}]}}"
+            )),
+            (2, "segments[0].text".into())
+        );
+        assert_eq!(line_err(&format!("{ok}\n{ok}")), (2, "id".into()));
+        assert_eq!(
+            line_err(&format!(
+                "{ok}\n{{\"id\": \"b\", \"segments\": [{{\"text\": \"y\", \"score\": 1}}, {{\"text\": \"z\", \"score\": \"high\"}}]}}"
+            )),
+            (2, "segments[1].score".into())
+        );
+        assert_eq!(
+            line_err("{\"segments\": [{\"text\": \"y\", \"score\": 1e999}]}"),
+            (1, "(line)".into())
+        );
+        assert_eq!(
+            line_err("{\"segments\": [{\"text\": \"y\", \"score\": 1e300}]}"),
+            (1, "segments[0].score".into())
+        );
+        assert_eq!(
+            line_err("{\"doc\": \"d\", \"text\": \"y\"}"),
+            (1, "score".into())
+        );
+        assert_eq!(line_err("[1, 2]"), (1, "(line)".into()));
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        assert!(matches!(parse(""), Err(DataError::Empty { .. })));
+        assert!(matches!(parse("\n  \n"), Err(DataError::Empty { .. })));
+    }
+
+    #[test]
+    fn lenient_skips_exactly_the_bad_lines() {
+        let text = "{\"segments\": [{\"text\": \"a\", \"score\": 1}]}\nbad\n{\"segments\": []}\n{\"segments\": [{\"text\": \"b\", \"score\": 0}]}";
+        let opts = ReadOptions {
+            lenient: true,
+            ..Default::default()
+        };
+        let (ds, skipped) = parse_str(text, "t", &opts).unwrap();
+        assert_eq!(ds.docs.len(), 2);
+        assert_eq!(
+            skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        let all_bad = parse_str("bad\nworse", "t", &opts);
+        assert!(matches!(
+            all_bad,
+            Err(DataError::NothingLeft { skipped: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn parsing_on_two_threads_gives_the_same_dataset_and_line_numbers() {
+        let text = crate::data::BUNDLED_JSONL;
+        let one = parse_split_at(text, "t", &ReadOptions::default(), usize::MAX).unwrap();
+        let two = parse_split_at(text, "t", &ReadOptions::default(), 0).unwrap();
+        assert_eq!(one, two);
+        // A bad line in the second half is reported with its line number in the whole file.
+        let base = text.trim_end_matches('\n');
+        let n = base.lines().count();
+        let bad = format!("{base}\n\n{{\"segments\": [{{\"text\": \"x\"}}]}}\n");
+        match parse_split_at(&bad, "t", &ReadOptions::default(), 0) {
+            Err(DataError::Line { line, field, .. }) => {
+                assert_eq!((line, field.as_str()), (n + 2, "segments[0].score"));
+            }
+            other => panic!("expected a line error, got {other:?}"),
+        }
+        // A duplicate id across the two halves is still caught.
+        let first = text.lines().next().unwrap_or_default();
+        let dup = format!("{text}\n{first}\n");
+        assert!(matches!(
+            parse_split_at(&dup, "t", &ReadOptions::default(), 0),
+            Err(DataError::Line { field, .. }) if field == "id"
+        ));
+    }
+}

@@ -1,0 +1,400 @@
+//! The trainer: one optimiser step at a time, each returning a full [`StepReport`].
+//!
+//! Features become tensors once, on the plain (non-autodiff) device; only the model lives on the
+//! autodiff device. Per step, the loss, gradient norm and per-tensor weight change reduce on the
+//! device and only their scalars reach the host. With full batch, the forward pass the next step
+//! trains on runs right after the update and its values are the report's predictions; otherwise
+//! every prediction is refreshed by a no-grad pass every `eval_every` steps.
+//!
+//! The instrumentation runs beside the training work on a second thread: the training step keeps
+//! about one core busy (flex parallelises only its largest kernels), so the gradient norm is
+//! reduced while the optimiser updates, and the weight change, the dev rows' forward pass and their
+//! metrics while the next training forward pass runs.
+
+mod step;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::optim::{
+    AdamConfig, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig,
+};
+use burn::prelude::*;
+
+use super::instrument::{collect, helper_pool};
+use super::metrics::{LossKind, SplitMetrics};
+use super::model::{Inputs, SegmentModel, SegmentModelConfig};
+use super::report::{SegmentEval, StepReport, doc_groups, evaluate_rows};
+use super::tensors::{host_preds, plain_device, split_inputs};
+use crate::config::{BackendKind, Config, OptimizerName};
+use crate::data::features::DENSE;
+use crate::data::hash::Rng;
+use crate::data::{Dataset, Features, Partition, Split};
+
+/// Rows per no-grad forward pass when refreshing predictions, bounding the [rows, L, d]
+/// intermediate on large datasets.
+const EVAL_CHUNK: usize = 8192;
+
+/// Everything that decides how training runs, resolved from the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSettings {
+    pub backend: BackendKind,
+    pub seed: u64,
+    pub loss: LossKind,
+    pub optimizer: OptimizerName,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    /// 0 = full batch.
+    pub batch_size: usize,
+    pub eval_every: u64,
+    pub model: SegmentModelConfig,
+}
+
+impl TrainSettings {
+    pub fn from_config(cfg: &Config) -> Self {
+        Self {
+            backend: cfg.backend,
+            seed: cfg.seed,
+            loss: LossKind::from_config(&cfg.train),
+            optimizer: cfg.train.optimizer,
+            lr: cfg.train.lr,
+            momentum: cfg.train.momentum,
+            weight_decay: cfg.train.weight_decay,
+            batch_size: cfg.train.batch_size,
+            eval_every: cfg.train.eval_every,
+            model: SegmentModelConfig::new(
+                cfg.features.buckets,
+                DENSE,
+                cfg.model.embed_dim,
+                cfg.model.hidden,
+            ),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the dataset has no training segments: every document is in the dev split")]
+    NoTrainData,
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint { path: String, message: String },
+}
+
+/// Every segment's result in dataset order, from per-row results of the two splits.
+fn merge(
+    n: usize,
+    train_rows: &[usize],
+    train: Vec<SegmentEval>,
+    dev_rows: &[usize],
+    dev: Vec<SegmentEval>,
+) -> Vec<SegmentEval> {
+    let mut segs = vec![SegmentEval::default(); n];
+    for (&i, e) in train_rows.iter().zip(train).chain(dev_rows.iter().zip(dev)) {
+        segs[i] = e;
+    }
+    segs
+}
+
+/// The state that must survive a checkpoint to continue exactly where training stopped.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainState {
+    pub step: u64,
+    pub rng: Rng,
+    /// Current epoch's order of training rows (mini-batch only) and the position in it.
+    pub order: Vec<usize>,
+    pub cursor: usize,
+}
+
+/// Predictions and metrics of one model state.
+#[derive(Debug, Clone)]
+struct Evaluation {
+    /// The step whose model produced them.
+    step: u64,
+    segments: Arc<Vec<SegmentEval>>,
+    train: SplitMetrics,
+    dev: SplitMetrics,
+    ms: f64,
+}
+
+/// Trains one model on one dataset.
+pub struct Trainer {
+    settings: TrainSettings,
+    dataset: Arc<Dataset>,
+    partition: Arc<Partition>,
+    device: Device,
+    model: SegmentModel,
+    optim: ModuleOptimizer,
+    state: TrainState,
+    /// Global segment indices of each split, in dataset order.
+    train_rows: Arc<Vec<usize>>,
+    dev_rows: Vec<usize>,
+    /// Each split's documents as position lists (for pairwise accuracy), computed once.
+    train_groups: Vec<Vec<usize>>,
+    dev_groups: Vec<Vec<usize>>,
+    train_x: Inputs,
+    dev_x: Option<Inputs>,
+    /// [n_train, 1] targets.
+    train_y: Tensor<2>,
+    last_eval: Option<Evaluation>,
+    diverged: Option<String>,
+    /// Full batch: the loss of the current model on the training rows, computed at the end of the
+    /// previous step (its graph is this step's backward).
+    lookahead: Option<Tensor<1>>,
+    /// One thread for the instrumentation. flex spreads large kernels over rayon's global pool;
+    /// run from this pool instead, the instrumentation's kernels stay on one thread and leave the
+    /// other core to the training step.
+    helper_pool: Arc<rayon::ThreadPool>,
+}
+
+impl Trainer {
+    /// A freshly initialised model trained on `partition`'s train documents of `dataset`.
+    /// `features` must be `featurize(dataset)`; they become tensors and the host copy is freed.
+    pub fn new(
+        dataset: Arc<Dataset>,
+        partition: Arc<Partition>,
+        features: Features,
+        settings: TrainSettings,
+    ) -> Result<Self, EngineError> {
+        let plain = plain_device(settings.backend);
+        plain.seed(settings.seed);
+        let device = plain.clone().autodiff();
+        let model = settings.model.init(&device);
+        Self::with_model(dataset, partition, features, settings, model)
+    }
+
+    /// A trainer around an existing model (from a checkpoint, or built by a test).
+    pub fn with_model(
+        dataset: Arc<Dataset>,
+        partition: Arc<Partition>,
+        features: Features,
+        settings: TrainSettings,
+        model: SegmentModel,
+    ) -> Result<Self, EngineError> {
+        super::alloc::tune();
+        let plain = plain_device(settings.backend);
+        let device = plain.clone().autodiff();
+        let train_rows = partition.indices(Split::Train);
+        let dev_rows = partition.indices(Split::Dev);
+        if train_rows.is_empty() {
+            return Err(EngineError::NoTrainData);
+        }
+        let (train_x, dev_x) = split_inputs(features, &train_rows, &dev_rows, &plain);
+        let ty: Vec<f32> = train_rows
+            .iter()
+            .map(|&i| dataset.segments[i].score)
+            .collect();
+        let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
+        let optim = Self::make_optimizer(&settings);
+        let train_groups = doc_groups(&dataset, &train_rows);
+        let dev_groups = doc_groups(&dataset, &dev_rows);
+        Ok(Self {
+            state: TrainState {
+                step: 0,
+                rng: Rng::new(settings.seed ^ 0xba7c),
+                order: Vec::new(),
+                cursor: 0,
+            },
+            settings,
+            dataset,
+            partition,
+            device,
+            model,
+            optim,
+            train_rows: Arc::new(train_rows),
+            dev_rows,
+            train_groups,
+            dev_groups,
+            train_x,
+            dev_x,
+            train_y,
+            last_eval: None,
+            diverged: None,
+            lookahead: None,
+            helper_pool: helper_pool(),
+        })
+    }
+
+    fn make_optimizer(s: &TrainSettings) -> ModuleOptimizer {
+        let decay = (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32));
+        match s.optimizer {
+            OptimizerName::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+            OptimizerName::Sgd => SgdConfig::new()
+                .with_weight_decay(decay)
+                .with_momentum((s.momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(s.momentum)
+                        .with_dampening(0.0)
+                }))
+                .init(),
+        }
+    }
+
+    pub fn settings(&self) -> &TrainSettings {
+        &self.settings
+    }
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+    pub fn partition(&self) -> &Arc<Partition> {
+        &self.partition
+    }
+    pub fn model(&self) -> &SegmentModel {
+        &self.model
+    }
+    pub fn optimizer(&self) -> &ModuleOptimizer {
+        &self.optim
+    }
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+    pub fn step_count(&self) -> u64 {
+        self.state.step
+    }
+    /// Why training diverged, once it has.
+    pub fn diverged(&self) -> Option<&str> {
+        self.diverged.as_deref()
+    }
+
+    /// Replaces model, optimiser state and counters (resuming from a checkpoint).
+    pub fn restore(&mut self, model: SegmentModel, optim: ModuleOptimizer, state: TrainState) {
+        self.model = model;
+        self.optim = optim;
+        self.state = state;
+        self.last_eval = None;
+        self.lookahead = None;
+    }
+
+    /// A fresh optimiser of the configured kind, to load saved state into.
+    pub fn fresh_optimizer(&self) -> ModuleOptimizer {
+        Self::make_optimizer(&self.settings)
+    }
+
+    /// A fresh model of the configured sizes on this trainer's device, to load weights into.
+    pub fn fresh_model(&self) -> SegmentModel {
+        self.settings.model.init(&self.device)
+    }
+
+    /// Positions (into the training rows) of the next batch.
+    fn next_batch(&mut self) -> Option<Vec<usize>> {
+        let n = self.train_rows.len();
+        let bs = self.settings.batch_size;
+        if bs == 0 || bs >= n {
+            return None;
+        }
+        if self.state.order.len() != n || self.state.cursor + bs > n {
+            self.state.order = (0..n).collect();
+            let mut rng = self.state.rng.clone();
+            rng.shuffle(&mut self.state.order);
+            self.state.rng = rng;
+            self.state.cursor = 0;
+        }
+        let b = self.state.order[self.state.cursor..self.state.cursor + bs].to_vec();
+        self.state.cursor += bs;
+        Some(b)
+    }
+
+    /// Predictions of the current model for every row of `x`, by chunks, without autodiff.
+    fn predict(&self, x: &Inputs) -> Vec<f32> {
+        let model = self.model.valid();
+        let n = x.rows();
+        let mut out = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let end = (start + EVAL_CHUNK).min(n);
+            let chunk = if start == 0 && end == n {
+                x.clone()
+            } else {
+                x.slice(start, end)
+            };
+            out.extend(host_preds(model.forward(&chunk)));
+            start = end;
+        }
+        out
+    }
+
+    /// Predicts every segment (dataset order) with the current model.
+    pub fn predict_all(&self) -> Vec<f32> {
+        let mut preds = vec![0f32; self.dataset.segments.len()];
+        for (p, &i) in self
+            .predict(&self.train_x)
+            .into_iter()
+            .zip(self.train_rows.iter())
+        {
+            preds[i] = p;
+        }
+        if let Some(dx) = &self.dev_x {
+            for (p, &i) in self.predict(dx).into_iter().zip(&self.dev_rows) {
+                preds[i] = p;
+            }
+        }
+        preds
+    }
+
+    /// Refreshes every segment's prediction with a no-grad forward pass, and the split metrics.
+    fn evaluate(&self) -> Evaluation {
+        let t0 = Instant::now();
+        let loss = self.settings.loss;
+        let tp = self.predict(&self.train_x);
+        let dp = self
+            .dev_x
+            .as_ref()
+            .map(|x| self.predict(x))
+            .unwrap_or_default();
+        let (te, train) = evaluate_rows(
+            &self.dataset,
+            &self.train_rows,
+            &tp,
+            &self.train_groups,
+            loss,
+        );
+        let (de, dev) = evaluate_rows(&self.dataset, &self.dev_rows, &dp, &self.dev_groups, loss);
+        let segs = merge(
+            self.dataset.segments.len(),
+            &self.train_rows,
+            te,
+            &self.dev_rows,
+            de,
+        );
+        Evaluation {
+            step: self.state.step,
+            segments: Arc::new(segs),
+            train,
+            dev,
+            ms: t0.elapsed().as_secs_f64() * 1e3,
+        }
+    }
+
+    /// The report for the current model without taking a step (step 0 before training).
+    pub fn snapshot_report(&mut self) -> StepReport {
+        let ev = self.evaluate();
+        self.last_eval = Some(ev.clone());
+        StepReport {
+            step: ev.step,
+            batch: Arc::new(Vec::new()),
+            batch_loss: ev.train.loss,
+            eval_step: ev.step,
+            segments: ev.segments,
+            train: ev.train,
+            dev: ev.dev,
+            grad_norm: f64::NAN,
+            lr: self.settings.lr,
+            weight_change: 0.0,
+            weight_change_rel: 0.0,
+            layers: Vec::new(),
+            step_ms: 0.0,
+            eval_ms: ev.ms,
+            diverged: None,
+        }
+    }
+
+    /// All parameters copied to the host, by name (for tests and inspection; slow on purpose).
+    pub fn parameters_host(&self) -> Vec<(String, Vec<f32>)> {
+        let c = collect(&self.model);
+        c.names
+            .into_iter()
+            .zip(c.tensors)
+            .map(|(n, t)| (n, t.into_data().try_into_vec::<f32>().unwrap_or_default()))
+            .collect()
+    }
+}

@@ -1,0 +1,317 @@
+//! One optimiser step in named stages: the batch's loss, backward, the update with its
+//! measurements on the helper thread, the finiteness check (and rollback), and the evaluation the
+//! report carries.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+
+use super::{Evaluation, Trainer, merge};
+use crate::data::Dataset;
+use crate::engine::instrument::{GradList, change_norms, collect, join, scalar, sum_squares};
+use crate::engine::metrics::SplitMetrics;
+use crate::engine::model::Inputs;
+use crate::engine::report::{LayerChange, SegmentEval, StepReport, evaluate_rows};
+use crate::engine::tensors::{host_preds, loss_tensor};
+
+/// One split's predictions, per-row results and metrics, computed beside the update.
+struct SplitEval {
+    preds: Vec<f32>,
+    rows: Vec<SegmentEval>,
+    metrics: SplitMetrics,
+}
+
+/// What the update stage measured, besides the updated model.
+struct Measured {
+    grad_norm: f64,
+    /// Per parameter tensor: (||dW||^2, ||W||^2), with the tensors' names.
+    norms: Vec<(f64, f64)>,
+    names: Vec<String>,
+    /// Full batch: the next step's training loss (its graph kept) and the training split's
+    /// evaluation by the updated model.
+    train: Option<(Tensor<1>, SplitEval)>,
+    /// Full batch with dev rows: the dev split's evaluation by the updated model.
+    dev: Option<SplitEval>,
+    /// Host-side time of the train split's metrics.
+    eval_ms: f64,
+}
+
+impl Measured {
+    /// Why the step must be refused, if anything became non-finite.
+    fn non_finite(&self, batch_loss: f64, step: u64) -> Option<String> {
+        let bad_weights = self
+            .norms
+            .iter()
+            .any(|(d, w)| !d.is_finite() || !w.is_finite())
+            || self
+                .train
+                .iter()
+                .map(|t| &t.1.preds)
+                .chain(self.dev.iter().map(|d| &d.preds))
+                .any(|p| p.iter().any(|x| !x.is_finite()));
+        if !batch_loss.is_finite() {
+            Some(format!("non-finite loss ({batch_loss}) at step {step}"))
+        } else if !self.grad_norm.is_finite() {
+            Some(format!("non-finite gradient norm at step {step}"))
+        } else if bad_weights {
+            Some(format!("non-finite weights after step {step}"))
+        } else {
+            None
+        }
+    }
+
+    /// Per-tensor weight change, and the overall ||dW|| and ||dW|| / ||W||.
+    fn layer_changes(&mut self) -> (Vec<LayerChange>, f64, f64) {
+        let mut layers = Vec::with_capacity(self.names.len());
+        let (mut dw2, mut w2) = (0.0f64, 0.0f64);
+        for (name, &(d, w)) in std::mem::take(&mut self.names).into_iter().zip(&self.norms) {
+            dw2 += d;
+            w2 += w;
+            layers.push(LayerChange {
+                name,
+                weight_change: d.sqrt(),
+                weight_change_rel: if w > 0.0 { (d / w).sqrt() } else { 0.0 },
+                norm: w.sqrt(),
+            });
+        }
+        let rel = if w2 > 0.0 { (dw2 / w2).sqrt() } else { 0.0 };
+        (layers, dw2.sqrt(), rel)
+    }
+}
+
+impl Trainer {
+    /// One optimiser step. A non-finite loss or gradient leaves the model untouched and returns
+    /// a report whose `diverged` says why; later calls return the same.
+    ///
+    /// The stages: the batch's loss (reused from the previous step's look-ahead with full batch),
+    /// backward, the update with its measurements beside it, the finiteness check (and rollback),
+    /// then the evaluation the report carries.
+    pub fn step(&mut self) -> StepReport {
+        let t0 = Instant::now();
+        let attempted = self.state.step + 1;
+        if let Some(why) = self.diverged.clone() {
+            let mut r = self.snapshot_report();
+            r.step = attempted;
+            r.diverged = Some(why);
+            return r;
+        }
+        let batch_pos = self.next_batch();
+        // Full batch, refreshing every step: the forward pass that the next step trains on is
+        // run right after this update, so its values are this report's train predictions and no
+        // separate evaluation pass is needed (only the dev rows get a no-grad forward).
+        let fused = batch_pos.is_none() && self.settings.eval_every == 1;
+        let old_model = self.model.clone();
+        let old_optim = self.optim.clone();
+
+        let loss = self.batch_loss_tensor(batch_pos.as_deref());
+        let batch_loss = scalar(loss.clone().inner());
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let mut measured = self.update(grads, fused);
+        let step_ms = t0.elapsed().as_secs_f64() * 1e3 - measured.eval_ms;
+
+        let batch: Arc<Vec<usize>> = match &batch_pos {
+            None => self.train_rows.clone(),
+            Some(pos) => Arc::new(pos.iter().map(|&p| self.train_rows[p]).collect()),
+        };
+        if let Some(why) = measured.non_finite(batch_loss, attempted) {
+            self.lookahead = None;
+            // Roll back: the update is not applied and the optimiser state is not advanced.
+            self.model = old_model;
+            self.optim = old_optim;
+            self.diverged = Some(why.clone());
+            let mut r = self.snapshot_report();
+            r.step = attempted;
+            r.batch = batch;
+            r.batch_loss = batch_loss;
+            r.grad_norm = measured.grad_norm;
+            r.step_ms = step_ms;
+            r.diverged = Some(why);
+            return r;
+        }
+
+        self.state.step = attempted;
+        let (layers, weight_change, weight_change_rel) = measured.layer_changes();
+        let grad_norm = measured.grad_norm;
+        let (ev, eval_ms) = self.report_evaluation(measured);
+        StepReport {
+            step: attempted,
+            batch,
+            batch_loss,
+            eval_step: ev.step,
+            segments: ev.segments,
+            train: ev.train,
+            dev: ev.dev,
+            grad_norm,
+            lr: self.settings.lr,
+            weight_change,
+            weight_change_rel,
+            layers,
+            step_ms,
+            eval_ms,
+            diverged: None,
+        }
+    }
+
+    /// The loss of this step's batch as a tensor with its graph: the look-ahead computed at the
+    /// end of the previous full-batch step, or a fresh forward pass over the batch.
+    fn batch_loss_tensor(&mut self, batch_pos: Option<&[usize]>) -> Tensor<1> {
+        match (self.lookahead.take(), batch_pos) {
+            (Some(loss), None) => loss,
+            (_, None) => {
+                let pred = self.model.forward(&self.train_x); // [n, 1]
+                loss_tensor(pred, self.train_y.clone(), self.settings.loss)
+            }
+            (_, Some(pos)) => {
+                let idx: Vec<i64> = pos.iter().map(|&p| p as i64).collect();
+                let idx = Tensor::<1, Int>::from_ints(
+                    TensorData::new(idx, [pos.len()]),
+                    &self.train_y.device(),
+                );
+                let pred = self.model.forward(&self.train_x.select(idx.clone())); // [b, 1]
+                loss_tensor(
+                    pred,
+                    self.train_y.clone().select(0, idx),
+                    self.settings.loss,
+                )
+            }
+        }
+    }
+
+    /// Applies the optimiser step and measures it. The gradient norm is reduced on the helper
+    /// thread while the optimiser updates; then the weight change and (`fused`) the dev rows'
+    /// forward pass and metrics are computed there while this thread runs the next training
+    /// forward pass and the train metrics.
+    fn update(&mut self, grads: GradientsParams, fused: bool) -> Measured {
+        let before = collect(&self.model);
+        let mut gl = GradList {
+            grads: &grads,
+            tensors: Vec::new(),
+        };
+        self.model.visit(&mut gl);
+        let grad_list = gl.tensors;
+
+        let lr = self.settings.lr;
+        let loss_kind = self.settings.loss;
+        let helper_pool: &rayon::ThreadPool = &self.helper_pool;
+        let Trainer {
+            model,
+            optim,
+            dataset,
+            train_x,
+            train_y,
+            dev_x,
+            train_rows,
+            dev_rows,
+            train_groups,
+            dev_groups,
+            ..
+        } = self;
+        // Shared from here on (shared references are Copy into both threads' closures).
+        let (dataset, train_x, train_y, dev_x): (&Dataset, &Inputs, &Tensor<2>, &Option<Inputs>) =
+            (dataset, train_x, train_y, dev_x);
+        let (train_rows, dev_rows): (&[usize], &[usize]) = (train_rows, dev_rows);
+        let (train_groups, dev_groups): (&[Vec<usize>], &[Vec<usize>]) = (train_groups, dev_groups);
+        std::thread::scope(|s| {
+            let gn = s.spawn(move || helper_pool.install(|| sum_squares(grad_list)));
+            *model = optim.step(lr, model.clone(), grads);
+            let after = collect(model);
+            let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
+            // The word-type sums the training forward pass computes, handed over for the dev pass.
+            let (sums_tx, sums_rx) = std::sync::mpsc::sync_channel::<Tensor<2>>(1);
+            let helper = s.spawn(move || {
+                helper_pool.install(move || {
+                    let norms = change_norms(before.tensors, after.tensors);
+                    let dev = dev_model.zip(dev_x.as_ref()).map(|(m, x)| {
+                        let pred = match sums_rx.recv() {
+                            Ok(sums) => m.forward_from(sums, x),
+                            Err(_) => m.forward(x),
+                        };
+                        let preds = host_preds(pred);
+                        let (rows, metrics) =
+                            evaluate_rows(dataset, dev_rows, &preds, dev_groups, loss_kind);
+                        SplitEval {
+                            preds,
+                            rows,
+                            metrics,
+                        }
+                    });
+                    (norms, dev)
+                })
+            });
+            let mut eval_ms = 0.0;
+            let train = fused.then(|| {
+                let sums = model.type_sums(&train_x.types);
+                // The helper gets the plain values (no graph). A send fails only if the helper
+                // has gone, and then nothing is waiting for them.
+                let _ = sums_tx.send(sums.clone().inner());
+                drop(sums_tx);
+                let pred = model.forward_from(sums, train_x); // [n_train, 1]
+                let next = loss_tensor(pred.clone(), train_y.clone(), loss_kind);
+                let preds = host_preds(pred.inner());
+                let t = Instant::now();
+                let (rows, metrics) =
+                    evaluate_rows(dataset, train_rows, &preds, train_groups, loss_kind);
+                eval_ms = t.elapsed().as_secs_f64() * 1e3;
+                (
+                    next,
+                    SplitEval {
+                        preds,
+                        rows,
+                        metrics,
+                    },
+                )
+            });
+            let grad_norm = join(gn).sqrt();
+            let (norms, dev) = join(helper);
+            Measured {
+                grad_norm,
+                norms,
+                names: after.names,
+                train,
+                dev,
+                eval_ms,
+            }
+        })
+    }
+
+    /// The evaluation this step's report carries, and its host-side time: the fused one computed
+    /// beside the update, a fresh refresh every `eval_every` steps, or the last one again.
+    fn report_evaluation(&mut self, measured: Measured) -> (Evaluation, f64) {
+        let step = self.state.step;
+        if let Some((next, train)) = measured.train {
+            self.lookahead = Some(next);
+            // No dev rows: the metrics of an empty split, as a refresh would give.
+            let (de, dm) = measured
+                .dev
+                .map(|d| (d.rows, d.metrics))
+                .unwrap_or_else(|| evaluate_rows(&self.dataset, &[], &[], &[], self.settings.loss));
+            let segments = Arc::new(merge(
+                self.dataset.segments.len(),
+                &self.train_rows,
+                train.rows,
+                &self.dev_rows,
+                de,
+            ));
+            let ev = Evaluation {
+                step,
+                segments,
+                train: train.metrics,
+                dev: dm,
+                ms: measured.eval_ms,
+            };
+            self.last_eval = Some(ev.clone());
+            return (ev, measured.eval_ms);
+        }
+        match &self.last_eval {
+            Some(last) if !step.is_multiple_of(self.settings.eval_every) => (last.clone(), 0.0),
+            _ => {
+                let ev = self.evaluate();
+                self.last_eval = Some(ev.clone());
+                let ms = ev.ms;
+                (ev, ms)
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! What yields step reports and takes control: a [`Source`]. The dashboard and headless runs
+//! consume a source and never know which kind it is.
+//!
+//! - [`trainer`]: the in-process trainer as a source.
+//! - [`driver`]: the thread that runs a source for the dashboard: it steps when asked, paces
+//!   running at the requested speed, measures the rate, and sends every report as an [`Event`].
+//!
+//! The app owns the run state a user sees (paused, running, converged, diverged) and sends
+//! [`Control`] commands; the driver keeps only what pacing needs (steps owed, the next due time).
+
+pub mod driver;
+pub mod trainer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use driver::{SourceHandle, spawn};
+pub use trainer::TrainerSource;
+
+use crate::data::{Dataset, Partition};
+use crate::engine::StepReport;
+
+/// What a source can do besides reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Take single steps on request.
+    pub step: bool,
+    /// Run and pause.
+    pub run: bool,
+    /// Run at a requested speed.
+    pub speed: bool,
+    /// Save a checkpoint.
+    pub save: bool,
+    /// Go back to an earlier step.
+    pub rewind: bool,
+}
+
+/// A command to a source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    Step(u64),
+    Run,
+    Pause,
+    /// Steps per second while running; 0 = as fast as possible.
+    SetSpeed(f64),
+    Save(PathBuf),
+    Quit,
+}
+
+/// What a running source tells the dashboard.
+#[derive(Debug)]
+pub enum Event {
+    /// A step's report, and the measured steps per second.
+    Report(Box<StepReport>, f64),
+    /// The result of a command that did I/O (a save), or of an export.
+    Message(String),
+}
+
+/// Something that yields step reports.
+pub trait Source: Send {
+    /// The segments the reports are about.
+    fn dataset(&self) -> &Arc<Dataset>;
+    /// Which segments are train and which are dev.
+    fn partition(&self) -> &Arc<Partition>;
+    fn capabilities(&self) -> Capabilities;
+    /// The report of the current state, without stepping (step 0 before any training).
+    fn current(&mut self) -> StepReport;
+    /// One more step's report. A refused step's report has `diverged` set, and so has every
+    /// later one: a diverged source stays where it was.
+    fn advance(&mut self) -> StepReport;
+    /// Saves what the source can save into `dir`; the path written.
+    fn save(&mut self, dir: &Path) -> Result<PathBuf, String>;
+}

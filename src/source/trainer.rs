@@ -1,0 +1,54 @@
+//! The in-process trainer as a [`Source`]: every step is a real optimiser step, and saving writes
+//! a checkpoint with the run's config.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Capabilities, Source};
+use crate::config::Config;
+use crate::data::{Dataset, Partition};
+use crate::engine::{StepReport, Trainer, checkpoint};
+
+/// A trainer and the config it was built from (saved beside each checkpoint).
+pub struct TrainerSource {
+    pub trainer: Trainer,
+    pub config: Config,
+}
+
+impl TrainerSource {
+    pub fn new(trainer: Trainer, config: Config) -> TrainerSource {
+        TrainerSource { trainer, config }
+    }
+}
+
+impl Source for TrainerSource {
+    fn dataset(&self) -> &Arc<Dataset> {
+        self.trainer.dataset()
+    }
+
+    fn partition(&self) -> &Arc<Partition> {
+        self.trainer.partition()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            step: true,
+            run: true,
+            speed: true,
+            save: true,
+            rewind: false,
+        }
+    }
+
+    fn current(&mut self) -> StepReport {
+        self.trainer.snapshot_report()
+    }
+
+    fn advance(&mut self) -> StepReport {
+        self.trainer.step()
+    }
+
+    fn save(&mut self, dir: &Path) -> Result<PathBuf, String> {
+        checkpoint::save(dir, &self.trainer, &self.config).map_err(|e| e.to_string())
+    }
+}

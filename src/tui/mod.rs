@@ -1,0 +1,112 @@
+//! The dashboard's runtime: terminal setup and restore, and the event loop around a source.
+//!
+//! - [`terminal`]: the restore guard, hang-up detection, and the source thread's panic hook.
+//! - [`event_loop`]: drains the source's reports, answers keys, draws at most ~30 frames a second.
+//!
+//! The source runs on its own thread (see `source::driver`); the UI thread never waits for a
+//! step. The terminal is restored on every exit path: quit, error (a guard's Drop), panic
+//! (ratatui's hook), and SIGINT/SIGTERM (a flag the loop checks; Ctrl-C typed in raw mode arrives
+//! as a key).
+
+pub mod event_loop;
+pub mod terminal;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::app::{App, Control, RunInfo};
+use crate::session::Session;
+use crate::source::{self, Source};
+use terminal::{RestoreGuard, Wait, wait_for_input};
+
+/// Paths the dashboard writes to.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub save_dir: PathBuf,
+    pub export_path: PathBuf,
+}
+
+/// Builds the app state for a session.
+pub fn make_app(session: &Session, outputs: &Outputs) -> App {
+    let c = &session.config;
+    let info = RunInfo {
+        backend: c.backend.name().to_string(),
+        loss: session.trainer.settings().loss.name().to_string(),
+        optimizer: format!("{:?}", c.train.optimizer).to_lowercase(),
+        lr: c.train.lr,
+        batch_size: c.train.batch_size,
+        data: session.dataset.source.clone(),
+        save_dir: outputs.save_dir.clone(),
+        export_path: outputs.export_path.clone(),
+    };
+    App::new(
+        session.dataset.clone(),
+        session.partition.clone(),
+        c.ui.clone(),
+        info,
+        session.keymap.clone(),
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// Runs the dashboard on `source` until the user quits.
+pub fn run(mut app: App, source: Box<dyn Source>) -> Result<(), TuiError> {
+    let handle = source::spawn(source, app.ui.steps_per_second)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // If a handler cannot be installed (one already is), SIGINT keeps its default action;
+        // typed Ctrl-C still quits through the keymap.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+
+    // Asked once, now: after a hang-up isatty(0) answers false, which would hide the hang-up.
+    let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let mut terminal = ratatui::try_init()?;
+    let guard = RestoreGuard;
+    let source_panic = terminal::hook_source_panics(source::driver::THREAD_NAME);
+    let outcome = event_loop::run(
+        &mut terminal,
+        &mut app,
+        &handle,
+        &event_loop::Watch {
+            stop: &stop,
+            source_panic: &source_panic,
+            stdin_is_tty,
+        },
+    );
+    let _ = handle.control.send(Control::Quit);
+    let gone = wait_for_input(Duration::ZERO, stdin_is_tty) == Wait::HungUp;
+    let result = match outcome {
+        // A write error on a hung-up terminal is the same end as noticing the hang-up.
+        _ if gone => {
+            // Nothing to restore on a terminal that is gone. Terminal's Drop would try to show the
+            // cursor and eprintln! its failure, which panics with no stderr, so it is not dropped.
+            std::mem::forget(guard);
+            std::mem::forget(terminal);
+            Ok(())
+        }
+        Ok(_) => {
+            drop(guard);
+            Ok(())
+        }
+        Err(e) => {
+            drop(guard);
+            Err(e)
+        }
+    };
+    // The source finishes at most its current step.
+    let source::SourceHandle {
+        control, thread, ..
+    } = handle;
+    drop(control);
+    let _ = thread.join();
+    result
+}
