@@ -59,7 +59,7 @@ impl Bare {
         let ad = plain.clone().autodiff();
         let rows = Partition::new(ds, cfg.dev_fraction).indices(Split::Train);
         let (x, _) = split_inputs(f, &rows, &[], &plain);
-        let y: Vec<f32> = rows.iter().map(|&i| ds.segments[i].score).collect();
+        let y: Vec<f32> = rows.iter().map(|&i| ds.target(i)).collect();
         let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
         let optim = AdamConfig::new()
             .with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)))

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{BackendKind, LossName, OptimizerName};
+use crate::config::{BackendKind, Keep, LossName, OptimizerName};
 
 #[derive(Parser, Debug, Clone, Default)]
 #[command(
@@ -23,15 +23,19 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// Config file [default: ./config.toml when it exists, else built-in defaults]
-    #[arg(long, short = 'c', value_name = "FILE")]
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
-    /// Dataset (JSONL) [default: the bundled dataset]
+    /// Dataset (JSONL, a .json array, or either .gz) [default: the bundled dataset]
     #[arg(long, short = 'd', value_name = "FILE")]
     pub data: Option<PathBuf>,
 
+    /// Input format [default: detected from the first record; `segscope formats` lists them]
+    #[arg(long, value_name = "NAME", global = true)]
+    pub format: Option<String>,
+
     /// Skip bad data lines (one warning each) instead of stopping at the first
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub lenient: bool,
 
     /// Tensor backend
@@ -93,6 +97,14 @@ pub struct Cli {
     /// Fraction of documents without a `split` field that go to dev [config: dev_fraction]
     #[arg(long, value_name = "F")]
     pub dev_fraction: Option<f64>,
+
+    /// The model to hand back: lowest dev loss, or the last step [config: train.keep]
+    #[arg(long, value_enum)]
+    pub keep: Option<Keep>,
+
+    /// End a headless run after N steps without a better dev loss, 0 = never [config: train.early_stop]
+    #[arg(long, value_name = "N")]
+    pub early_stop: Option<u64>,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -107,6 +119,29 @@ pub enum Command {
         seed: u64,
         /// Output file ("-" for stdout)
         #[arg(long, value_name = "FILE", default_value = "-")]
+        out: PathBuf,
+    },
+    /// List the input formats segscope reads
+    Formats,
+    /// Read a dataset in any format and write it as segscope's JSONL, to see what was imported
+    Convert {
+        /// The input file
+        input: PathBuf,
+        /// Where to write segscope's JSONL ("-" for stdout)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Out-of-fold residuals for every labelled segment: K models, each trained without one fold
+    /// of documents and early-stopped on an inner dev split, each predicting its held-out fold
+    Crossfit {
+        /// Number of folds (by document)
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Steps at most per fold [default: train.steps]
+        #[arg(long, value_name = "N")]
+        steps: Option<u64>,
+        /// The per-segment out-of-fold report (.csv, or JSON lines)
+        #[arg(long, value_name = "FILE", default_value = "segscope-crossfit.csv")]
         out: PathBuf,
     },
 }

@@ -42,6 +42,59 @@ pub enum OptimizerName {
     Sgd,
 }
 
+/// `[data]`: where the dataset is and how to import it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Dataset file; empty = the bundled dataset.
+    pub path: String,
+    /// Input format (`segscope formats` lists them); empty = detected from the first record.
+    pub format: String,
+    /// Label -> target overrides, e.g. `{ true = 1.0, false = -1.0 }` or `{ "-" = -1.0 }`.
+    pub label_map: BTreeMap<String, f64>,
+    /// The `placeholder` format: the keys of the text and of the labels, and the step marker.
+    pub input_key: String,
+    pub label_key: String,
+    pub placeholder: String,
+    /// The `prm800k` format: also import each rated alternative step as its own document.
+    pub prm800k_alternatives: bool,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            path: String::new(),
+            format: String::new(),
+            label_map: BTreeMap::new(),
+            input_key: "input".into(),
+            label_key: "label".into(),
+            placeholder: "ки".into(),
+            prm800k_alternatives: false,
+        }
+    }
+}
+
+/// `data` is a table, or (as in configs saved before it was) just the dataset's path.
+fn data_section<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DataConfig, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = DataConfig;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a [data] table, or a dataset path")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DataConfig, E> {
+            Ok(DataConfig {
+                path: v.to_string(),
+                ..DataConfig::default()
+            })
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<DataConfig, A::Error> {
+            DataConfig::deserialize(serde::de::value::MapAccessDeserializer::new(m))
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// `[features]`: how text becomes hashed ids. The featuriser reads this type directly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +107,8 @@ pub struct FeaturesConfig {
     pub char_ngrams: [usize; 2],
     /// At most this many words of a segment are featurised (the first ones).
     pub max_words: usize,
+    /// Use the hashed n-grams; `false` trains on the data's `embedding`s alone.
+    pub hashed: bool,
 }
 
 impl Default for FeaturesConfig {
@@ -63,8 +118,19 @@ impl Default for FeaturesConfig {
             word_ngrams: 2,
             char_ngrams: [3, 5],
             max_words: 256,
+            hashed: true,
         }
     }
+}
+
+/// Which model a run hands back (`--report`, `--save`, the final output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Keep {
+    /// The model of the step with the lowest dev loss (the last one when there is no dev split).
+    Best,
+    /// The model of the last step.
+    Last,
 }
 
 /// `[model]`: sizes of the network.
@@ -102,6 +168,10 @@ pub struct TrainConfig {
     pub eval_every: u64,
     /// Segments listed in each headless step line.
     pub top_k: usize,
+    /// Which model to hand back.
+    pub keep: Keep,
+    /// Headless runs end when the dev loss has not improved for this many steps; 0 = never.
+    pub early_stop: u64,
 }
 
 impl Default for TrainConfig {
@@ -117,6 +187,8 @@ impl Default for TrainConfig {
             steps: 300,
             eval_every: 1,
             top_k: 10,
+            keep: Keep::Best,
+            early_stop: 50,
         }
     }
 }
@@ -156,8 +228,8 @@ impl Default for UiConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Dataset file; empty = the bundled dataset.
-    pub data: String,
+    #[serde(deserialize_with = "data_section")]
+    pub data: DataConfig,
     pub backend: BackendKind,
     pub seed: u64,
     pub dev_fraction: f64,
@@ -172,7 +244,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            data: String::new(),
+            data: DataConfig::default(),
             backend: BackendKind::Flex,
             seed: 42,
             dev_fraction: 0.2,
@@ -325,6 +397,17 @@ impl Config {
                 format!("must be >= 0, found {}", u.converge_min_rel),
             );
         }
+        for (label, v) in &self.data.label_map {
+            if !v.is_finite() {
+                return bad(
+                    &format!("data.label_map.{label}"),
+                    format!("must be a finite number, found {v}"),
+                );
+            }
+        }
+        if self.data.placeholder.is_empty() {
+            return bad("data.placeholder", "must not be empty".into());
+        }
         if u.recent_window < 2 {
             return bad("ui.recent_window", "must be at least 2".into());
         }
@@ -335,7 +418,7 @@ impl Config {
 
     /// The dataset path, or `None` for the bundled dataset.
     pub fn data_path(&self) -> Option<PathBuf> {
-        (!self.data.is_empty()).then(|| PathBuf::from(&self.data))
+        (!self.data.path.is_empty()).then(|| PathBuf::from(&self.data.path))
     }
 }
 

@@ -38,7 +38,8 @@ pub struct Row {
     pub split: Split,
     pub index: usize,
     pub text: String,
-    pub target: f32,
+    /// `None` (empty in CSV, null in JSON) for a context-only segment.
+    pub target: Option<f32>,
     pub prediction: f32,
     pub residual: f32,
     pub loss: f32,

@@ -27,13 +27,42 @@ pub struct HeadlessOptions {
     pub top_k: usize,
     /// The outlier threshold of the per-segment report.
     pub outlier_k: f64,
+    /// Hand back the best step's model (lowest dev loss) rather than the last.
+    pub keep_best: bool,
+    /// End after this many steps without a better dev loss; 0 = never.
+    pub early_stop: u64,
 }
 
 /// How a headless run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Finished { steps: u64 },
-    Diverged { step: u64, reason: String },
+    /// `steps` were taken; `kept` is the step whose model was handed back.
+    Finished {
+        steps: u64,
+        stopped_early: bool,
+        /// The last step taken, and the step whose model was handed back.
+        last: u64,
+        kept: u64,
+    },
+    Diverged {
+        step: u64,
+        reason: String,
+    },
+}
+
+/// The last line of a headless run: which model it handed back, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Steps taken.
+    pub steps: u64,
+    pub stopped_early: bool,
+    /// `best` or `last`.
+    pub keep: &'static str,
+    /// The step whose model `--report` and `--save` used.
+    pub kept_step: u64,
+    /// The step with the lowest dev loss, and its dev metrics (null without a dev split).
+    pub best_step: Option<u64>,
+    pub best_dev: Option<SplitMetrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +123,7 @@ pub fn line<'a>(r: &'a StepReport, ds: &Dataset, part: &Partition, top_k: usize)
                 id: ds.segment_id(i),
                 doc: ds.docs[s.doc].id.clone(),
                 split: part.split_of(i),
-                target: s.score,
+                target: ds.target(i),
                 prediction: e.pred,
                 residual: e.residual,
                 share: e.share,
@@ -120,7 +149,8 @@ pub fn line<'a>(r: &'a StepReport, ds: &Dataset, part: &Partition, top_k: usize)
     }
 }
 
-/// Takes `opts.steps` steps from `source`, writing one line per step.
+/// Takes up to `opts.steps` steps from `source`, writing one line per step and a final summary
+/// line; stops early when the dev loss has stopped improving (`opts.early_stop`).
 pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, HeadlessError> {
     let out_name = opts
         .out
@@ -139,8 +169,11 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
     let progress = opts.progress && std::io::stderr().is_terminal();
     let ds = source.dataset().clone();
     let part = source.partition().clone();
-    let mut last = None;
-    let mut outcome = Outcome::Finished { steps: 0 };
+    let has_dev = part.counts().1 > 0;
+    let mut last: Option<StepReport> = None;
+    let mut taken = 0;
+    let mut last_step = 0;
+    let mut stopped_early = false;
     for k in 0..opts.steps {
         let report = source.advance();
         serde_json::to_writer(&mut out, &line(&report, &ds, &part, opts.top_k))
@@ -156,30 +189,81 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
             );
         }
         if let Some(reason) = &report.diverged {
-            outcome = Outcome::Diverged {
+            if progress {
+                eprintln!();
+            }
+            out.flush().map_err(io_err)?;
+            let outcome = Outcome::Diverged {
                 step: report.step,
                 reason: reason.clone(),
             };
-            last = Some(report);
+            finish(source, opts, Some(report))?;
+            return Ok(outcome);
+        }
+        taken = k + 1;
+        let step = report.step;
+        last_step = step;
+        last = Some(report);
+        let best_step = source.best().map_or(0, |b| b.0);
+        if opts.early_stop > 0 && has_dev && step.saturating_sub(best_step) >= opts.early_stop {
+            stopped_early = true;
             break;
         }
-        outcome = Outcome::Finished { steps: k + 1 };
-        last = Some(report);
     }
     if progress {
         eprintln!();
     }
+    let best = source.best();
+    if opts.keep_best
+        && let Some((b, _)) = best
+        && last.as_ref().is_some_and(|r| r.step != b)
+        && let Some(r) = source.restore_best()
+    {
+        last = Some(r);
+    }
+    let kept = last.as_ref().map_or(0, |r| r.step);
+    let summary = Summary {
+        steps: taken,
+        stopped_early,
+        keep: if opts.keep_best { "best" } else { "last" },
+        kept_step: kept,
+        best_step: best.map(|b| b.0),
+        best_dev: best.map(|b| b.1),
+    };
+    #[derive(Serialize)]
+    struct SummaryLine<'a> {
+        summary: &'a Summary,
+    }
+    serde_json::to_writer(&mut out, &SummaryLine { summary: &summary })
+        .map_err(|e| io_err(std::io::Error::other(e)))?;
+    out.write_all(b"\n").map_err(io_err)?;
     out.flush().map_err(io_err)?;
+    finish(source, opts, last)?;
+    Ok(Outcome::Finished {
+        steps: taken,
+        stopped_early,
+        last: last_step,
+        kept,
+    })
+}
+
+/// Writes the per-segment report of `last` (the source's current state when no step was taken)
+/// and saves the source.
+fn finish(
+    source: &mut dyn Source,
+    opts: &HeadlessOptions,
+    last: Option<StepReport>,
+) -> Result<(), HeadlessError> {
     if let Some(p) = &opts.report {
-        // With no step taken, the report is of the source's current state.
         let last = match last {
             Some(r) => r,
             None => source.current(),
         };
+        let (ds, part) = (source.dataset().clone(), source.partition().clone());
         export::write(p, &last, &ds, &part, opts.outlier_k)?;
     }
     if let Some(dir) = &opts.save {
         source.save(dir).map_err(HeadlessError::Save)?;
     }
-    Ok(outcome)
+    Ok(())
 }

@@ -8,7 +8,8 @@
 //! - [`analysis`]: from a report to robust z, outliers, shares, top segments and convergence.
 //! - [`source`]: what yields step reports and takes control (the in-process trainer, and the
 //!   thread that drives a source for the dashboard).
-//! - [`export`]: the per-segment table; [`headless`]: a source without a screen, JSON lines.
+//! - [`export`]: the per-segment table; [`headless`]: a source without a screen, JSON lines;
+//!   [`crossfit`]: out-of-fold residuals for every labelled segment.
 //! - [`app`]: the dashboard's state, actions and keymap (no I/O); [`ui`]: the screen, a pure
 //!   function of the app state.
 //! - [`cli`], [`session`]: flags, and everything a run needs built from flags and config.
@@ -19,6 +20,7 @@ pub mod analysis;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod crossfit;
 pub mod data;
 pub mod engine;
 pub mod export;

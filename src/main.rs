@@ -23,23 +23,24 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
-    if let Some(Command::GenData { docs, seed, out }) = &cli.command {
-        return gen_data(*docs, *seed, out).map(|()| ExitCode::SUCCESS);
+    match &cli.command {
+        Some(Command::GenData { docs, seed, out }) => {
+            return gen_data(*docs, *seed, out).map(|()| ExitCode::SUCCESS);
+        }
+        Some(Command::Formats) => {
+            for f in segscope::data::formats::FORMATS {
+                println!("{:<14} {}", f.name(), f.summary());
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Convert { input, out }) => return convert(&cli, input, out),
+        Some(Command::Crossfit { folds, steps, out }) => {
+            return crossfit(&cli, *folds, *steps, out);
+        }
+        None => {}
     }
     let s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
-    for sk in &s.skipped {
-        eprintln!(
-            "segscope: warning: {}:{}: skipped: {}",
-            s.dataset.source, sk.line, sk.message
-        );
-    }
-    if !s.skipped.is_empty() {
-        eprintln!(
-            "segscope: warning: skipped {} bad line(s) of {}",
-            s.skipped.len(),
-            s.dataset.source
-        );
-    }
+    warn_skipped(&s.skipped, &s.dataset.source);
     let headless = cli.headless || !std::io::stdout().is_terminal();
     if !headless {
         let outputs = Outputs {
@@ -65,15 +66,141 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         progress: true,
         top_k: s.config.train.top_k,
         outlier_k: s.config.ui.outlier_k,
+        keep_best: s.config.train.keep == segscope::config::Keep::Best,
+        early_stop: s.config.train.early_stop,
     };
     let (mut source, _) = s.into_source();
     match headless::run(&mut source, &opts).map_err(|e| (1, e.to_string()))? {
-        Outcome::Finished { .. } => Ok(ExitCode::SUCCESS),
+        Outcome::Finished {
+            steps,
+            stopped_early,
+            last,
+            kept,
+        } => {
+            if stopped_early {
+                eprintln!(
+                    "segscope: stopped early after {steps} steps: the dev loss had not improved for {} steps (train.early_stop)",
+                    opts.early_stop
+                );
+            }
+            if kept != last {
+                eprintln!(
+                    "segscope: kept the model of step {kept}, the lowest dev loss (train.keep = \"best\")"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Outcome::Diverged { step, reason } => {
             eprintln!("segscope: training diverged at step {step}: {reason}");
             Ok(ExitCode::from(3))
         }
     }
+}
+
+/// Warns about each line `--lenient` skipped, then counts them.
+fn warn_skipped(skipped: &[segscope::data::Skipped], source: &str) {
+    for sk in skipped {
+        eprintln!(
+            "segscope: warning: {source}:{}: skipped: {}",
+            sk.line, sk.message
+        );
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "segscope: warning: skipped {} bad line(s) of {source}",
+            skipped.len()
+        );
+    }
+}
+
+/// `segscope convert`: any format in, segscope's JSONL out.
+fn convert(
+    cli: &Cli,
+    input: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<ExitCode, (u8, String)> {
+    let (config, _, _) =
+        session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let opts = segscope::data::ReadOptions {
+        lenient: cli.lenient,
+        data: config.data,
+    };
+    let (ds, skipped) = segscope::data::read_file(input, &opts).map_err(|e| (2, e.to_string()))?;
+    warn_skipped(&skipped, &ds.source);
+    let write = |w: &mut dyn Write| -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(w);
+        segscope::data::formats::segscope::write_jsonl(&ds, &mut w)?;
+        w.flush()
+    };
+    let result = if out.as_os_str() == "-" {
+        write(&mut std::io::stdout().lock())
+    } else {
+        std::fs::File::create(out).and_then(|mut f| write(&mut f))
+    };
+    result.map_err(|e| (1, format!("{}: cannot write: {e}", out.display())))?;
+    let (docs, segs, labelled) = (ds.docs.len(), ds.segments.len(), ds.labelled());
+    eprintln!(
+        "segscope: read {} as {}: {docs} documents, {segs} segments ({labelled} with a target)",
+        ds.source, ds.format
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `segscope crossfit`: out-of-fold residuals, progress on stderr, the report to `out`.
+fn crossfit(
+    cli: &Cli,
+    folds: usize,
+    steps: Option<u64>,
+    out: &std::path::Path,
+) -> Result<ExitCode, (u8, String)> {
+    if folds < 2 {
+        return Err((2, "--folds must be at least 2".into()));
+    }
+    let (config, _, _) =
+        session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let opts = segscope::data::ReadOptions {
+        lenient: cli.lenient,
+        data: config.data.clone(),
+    };
+    let (ds, skipped) = segscope::data::load(config.data_path().as_deref(), &opts)
+        .map_err(|e| (2, e.to_string()))?;
+    warn_skipped(&skipped, &ds.source);
+    let features = segscope::data::features::featurize(&ds, &config.features);
+    let ds = std::sync::Arc::new(ds);
+    let o = segscope::crossfit::Options {
+        folds,
+        max_steps: steps.unwrap_or(config.train.steps),
+        patience: if config.train.early_stop > 0 {
+            config.train.early_stop
+        } else {
+            u64::MAX
+        },
+    };
+    let t0 = std::time::Instant::now();
+    let cf = segscope::crossfit::run(&ds, &features, &config, &o, |f| {
+        eprintln!(
+            "segscope: fold {}/{folds}: {} docs, {} segments held out; {} steps, best {} (inner dev loss {:.4}); held-out MSE {:.4}; {:.1} s",
+            f.fold + 1,
+            f.docs,
+            f.segments,
+            f.steps,
+            f.best_step,
+            f.inner_dev_loss,
+            f.held_out_mse,
+            f.seconds
+        );
+    })
+    .map_err(|e| (1, e.to_string()))?;
+    segscope::crossfit::write(out, &cf.rows)
+        .map_err(|e| (1, format!("{}: cannot write: {e}", out.display())))?;
+    let outliers = cf.rows.iter().filter(|r| r.oof_outlier).count();
+    eprintln!(
+        "segscope: wrote {} out-of-fold rows ({outliers} outliers) to {} in {:.1} s",
+        cf.rows.len(),
+        out.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn gen_data(docs: usize, seed: u64, out: &std::path::Path) -> Result<(), (u8, String)> {

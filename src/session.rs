@@ -59,7 +59,16 @@ pub fn config_path(cli: &Cli) -> Option<PathBuf> {
 /// Applies command-line overrides to `cfg` and validates the result.
 pub fn apply_flags(cfg: &mut Config, cli: &Cli) -> Result<(), ConfigError> {
     if let Some(d) = &cli.data {
-        cfg.data = d.display().to_string();
+        cfg.data.path = d.display().to_string();
+    }
+    if let Some(f) = &cli.format {
+        cfg.data.format = f.clone();
+    }
+    if let Some(k) = cli.keep {
+        cfg.train.keep = k;
+    }
+    if let Some(n) = cli.early_stop {
+        cfg.train.early_stop = n;
     }
     if let Some(b) = cli.backend {
         cfg.backend = b;
@@ -127,7 +136,7 @@ pub fn build(cli: &Cli) -> Result<Session, SessionError> {
     let (config, config_source, step_dir) = resolve_config(cli)?;
     let opts = ReadOptions {
         lenient: cli.lenient,
-        format: None,
+        data: config.data.clone(),
     };
     let (dataset, skipped) = data::load(config.data_path().as_deref(), &opts)?;
     from_dataset(config, config_source, dataset, skipped, step_dir)

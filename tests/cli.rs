@@ -32,11 +32,20 @@ fn headless_writes_one_json_object_per_step_with_every_field() {
     let o = segscope(&["--headless", "--steps", "3", "--top-k", "4"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).expect("utf8");
-    let lines: Vec<serde_json::Value> = out
+    let mut lines: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4, "three steps and a summary");
+    // The last line says which model was kept; only step lines have a top-level `step`.
+    let summary = lines.pop().expect("summary");
+    assert!(summary.get("step").is_none());
+    let s = &summary["summary"];
+    assert_eq!(
+        (s["steps"].as_u64(), s["keep"].as_str()),
+        (Some(3), Some("best"))
+    );
+    assert!(s["best_dev"]["loss"].is_number(), "{summary}");
     for (k, l) in lines.iter().enumerate() {
         assert_eq!(l["step"], k as u64 + 1);
         for split in ["train", "dev"] {
@@ -234,10 +243,8 @@ fn save_then_resume_continues_the_step_count() {
     let out = String::from_utf8(o.stdout).expect("utf8");
     let steps: Vec<u64> = out
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).expect("json")["step"]
-                .as_u64()
-                .unwrap_or(0)
+        .filter_map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["step"].as_u64()
         })
         .collect();
     assert_eq!(steps, vec![3, 4]);

@@ -417,7 +417,7 @@ fn grad_norm_from_scratch(t: &Trainer, cfg: &Config) -> f64 {
     let plain = plain_device(cfg.backend);
     let rows = t.partition().indices(Split::Train);
     let (x, _) = split_inputs(f, &rows, &[], &plain);
-    let y: Vec<f32> = rows.iter().map(|&i| ds.segments[i].score).collect();
+    let y: Vec<f32> = rows.iter().map(|&i| ds.target(i)).collect();
     let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
     let model = t.model().clone();
     let loss = loss_tensor(model.forward(&x), y, LossKind::Mse);

@@ -515,7 +515,7 @@ impl App {
                 SortKey::Share => num(a, |e| e.share).total_cmp(&num(b, |e| e.share)),
                 SortKey::Resid => num(a, |e| e.residual).total_cmp(&num(b, |e| e.residual)),
                 SortKey::Pred => num(a, |e| e.pred).total_cmp(&num(b, |e| e.pred)),
-                SortKey::Target => ds.segments[a].score.total_cmp(&ds.segments[b].score),
+                SortKey::Target => ds.target(a).total_cmp(&ds.target(b)),
                 SortKey::Id => a.cmp(&b),
                 SortKey::Doc => ds.docs[ds.segments[a].doc]
                     .id

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::model::{Dataset, Document, Segment, Split, meta_labels};
+use super::model::{Dataset, Document, Embeddings, Segment, Split, meta_labels};
 
 /// A problem with one field of one record: `field` is a path such as `segments[2].score`.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,9 +26,25 @@ pub fn ferr(field: impl Into<String>, message: impl Into<String>) -> FieldError 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawSegment {
     pub text: String,
-    pub score: f32,
+    /// `None`: context only (shown and featurised, never a target).
+    pub score: Option<f32>,
     pub ratings: Vec<f32>,
     pub tags: Vec<String>,
+    /// The segment's own embedding, when the data brings one.
+    pub embedding: Option<Vec<f32>>,
+}
+
+impl RawSegment {
+    /// A segment with text and score only.
+    pub fn new(text: impl Into<String>, score: Option<f32>) -> RawSegment {
+        RawSegment {
+            text: text.into(),
+            score,
+            ratings: Vec::new(),
+            tags: Vec::new(),
+            embedding: None,
+        }
+    }
 }
 
 /// What an importer makes of one input record.
@@ -54,6 +70,10 @@ pub enum Record {
 impl RawSegment {
     /// The segment placed at `index` of document `doc`, with its `meta` labels, from `line`.
     fn place(self, doc: usize, index: usize, line: usize, meta: Option<&Value>) -> Segment {
+        debug_assert!(
+            self.embedding.is_none(),
+            "embeddings are taken by the builder"
+        );
         Segment {
             doc,
             index,
@@ -77,6 +97,10 @@ pub struct Builder {
     seen: HashMap<String, usize>,
     /// Whether the last document came from the flat form and may still grow.
     open_flat: bool,
+    /// Every segment's embedding, concatenated, once the first segment decided whether the data
+    /// has them (`Some(dim)`) or not (`None` inside).
+    emb_dim: Option<Option<usize>>,
+    embeddings: Vec<f32>,
 }
 
 impl Builder {
@@ -88,6 +112,51 @@ impl Builder {
             segments: Vec::new(),
             seen: HashMap::new(),
             open_flat: false,
+            emb_dim: None,
+            embeddings: Vec::new(),
+        }
+    }
+
+    /// Checks a segment's embedding against the others: every segment has one of the same length,
+    /// or none has. `field` names the segment (`segments[2].`, or `` for the flat form).
+    fn check_embedding(
+        &self,
+        raw: &RawSegment,
+        field: &str,
+        line: usize,
+    ) -> Result<(), FieldError> {
+        let f = format!("{field}embedding");
+        let here = raw.embedding.as_ref().map(Vec::len);
+        match (self.emb_dim, here) {
+            (None, Some(0)) => Err(ferr(f, "is empty")),
+            (None, _) => Ok(()),
+            (Some(Some(d)), Some(n)) if n == d => Ok(()),
+            (Some(Some(d)), Some(n)) => Err(ferr(
+                f,
+                format!("has {n} values, but earlier segments' embeddings have {d}"),
+            )),
+            (Some(Some(d)), None) => Err(ferr(
+                f,
+                format!("missing: earlier segments have embeddings of {d} values"),
+            )),
+            (Some(None), Some(_)) => Err(ferr(
+                f,
+                format!(
+                    "unexpected: the segments before line {line} have no embedding; all or none must"
+                ),
+            )),
+            (Some(None), None) => Ok(()),
+        }
+    }
+
+    /// Appends a placed segment's embedding.
+    fn take_embedding(&mut self, raw: &mut RawSegment) {
+        let e = raw.embedding.take();
+        if self.emb_dim.is_none() {
+            self.emb_dim = Some(e.as_ref().map(Vec::len));
+        }
+        if let Some(e) = e {
+            self.embeddings.extend(e);
         }
     }
 
@@ -137,9 +206,11 @@ impl Builder {
             } => {
                 let id = id.unwrap_or_else(|| format!("line-{line}"));
                 self.check_new_id(&id, "id")?;
+                self.check_doc_embeddings(&segments, line)?;
                 let doc = self.docs.len();
                 let start = self.segments.len();
-                for (k, r) in segments.into_iter().enumerate() {
+                for (k, mut r) in segments.into_iter().enumerate() {
+                    self.take_embedding(&mut r);
                     self.segments.push(r.place(doc, k, line, meta.as_ref()));
                 }
                 self.push_document(id, prompt, split, start, meta, line);
@@ -160,9 +231,10 @@ impl Builder {
         doc_id: Option<String>,
         prompt: Option<String>,
         split: Option<Split>,
-        raw: RawSegment,
+        mut raw: RawSegment,
         line: usize,
     ) -> Result<(), FieldError> {
+        self.check_embedding(&raw, "", line)?;
         let continues = self.open_flat
             && doc_id.is_some()
             && self.docs.last().map(|d| Some(&d.id) == doc_id.as_ref()) == Some(true);
@@ -187,6 +259,7 @@ impl Builder {
                 _ => {}
             }
             let index = self.docs[doc].segments.len();
+            self.take_embedding(&mut raw);
             self.segments.push(raw.place(doc, index, line, None));
             self.docs[doc].segments.end = self.segments.len();
             return Ok(());
@@ -195,6 +268,7 @@ impl Builder {
         self.check_new_id(&id, "doc")?;
         let doc = self.docs.len();
         let start = self.segments.len();
+        self.take_embedding(&mut raw);
         self.segments.push(raw.place(doc, 0, line, None));
         self.push_document(id, prompt, split, start, None, line);
         self.open_flat = true;
@@ -209,6 +283,7 @@ impl Builder {
             return records.into_iter().try_for_each(|r| self.add(r, line));
         }
         let (docs, segments, open_flat) = (self.docs.len(), self.segments.len(), self.open_flat);
+        let (emb_dim, emb_len) = (self.emb_dim, self.embeddings.len());
         let last_end = self.docs.last().map(|d| d.segments.end);
         let result = records.into_iter().try_for_each(|r| self.add(r, line));
         if result.is_err() {
@@ -220,16 +295,41 @@ impl Builder {
                 d.segments.end = end;
             }
             self.open_flat = open_flat;
+            self.emb_dim = emb_dim;
+            self.embeddings.truncate(emb_len);
         }
         result
     }
 
+    /// Every segment of a document record against the embeddings so far and each other.
+    fn check_doc_embeddings(&self, segments: &[RawSegment], line: usize) -> Result<(), FieldError> {
+        let mut probe = Builder {
+            emb_dim: self.emb_dim,
+            ..Builder::new("", "")
+        };
+        for (k, r) in segments.iter().enumerate() {
+            probe.check_embedding(r, &format!("segments[{k}]."), line)?;
+            if probe.emb_dim.is_none() {
+                probe.emb_dim = Some(r.embedding.as_ref().map(Vec::len));
+            }
+        }
+        Ok(())
+    }
+
     pub fn finish(self) -> Dataset {
+        let embeddings = match self.emb_dim {
+            Some(Some(dim)) => Some(Embeddings {
+                dim,
+                values: self.embeddings,
+            }),
+            _ => None,
+        };
         Dataset {
             source: self.source,
             format: self.format,
             docs: self.docs,
             segments: self.segments,
+            embeddings,
         }
     }
 }

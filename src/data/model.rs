@@ -41,8 +41,9 @@ pub struct Segment {
     /// Position within the document, from 0.
     pub index: usize,
     pub text: String,
-    /// The regression target.
-    pub score: f32,
+    /// The regression target; `None` for a context-only segment (shown, featurised as a
+    /// neighbour, never trained on or measured).
+    pub score: Option<f32>,
     /// Individual raters' scores, when the data has them.
     pub ratings: Vec<f32>,
     pub tags: Vec<String>,
@@ -102,6 +103,22 @@ pub struct Dataset {
     pub format: String,
     pub docs: Vec<Document>,
     pub segments: Vec<Segment>,
+    /// Every segment's own embedding, when the data brings them (all segments or none).
+    pub embeddings: Option<Embeddings>,
+}
+
+/// Per-segment embeddings, concatenated in segment order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub dim: usize,
+    pub values: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Segment `i`'s embedding.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.values[i * self.dim..(i + 1) * self.dim]
+    }
 }
 
 impl Dataset {
@@ -109,6 +126,16 @@ impl Dataset {
     pub fn segment_id(&self, i: usize) -> String {
         let s = &self.segments[i];
         format!("{}:{}", self.docs[s.doc].id, s.index)
+    }
+
+    /// The target of segment `i`, NaN for a context-only segment.
+    pub fn target(&self, i: usize) -> f32 {
+        self.segments[i].score.unwrap_or(f32::NAN)
+    }
+
+    /// Segments with a target.
+    pub fn labelled(&self) -> usize {
+        self.segments.iter().filter(|s| s.score.is_some()).count()
     }
 
     /// Every label key any segment carries, in order of first appearance: the label columns of

@@ -15,12 +15,15 @@ pub fn split_for_id(id: &str, dev_fraction: f64) -> Split {
     }
 }
 
-/// The split of every document, and of every segment through its document.
+/// The split of every document, and of every segment through its document. Only segments with a
+/// target are trained on and measured: [`Partition::indices`] lists those, while
+/// [`Partition::split_of`] also places context-only segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partition {
     docs: Vec<Split>,
     /// Per segment, cached: the table filters every segment by split on each keystroke.
     segments: Vec<Split>,
+    labelled: Vec<bool>,
 }
 
 impl Partition {
@@ -37,10 +40,22 @@ impl Partition {
 
     /// A partition that puts document `d` in `doc_splits[d]`.
     pub fn from_doc_splits(ds: &Dataset, doc_splits: Vec<Split>) -> Partition {
+        let all = vec![true; doc_splits.len()];
+        Self::with_held_out(ds, doc_splits, &all)
+    }
+
+    /// A partition of the documents with `active[d]` true; the others are held out: neither
+    /// trained on nor measured (a cross-fitting fold).
+    pub fn with_held_out(ds: &Dataset, doc_splits: Vec<Split>, active: &[bool]) -> Partition {
         let segments = ds.segments.iter().map(|s| doc_splits[s.doc]).collect();
         Partition {
             docs: doc_splits,
             segments,
+            labelled: ds
+                .segments
+                .iter()
+                .map(|s| s.score.is_some() && active[s.doc])
+                .collect(),
         }
     }
 
@@ -54,17 +69,34 @@ impl Partition {
         self.docs[d]
     }
 
-    /// Indices of the segments on one side, in dataset order.
+    /// Indices of the segments with a target on one side, in dataset order.
     pub fn indices(&self, split: Split) -> Vec<usize> {
         (0..self.segments.len())
-            .filter(|&i| self.segments[i] == split)
+            .filter(|&i| self.segments[i] == split && self.labelled[i])
             .collect()
     }
 
-    /// Segments in each split: (train, dev).
+    /// Whether segment `i` has a target and is not held out (is trained on or measured).
+    pub fn is_labelled(&self, i: usize) -> bool {
+        self.labelled[i]
+    }
+
+    /// Segments with a target in each split: (train, dev).
     pub fn counts(&self) -> (usize, usize) {
-        let dev = self.segments.iter().filter(|&&s| s == Split::Dev).count();
-        (self.segments.len() - dev, dev)
+        let (mut train, mut dev) = (0, 0);
+        for (s, &l) in self.segments.iter().zip(&self.labelled) {
+            match (s, l) {
+                (Split::Train, true) => train += 1,
+                (Split::Dev, true) => dev += 1,
+                _ => {}
+            }
+        }
+        (train, dev)
+    }
+
+    /// The number of documents.
+    pub fn docs(&self) -> usize {
+        self.docs.len()
     }
 }
 

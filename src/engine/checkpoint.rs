@@ -26,7 +26,9 @@ pub fn fingerprint(ds: &Dataset, part: &Partition) -> String {
     for (k, d) in ds.docs.iter().enumerate() {
         let split = part.doc_split(k).name();
         for s in &ds.segments[d.segments.clone()] {
-            let line = format!("{}\u{1}{}\u{1}{}\u{1}{}\u{2}", d.id, split, s.text, s.score);
+            // A target prints as it always did, so older checkpoints still match.
+            let score = s.score.map_or("null".to_string(), |x| x.to_string());
+            let line = format!("{}\u{1}{}\u{1}{}\u{1}{}\u{2}", d.id, split, s.text, score);
             h = fnv1a(&[&h.to_le_bytes(), line.as_bytes()]);
         }
     }

@@ -138,10 +138,7 @@ pub fn evaluate_rows(
     loss: LossKind,
 ) -> (Vec<SegmentEval>, SplitMetrics) {
     let p: Vec<f64> = preds.iter().map(|&x| f64::from(x)).collect();
-    let t: Vec<f64> = rows
-        .iter()
-        .map(|&i| f64::from(ds.segments[i].score))
-        .collect();
+    let t: Vec<f64> = rows.iter().map(|&i| f64::from(ds.target(i))).collect();
     let losses: Vec<f64> = p.iter().zip(&t).map(|(p, t)| loss.of(t - p)).collect();
     let sh = shares(&losses);
     let evals = (0..rows.len())

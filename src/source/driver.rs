@@ -156,6 +156,25 @@ fn drive(mut source: Box<dyn Source>, speed: f64, cmds: Receiver<Control>, out: 
                         return;
                     }
                 }
+                Control::RestoreBest => {
+                    pace.stop();
+                    let sent = match source.restore_best() {
+                        Some(r) => {
+                            let msg = format!("restored the best model, of step {}", r.step);
+                            out.send(Event::Report(Box::new(r), 0.0)).is_ok()
+                                && out.send(Event::Message(msg)).is_ok()
+                        }
+                        None => out
+                            .send(Event::Message(
+                                "no best model to restore: there is no dev split, or no step yet"
+                                    .into(),
+                            ))
+                            .is_ok(),
+                    };
+                    if !sent {
+                        return;
+                    }
+                }
                 Control::Quit => return,
             }
             // Take every queued command before the next step, so a pause is never late.

@@ -18,7 +18,7 @@ pub use driver::{SourceHandle, spawn};
 pub use trainer::TrainerSource;
 
 use crate::data::{Dataset, Partition};
-use crate::engine::StepReport;
+use crate::engine::{SplitMetrics, StepReport};
 
 /// What a source can do besides reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub enum Control {
     /// Steps per second while running; 0 = as fast as possible.
     SetSpeed(f64),
     Save(PathBuf),
+    /// Go back to the step with the lowest dev loss.
+    RestoreBest,
     Quit,
 }
 
@@ -70,4 +72,12 @@ pub trait Source: Send {
     fn advance(&mut self) -> StepReport;
     /// Saves what the source can save into `dir`; the path written.
     fn save(&mut self, dir: &Path) -> Result<PathBuf, String>;
+    /// The step with the lowest dev loss so far and its dev metrics, if the source knows it.
+    fn best(&self) -> Option<(u64, SplitMetrics)> {
+        None
+    }
+    /// Goes back to the best step; its report, or `None` if the source cannot.
+    fn restore_best(&mut self) -> Option<StepReport> {
+        None
+    }
 }

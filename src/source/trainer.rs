@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{Capabilities, Source};
 use crate::config::Config;
 use crate::data::{Dataset, Partition};
-use crate::engine::{StepReport, Trainer, checkpoint};
+use crate::engine::{SplitMetrics, StepReport, Trainer, checkpoint};
 
 /// A trainer and the config it was built from (saved beside each checkpoint).
 pub struct TrainerSource {
@@ -50,5 +50,15 @@ impl Source for TrainerSource {
 
     fn save(&mut self, dir: &Path) -> Result<PathBuf, String> {
         checkpoint::save(dir, &self.trainer, &self.config).map_err(|e| e.to_string())
+    }
+
+    fn best(&self) -> Option<(u64, SplitMetrics)> {
+        self.trainer.best()
+    }
+
+    fn restore_best(&mut self) -> Option<StepReport> {
+        self.trainer
+            .restore_best()
+            .then(|| self.trainer.snapshot_report())
     }
 }

@@ -121,7 +121,7 @@ fn context_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         let pj = r.map_or(f32::NAN, |r| r.segments[j].pred);
         let nums = format!(
             "  target {}  pred {}",
-            format::score(sj.score),
+            format::score(sj.score.unwrap_or(f32::NAN)),
             format::score(pj)
         );
         if j == i {
@@ -160,7 +160,7 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
     let mut fact_lines = vec![
         Line::from(vec![
             Span::styled("target ", theme::LABEL),
-            Span::styled(format::score(s.score), theme::VALUE),
+            Span::styled(format::score(s.score.unwrap_or(f32::NAN)), theme::VALUE),
             Span::styled("   pred ", theme::LABEL),
             Span::styled(format::score(pred), theme::VALUE),
             Span::styled("   resid ", theme::LABEL),
@@ -197,7 +197,8 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
     ];
     match (app.prev_segments(), e, r) {
         (Some(prev), Some(now), Some(r)) => {
-            let (b, a, moved, frac) = step_effect(prev[i].pred, now.pred, s.score);
+            let (b, a, moved, frac) =
+                step_effect(prev[i].pred, now.pred, s.score.unwrap_or(f32::NAN));
             let batch_note = if app.analysis.in_batch[i] {
                 "in the batch"
             } else {
@@ -215,7 +216,7 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
                         format!(
                             " = {:.1}% of the gap to the target {}",
                             frac * 100.0,
-                            format::score(s.score)
+                            format::score(s.score.unwrap_or(f32::NAN))
                         )
                     } else {
                         " (already at the target)".to_string()
@@ -282,7 +283,7 @@ fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
     }
     let x0 = pts.first().map_or(0.0, |p| p.0);
     let x1 = pts.last().map_or(1.0, |p| p.0).max(x0 + 1.0);
-    let t = f64::from(s.score);
+    let t = f64::from(s.score.unwrap_or(f32::NAN));
     let target_line = vec![(x0, t), (x1, t)];
     let (mut y0, mut y1) = pts
         .iter()

@@ -81,7 +81,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 Cell::from(format::trim(&ds.docs[s.doc].id, DOC_W as usize)),
                 Cell::from(format!("{:>3}", s.index)),
                 Cell::from(format::trim(&s.text, text_w)),
-                Cell::from(format!("{:>7}", format::score(s.score))),
+                Cell::from(format!("{:>7}", format::score(ds.target(i)))),
                 Cell::from(format!("{:>7}", format::score(pred))),
                 Cell::from(Span::styled(
                     format!("{:>7}", format::score(resid)),

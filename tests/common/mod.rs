@@ -59,7 +59,7 @@ pub fn preds(ds: &Dataset, step: u64) -> Vec<f32> {
             if i == 3 {
                 -0.6 * f
             } else {
-                s.score * f * 0.95 + 0.02
+                s.score.unwrap_or(0.0) * f * 0.95 + 0.02
             }
         })
         .collect()

@@ -4,13 +4,23 @@
 //!
 //! Adding a format is one file here implementing [`Format`], and one entry in [`FORMATS`].
 
+pub mod fields;
+pub mod math_shepherd;
+pub mod placeholder;
+pub mod prm800k;
+pub mod processbench;
 pub mod segscope;
+pub mod trl;
 
+use std::io::Read;
 use std::path::Path;
+
+use serde_json::Value;
 
 use super::builder::{Builder, FieldError, Record};
 use super::lines::{PARALLEL_PARSE_BYTES, map_lines, numbered};
 use super::model::Dataset;
+use crate::config::DataConfig;
 
 /// One input format.
 pub trait Format: Sync {
@@ -19,13 +29,20 @@ pub trait Format: Sync {
     /// One line for `segscope formats`.
     fn summary(&self) -> &'static str;
     /// Whether a first record (already known to be JSON) looks like this format.
-    fn sniff(&self, first: &serde_json::Value) -> bool;
-    /// One record (a line of text), validated, as the records it makes.
-    fn parse(&self, raw: &str) -> Result<Vec<Record>, FieldError>;
+    fn sniff(&self, first: &Value, opts: &DataConfig) -> bool;
+    /// One record (a line of text), validated, as the records it makes (usually one document).
+    fn parse(&self, raw: &str, opts: &DataConfig) -> Result<Vec<Record>, FieldError>;
 }
 
 /// Every format, in the order sniffing tries them.
-pub static FORMATS: &[&dyn Format] = &[&segscope::Segscope];
+pub static FORMATS: &[&dyn Format] = &[
+    &segscope::Segscope,
+    &trl::TrlStepwise,
+    &prm800k::Prm800k,
+    &math_shepherd::MathShepherd,
+    &processbench::ProcessBench,
+    &placeholder::Placeholder,
+];
 
 /// The format named `name`, or an error listing the known names.
 pub fn by_name(name: &str) -> Result<&'static dyn Format, String> {
@@ -42,14 +59,11 @@ pub fn by_name(name: &str) -> Result<&'static dyn Format, String> {
         })
 }
 
-/// The format of a text from its first non-blank line. A line nothing recognises goes to the
-/// native format, whose validator then names what is missing.
-pub fn sniff(text: &str) -> &'static dyn Format {
-    let first = numbered(text, 1)
-        .next()
-        .and_then(|(_, l)| serde_json::from_str::<serde_json::Value>(l).ok());
+/// The format of a first record. One that nothing recognises goes to the native format, whose
+/// validator then names what is missing.
+pub fn sniff(first: Option<&Value>, opts: &DataConfig) -> &'static dyn Format {
     first
-        .and_then(|v| FORMATS.iter().copied().find(|f| f.sniff(&v)))
+        .and_then(|v| FORMATS.iter().copied().find(|f| f.sniff(v, opts)))
         .unwrap_or(&segscope::Segscope)
 }
 
@@ -72,6 +86,14 @@ pub enum DataError {
         field: String,
         message: String,
     },
+    /// A record of a file that holds one JSON array.
+    #[error("{file}: record {record}: field `{field}`: {message}")]
+    Record {
+        file: String,
+        record: usize,
+        field: String,
+        message: String,
+    },
     #[error("{file}: no documents left after skipping {skipped} bad line(s)")]
     NothingLeft { file: String, skipped: usize },
     #[error("{file}: {message}")]
@@ -90,18 +112,55 @@ pub struct Skipped {
 pub struct ReadOptions {
     /// Skip bad lines instead of failing.
     pub lenient: bool,
-    /// The format's name; `None` sniffs it from the first record.
-    pub format: Option<String>,
+    /// `[data]`: the format (empty: sniffed from the first record) and the importers' options.
+    pub data: DataConfig,
 }
 
-/// Reads a dataset file. Returns the dataset and, in lenient mode, the skipped lines.
+/// Reads a dataset file: JSONL or one JSON array, gzipped when its name ends in `.gz`. Returns
+/// the dataset and, in lenient mode, the skipped lines.
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Vec<Skipped>), DataError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+    let io = |source| DataError::Io {
         file: file.clone(),
         source,
-    })?;
+    };
+    let mut bytes = std::fs::read(path).map_err(io)?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .map_err(io)?;
+        bytes = out;
+    }
+    let text = utf8(bytes, &file)?;
     parse_str(&text, &file, opts)
+}
+
+/// The text of a file's bytes, without a byte-order mark; invalid UTF-8 is an error naming its
+/// line.
+pub fn utf8(mut bytes: Vec<u8>, file: &str) -> Result<String, DataError> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + at
+            - bytes[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+        DataError::Line {
+            file: file.to_string(),
+            line,
+            field: "(line)".into(),
+            message: format!("invalid UTF-8 at byte {column} of the line"),
+        }
+    })
 }
 
 /// Parses JSONL text; `file` is only used in messages.
@@ -124,29 +183,91 @@ pub(crate) fn parse_split_at(
     opts: &ReadOptions,
     min_split: usize,
 ) -> Result<(Dataset, Vec<Skipped>), DataError> {
-    let format = match &opts.format {
-        Some(name) => by_name(name).map_err(|message| DataError::Format {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let chosen = match opts.data.format.as_str() {
+        "" => None,
+        name => Some(by_name(name).map_err(|message| DataError::Format {
             file: file.to_string(),
             message,
-        })?,
-        None => sniff(text),
+        })?),
     };
-    let parsed = map_lines(text, min_split, |raw| format.parse(raw));
+    // One JSON array of records: a `.json` file, or any text that is an array of objects (a
+    // JSONL line such as `[1, 2]` stays a bad line of JSONL).
+    let json_name = file.ends_with(".json") || file.ends_with(".json.gz");
+    if text.trim_start().starts_with('[') {
+        match serde_json::from_str::<Vec<Value>>(text) {
+            Ok(records) if json_name || records.iter().all(Value::is_object) => {
+                return parse_array(records, file, opts, chosen);
+            }
+            Err(e) if json_name => {
+                return Err(DataError::Line {
+                    file: file.to_string(),
+                    line: e.line(),
+                    field: "(file)".into(),
+                    message: format!("not a valid JSON array of records: {e}"),
+                });
+            }
+            _ => {}
+        }
+    }
+    let format = chosen.unwrap_or_else(|| {
+        let first = numbered(text, 1)
+            .next()
+            .and_then(|(_, l)| serde_json::from_str::<Value>(l).ok());
+        sniff(first.as_ref(), &opts.data)
+    });
+    let parsed = map_lines(text, min_split, |raw| format.parse(raw, &opts.data));
+    place(parsed, format, file, opts, false)
+}
+
+/// A file that holds one JSON array of records, each read as a line of JSONL would be.
+fn parse_array(
+    records: Vec<Value>,
+    file: &str,
+    opts: &ReadOptions,
+    chosen: Option<&'static dyn Format>,
+) -> Result<(Dataset, Vec<Skipped>), DataError> {
+    let format = chosen.unwrap_or_else(|| sniff(records.first(), &opts.data));
+    let parsed = records
+        .iter()
+        .enumerate()
+        .map(|(k, v)| (k + 1, format.parse(&v.to_string(), &opts.data)))
+        .collect();
+    place(parsed, format, file, opts, true)
+}
+
+/// Places parsed records in order into a dataset. `records`: their places are record numbers of
+/// an array, not lines.
+fn place(
+    parsed: Vec<(usize, Result<Vec<Record>, FieldError>)>,
+    format: &'static dyn Format,
+    file: &str,
+    opts: &ReadOptions,
+    records: bool,
+) -> Result<(Dataset, Vec<Skipped>), DataError> {
     let mut b = Builder::new(file, format.name());
     let mut skipped = Vec::new();
     let any_line = !parsed.is_empty();
-    for (line, result) in parsed {
-        let placed = result.and_then(|records| b.add_all(records, line));
+    for (at, result) in parsed {
+        let placed = result.and_then(|r| b.add_all(r, at));
         if let Err(FieldError { field, message }) = placed {
             if opts.lenient {
+                let unit = if records { "record " } else { "" };
                 skipped.push(Skipped {
-                    line,
-                    message: format!("field `{field}`: {message}"),
+                    line: at,
+                    message: format!("{unit}field `{field}`: {message}"),
+                });
+            } else if records {
+                return Err(DataError::Record {
+                    file: file.to_string(),
+                    record: at,
+                    field,
+                    message,
                 });
             } else {
                 return Err(DataError::Line {
                     file: file.to_string(),
-                    line,
+                    line: at,
                     field,
                     message,
                 });

@@ -5,6 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::Format;
+use super::fields::kind_of;
+use crate::config::DataConfig;
 use crate::data::builder::{FieldError, RawSegment, Record, ferr};
 use crate::data::model::Split;
 
@@ -20,12 +22,12 @@ impl Format for Segscope {
         "segscope's JSONL: a document per line with `segments`, or one segment per line with `doc`, `text` and `score`"
     }
 
-    fn sniff(&self, first: &Value) -> bool {
+    fn sniff(&self, first: &Value, _: &DataConfig) -> bool {
         first.get("segments").is_some()
             || (first.get("text").is_some() && first.get("score").is_some())
     }
 
-    fn parse(&self, raw: &str) -> Result<Vec<Record>, FieldError> {
+    fn parse(&self, raw: &str, _: &DataConfig) -> Result<Vec<Record>, FieldError> {
         parse_line(raw).map(|r| vec![r])
     }
 }
@@ -90,6 +92,8 @@ mod fast {
         ratings: Option<Vec<f64>>,
         #[serde(default, borrow, deserialize_with = "present")]
         tags: Option<Vec<Text<'a>>>,
+        #[serde(default, deserialize_with = "present")]
+        embedding: Option<Vec<f64>>,
     }
 
     #[derive(Deserialize)]
@@ -115,6 +119,8 @@ mod fast {
         ratings: Option<Vec<f64>>,
         #[serde(default, borrow, deserialize_with = "present")]
         tags: Option<Vec<Text<'a>>>,
+        #[serde(default, deserialize_with = "present")]
+        embedding: Option<Vec<f64>>,
     }
 
     fn finite(x: f64) -> Option<f32> {
@@ -129,7 +135,7 @@ mod fast {
         }
         Some(RawSegment {
             text: text.into_owned(),
-            score: finite(s.score?)?,
+            score: Some(finite(s.score?)?),
             ratings: s
                 .ratings
                 .unwrap_or_default()
@@ -142,6 +148,10 @@ mod fast {
                 .into_iter()
                 .map(|t| t.0.into_owned())
                 .collect(),
+            embedding: match s.embedding {
+                None => None,
+                Some(e) => Some(e.into_iter().map(finite).collect::<Option<_>>()?),
+            },
         })
     }
 
@@ -174,6 +184,7 @@ mod fast {
             score: l.score,
             ratings: l.ratings,
             tags: l.tags,
+            embedding: l.embedding,
         };
         Some(Record::Flat {
             doc: owned(l.doc),
@@ -181,17 +192,6 @@ mod fast {
             split: split(l.split)?,
             segment: segment(seg)?,
         })
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -243,8 +243,15 @@ fn parse_segment(obj: &Map<String, Value>, prefix: &str) -> Result<RawSegment, F
         }
     };
     let score = match obj.get("score") {
-        None => return Err(ferr(f("score"), "missing")),
-        Some(v) => finite_f32(v, &f("score"))?,
+        None => {
+            return Err(ferr(
+                f("score"),
+                "missing (null marks a context-only segment)",
+            ));
+        }
+        // A null score: the segment is context for its neighbours, not a target.
+        Some(Value::Null) => None,
+        Some(v) => Some(finite_f32(v, &f("score"))?),
     };
     let ratings = match obj.get("ratings") {
         None | Some(Value::Null) => Vec::new(),
@@ -280,11 +287,27 @@ fn parse_segment(obj: &Map<String, Value>, prefix: &str) -> Result<RawSegment, F
             ));
         }
     };
+    let embedding = match obj.get("embedding") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .enumerate()
+                .map(|(j, v)| finite_f32(v, &format!("{prefix}embedding[{j}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(v) => {
+            return Err(ferr(
+                f("embedding"),
+                format!("must be an array of numbers, found {}", kind_of(v)),
+            ));
+        }
+    };
     Ok(RawSegment {
         text,
         score,
         ratings,
         tags,
+        embedding,
     })
 }
 
@@ -359,6 +382,64 @@ fn parse_value_line(raw: &str) -> Result<Record, FieldError> {
             "missing (a line is either a document with `segments` or one segment with `text` and `score`)",
         ))
     }
+}
+
+/// A segment as the native format writes it.
+#[derive(serde::Serialize)]
+struct OutSegment<'a> {
+    text: &'a str,
+    /// null: context only.
+    score: Option<f32>,
+    #[serde(skip_serializing_if = "<[f32]>::is_empty")]
+    ratings: &'a [f32],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embedding: Option<&'a [f32]>,
+}
+
+/// A document as the native format writes it.
+#[derive(serde::Serialize)]
+struct OutDocument<'a> {
+    id: &'a str,
+    prompt: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split: Option<Split>,
+    segments: Vec<OutSegment<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a Value>,
+}
+
+/// Writes `ds` as segscope's own JSONL, one document per line, so that reading it back gives the
+/// same documents: declared splits, null scores for context-only segments, ratings, tags,
+/// embeddings and `meta` (labels included) are all kept.
+pub fn write_jsonl(ds: &crate::data::Dataset, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    for d in &ds.docs {
+        let segments = d
+            .segments
+            .clone()
+            .map(|i| {
+                let s = &ds.segments[i];
+                OutSegment {
+                    text: &s.text,
+                    score: s.score,
+                    ratings: &s.ratings,
+                    tags: &s.tags,
+                    embedding: ds.embeddings.as_ref().map(|e| e.row(i)),
+                }
+            })
+            .collect();
+        let doc = OutDocument {
+            id: &d.id,
+            prompt: &d.prompt,
+            split: d.split,
+            segments,
+            meta: d.meta.as_ref(),
+        };
+        serde_json::to_writer(&mut *w, &doc)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

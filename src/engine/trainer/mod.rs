@@ -145,6 +145,17 @@ pub struct Trainer {
     /// run from this pool instead, the instrumentation's kernels stay on one thread and leave the
     /// other core to the training step.
     helper_pool: Arc<rayon::ThreadPool>,
+    /// The state at the step with the lowest dev loss so far (steps with a dev evaluation only).
+    best: Option<Best>,
+}
+
+/// A kept state: the step with the lowest dev loss, everything needed to go back to it.
+#[derive(Clone)]
+struct Best {
+    dev: SplitMetrics,
+    model: SegmentModel,
+    optim: ModuleOptimizer,
+    state: TrainState,
 }
 
 impl Trainer {
@@ -180,10 +191,7 @@ impl Trainer {
             return Err(EngineError::NoTrainData);
         }
         let (train_x, dev_x) = split_inputs(features, &train_rows, &dev_rows, &plain);
-        let ty: Vec<f32> = train_rows
-            .iter()
-            .map(|&i| dataset.segments[i].score)
-            .collect();
+        let ty: Vec<f32> = train_rows.iter().map(|&i| dataset.target(i)).collect();
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
         let optim = Self::make_optimizer(&settings);
         let train_groups = doc_groups(&dataset, &train_rows);
@@ -212,6 +220,7 @@ impl Trainer {
             diverged: None,
             lookahead: None,
             helper_pool: helper_pool(),
+            best: None,
         })
     }
 
@@ -256,6 +265,39 @@ impl Trainer {
         self.diverged.as_deref()
     }
 
+    /// The step with the lowest dev loss so far, and its dev metrics. `None` without a dev split
+    /// or before the first evaluated step. Only steps whose predictions were refreshed count (with
+    /// mini-batches, every `eval_every` steps).
+    pub fn best(&self) -> Option<(u64, SplitMetrics)> {
+        self.best.as_ref().map(|b| (b.state.step, b.dev))
+    }
+
+    /// Goes back to the best step's model, optimiser state and counters; false if there is none.
+    /// Training can go on from there, and reproduces what it did the first time.
+    pub fn restore_best(&mut self) -> bool {
+        let Some(b) = self.best.clone() else {
+            return false;
+        };
+        self.restore(b.model, b.optim, b.state);
+        self.diverged = None;
+        true
+    }
+
+    /// Records the state just reached if its dev loss is the lowest so far.
+    fn track_best(&mut self, eval_step: u64, dev: &SplitMetrics) {
+        if self.dev_rows.is_empty() || eval_step != self.state.step || !dev.loss.is_finite() {
+            return;
+        }
+        if self.best.as_ref().is_none_or(|b| dev.loss < b.dev.loss) {
+            self.best = Some(Best {
+                dev: *dev,
+                model: self.model.clone(),
+                optim: self.optim.clone(),
+                state: self.state.clone(),
+            });
+        }
+    }
+
     /// Replaces model, optimiser state and counters (resuming from a checkpoint).
     pub fn restore(&mut self, model: SegmentModel, optim: ModuleOptimizer, state: TrainState) {
         self.model = model;
@@ -295,7 +337,7 @@ impl Trainer {
     }
 
     /// Predictions of the current model for every row of `x`, by chunks, without autodiff.
-    fn predict(&self, x: &Inputs) -> Vec<f32> {
+    pub fn predict(&self, x: &Inputs) -> Vec<f32> {
         let model = self.model.valid();
         let n = x.rows();
         let mut out = Vec::with_capacity(n);

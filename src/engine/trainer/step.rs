@@ -135,6 +135,7 @@ impl Trainer {
         let (layers, weight_change, weight_change_rel) = measured.layer_changes();
         let grad_norm = measured.grad_norm;
         let (ev, eval_ms) = self.report_evaluation(measured);
+        self.track_best(ev.step, &ev.dev);
         StepReport {
             step: attempted,
             batch,
