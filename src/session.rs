@@ -42,7 +42,7 @@ impl SessionError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SessionError::Config(_) | SessionError::Data(_) => 2,
-            SessionError::Engine(EngineError::NoTrainData) => 2,
+            SessionError::Engine(EngineError::NoTrainData | EngineError::NoFeatures) => 2,
             SessionError::Engine(_) => 1,
         }
     }

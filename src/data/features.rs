@@ -116,6 +116,16 @@ pub struct Features {
     pub big_weights: Vec<f32>,
     /// [n, DENSE] dense features.
     pub dense: Vec<f32>,
+    /// The data's own per-segment embeddings, [n, embedding_dim]; width 0 when it has none.
+    pub embedding_dim: usize,
+    pub embedding: Vec<f32>,
+}
+
+/// The dataset's embeddings as (width, values), width 0 when it has none.
+fn embeddings_of(ds: &Dataset) -> (usize, Vec<f32>) {
+    ds.embeddings
+        .as_ref()
+        .map_or((0, Vec::new()), |e| (e.dim, e.values.clone()))
 }
 
 /// Rows `rows` of a row-major array whose rows hold `width` values each.
@@ -143,6 +153,8 @@ impl Features {
             big_ids: take_rows(&self.big_ids, self.big_width, rows),
             big_weights: take_rows(&self.big_weights, self.big_width, rows),
             dense: take_rows(&self.dense, DENSE, rows),
+            embedding_dim: self.embedding_dim,
+            embedding: take_rows(&self.embedding, self.embedding_dim, rows),
         }
     }
 
@@ -447,7 +459,9 @@ pub fn featurize_threads(ds: &Dataset, spec: &FeatureSpec, threads: usize) -> Fe
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    assemble(parts, n)
+    let mut f = assemble(parts, n);
+    (f.embedding_dim, f.embedding) = embeddings_of(ds);
+    f
 }
 
 /// Merges the workers' parts into one [`Features`]: one type table, global type ids, padded rows.
@@ -556,6 +570,8 @@ fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
     });
     drop(parts);
     Features {
+        embedding_dim: 0,
+        embedding: Vec::new(),
         n,
         types: n_types,
         type_width,
@@ -701,6 +717,11 @@ mod tests {
             big_ids,
             big_weights,
             dense,
+            embedding_dim: ds.embeddings.as_ref().map_or(0, |e| e.dim),
+            embedding: ds
+                .embeddings
+                .as_ref()
+                .map_or(Vec::new(), |e| e.values.clone()),
         }
     }
 

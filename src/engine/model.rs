@@ -14,9 +14,21 @@ pub struct SegmentModelConfig {
     pub dense: usize,
     pub embed_dim: usize,
     pub hidden: usize,
+    /// Width of the data's own per-segment embeddings, appended to the features (0: none).
+    #[config(default = 0)]
+    pub extra: usize,
+    /// Whether the pooled n-gram embedding is a feature (false: the data's embeddings alone).
+    #[config(default = true)]
+    pub hashed: bool,
 }
 
 impl SegmentModelConfig {
+    /// The width of the hidden layer's input: pooled n-grams, dense features, own embeddings.
+    pub fn input_width(&self) -> usize {
+        let pooled = if self.hashed { self.embed_dim } else { 0 };
+        pooled + self.dense + self.extra
+    }
+
     pub fn init(&self, device: &Device) -> SegmentModel {
         // Small embeddings: a mean over ~100 ids of N(0, 1) rows would start the pooled vector far
         // from the scale of the dense features.
@@ -28,9 +40,10 @@ impl SegmentModelConfig {
             .init(device);
         SegmentModel {
             emb,
-            hidden: LinearConfig::new(self.embed_dim + self.dense, self.hidden).init(device),
+            hidden: LinearConfig::new(self.input_width(), self.hidden).init(device),
             head: LinearConfig::new(self.hidden, 1).init(device),
             act: Relu::new(),
+            hashed: self.hashed,
         }
     }
 }
@@ -58,6 +71,8 @@ pub struct Inputs {
     pub big_weights: Tensor<2>,
     /// [n, DENSE] dense features.
     pub dense: Tensor<2>,
+    /// [n, E] the data's own embeddings, when it has them.
+    pub embedding: Option<Tensor<2>>,
 }
 
 impl Inputs {
@@ -73,7 +88,8 @@ impl Inputs {
             tok_weights: self.tok_weights.clone().select(0, index.clone()),
             big_ids: self.big_ids.clone().select(0, index.clone()),
             big_weights: self.big_weights.clone().select(0, index.clone()),
-            dense: self.dense.clone().select(0, index),
+            dense: self.dense.clone().select(0, index.clone()),
+            embedding: self.embedding.clone().map(|e| e.select(0, index)),
         }
     }
 
@@ -86,6 +102,7 @@ impl Inputs {
             big_ids: self.big_ids.clone().slice(start..end),
             big_weights: self.big_weights.clone().slice(start..end),
             dense: self.dense.clone().slice(start..end),
+            embedding: self.embedding.clone().map(|e| e.slice(start..end)),
         }
     }
 }
@@ -107,12 +124,19 @@ pub struct SegmentModel {
     pub hidden: Linear,
     pub head: Linear,
     act: Relu,
+    /// Whether the pooled n-grams are a feature (see `SegmentModelConfig::hashed`).
+    #[module(skip)]
+    hashed: bool,
 }
 
 impl SegmentModel {
     /// The sum of each word type's own gram embeddings, once per type: [T, d]. It depends only on
     /// the weights, so one value serves every batch of a step.
     pub fn type_sums(&self, types: &TypeTable) -> Tensor<2> {
+        if !self.hashed {
+            // Unused without the n-grams (and the table is one row): nothing to gather.
+            return Tensor::zeros([1, 1], &types.counts.device());
+        }
         weighted_gather(
             self.emb.weight.val(),
             types.ids.clone(),
@@ -137,7 +161,15 @@ impl SegmentModel {
 
     /// Predicted score per segment, given `type_sums(&x.types)` of this model: [n, 1].
     pub fn forward_from(&self, type_sums: Tensor<2>, x: &Inputs) -> Tensor<2> {
-        let features = Tensor::cat(vec![self.pooled_from(type_sums, x), x.dense.clone()], 1); // [n, d + DENSE]
+        let mut parts = Vec::with_capacity(3);
+        if self.hashed {
+            parts.push(self.pooled_from(type_sums, x)); // [n, d]
+        }
+        parts.push(x.dense.clone()); // [n, DENSE]
+        if let Some(e) = &x.embedding {
+            parts.push(e.clone()); // [n, E]
+        }
+        let features = Tensor::cat(parts, 1); // [n, input_width]
         self.head
             .forward(self.act.forward(self.hidden.forward(features))) // [n, 1]
     }

@@ -67,6 +67,8 @@ pub fn split_inputs(
         big_ids,
         big_weights,
         dense,
+        embedding_dim,
+        embedding,
         ..
     } = f;
     let ints = |src: Vec<i32>, width: usize| {
@@ -92,6 +94,12 @@ pub fn split_inputs(
     let (tb, db) = ints(big_ids, big_width);
     let (tbw, dbw) = floats(big_weights, big_width);
     let (td, dd) = floats(dense, DENSE);
+    let (te, de) = if embedding_dim > 0 {
+        let (t, d) = floats(embedding, embedding_dim);
+        (Some(t), Some(d))
+    } else {
+        (None, None)
+    };
     let train_x = Inputs {
         types: types.clone(),
         tok_types: tt,
@@ -99,6 +107,7 @@ pub fn split_inputs(
         big_ids: tb,
         big_weights: tbw,
         dense: td,
+        embedding: te,
     };
     let dev_x = (!dev.is_empty()).then(|| Inputs {
         types,
@@ -107,6 +116,7 @@ pub fn split_inputs(
         big_ids: db,
         big_weights: dbw,
         dense: dd,
+        embedding: de,
     });
     (train_x, dev_x)
 }

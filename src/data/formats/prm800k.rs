@@ -92,23 +92,30 @@ impl Format for Prm800k {
                 None | Some(Value::Null) => None,
                 Some(h) => Some(completion(h, &format!("{f}.human_completion"), opts)?),
             };
+            // The completion the path takes: the human one, the chosen one, or (neither) the
+            // rated error the labeler stopped at, which ends the path.
+            let end = if human.is_none() && chosen.is_none() {
+                rated
+                    .iter()
+                    .position(|c| c.score.is_some_and(|s| s < 0.0))
+                    .or_else(|| rated.iter().position(|c| c.score.is_some()))
+            } else {
+                None
+            };
+            let used = chosen.or(end);
             if opts.prm800k_alternatives {
                 for (j, c) in rated.iter().enumerate() {
-                    if Some(j) != chosen && c.score.is_some() {
+                    if (human.is_some() || Some(j) != used) && c.score.is_some() {
                         alternatives.push((k, j, c.clone()));
                     }
                 }
             }
-            match (human, chosen) {
+            match (human, used) {
                 (Some(h), _) => path.push(h),
-                (None, Some(j)) => path.push(rated[j].clone()),
-                (None, None) => {
+                (None, Some(j)) if chosen.is_some() => path.push(rated[j].clone()),
+                (None, j) => {
                     // No chosen completion: the labeler stopped here, at the first error.
-                    let end = rated
-                        .iter()
-                        .find(|c| c.score.is_some_and(|s| s < 0.0))
-                        .or_else(|| rated.iter().find(|c| c.score.is_some()));
-                    path.extend(end.cloned());
+                    path.extend(j.map(|j| rated[j].clone()));
                     break;
                 }
             }

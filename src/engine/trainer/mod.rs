@@ -64,11 +64,17 @@ impl TrainSettings {
             batch_size: cfg.train.batch_size,
             eval_every: cfg.train.eval_every,
             model: SegmentModelConfig::new(
-                cfg.features.buckets,
+                // Without the hashed n-grams the table is unused; one row keeps the shapes valid.
+                if cfg.features.hashed {
+                    cfg.features.buckets
+                } else {
+                    1
+                },
                 DENSE,
                 cfg.model.embed_dim,
                 cfg.model.hidden,
-            ),
+            )
+            .with_hashed(cfg.features.hashed),
         }
     }
 }
@@ -77,6 +83,10 @@ impl TrainSettings {
 pub enum EngineError {
     #[error("the dataset has no training segments: every document is in the dev split")]
     NoTrainData,
+    #[error(
+        "features.hashed = false trains on the data's `embedding`s alone, but the data has none"
+    )]
+    NoFeatures,
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: String, message: String },
 }
@@ -165,8 +175,13 @@ impl Trainer {
         dataset: Arc<Dataset>,
         partition: Arc<Partition>,
         features: Features,
-        settings: TrainSettings,
+        mut settings: TrainSettings,
     ) -> Result<Self, EngineError> {
+        // The data decides whether there are embeddings to append, and how wide.
+        settings.model.extra = features.embedding_dim;
+        if !settings.model.hashed && settings.model.extra == 0 {
+            return Err(EngineError::NoFeatures);
+        }
         let plain = plain_device(settings.backend);
         plain.seed(settings.seed);
         let device = plain.clone().autodiff();
