@@ -62,6 +62,10 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
 
+    /// Show a cross-fit report's out-of-fold residuals beside the live ones (from `segscope crossfit`)
+    #[arg(long, value_name = "FILE")]
+    pub crossfit: Option<PathBuf>,
+
     /// Continue from the newest checkpoint in DIR (its saved config is used; config.toml is not read)
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,

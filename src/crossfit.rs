@@ -215,3 +215,50 @@ pub fn write(path: &std::path::Path, rows: &[Row]) -> Result<(), String> {
         w.flush().map_err(|e| e.to_string())
     }
 }
+
+/// Reads a cross-fit report (written by [`write`]) as (out-of-fold prediction, residual) per
+/// segment of `ds`, NaN for segments it does not list. Ids the dataset lacks are counted, not
+/// fatal: the report may be of a filtered copy of the data.
+pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<(f32, f32)>, usize), String> {
+    #[derive(serde::Deserialize)]
+    struct In {
+        id: String,
+        oof_prediction: Option<f32>,
+        oof_residual: Option<f32>,
+    }
+    let ids: std::collections::HashMap<String, usize> = (0..ds.segments.len())
+        .map(|i| (ds.segment_id(i), i))
+        .collect();
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let rows: Vec<In> = if is_csv {
+        csv::Reader::from_reader(text.as_bytes())
+            .deserialize()
+            .enumerate()
+            .map(|(k, r)| r.map_err(|e| format!("{file}: row {}: {e}", k + 1)))
+            .collect::<Result<_, _>>()?
+    } else {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(k, l)| serde_json::from_str(l).map_err(|e| format!("{file}:{}: {e}", k + 1)))
+            .collect::<Result<_, _>>()?
+    };
+    let mut out = vec![(f32::NAN, f32::NAN); ds.segments.len()];
+    let mut unknown = 0;
+    for r in rows {
+        match ids.get(&r.id) {
+            Some(&i) => {
+                out[i] = (
+                    r.oof_prediction.unwrap_or(f32::NAN),
+                    r.oof_residual.unwrap_or(f32::NAN),
+                )
+            }
+            None => unknown += 1,
+        }
+    }
+    Ok((out, unknown))
+}

@@ -53,7 +53,17 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
                 .clone()
                 .unwrap_or_else(|| "segscope-segments.csv".into()),
         };
-        let app = tui::make_app(&s, &outputs);
+        let mut app = tui::make_app(&s, &outputs);
+        if let Some(p) = &cli.crossfit {
+            let (oof, unknown) = segscope::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
+            if unknown > 0 {
+                eprintln!(
+                    "segscope: warning: {}: {unknown} ids are not in the dataset",
+                    p.display()
+                );
+            }
+            app.set_oof(oof);
+        }
         let (source, _) = s.into_source();
         tui::run(app, Box::new(source)).map_err(|e| (1, e.to_string()))?;
         return Ok(ExitCode::SUCCESS);

@@ -223,6 +223,20 @@ fn check(action: Action, key: &KeySpec) {
                 "{label}"
             );
         }
+        Action::ShowContext => {
+            press(&mut app, key);
+            assert!(app.view.show_context, "{label}");
+            press(&mut app, key);
+            assert!(!app.view.show_context, "{label}");
+        }
+        Action::RestoreBest => {
+            app.update(Action::ToggleRun);
+            engine_cmds(&mut app);
+            press(&mut app, key);
+            assert_eq!(app.best.map(|b| b.0), Some(5), "{label}");
+            assert_eq!(engine_cmds(&mut app), vec![Control::RestoreBest], "{label}");
+            assert_eq!(app.run, RunState::Paused, "{label}");
+        }
         Action::Help => {
             press(&mut app, key);
             assert_eq!(app.overlay, Overlay::Help, "{label}");
@@ -350,4 +364,56 @@ fn reports_mark_outliers_and_the_batch_and_keep_trends() {
     let (prev_train, _) = app.prev_metrics.expect("previous metrics");
     let now = app.report.as_ref().expect("report").train;
     assert!(now.mse < prev_train.mse);
+}
+
+#[test]
+fn a_restored_best_step_truncates_the_charts_and_marks_the_best_again() {
+    let mut app = common::app_after(8);
+    let ds = app.ds.clone();
+    // Dev loss rises after step 8 in these reports: step 8 stays the best.
+    for step in 9..=11 {
+        let mut r = common::report(&ds, 8);
+        r.step = step;
+        r.eval_step = step;
+        r.dev.loss *= 1.0 + step as f64 / 100.0;
+        app.on_report(r, 10.0);
+    }
+    assert_eq!(app.best.map(|b| b.0), Some(8));
+    assert_eq!(app.history.last().map(|h| h.step), Some(11));
+    // The source goes back to step 8.
+    app.on_report(common::report(&ds, 8), 0.0);
+    assert_eq!(app.history.last().map(|h| h.step), Some(8));
+    assert!(app.pred_history.iter().all(|(s, _)| *s <= 8));
+    assert_eq!(app.best.map(|b| b.0), Some(8));
+    // Without a best step the key says why instead of asking the source.
+    let mut fresh = common::app();
+    fresh.update(Action::RestoreBest);
+    assert!(engine_cmds(&mut fresh).is_empty());
+    assert!(
+        fresh
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .contains("no best step")
+    );
+}
+
+#[test]
+fn context_only_segments_are_hidden_until_asked_for() {
+    use std::sync::Arc;
+    let text = "{\"id\": \"a\", \"split\": \"train\", \"segments\": [{\"text\": \"scored\", \"score\": 1}, {\"text\": \"context\", \"score\": null}]}";
+    let (ds, _) = segscope::data::parse_str(text, "t", &Default::default()).expect("data");
+    let part = common::partition(&ds);
+    let mut app = App::new(
+        Arc::new(ds),
+        part,
+        Default::default(),
+        common::info(),
+        Keymap::default(),
+    );
+    assert_eq!(app.view.rows, vec![0]);
+    app.update(Action::ShowContext);
+    let mut rows = app.view.rows.clone();
+    rows.sort();
+    assert_eq!(rows, vec![0, 1]);
 }

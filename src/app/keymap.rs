@@ -32,6 +32,8 @@ pub enum Action {
     History,
     Save,
     Export,
+    ShowContext,
+    RestoreBest,
     Help,
     Back,
     Quit,
@@ -155,6 +157,20 @@ const TABLE: &[(Action, &str, &[&str], &str, &str)] = &[
         "loss chart: full or recent history",
     ),
     (Action::Save, "save", &["w"], "", "save a checkpoint"),
+    (
+        Action::ShowContext,
+        "context",
+        &["c"],
+        "",
+        "show or hide context-only segments (no target), dimmed",
+    ),
+    (
+        Action::RestoreBest,
+        "restore_best",
+        &["B"],
+        "",
+        "go back to the model of the step with the lowest dev loss",
+    ),
     (
         Action::Export,
         "export",
@@ -445,7 +461,10 @@ mod tests {
         let km = Keymap::default();
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(km.action_for(&ctrl_c), Some(Action::Quit));
-        assert_eq!(km.action_for(&key(KeyCode::Char('c'))), None);
+        assert_eq!(
+            km.action_for(&key(KeyCode::Char('c'))),
+            Some(Action::ShowContext)
+        );
         let shift_s = KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT);
         assert_eq!(km.action_for(&shift_s), Some(Action::ReverseSort));
         assert_eq!(

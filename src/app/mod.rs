@@ -128,6 +128,11 @@ pub struct App {
     search_text: Vec<String>,
     /// The dataset's label keys (`noise`, `hard`, ...), computed once.
     pub label_keys: Vec<String>,
+    /// The step with the lowest dev loss seen, and that loss (marked on the loss chart).
+    pub best: Option<(u64, f64)>,
+    /// Cross-fitted (out-of-fold) prediction and residual per segment, when loaded
+    /// (`--crossfit FILE`); NaN for segments the file does not have.
+    pub oof: Option<Vec<(f32, f32)>>,
 }
 
 impl App {
@@ -167,6 +172,7 @@ impl App {
                 filter: String::new(),
                 typing: false,
                 outliers_only: false,
+                show_context: false,
                 rows: Vec::new(),
                 cursor: 0,
                 offset: 0,
@@ -181,6 +187,8 @@ impl App {
             page: 20,
             search_text,
             label_keys: Vec::new(),
+            best: None,
+            oof: None,
         };
         app.label_keys = app.ds.label_keys();
         app.refresh_rows();
@@ -213,6 +221,10 @@ impl App {
             };
             self.status = Some(format!("training diverged: {reason}"));
         }
+        if r.diverged.is_none() && self.history.last().is_some_and(|h| r.step < h.step) {
+            // The source went back (a restored best model): the charts restart from there.
+            self.truncate_history(r.step);
+        }
         let is_new_step = self.history.last().is_none_or(|h| r.step > h.step);
         if r.diverged.is_none() && is_new_step {
             self.history.push(HistPoint {
@@ -224,6 +236,13 @@ impl App {
                 grad_norm: r.grad_norm,
             });
             self.track_convergence(&r);
+            if r.dev.n > 0
+                && r.eval_step == r.step
+                && r.dev.loss.is_finite()
+                && self.best.is_none_or(|(_, b)| r.dev.loss < b)
+            {
+                self.best = Some((r.step, r.dev.loss));
+            }
         }
         if let Some(old) = self.report.take()
             && r.eval_step != old.eval_step
@@ -243,6 +262,25 @@ impl App {
         }
         self.analysis = Analysis::of(&r, &self.part, self.ui.outlier_k);
         self.report = Some(r);
+        self.view.dirty = true;
+    }
+
+    /// Forgets every step after `step`, and notes that the run forked there.
+    fn truncate_history(&mut self, step: u64) {
+        self.history.retain(|h| h.step <= step);
+        self.pred_history.retain(|(s, _)| *s <= step);
+        self.best = None;
+        for h in &self.history {
+            if h.dev_loss.is_finite() && self.best.is_none_or(|(_, b)| h.dev_loss < b) {
+                self.best = Some((h.step, h.dev_loss));
+            }
+        }
+        self.prev_metrics = None;
+    }
+
+    /// Cross-fitted predictions and residuals to show beside the live ones.
+    pub fn set_oof(&mut self, oof: Vec<(f32, f32)>) {
+        self.oof = Some(oof);
         self.view.dirty = true;
     }
 
@@ -320,6 +358,9 @@ impl App {
             Action::End => self.move_cursor(isize::MAX / 2),
             Action::NextSort => {
                 self.view.sort = self.view.sort.next();
+                if self.view.sort == SortKey::Oof && self.oof.is_none() {
+                    self.view.sort = self.view.sort.next();
+                }
                 self.view.desc = self.view.sort.default_desc();
                 self.refresh_rows();
             }
@@ -376,6 +417,20 @@ impl App {
                     self.status = Some("nothing to export before the first report".into());
                 }
             }
+            Action::ShowContext => {
+                self.view.show_context = !self.view.show_context;
+                self.refresh_rows();
+            }
+            Action::RestoreBest => match self.best {
+                Some((step, _)) => {
+                    self.run = RunState::Paused;
+                    self.status = Some(format!("restoring the model of step {step} ..."));
+                    self.engine(Control::RestoreBest);
+                }
+                None => {
+                    self.status = Some("no best step yet: it needs a dev split and a step".into());
+                }
+            },
             Action::Help => {
                 self.overlay = if self.overlay == Overlay::Help {
                     Overlay::None
@@ -504,6 +559,7 @@ impl App {
         let ds = &self.ds;
         let mut rows: Vec<usize> = (0..ds.segments.len())
             .filter(|&i| self.part.split_of(i) == self.view.split)
+            .filter(|&i| self.view.show_context || self.part.is_labelled(i))
             .filter(|&i| !self.view.outliers_only || self.analysis.outlier[i])
             .filter(|&i| needle.is_empty() || self.search_text[i].contains(&needle))
             .collect();
@@ -522,6 +578,14 @@ impl App {
                     .cmp(&ds.docs[ds.segments[b].doc].id)
                     .then(a.cmp(&b)),
                 SortKey::Text => ds.segments[a].text.cmp(&ds.segments[b].text),
+                SortKey::Oof => {
+                    // Missing values sort below every residual.
+                    let o = |i: usize| {
+                        let x = self.oof.as_ref().map_or(f32::NAN, |v| v[i].1.abs());
+                        if x.is_nan() { -1.0 } else { x }
+                    };
+                    o(a).total_cmp(&o(b))
+                }
             };
             o.then(a.cmp(&b))
         };

@@ -13,10 +13,12 @@ pub enum SortKey {
     Id,
     Doc,
     Text,
+    /// The cross-fitted (out-of-fold) residual, when one was loaded.
+    Oof,
 }
 
 impl SortKey {
-    const ALL: [SortKey; 7] = [
+    const ALL: [SortKey; 8] = [
         SortKey::Share,
         SortKey::Resid,
         SortKey::Target,
@@ -24,6 +26,7 @@ impl SortKey {
         SortKey::Id,
         SortKey::Doc,
         SortKey::Text,
+        SortKey::Oof,
     ];
 
     pub fn next(self) -> SortKey {
@@ -45,6 +48,7 @@ impl SortKey {
             SortKey::Id => "id",
             SortKey::Doc => "doc",
             SortKey::Text => "text",
+            SortKey::Oof => "oof resid",
         }
     }
 
@@ -52,7 +56,7 @@ impl SortKey {
     pub fn default_desc(self) -> bool {
         matches!(
             self,
-            SortKey::Share | SortKey::Resid | SortKey::Target | SortKey::Pred
+            SortKey::Share | SortKey::Resid | SortKey::Target | SortKey::Pred | SortKey::Oof
         )
     }
 }
@@ -67,6 +71,8 @@ pub struct TableView {
     /// The filter is being typed.
     pub typing: bool,
     pub outliers_only: bool,
+    /// Context-only segments (no target) are listed too, dimmed.
+    pub show_context: bool,
     /// Global segment indices of the visible rows, in display order.
     pub rows: Vec<usize>,
     /// Position of the cursor in `rows`.

@@ -44,27 +44,30 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
         .filter(|p| p.dev_loss.is_finite())
         .map(|p| (p.step as f64, y_of(p.dev_loss)))
         .collect();
-    let title = Line::from(vec![
+    let mut spans = vec![
         Span::styled(" Loss ", theme::TITLE),
         Span::styled("━ train ", Style::new().fg(theme::TRAIN)),
         Span::styled("━ dev ", Style::new().fg(theme::DEV)),
-        Span::styled(
-            format!(
-                "· {} · {} y ",
-                if app.full_history {
-                    "full history".to_string()
-                } else {
-                    format!("last {} steps", app.ui.recent_window)
-                },
-                if app.log_y { "log" } else { "linear" }
-            ),
-            theme::DIM,
+    ];
+    if let Some((step, _)) = app.best {
+        spans.push(Span::styled(format!("│ best {step} "), theme::BETTER));
+    }
+    spans.extend([Span::styled(
+        format!(
+            "· {} · {} y ",
+            if app.full_history {
+                "full history".to_string()
+            } else {
+                format!("last {} steps", app.ui.recent_window)
+            },
+            if app.log_y { "log" } else { "linear" }
         ),
-    ]);
+        theme::DIM,
+    )]);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme::BORDER)
-        .title(title);
+        .title(Line::from(spans));
     if train.is_empty() {
         let inner = block.inner(area);
         block.render(area, buf);
@@ -99,7 +102,19 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
             format::num(y)
         }
     };
+    // The best step: a vertical line, drawn first so the curves stay on top.
+    let best_line: Vec<(f64, f64)> = app
+        .best
+        .filter(|(s, _)| (x0..=x1).contains(&(*s as f64)))
+        .map(|(s, _)| vec![(s as f64, y0), (s as f64, y1)])
+        .unwrap_or_default();
     let datasets = vec![
+        Dataset::default()
+            .name("best")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme::BETTER)
+            .data(&best_line),
         Dataset::default()
             .name("train")
             .marker(Marker::Braille)

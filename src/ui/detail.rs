@@ -176,7 +176,10 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
             Span::styled(format::pct(share), theme::VALUE),
             Span::styled("   robust z ", theme::LABEL),
             Span::styled(format!("{:+.2}", app.analysis.z[i]), theme::VALUE),
-        ]),
+        ])
+        .into_iter()
+        .chain(oof_spans(app, i))
+        .collect::<Line>(),
         Line::from(vec![
             Span::styled("raters ", theme::LABEL),
             Span::styled(ratings, theme::VALUE),
@@ -236,6 +239,20 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         ))),
     }
     fact_lines
+}
+
+/// The cross-fitted prediction and residual, when loaded: what a model that never saw this
+/// segment predicts.
+fn oof_spans(app: &App, i: usize) -> Vec<Span<'static>> {
+    match app.oof.as_ref().map(|o| o[i]) {
+        Some((p, r)) => vec![
+            Span::styled("   out-of-fold pred ", theme::LABEL),
+            Span::styled(format::score(p), theme::VALUE),
+            Span::styled(" resid ", theme::LABEL),
+            Span::styled(format::score(r), theme::VALUE),
+        ],
+        None => Vec::new(),
+    }
 }
 
 /// The dataset's label keys with this segment's label under each (`—` for none). The labels are

@@ -143,7 +143,7 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         theme::LABEL,
     ));
     l1.push(Span::styled(
-        format!("  data {}", app.info.data),
+        format!("  data {} ({})", app.info.data, app.ds.format),
         theme::DIM,
     ));
 

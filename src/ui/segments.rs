@@ -36,6 +36,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if v.outliers_only {
         title.push(Span::styled("· outliers only ", theme::OUTLIER));
     }
+    if v.show_context {
+        title.push(Span::styled("· with context-only ", theme::DIM));
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme::BORDER)
@@ -49,8 +52,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         crate::data::Split::Train => app.analysis.max_share.0,
         crate::data::Split::Dev => app.analysis.max_share.1,
     };
-    // Borders, the fixed columns, and one space between each of the nine columns.
-    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8;
+    // Borders, the fixed columns, and one space between each of the nine columns (ten with the
+    // cross-fitted residual).
+    let oof = app.oof.as_ref();
+    let oof_w: u16 = if oof.is_some() { 8 } else { 0 };
+    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w;
     let text_w = area.width.saturating_sub(fixed).max(8) as usize;
     let ds = &app.ds;
     let rows: Vec<Row> = v.rows[start..end]
@@ -77,7 +83,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 Span::raw("")
             };
-            let row = Row::new(vec![
+            let mut cells = vec![
                 Cell::from(format::trim(&ds.docs[s.doc].id, DOC_W as usize)),
                 Cell::from(format!("{:>3}", s.index)),
                 Cell::from(format::trim(&s.text, text_w)),
@@ -93,35 +99,44 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 ])),
                 Cell::from(flag),
                 Cell::from(if app.analysis.in_batch[i] { "•" } else { " " }),
-            ]);
+            ];
+            if let Some(o) = oof {
+                cells.push(Cell::from(format!("{:>7}", format::score(o[i].1))));
+            }
+            let row = Row::new(cells);
             if start + k == v.cursor {
                 row.style(theme::SELECTED)
+            } else if s.score.is_none() {
+                // Context only: no target, never trained on or measured.
+                row.style(theme::DIM)
             } else {
                 row
             }
         })
         .collect();
-    let header = Row::new(vec![
+    let mut header = vec![
         "doc", "  #", "text", " target", "   pred", "  resid", "share", "!", "b",
-    ])
-    .style(theme::TABLE_HEADER);
-    Table::new(
-        rows,
-        [
-            Constraint::Length(DOC_W),
-            Constraint::Length(3),
-            Constraint::Fill(1),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(12),
-            Constraint::Length(3),
-            Constraint::Length(1),
-        ],
-    )
-    .header(header)
-    .block(block)
-    .render(area, buf);
+    ];
+    let mut widths = vec![
+        Constraint::Length(DOC_W),
+        Constraint::Length(3),
+        Constraint::Fill(1),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(12),
+        Constraint::Length(3),
+        Constraint::Length(1),
+    ];
+    if oof.is_some() {
+        header.push("    oof");
+        widths.push(Constraint::Length(7));
+    }
+    let header = Row::new(header).style(theme::TABLE_HEADER);
+    Table::new(rows, widths)
+        .header(header)
+        .block(block)
+        .render(area, buf);
     if v.rows.is_empty() {
         let msg = if v.filter.is_empty() && !v.outliers_only {
             "no segments in this split"
