@@ -440,6 +440,111 @@ fn bench_data(path: &std::path::Path, peak: &str) {
     println!("\n{peak}");
 }
 
+/// The 1M-segment file again in TRL's stepwise format (labels are the scores as numbers), so
+/// both readers see the same documents.
+fn trl_file(native: &std::path::Path) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-1m-trl.jsonl");
+    if !path.exists() {
+        let (ds, _) = data::load(Some(native), &ReadOptions::default()).expect("load");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        for d in &ds.docs {
+            let segs = &ds.segments[d.segments.clone()];
+            let rec = serde_json::json!({
+                "id": d.id,
+                "prompt": d.prompt,
+                "completions": segs.iter().map(|s| s.text.as_str()).collect::<Vec<_>>(),
+                "labels": segs.iter().map(|s| s.score).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer(&mut out, &rec).expect("write");
+            std::io::Write::write_all(&mut out, b"\n").expect("write");
+        }
+    }
+    path
+}
+
+/// Reading the same 1M segments as segscope's JSONL and as TRL stepwise, alternately.
+fn bench_import(native: &std::path::Path) {
+    let trl = trl_file(native);
+    println!(
+        "\n## import: reading ~1,000,000 segments, native JSONL vs TRL stepwise (read + validate, median of 3 alternating runs)"
+    );
+    println!("| format | file (MB) | segments | read + validate (s) |");
+    println!("|---|---|---|---|");
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut n = (0, 0);
+    for _ in 0..3 {
+        for (path, times, count) in [
+            (native, &mut a, &mut n.0),
+            (trl.as_path(), &mut b, &mut n.1),
+        ] {
+            let s = Instant::now();
+            let (ds, _) = data::load(Some(path), &ReadOptions::default()).expect("load");
+            times.push(s.elapsed().as_secs_f64());
+            *count = ds.segments.len();
+        }
+    }
+    let mb = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len() >> 20).unwrap_or(0);
+    println!(
+        "| segscope | {} | {} | {:.2} |",
+        mb(native),
+        n.0,
+        median(a.clone())
+    );
+    println!(
+        "| trl-stepwise | {} | {} | {:.2} |",
+        mb(&trl),
+        n.1,
+        median(b.clone())
+    );
+    println!("\nratio trl / native: {:.2}", median(b) / median(a));
+}
+
+/// Cross-fitting the bundled data (5 folds) against one ordinary run, both with the default
+/// config (at most train.steps steps, early stopping after train.early_stop).
+fn bench_crossfit() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled");
+    let cfg = Config::default();
+    println!(
+        "\n## crossfit: 5 folds on the bundled data vs one ordinary run (default config, early stopping)"
+    );
+    let s = Instant::now();
+    let mut t = trainer(&ds, &cfg);
+    let mut steps = 0;
+    while steps < cfg.train.steps {
+        t.step();
+        steps += 1;
+        if steps - t.best().map_or(0, |b| b.0) >= cfg.train.early_stop {
+            break;
+        }
+    }
+    t.restore_best();
+    let one = s.elapsed().as_secs_f64();
+    let f = featurize(&ds, &cfg.features);
+    let ds = Arc::new(ds);
+    let opts = segscope::crossfit::Options {
+        folds: 5,
+        max_steps: cfg.train.steps,
+        patience: cfg.train.early_stop,
+    };
+    let s = Instant::now();
+    let mut fold_steps = Vec::new();
+    segscope::crossfit::run(&ds, &f, &cfg, &opts, |r| fold_steps.push(r.steps)).expect("crossfit");
+    let cf = s.elapsed().as_secs_f64();
+    println!("| run | steps | seconds |");
+    println!("|---|---|---|");
+    println!("| one ordinary run | {steps} | {one:.1} |");
+    println!(
+        "| crossfit, 5 folds | {} ({}) | {cf:.1} |",
+        fold_steps.iter().sum::<u64>(),
+        fold_steps
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    );
+    println!("\nratio crossfit / one run: {:.1}", cf / one);
+}
+
 fn main() {
     // cargo bench passes --bench; everything else is a group name.
     let groups: Vec<String> = std::env::args()
@@ -468,8 +573,18 @@ fn main() {
     if want("screen") {
         bench_screen();
     }
-    if let Some((path, peak)) = data {
-        bench_data(&path, &peak);
+    if let Some((path, peak)) = &data {
+        bench_data(path, peak);
+    }
+    if want("import") {
+        let path = match &data {
+            Some((p, _)) => p.clone(),
+            None => data_file(),
+        };
+        bench_import(&path);
+    }
+    if want("crossfit") {
+        bench_crossfit();
     }
     println!("\n(total {:.0} s)", t0.elapsed().as_secs_f64());
 }
