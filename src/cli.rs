@@ -54,6 +54,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
+    /// Also write the run as a stream (see `segscope watch`): every segment, then every step's predictions
+    #[arg(long, value_name = "FILE")]
+    pub stream: Option<PathBuf>,
+
     /// Write the final per-segment table (.csv, or .jsonl) here
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -127,6 +131,17 @@ pub enum Command {
     },
     /// List the input formats segscope reads
     Formats,
+    /// Open the dashboard on a stream written by any trainer, following it as it grows
+    Watch {
+        /// The stream file ("-" for standard input)
+        file: PathBuf,
+        /// Read the stream to its end, print the final metrics as JSON, and exit
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: write the final per-segment table here (.csv, or JSON lines)
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
     /// Read a dataset in any format and write it as segscope's JSONL, to see what was imported
     Convert {
         /// The input file

@@ -31,6 +31,10 @@ pub struct HeadlessOptions {
     pub keep_best: bool,
     /// End after this many steps without a better dev loss; 0 = never.
     pub early_stop: u64,
+    /// Also write the stream format here: every segment, then every evaluated step's predictions.
+    pub stream: Option<PathBuf>,
+    /// The run's config, for the stream's header.
+    pub config: Option<serde_json::Value>,
 }
 
 /// How a headless run ended.
@@ -77,6 +81,48 @@ pub enum HeadlessError {
     Export(#[from] export::ExportError),
     #[error("{0}")]
     Save(String),
+}
+
+/// Stream output, when asked for.
+fn stream_writer(
+    source: &dyn Source,
+    opts: &HeadlessOptions,
+) -> Result<Option<(crate::stream::Writer, String)>, HeadlessError> {
+    let Some(p) = &opts.stream else {
+        return Ok(None);
+    };
+    let name = p.display().to_string();
+    let run = p
+        .file_stem()
+        .map_or("segscope".to_string(), |s| s.to_string_lossy().into_owned());
+    let w = crate::stream::Writer::create(
+        p,
+        source.dataset(),
+        source.partition(),
+        &run,
+        opts.config.clone(),
+    )
+    .map_err(|e| HeadlessError::Output {
+        path: name.clone(),
+        source: e,
+    })?;
+    Ok(Some((w, name)))
+}
+
+/// Writes `r` to the stream, if there is one and `r` evaluated every segment at its own step.
+fn stream_step(
+    w: &mut Option<(crate::stream::Writer, String)>,
+    r: &StepReport,
+) -> Result<(), HeadlessError> {
+    if let Some((w, name)) = w
+        && r.eval_step == r.step
+    {
+        w.step(r).map_err(|e| HeadlessError::Output {
+            path: name.clone(),
+            source: e,
+        })?;
+    }
+    Ok(())
 }
 
 /// A segment in a headless line's `top` list.
@@ -170,12 +216,14 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
     let ds = source.dataset().clone();
     let part = source.partition().clone();
     let has_dev = part.counts().1 > 0;
+    let mut stream = stream_writer(source, opts)?;
     let mut last: Option<StepReport> = None;
     let mut taken = 0;
     let mut last_step = 0;
     let mut stopped_early = false;
     for k in 0..opts.steps {
         let report = source.advance();
+        stream_step(&mut stream, &report)?;
         serde_json::to_writer(&mut out, &line(&report, &ds, &part, opts.top_k))
             .map_err(|e| io_err(std::io::Error::other(e)))?;
         out.write_all(b"\n").map_err(io_err)?;
@@ -219,6 +267,8 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         && last.as_ref().is_some_and(|r| r.step != b)
         && let Some(r) = source.restore_best()
     {
+        // The stream goes back too, so a watcher ends on the kept model.
+        stream_step(&mut stream, &r)?;
         last = Some(r);
     }
     let kept = last.as_ref().map_or(0, |r| r.step);

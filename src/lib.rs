@@ -6,6 +6,8 @@
 //! - [`engine`]: the burn model, the trainer (one step -> [`engine::StepReport`]), metrics,
 //!   checkpoints. It never touches the terminal.
 //! - [`analysis`]: from a report to robust z, outliers, shares, top segments and convergence.
+//! - [`stream`]: the stream format that carries any trainer's per-segment predictions: records,
+//!   segscope's writer, the reader's state, following a growing file.
 //! - [`source`]: what yields step reports and takes control (the in-process trainer, and the
 //!   thread that drives a source for the dashboard).
 //! - [`export`]: the per-segment table; [`headless`]: a source without a screen, JSON lines;
@@ -27,5 +29,6 @@ pub mod export;
 pub mod headless;
 pub mod session;
 pub mod source;
+pub mod stream;
 pub mod tui;
 pub mod ui;

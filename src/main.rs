@@ -34,6 +34,11 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Convert { input, out }) => return convert(&cli, input, out),
+        Some(Command::Watch {
+            file,
+            headless,
+            report,
+        }) => return watch(&cli, file, *headless, report.as_deref()),
         Some(Command::Crossfit { folds, steps, out }) => {
             return crossfit(&cli, *folds, *steps, out);
         }
@@ -78,6 +83,8 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         outlier_k: s.config.ui.outlier_k,
         keep_best: s.config.train.keep == segscope::config::Keep::Best,
         early_stop: s.config.train.early_stop,
+        stream: cli.stream.clone(),
+        config: serde_json::to_value(&s.config).ok(),
     };
     let (mut source, _) = s.into_source();
     match headless::run(&mut source, &opts).map_err(|e| (1, e.to_string()))? {
@@ -153,6 +160,63 @@ fn convert(
         "segscope: read {} as {}: {docs} documents, {segs} segments ({labelled} with a target)",
         ds.source, ds.format
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `segscope watch`: the dashboard on a stream, or (headless) its final metrics and table.
+fn watch(
+    cli: &Cli,
+    file: &std::path::Path,
+    headless: bool,
+    report: Option<&std::path::Path>,
+) -> Result<ExitCode, (u8, String)> {
+    use segscope::source::watch;
+    let (config, source, _) =
+        session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let keymap = session::keymap(&config, &source).map_err(|e| (2, e.to_string()))?;
+    let mut w = watch::open(file, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
+    let (ds, part) = watch::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
+    if headless || !std::io::stdout().is_terminal() {
+        for m in w.read_all().map_err(|e| (2, e.to_string()))? {
+            eprintln!("segscope: warning: {m}");
+        }
+        let (ds, part) = watch::data_of(&mut w).unwrap_or((ds, part));
+        let last = w.state.reports.last().cloned();
+        let summary = serde_json::json!({
+            "stream": w.name,
+            "run": w.state.header.as_ref().map(|h| h.run.clone()),
+            "segments": ds.segments.len(),
+            "steps": w.state.reports.len() + w.state.dropped,
+            "last_step": last.as_ref().map(|r| r.step),
+            "train": last.as_ref().map(|r| r.train),
+            "dev": last.as_ref().map(|r| r.dev),
+            "bad_lines": w.state.bad_lines,
+            "warnings": w.state.warnings.len(),
+        });
+        println!("{summary}");
+        if let (Some(p), Some(r)) = (report, &last) {
+            segscope::export::write(p, r, &ds, &part, config.ui.outlier_k)
+                .map_err(|e| (1, e.to_string()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let info = segscope::app::RunInfo {
+        backend: "stream".into(),
+        loss: "mse".into(),
+        optimizer: w
+            .state
+            .header
+            .as_ref()
+            .map_or(String::new(), |h| h.run.clone()),
+        lr: f64::NAN,
+        batch_size: 0,
+        data: w.name.clone(),
+        save_dir: "segscope-checkpoints".into(),
+        export_path: report.map_or("segscope-segments.csv".into(), |p| p.to_path_buf()),
+    };
+    let app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
+    let handle = watch::spawn(w).map_err(|e| (1, e.to_string()))?;
+    tui::run_handle(app, handle).map_err(|e| (1, e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 

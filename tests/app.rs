@@ -223,6 +223,15 @@ fn check(action: Action, key: &KeySpec) {
                 "{label}"
             );
         }
+        Action::StepBack => {
+            // The trainer keeps no earlier steps: the key says so instead of pretending.
+            press(&mut app, key);
+            assert!(engine_cmds(&mut app).is_empty(), "{label}");
+            assert!(app.status.as_deref().unwrap_or("").contains("no earlier steps"));
+            app.caps.rewind = true;
+            press(&mut app, key);
+            assert_eq!(engine_cmds(&mut app), vec![Control::Back(1)], "{label}");
+        }
         Action::ShowContext => {
             press(&mut app, key);
             assert!(app.view.show_context, "{label}");
@@ -416,4 +425,18 @@ fn context_only_segments_are_hidden_until_asked_for() {
     let mut rows = app.view.rows.clone();
     rows.sort();
     assert_eq!(rows, vec![0, 1]);
+}
+
+#[test]
+fn keys_for_what_the_source_cannot_do_say_so() {
+    let mut app = common::app_after(3);
+    app.caps.run = false;
+    app.caps.speed = false;
+    app.caps.save = false;
+    for a in [Action::ToggleRun, Action::Faster, Action::Save] {
+        app.update(a);
+        assert!(engine_cmds(&mut app).is_empty(), "{a:?} sent a command");
+        assert!(app.status.is_some(), "{a:?} said nothing");
+        assert_eq!(app.run, RunState::Paused);
+    }
 }

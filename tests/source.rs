@@ -92,6 +92,7 @@ fn next_reports(h: &source::SourceHandle, n: usize) -> (Vec<u64>, Vec<String>) {
         match h.events.recv_timeout(Duration::from_secs(10)) {
             Ok(Event::Report(r, _)) => steps.push(r.step),
             Ok(Event::Message(m)) => msgs.push(m),
+            Ok(Event::Data(..)) => panic!("the trainer's segments never change"),
             Err(e) => panic!("no report after {steps:?}: {e}"),
         }
     }

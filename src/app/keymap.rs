@@ -34,6 +34,7 @@ pub enum Action {
     Export,
     ShowContext,
     RestoreBest,
+    StepBack,
     Help,
     Back,
     Quit,
@@ -58,6 +59,13 @@ const TABLE: &[(Action, &str, &[&str], &str, &str)] = &[
         &["n"],
         "N steps",
         "take N steps (ui.n_steps)",
+    ),
+    (
+        Action::StepBack,
+        "step_back",
+        &["p"],
+        "",
+        "back one recorded step (watching a stream)",
     ),
     (
         Action::ToggleRun,

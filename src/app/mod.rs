@@ -20,7 +20,7 @@ use crate::analysis::{Analysis, Convergence};
 use crate::config::UiConfig;
 use crate::data::{Dataset, Partition, Split};
 use crate::engine::{SegmentEval, SplitMetrics, StepReport};
-pub use crate::source::Control;
+pub use crate::source::{Capabilities, Control};
 
 /// Where training stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +133,8 @@ pub struct App {
     /// Cross-fitted (out-of-fold) prediction and residual per segment, when loaded
     /// (`--crossfit FILE`); NaN for segments the file does not have.
     pub oof: Option<Vec<(f32, f32)>>,
+    /// What the source of reports can do; keys for what it cannot say so.
+    pub caps: Capabilities,
 }
 
 impl App {
@@ -189,6 +191,13 @@ impl App {
             label_keys: Vec::new(),
             best: None,
             oof: None,
+            caps: Capabilities {
+                step: true,
+                run: true,
+                speed: true,
+                save: true,
+                rewind: false,
+            },
         };
         app.label_keys = app.ds.label_keys();
         app.refresh_rows();
@@ -278,6 +287,26 @@ impl App {
         self.prev_metrics = None;
     }
 
+    /// A new set of segments (a stream added some, or was rewritten): every per-segment view
+    /// starts again; the loss history stays.
+    pub fn set_data(&mut self, ds: Arc<Dataset>, part: Arc<Partition>) {
+        let n = ds.segments.len();
+        self.search_text = (0..n)
+            .map(|i| format!("{} {}", ds.segment_id(i), ds.segments[i].text).to_lowercase())
+            .collect();
+        self.label_keys = ds.label_keys();
+        self.ds = ds;
+        self.part = part;
+        self.analysis = Analysis::empty(n);
+        self.report = None;
+        self.pred_history.clear();
+        self.oof = None;
+        self.overlay = Overlay::None;
+        self.view.cursor = 0;
+        self.view.offset = 0;
+        self.refresh_rows();
+    }
+
     /// Cross-fitted predictions and residuals to show beside the live ones.
     pub fn set_oof(&mut self, oof: Vec<(f32, f32)>) {
         self.oof = Some(oof);
@@ -347,9 +376,24 @@ impl App {
                 self.status = None;
                 self.engine(Control::Step(self.ui.n_steps));
             }
+            Action::ToggleRun if !self.caps.run => {
+                self.status = Some(
+                    "this stream's writer takes no commands (its header names no control file); space and p replay the recorded steps".into(),
+                );
+            }
             Action::ToggleRun => self.toggle_run(),
+            Action::Faster | Action::Slower if !self.caps.speed => {
+                self.status = Some("this source goes at its own speed".into());
+            }
             Action::Faster => self.change_speed(true),
             Action::Slower => self.change_speed(false),
+            Action::StepBack if !self.caps.rewind => {
+                self.status = Some("training keeps no earlier steps to go back to".into());
+            }
+            Action::StepBack => {
+                self.status = None;
+                self.engine(Control::Back(1));
+            }
             Action::Up => self.move_cursor(-1),
             Action::Down => self.move_cursor(1),
             Action::PageUp => self.move_cursor(-(self.page.max(1) as isize)),
@@ -403,6 +447,9 @@ impl App {
             }
             Action::LogY => self.log_y = !self.log_y,
             Action::History => self.full_history = !self.full_history,
+            Action::Save if !self.caps.save => {
+                self.status = Some("nothing to save: this source has no model".into());
+            }
             Action::Save => {
                 let dir = self.info.save_dir.clone();
                 self.status = Some(format!("saving a checkpoint to {} ...", dir.display()));

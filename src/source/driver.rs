@@ -175,6 +175,16 @@ fn drive(mut source: Box<dyn Source>, speed: f64, cmds: Receiver<Control>, out: 
                         return;
                     }
                 }
+                Control::Back(_) => {
+                    if out
+                        .send(Event::Message(
+                            "the trainer keeps no earlier steps to go back to".into(),
+                        ))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
                 Control::Quit => return,
             }
             // Take every queued command before the next step, so a pause is never late.

@@ -2,6 +2,7 @@
 //! consume a source and never know which kind it is.
 //!
 //! - [`trainer`]: the in-process trainer as a source.
+//! - [`watch`]: a stream written by any trainer, followed as it grows, replayed with the keys.
 //! - [`driver`]: the thread that runs a source for the dashboard: it steps when asked, paces
 //!   running at the requested speed, measures the rate, and sends every report as an [`Event`].
 //!
@@ -10,6 +11,7 @@
 
 pub mod driver;
 pub mod trainer;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub enum Control {
     Save(PathBuf),
     /// Go back to the step with the lowest dev loss.
     RestoreBest,
+    /// Show an earlier recorded step (replaying a stream).
+    Back(u64),
     Quit,
 }
 
@@ -54,8 +58,11 @@ pub enum Control {
 pub enum Event {
     /// A step's report, and the measured steps per second.
     Report(Box<StepReport>, f64),
-    /// The result of a command that did I/O (a save), or of an export.
+    /// The result of a command that did I/O (a save), or of an export; a warning.
     Message(String),
+    /// The segments changed (a stream added some, or was rewritten): the dataset and partition
+    /// every later report is about.
+    Data(Arc<Dataset>, Arc<Partition>),
 }
 
 /// Something that yields step reports.

@@ -88,6 +88,7 @@ impl Loop {
             match source.events.try_recv() {
                 Ok(source::Event::Report(r, rate)) => app.on_report(*r, rate),
                 Ok(source::Event::Message(m)) => app.on_io_done(m),
+                Ok(source::Event::Data(ds, part)) => app.set_data(ds, part),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
             self.need_draw = true;

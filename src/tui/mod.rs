@@ -56,9 +56,15 @@ pub enum TuiError {
     Terminal(#[from] std::io::Error),
 }
 
-/// Runs the dashboard on `source` until the user quits.
-pub fn run(mut app: App, source: Box<dyn Source>) -> Result<(), TuiError> {
+/// Runs the dashboard on `source`, driven on a thread of its own, until the user quits.
+pub fn run(app: App, source: Box<dyn Source>) -> Result<(), TuiError> {
     let handle = source::spawn(source, app.ui.steps_per_second)?;
+    run_handle(app, handle)
+}
+
+/// Runs the dashboard on a source already running on its own thread, until the user quits.
+pub fn run_handle(mut app: App, handle: source::SourceHandle) -> Result<(), TuiError> {
+    app.caps = handle.capabilities;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

@@ -131,7 +131,10 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     l1.extend(kv("", format!("{:.1} steps/s", app.rate)));
     l1.push(Span::styled(format!(" (limit {speed})"), theme::DIM));
     l1.push(Span::raw("  "));
-    l1.push(Span::styled(
+    let run = if app.info.backend == "stream" {
+        // Watching a stream: the writer's run; metrics are recomputed as MSE.
+        format!("stream {} · metrics as mse", app.info.optimizer)
+    } else {
         format!(
             "{} · {} · {} lr {} · {}",
             app.info.backend,
@@ -139,9 +142,9 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             app.info.optimizer,
             format::num(app.info.lr),
             batch
-        ),
-        theme::LABEL,
-    ));
+        )
+    };
+    l1.push(Span::styled(run, theme::LABEL));
     l1.push(Span::styled(
         format!("  data {} ({})", app.info.data, app.ds.format),
         theme::DIM,

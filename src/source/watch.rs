@@ -1,0 +1,343 @@
+//! A stream followed as a source: the reports come from another process's step records, so this
+//! source does not step by itself. It follows the file as it grows and sends each new step; the
+//! step keys go forward and back through the recorded steps; run, pause and step commands go to
+//! the writer's control file when its header names one, and otherwise say that they cannot.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::thread;
+use std::time::Duration;
+
+use super::{Capabilities, Control, Event, SourceHandle};
+use crate::data::{Dataset, Partition};
+use crate::stream::StreamState;
+use crate::stream::follow::{Follower, Polled};
+use crate::stream::state::StreamError;
+
+/// How often a followed file is polled for new lines.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// Where the stream's lines come from.
+pub enum Input {
+    /// A file followed by name.
+    File(Follower),
+    /// Standard input, read by a thread of its own; `None` once it has ended.
+    Stdin(Option<Receiver<String>>),
+}
+
+impl Input {
+    /// `-` is standard input; anything else a file to follow.
+    pub fn open(path: &Path) -> Input {
+        if path.as_os_str() == "-" {
+            let (tx, rx) = mpsc::channel();
+            thread::spawn(move || {
+                for line in std::io::stdin().lock().lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            Input::Stdin(Some(rx))
+        } else {
+            Input::File(Follower::new(path))
+        }
+    }
+
+    /// New complete lines; `Polled::Missing` also when standard input has ended.
+    pub fn poll(&mut self) -> std::io::Result<Polled> {
+        match self {
+            Input::File(f) => f.poll(),
+            Input::Stdin(rx) => {
+                let Some(r) = rx else {
+                    return Ok(Polled::Missing);
+                };
+                let mut lines = Vec::new();
+                loop {
+                    match r.try_recv() {
+                        Ok(l) => lines.push(l),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            *rx = None;
+                            break;
+                        }
+                    }
+                }
+                if lines.is_empty() && rx.is_none() {
+                    return Ok(Polled::Missing);
+                }
+                Ok(Polled::Lines(lines))
+            }
+        }
+    }
+
+    /// Whether no more lines can come (standard input has ended).
+    pub fn ended(&self) -> bool {
+        matches!(self, Input::Stdin(None))
+    }
+}
+
+/// A followed stream: what has been read, and which recorded step is on screen.
+pub struct Watch {
+    pub name: String,
+    /// The stream's directory, for the control file's path.
+    dir: PathBuf,
+    pub input: Input,
+    pub state: StreamState,
+    /// The recorded step on screen; `None` follows the newest.
+    position: Option<usize>,
+}
+
+impl Watch {
+    pub fn new(path: &Path) -> Watch {
+        let name = if path.as_os_str() == "-" {
+            "stdin".to_string()
+        } else {
+            path.display().to_string()
+        };
+        Watch {
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            input: Input::open(path),
+            state: StreamState::new(&name),
+            position: None,
+            name,
+        }
+    }
+
+    /// Reads the lines there are now. Returns (new steps, messages to show).
+    pub fn read(&mut self) -> Result<(usize, Vec<String>), StreamError> {
+        let mut steps = 0;
+        let mut messages = Vec::new();
+        match self.input.poll() {
+            Ok(Polled::Lines(lines)) => {
+                let warned = self.state.warnings.len();
+                for l in lines {
+                    if self.state.push(&l)? {
+                        steps += 1;
+                    }
+                }
+                messages.extend(self.state.warnings[warned..].iter().cloned());
+            }
+            Ok(Polled::Missing) => {}
+            Ok(Polled::Restarted(why)) => {
+                self.state = StreamState::new(&self.name);
+                self.position = None;
+                messages.push(why);
+            }
+            Err(e) => messages.push(format!("{}: cannot read: {e}", self.name)),
+        }
+        Ok((steps, messages))
+    }
+
+    /// Reads until the input has nothing more for now (or has ended).
+    pub fn read_all(&mut self) -> Result<Vec<String>, StreamError> {
+        let mut messages = Vec::new();
+        loop {
+            let before = (self.state.segments(), self.state.reports.len());
+            let (steps, m) = self.read()?;
+            messages.extend(m);
+            let grew = steps > 0 || self.state.segments() != before.0;
+            if !grew && (self.input.ended() || !matches!(self.input, Input::Stdin(Some(_)))) {
+                return Ok(messages);
+            }
+            if !grew {
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// The control file, when the writer takes commands.
+    pub fn control_path(&self) -> Option<PathBuf> {
+        let c = self.state.header.as_ref()?.control.as_ref()?;
+        Some(self.dir.join(c))
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            step: true,
+            run: self.control_path().is_some(),
+            speed: false,
+            save: false,
+            rewind: true,
+        }
+    }
+
+    /// Appends a command for the writer.
+    fn command(&self, cmd: &str) -> Result<String, String> {
+        let p = self
+            .control_path()
+            .ok_or("this stream's writer takes no commands (its header names no control file)")?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| writeln!(f, "{cmd}"))
+            .map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+        Ok(format!("sent \"{cmd}\" to the writer"))
+    }
+
+    /// Carries out a command: what to show, and whether a recorded step is to be shown.
+    pub fn control(&mut self, c: &Control) -> (Option<String>, bool) {
+        let n = self.state.reports.len();
+        match c {
+            Control::Step(k) => match self.position {
+                Some(p) => {
+                    self.position = Some((p + *k as usize).min(n.saturating_sub(1)));
+                    (None, true)
+                }
+                None => match self.command(&format!("step {k}")) {
+                    Ok(m) => (Some(m), false),
+                    Err(_) => (
+                        Some("at the newest recorded step; the writer takes no commands".into()),
+                        false,
+                    ),
+                },
+            },
+            Control::Back(k) => {
+                let at = self.position.unwrap_or(n.saturating_sub(1));
+                self.position = Some(at.saturating_sub(*k as usize));
+                (None, n > 0)
+            }
+            Control::Run => {
+                let was_replaying = self.position.take().is_some();
+                match self.command("run") {
+                    Ok(m) => (Some(m), was_replaying),
+                    Err(e) => (
+                        Some(format!("following the newest step; {e}")),
+                        was_replaying,
+                    ),
+                }
+            }
+            Control::Pause => (Some(self.command("pause").unwrap_or_else(|e| e)), false),
+            Control::SetSpeed(_) => (Some("a stream goes at its writer's speed".into()), false),
+            Control::Save(_) => (Some("nothing to save: this is a stream".into()), false),
+            Control::RestoreBest => (
+                Some("a stream cannot restore a model; B needs segscope's own trainer".into()),
+                false,
+            ),
+            Control::Quit => (None, false),
+        }
+    }
+
+    /// The report on screen: the recorded step at the position, or the newest.
+    pub fn shown(&self) -> Option<&crate::engine::StepReport> {
+        match self.position {
+            Some(p) => self.state.reports.get(p),
+            None => self.state.reports.last(),
+        }
+    }
+
+    /// Whether the newest step is on screen.
+    pub fn live(&self) -> bool {
+        self.position.is_none()
+    }
+}
+
+/// Waits until the stream has a header and its segments (its first step record, or the end of
+/// what there is), telling `waiting` once if the file does not exist yet.
+pub fn open(path: &Path, mut waiting: impl FnMut(&str)) -> Result<Watch, String> {
+    let mut w = Watch::new(path);
+    let mut told = false;
+    loop {
+        let messages = w.read_all().map_err(|e| e.to_string())?;
+        for m in messages {
+            waiting(&m);
+        }
+        if w.state.segments() > 0 && (!w.state.reports.is_empty() || w.input.ended()) {
+            return Ok(w);
+        }
+        if w.input.ended() {
+            return Err(format!(
+                "{}: the stream ended before any segment record",
+                w.name
+            ));
+        }
+        if !told {
+            let what = if matches!(w.input, Input::File(_)) && !Path::new(&w.name).exists() {
+                format!("waiting for {} to appear ...", w.name)
+            } else {
+                format!("waiting for {}'s segments and first step ...", w.name)
+            };
+            waiting(&what);
+            told = true;
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// The dataset and partition of a stream that has its segments.
+pub fn data_of(w: &mut Watch) -> Option<(Arc<Dataset>, Arc<Partition>)> {
+    w.state.dataset()
+}
+
+/// Follows `w` on a thread of its own for the dashboard.
+pub fn spawn(w: Watch) -> std::io::Result<SourceHandle> {
+    let capabilities = w.capabilities();
+    let (control, cmds) = mpsc::channel::<Control>();
+    let (events_tx, events) = mpsc::channel::<Event>();
+    let tx = events_tx.clone();
+    let thread = thread::Builder::new()
+        .name(super::driver::THREAD_NAME.into())
+        .spawn(move || follow(w, cmds, tx))?;
+    Ok(SourceHandle {
+        capabilities,
+        events,
+        events_tx,
+        control,
+        thread,
+    })
+}
+
+fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {
+    let send_shown = |w: &Watch| match w.shown() {
+        Some(r) => out.send(Event::Report(Box::new(r.clone()), 0.0)).is_ok(),
+        None => true,
+    };
+    if !send_shown(&w) {
+        return;
+    }
+    let mut segments = w.state.segments();
+    loop {
+        match cmds.recv_timeout(POLL) {
+            Ok(Control::Quit) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(c) => {
+                let (msg, show) = w.control(&c);
+                if show && !send_shown(&w) {
+                    return;
+                }
+                if let Some(m) = msg
+                    && out.send(Event::Message(m)).is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let (steps, messages) = match w.read() {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = out.send(Event::Message(format!("stopped following: {e}")));
+                return;
+            }
+        };
+        for m in messages {
+            if out.send(Event::Message(m)).is_err() {
+                return;
+            }
+        }
+        if w.state.segments() != segments {
+            segments = w.state.segments();
+            if let Some((ds, part)) = w.state.dataset()
+                && out.send(Event::Data(ds, part)).is_err()
+            {
+                return;
+            }
+        }
+        if steps > 0 && w.live() && !send_shown(&w) {
+            return;
+        }
+    }
+}
