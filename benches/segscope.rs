@@ -545,6 +545,64 @@ fn bench_crossfit() {
     println!("\nratio crossfit / one run: {:.1}", cf / one);
 }
 
+/// The stream format: bytes per step, and how fast a watcher takes in predictions.
+fn bench_stream() {
+    use segscope::stream::{Line, StreamState, Writer};
+    println!(
+        "\n## stream: bytes per step, and ingest (parse; parse + metrics) of step records with every prediction"
+    );
+    println!(
+        "| segments | bytes per step | steps | parse only (M predictions/s) | parse + report (M predictions/s) |"
+    );
+    println!("|---|---|---|---|---|");
+    for n_docs in [172usize, 17_300] {
+        let ds = big(n_docs);
+        let part = Partition::new(&ds, 0.2);
+        let n = ds.segments.len();
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let path = dir.join(format!("bench-stream-{n}.jsonl"));
+        Writer::create(&path, &ds, &part, "bench", None).expect("stream");
+        let head = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut rng = data::hash::Rng::new(3);
+        let steps = 20u64;
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        for k in 1..=steps {
+            let rec = segscope::stream::StepRecord {
+                step: k,
+                predictions: (0..n)
+                    .map(|_| Some((rng.unit() * 2.0 - 1.0) as f32))
+                    .collect(),
+                ..Default::default()
+            };
+            text.push_str(&serde_json::to_string(&rec).expect("json"));
+            text.push('\n');
+        }
+        let per_step = (text.len() as u64 - head) / steps;
+        let step_lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("{\"step\""))
+            .collect();
+        let t = Instant::now();
+        for l in &step_lines {
+            std::hint::black_box(Line::parse(l).expect("parse"));
+        }
+        let parse = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut st = StreamState::new("bench");
+        for l in text.lines() {
+            st.push(l).expect("push");
+        }
+        let full = t.elapsed().as_secs_f64();
+        assert_eq!(st.reports.len(), steps as usize);
+        let preds = (steps as usize * n) as f64;
+        println!(
+            "| {n} | {per_step} | {steps} | {:.1} | {:.1} |",
+            preds / parse / 1e6,
+            preds / full / 1e6
+        );
+    }
+}
+
 fn main() {
     // cargo bench passes --bench; everything else is a group name.
     let groups: Vec<String> = std::env::args()
@@ -585,6 +643,9 @@ fn main() {
     }
     if want("crossfit") {
         bench_crossfit();
+    }
+    if want("stream") {
+        bench_stream();
     }
     println!("\n(total {:.0} s)", t0.elapsed().as_secs_f64());
 }

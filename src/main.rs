@@ -214,7 +214,9 @@ fn watch(
         save_dir: "segscope-checkpoints".into(),
         export_path: report.map_or("segscope-segments.csv".into(), |p| p.to_path_buf()),
     };
-    let app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
+    let mut app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
+    // The writer runs on its own: the view follows it until paused.
+    app.run = segscope::app::RunState::Running;
     let handle = watch::spawn(w).map_err(|e| (1, e.to_string()))?;
     tui::run_handle(app, handle).map_err(|e| (1, e.to_string()))?;
     Ok(ExitCode::SUCCESS)

@@ -227,7 +227,12 @@ fn check(action: Action, key: &KeySpec) {
             // The trainer keeps no earlier steps: the key says so instead of pretending.
             press(&mut app, key);
             assert!(engine_cmds(&mut app).is_empty(), "{label}");
-            assert!(app.status.as_deref().unwrap_or("").contains("no earlier steps"));
+            assert!(
+                app.status
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("no earlier steps")
+            );
             app.caps.rewind = true;
             press(&mut app, key);
             assert_eq!(engine_cmds(&mut app), vec![Control::Back(1)], "{label}");

@@ -29,6 +29,12 @@ struct Session {
 
 impl Session {
     fn start() -> Session {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Session::start_in(dir, &[])
+    }
+
+    /// segscope with `args`, in `dir`.
+    fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Session {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -38,8 +44,8 @@ impl Session {
                 pixel_height: 0,
             })
             .expect("open a pty");
-        let dir = tempfile::tempdir().expect("tempdir");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_segscope"));
+        cmd.args(args);
         // An empty directory: no config.toml, so the defaults and the bundled data.
         cmd.cwd(dir.path());
         cmd.env("TERM", "xterm-256color");
@@ -305,4 +311,91 @@ fn key_latency() {
         p(1.0),
         ms.len()
     );
+}
+
+/// Key to screen while `segscope watch` follows a 100,000-segment stream that gains a step every
+/// 100 ms (every prediction each time): the keys must not wait for the stream.
+#[test]
+#[ignore]
+fn key_latency_watching_a_stream() {
+    use segscope::data::{Partition, ReadOptions, generate, parse_str};
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.jsonl");
+    let (ds, _) = parse_str(
+        &generate::generate(17_300, 5),
+        "gen",
+        &ReadOptions::default(),
+    )
+    .expect("data");
+    let part = Partition::new(&ds, 0.2);
+    let n = ds.segments.len();
+    segscope::stream::Writer::create(&path, &ds, &part, "latency", None).expect("stream");
+    let step_line = |k: u64| {
+        let preds: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    "{:.4}",
+                    ((i as u64 * 7919 + k * 104_729) % 2000) as f64 / 1000.0 - 1.0
+                )
+            })
+            .collect();
+        format!("{{\"step\":{k},\"predictions\":[{}]}}\n", preds.join(","))
+    };
+    let append = |k: u64| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        f.write_all(step_line(k).as_bytes()).expect("append");
+    };
+    append(1);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, path) = (stop.clone(), path.clone());
+        let lines: Vec<String> = (2..400).map(step_line).collect();
+        std::thread::spawn(move || {
+            for l in lines {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .expect("open");
+                f.write_all(l.as_bytes()).expect("append");
+                drop(f);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let mut s = Session::start_in(dir, &["watch", "s.jsonl"]);
+    s.wait_for("the dashboard", |s| s.step().is_some_and(|k| k >= 3));
+    let mut ms = Vec::new();
+    for k in 0..60 {
+        let want = if k % 2 == 0 { "log y" } else { "linear y" };
+        let t0 = Instant::now();
+        s.press(b"l");
+        while !s.screen().contains(want) {
+            s.pump(Duration::from_millis(2));
+            assert!(t0.elapsed() < TIMEOUT, "no redraw; screen:\n{}", s.screen());
+        }
+        ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let steps = s.step().unwrap_or(0);
+    s.press(b"q");
+    s.wait_exit();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = writer.join();
+    ms.sort_by(f64::total_cmp);
+    let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "key -> redrawn screen watching a {n}-segment stream at 10 steps/s (reached step {steps}): median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {} presses",
+        p(0.5),
+        p(0.95),
+        p(1.0),
+        ms.len()
+    );
+    assert!(steps > 10, "the stream was followed");
 }

@@ -291,10 +291,13 @@ pub fn spawn(w: Watch) -> std::io::Result<SourceHandle> {
 }
 
 fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {
-    let send_shown = |w: &Watch| match w.shown() {
-        Some(r) => out.send(Event::Report(Box::new(r.clone()), 0.0)).is_ok(),
+    let send = |w: &Watch, rate: f64| match w.shown() {
+        Some(r) => out.send(Event::Report(Box::new(r.clone()), rate)).is_ok(),
         None => true,
     };
+    let send_shown = |w: &Watch| send(w, 0.0);
+    // Steps per second as they arrive from the writer.
+    let mut meter = super::driver::RateMeter::default();
     if !send_shown(&w) {
         return;
     }
@@ -336,8 +339,14 @@ fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {
                 return;
             }
         }
-        if steps > 0 && w.live() && !send_shown(&w) {
-            return;
+        if steps > 0 {
+            let mut rate = 0.0;
+            for _ in 0..steps {
+                rate = meter.tick();
+            }
+            if w.live() && !send(&w, rate) {
+                return;
+            }
         }
     }
 }

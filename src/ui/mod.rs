@@ -110,7 +110,12 @@ fn trend_span(now: f64, before: Option<f64>, lower_is_better: bool) -> Span<'sta
 fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     buf.set_style(area, theme::HEADER_BG);
     let step = app.report.as_ref().map_or(0, |r| r.step);
-    let state = app.run.label();
+    // A stream runs at its writer's pace: "following" its newest step unless paused through the
+    // control file.
+    let state = match (app.info.backend.as_str(), &app.run) {
+        ("stream", crate::app::RunState::Running) => "following",
+        _ => app.run.label(),
+    };
     let speed = if app.speed == 0.0 {
         "max".to_string()
     } else {

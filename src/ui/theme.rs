@@ -29,7 +29,7 @@ pub const WORSE: Style = Style::new().fg(Color::Red);
 /// The style of a run state label.
 pub fn state(label: &str) -> Style {
     let c = match label {
-        "running" => Color::Green,
+        "running" | "following" => Color::Green,
         "converged" => Color::LightBlue,
         "diverged" => Color::Red,
         _ => Color::Yellow,
