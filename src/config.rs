@@ -33,6 +33,8 @@ pub enum LossName {
     Mse,
     Huber,
     Mae,
+    /// Bradley-Terry over pairs of segments of one document whose targets differ.
+    Pairwise,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -367,6 +369,12 @@ impl Config {
             return bad(
                 "train.huber_delta",
                 format!("must be positive, found {}", t.huber_delta),
+            );
+        }
+        if t.loss == LossName::Pairwise && t.batch_size != 0 {
+            return bad(
+                "train.batch_size",
+                "train.loss = \"pairwise\" trains on the full batch (its pairs are fixed per run); set batch_size = 0".into(),
             );
         }
         if t.eval_every == 0 {

@@ -15,6 +15,11 @@ pub enum LossKind {
     Huber { delta: f32 },
     /// Absolute error |r|.
     Mae,
+    /// Bradley-Terry over pairs (i, j) of one document with target_i > target_j:
+    /// log(1 + exp(-(r_i - r_j))), the mean over pairs. It sees only differences within a
+    /// document, so a shift of a document's predictions costs nothing: per segment it is measured
+    /// by the squared residual, the common yardstick.
+    Pairwise,
 }
 
 impl LossKind {
@@ -26,6 +31,7 @@ impl LossKind {
                 delta: t.huber_delta,
             },
             crate::config::LossName::Mae => LossKind::Mae,
+            crate::config::LossName::Pairwise => LossKind::Pairwise,
         }
     }
 
@@ -34,6 +40,7 @@ impl LossKind {
             LossKind::Mse => "mse",
             LossKind::Huber { .. } => "huber",
             LossKind::Mae => "mae",
+            LossKind::Pairwise => "pairwise",
         }
     }
 
@@ -50,6 +57,8 @@ impl LossKind {
                 }
             }
             LossKind::Mae => r.abs(),
+            // The per-segment yardstick: a pairwise loss has no per-segment value.
+            LossKind::Pairwise => r * r,
         }
     }
 }
@@ -237,6 +246,28 @@ pub fn robust_sigma(xs: &[f64]) -> f64 {
     1.4826 * median(&dev)
 }
 
+/// log(1 + exp(x)), without overflow.
+pub fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// The mean Bradley-Terry loss over every pair (i, j) of a group (document) with
+/// target_i > target_j: log(1 + exp(-(pred_i - pred_j))). NaN without pairs.
+pub fn pairwise_loss(pred: &[f64], target: &[f64], groups: &[Vec<usize>]) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for g in groups {
+        for &i in g {
+            for &j in g {
+                if target[i] > target[j] {
+                    sum += softplus(-(pred[i] - pred[j]));
+                    n += 1;
+                }
+            }
+        }
+    }
+    if n == 0 { f64::NAN } else { sum / n as f64 }
+}
+
 /// Reads a number written by serde_json, where NaN (an undefined metric) was written as null.
 pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
@@ -287,6 +318,20 @@ const PARALLEL_METRICS: usize = 1024;
 impl SplitMetrics {
     /// Computes every metric. `groups` are documents as index lists into `pred`/`target`.
     pub fn compute(pred: &[f64], target: &[f64], groups: &[Vec<usize>], loss: LossKind) -> Self {
+        let mut m = Self::compute_pointwise(pred, target, groups, loss);
+        if loss == LossKind::Pairwise {
+            // The objective's own value; per segment the squared residual stands in.
+            m.loss = pairwise_loss(pred, target, groups);
+        }
+        m
+    }
+
+    fn compute_pointwise(
+        pred: &[f64],
+        target: &[f64],
+        groups: &[Vec<usize>],
+        loss: LossKind,
+    ) -> Self {
         // Kendall's tau is the costliest metric (two sorts); on a large split it runs on a second
         // thread while this one computes the rest. Below the threshold a thread costs more than it
         // saves.

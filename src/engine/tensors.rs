@@ -25,6 +25,8 @@ pub fn loss_tensor(pred: Tensor<2>, target: Tensor<2>, kind: LossKind) -> Tensor
     match kind {
         LossKind::Mse => r.powi_scalar(2).mean(),
         LossKind::Mae => r.abs().mean(),
+        // A pairwise objective needs its pairs: see `objective`. Pointwise, the yardstick.
+        LossKind::Pairwise => r.powi_scalar(2).mean(),
         LossKind::Huber { delta } => {
             // Branch-free Huber: with c = min(|r|, delta), c (|r| - c / 2) is r^2 / 2 inside and
             // delta (|r| - delta / 2) outside.
@@ -32,6 +34,80 @@ pub fn loss_tensor(pred: Tensor<2>, target: Tensor<2>, kind: LossKind) -> Tensor
             let c = a.clone().clamp_max(delta);
             (c.clone() * (a - c * 0.5)).mean()
         }
+    }
+}
+
+/// The pairs a pairwise loss compares: rows `hi[k]` and `lo[k]` of one document, with
+/// target[hi] > target[lo].
+#[derive(Debug, Clone)]
+pub struct Pairs {
+    pub hi: Tensor<1, Int>,
+    pub lo: Tensor<1, Int>,
+    pub len: usize,
+}
+
+/// At most this many pairs of one document are trained on; a document with more gets a seeded
+/// sample, fixed for the run, so a long document cannot outweigh the rest quadratically.
+pub const MAX_PAIRS_PER_DOC: usize = 64;
+
+impl Pairs {
+    /// Every pair of positions of a group (document) whose targets differ, higher first, sampled
+    /// down to [`MAX_PAIRS_PER_DOC`] per group with `rng`; `None` without any pair.
+    pub fn build(
+        targets: &[f32],
+        groups: &[Vec<usize>],
+        rng: &mut crate::data::hash::Rng,
+        device: &Device,
+    ) -> Option<Pairs> {
+        let (mut hi, mut lo) = (Vec::new(), Vec::new());
+        for g in groups {
+            let mut pairs: Vec<(usize, usize)> = Vec::new();
+            for &i in g {
+                for &j in g {
+                    if targets[i] > targets[j] {
+                        pairs.push((i, j));
+                    }
+                }
+            }
+            if pairs.len() > MAX_PAIRS_PER_DOC {
+                rng.shuffle(&mut pairs);
+                pairs.truncate(MAX_PAIRS_PER_DOC);
+            }
+            for (i, j) in pairs {
+                hi.push(i as i64);
+                lo.push(j as i64);
+            }
+        }
+        let len = hi.len();
+        (len > 0).then(|| Pairs {
+            hi: Tensor::from_ints(TensorData::new(hi, [len]), device),
+            lo: Tensor::from_ints(TensorData::new(lo, [len]), device),
+            len,
+        })
+    }
+}
+
+/// The mean Bradley-Terry loss log(1 + exp(-(pred_hi - pred_lo))) over `pairs`; `pred` is [n, 1].
+pub fn pairwise_tensor(pred: Tensor<2>, pairs: &Pairs) -> Tensor<1> {
+    let d = pred.clone().select(0, pairs.hi.clone()) - pred.select(0, pairs.lo.clone()); // [P, 1]
+    // softplus(-d) = max(-d, 0) + log(1 + exp(-|d|)), stable for any d.
+    let neg = d.neg();
+    (neg.clone().clamp_min(0.0) + neg.abs().neg().exp().log1p()).mean()
+}
+
+/// The training objective of `pred` ([n, 1]): a pointwise loss against `target`, or the pairwise
+/// loss over `pairs`.
+pub fn objective(
+    pred: Tensor<2>,
+    target: Tensor<2>,
+    kind: LossKind,
+    pairs: Option<&Pairs>,
+) -> Tensor<1> {
+    match (kind, pairs) {
+        (LossKind::Pairwise, Some(p)) => pairwise_tensor(pred, p),
+        // No pair at all: nothing to rank, a zero loss that still has a graph.
+        (LossKind::Pairwise, None) => (pred * 0.0).mean(),
+        _ => loss_tensor(pred, target, kind),
     }
 }
 

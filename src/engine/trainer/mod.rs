@@ -25,7 +25,7 @@ use super::instrument::{collect, helper_pool};
 use super::metrics::{LossKind, SplitMetrics};
 use super::model::{Inputs, SegmentModel, SegmentModelConfig};
 use super::report::{SegmentEval, StepReport, doc_groups, evaluate_rows};
-use super::tensors::{host_preds, plain_device, split_inputs};
+use super::tensors::{Pairs, host_preds, plain_device, split_inputs};
 use crate::config::{BackendKind, Config, OptimizerName};
 use crate::data::features::DENSE;
 use crate::data::hash::Rng;
@@ -157,6 +157,8 @@ pub struct Trainer {
     helper_pool: Arc<rayon::ThreadPool>,
     /// The state at the step with the lowest dev loss so far (steps with a dev evaluation only).
     best: Option<Best>,
+    /// The training pairs of a pairwise objective (positions in the training rows).
+    pairs: Option<Pairs>,
 }
 
 /// A kept state: the step with the lowest dev loss, everything needed to go back to it.
@@ -210,6 +212,12 @@ impl Trainer {
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
         let optim = Self::make_optimizer(&settings);
         let train_groups = doc_groups(&dataset, &train_rows);
+        let pairs = (settings.loss == LossKind::Pairwise)
+            .then(|| {
+                let ty: Vec<f32> = train_rows.iter().map(|&i| dataset.target(i)).collect();
+                Pairs::build(&ty, &train_groups, &mut Rng::new(settings.seed ^ 0x9a15), &plain)
+            })
+            .flatten();
         let dev_groups = doc_groups(&dataset, &dev_rows);
         Ok(Self {
             state: TrainState {
@@ -236,6 +244,7 @@ impl Trainer {
             lookahead: None,
             helper_pool: helper_pool(),
             best: None,
+            pairs,
         })
     }
 

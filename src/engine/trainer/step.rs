@@ -14,7 +14,7 @@ use crate::engine::instrument::{GradList, change_norms, collect, join, scalar, s
 use crate::engine::metrics::SplitMetrics;
 use crate::engine::model::Inputs;
 use crate::engine::report::{LayerChange, SegmentEval, StepReport, evaluate_rows};
-use crate::engine::tensors::{host_preds, loss_tensor};
+use crate::engine::tensors::{host_preds, objective};
 
 /// One split's predictions, per-row results and metrics, computed beside the update.
 struct SplitEval {
@@ -162,7 +162,12 @@ impl Trainer {
             (Some(loss), None) => loss,
             (_, None) => {
                 let pred = self.model.forward(&self.train_x); // [n, 1]
-                loss_tensor(pred, self.train_y.clone(), self.settings.loss)
+                objective(
+                    pred,
+                    self.train_y.clone(),
+                    self.settings.loss,
+                    self.pairs.as_ref(),
+                )
             }
             (_, Some(pos)) => {
                 let idx: Vec<i64> = pos.iter().map(|&p| p as i64).collect();
@@ -171,10 +176,12 @@ impl Trainer {
                     &self.train_y.device(),
                 );
                 let pred = self.model.forward(&self.train_x.select(idx.clone())); // [b, 1]
-                loss_tensor(
+                // Pairwise losses train on the full batch only (checked with the config).
+                objective(
                     pred,
                     self.train_y.clone().select(0, idx),
                     self.settings.loss,
+                    None,
                 )
             }
         }
@@ -207,8 +214,10 @@ impl Trainer {
             dev_rows,
             train_groups,
             dev_groups,
+            pairs,
             ..
         } = self;
+        let pairs = pairs.as_ref();
         // Shared from here on (shared references are Copy into both threads' closures).
         let (dataset, train_x, train_y, dev_x): (&Dataset, &Inputs, &Tensor<2>, &Option<Inputs>) =
             (dataset, train_x, train_y, dev_x);
@@ -249,7 +258,7 @@ impl Trainer {
                 let _ = sums_tx.send(sums.clone().inner());
                 drop(sums_tx);
                 let pred = model.forward_from(sums, train_x); // [n_train, 1]
-                let next = loss_tensor(pred.clone(), train_y.clone(), loss_kind);
+                let next = objective(pred.clone(), train_y.clone(), loss_kind, pairs);
                 let preds = host_preds(pred.inner());
                 let t = Instant::now();
                 let (rows, metrics) =
