@@ -313,6 +313,7 @@ fn bench_screen() {
                 step_ms: 10.0,
                 eval_ms: 1.0,
                 diverged: None,
+                models: Vec::new(),
             };
             let s = Instant::now();
             app.on_report(r, 10.0);

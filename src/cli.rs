@@ -27,7 +27,7 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Dataset (JSONL, a .json array, or either .gz) [default: the bundled dataset]
-    #[arg(long, short = 'd', value_name = "FILE")]
+    #[arg(long, short = 'd', value_name = "FILE", global = true)]
     pub data: Option<PathBuf>,
 
     /// Input format [default: detected from the first record; `segscope formats` lists them]
@@ -39,19 +39,19 @@ pub struct Cli {
     pub lenient: bool,
 
     /// Tensor backend
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, global = true)]
     pub backend: Option<BackendKind>,
 
     /// Train without the dashboard: one JSON line per step
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub headless: bool,
 
     /// Steps to run now (headless) [config: train.steps]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", global = true)]
     pub steps: Option<u64>,
 
     /// Write the JSON lines here instead of stdout
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub out: Option<PathBuf>,
 
     /// Also write the run as a stream (see `segscope watch`): every segment, then every step's predictions
@@ -59,7 +59,7 @@ pub struct Cli {
     pub stream: Option<PathBuf>,
 
     /// Write the final per-segment table (.csv, or .jsonl) here
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub report: Option<PathBuf>,
 
     /// Save a checkpoint into DIR at the end (and with `w` in the dashboard)
@@ -75,11 +75,11 @@ pub struct Cli {
     pub resume: Option<PathBuf>,
 
     /// Random seed [config: seed]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub seed: Option<u64>,
 
     /// Learning rate [config: train.lr]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub lr: Option<f64>,
 
     /// Batch size, 0 = full batch [config: train.batch_size]
@@ -103,15 +103,15 @@ pub struct Cli {
     pub top_k: Option<usize>,
 
     /// Fraction of documents without a `split` field that go to dev [config: dev_fraction]
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", global = true)]
     pub dev_fraction: Option<f64>,
 
     /// The model to hand back: lowest dev loss, or the last step [config: train.keep]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, global = true)]
     pub keep: Option<Keep>,
 
     /// End a headless run after N steps without a better dev loss, 0 = never [config: train.early_stop]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", global = true)]
     pub early_stop: Option<u64>,
 }
 
@@ -133,14 +133,21 @@ pub enum Command {
     Formats,
     /// Open the dashboard on a stream written by any trainer, following it as it grows
     Watch {
-        /// The stream file ("-" for standard input)
+        /// The stream file ("-" for standard input). With --headless: read it to its end, print
+        /// the final metrics as JSON (and --report FILE the per-segment table), and exit
         file: PathBuf,
-        /// Read the stream to its end, print the final metrics as JSON, and exit
-        #[arg(long)]
-        headless: bool,
-        /// With --headless: write the final per-segment table here (.csv, or JSON lines)
-        #[arg(long, value_name = "FILE")]
-        report: Option<PathBuf>,
+    },
+    /// Train one model per objective side by side (same data, split, seed, features and initial
+    /// weights), in lock step: regression is not ranking
+    Compare {
+        /// The objectives, comma-separated
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "mse,pairwise"
+        )]
+        losses: Vec<LossName>,
     },
     /// Read a dataset in any format and write it as segscope's JSONL, to see what was imported
     Convert {

@@ -11,7 +11,8 @@
 //! - [`source`]: what yields step reports and takes control (the in-process trainer, and the
 //!   thread that drives a source for the dashboard).
 //! - [`export`]: the per-segment table; [`headless`]: a source without a screen, JSON lines;
-//!   [`crossfit`]: out-of-fold residuals for every labelled segment.
+//!   [`crossfit`]: out-of-fold residuals for every labelled segment; [`compare`]: objectives
+//!   trained side by side.
 //! - [`app`]: the dashboard's state, actions and keymap (no I/O); [`ui`]: the screen, a pure
 //!   function of the app state.
 //! - [`cli`], [`session`]: flags, and everything a run needs built from flags and config.
@@ -21,6 +22,7 @@
 pub mod analysis;
 pub mod app;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod crossfit;
 pub mod data;

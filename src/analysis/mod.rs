@@ -221,6 +221,7 @@ mod tests {
             step_ms: 0.0,
             eval_ms: 0.0,
             diverged: None,
+            models: Vec::new(),
         }
     }
 

@@ -16,6 +16,6 @@ pub mod tensors;
 pub mod trainer;
 
 pub use metrics::{LossKind, SplitMetrics};
-pub use report::{LayerChange, SegmentEval, StepReport};
+pub use report::{LayerChange, ModelResult, SegmentEval, StepReport};
 pub use tensors::{loss_tensor, plain_device, split_inputs};
 pub use trainer::{EngineError, TrainSettings, TrainState, Trainer};

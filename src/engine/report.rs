@@ -90,6 +90,34 @@ pub struct StepReport {
     /// Set when the step was refused because something became non-finite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diverged: Option<String>,
+    /// In a comparison of objectives: every model's results, this report's own first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelResult>,
+}
+
+/// One model of a comparison after a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelResult {
+    /// The objective's name (`mse`, `pairwise`, ...).
+    pub name: String,
+    /// Its own training loss.
+    pub loss: f64,
+    #[serde(with = "arc_vec")]
+    pub segments: Arc<Vec<SegmentEval>>,
+    pub train: SplitMetrics,
+    pub dev: SplitMetrics,
+    /// For a pairwise model: the affine map that best fits its predictions to the targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affine: Option<Affine>,
+}
+
+/// The affine map `target ~ slope * prediction + intercept`, fitted by least squares on the
+/// training split, and the dev MSE of the mapped predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Affine {
+    pub slope: f64,
+    pub intercept: f64,
+    pub dev_mse_after: f64,
 }
 
 /// Documents as lists of positions within `rows` (consecutive rows of one document), for

@@ -329,5 +329,6 @@ pub fn report(
         step_ms: 0.0,
         eval_ms: 0.0,
         diverged: None,
+        models: Vec::new(),
     }
 }

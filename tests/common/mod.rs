@@ -109,6 +109,7 @@ pub fn report(ds: &Dataset, step: u64) -> StepReport {
         step_ms: 12.0,
         eval_ms: 3.0,
         diverged: None,
+        models: Vec::new(),
     }
 }
 

@@ -185,9 +185,22 @@ impl Trainer {
             return Err(EngineError::NoFeatures);
         }
         let plain = plain_device(settings.backend);
-        plain.seed(settings.seed);
         let device = plain.clone().autodiff();
-        let model = settings.model.init(&device);
+        let model = {
+            // The backend's random generator is global to the process: seeding it and drawing the
+            // initial weights must not interleave with another trainer doing the same on another
+            // thread, or the same seed would give different weights.
+            static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _guard = INIT
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            plain.seed(settings.seed);
+            let model = settings.model.init(&device);
+            // burn initialises parameters lazily, on first use: draw them now, under the lock,
+            // or a trainer built later could draw first.
+            drop(collect(&model));
+            model
+        };
         Self::with_model(dataset, partition, features, settings, model)
     }
 
@@ -215,7 +228,12 @@ impl Trainer {
         let pairs = (settings.loss == LossKind::Pairwise)
             .then(|| {
                 let ty: Vec<f32> = train_rows.iter().map(|&i| dataset.target(i)).collect();
-                Pairs::build(&ty, &train_groups, &mut Rng::new(settings.seed ^ 0x9a15), &plain)
+                Pairs::build(
+                    &ty,
+                    &train_groups,
+                    &mut Rng::new(settings.seed ^ 0x9a15),
+                    &plain,
+                )
             })
             .flatten();
         let dev_groups = doc_groups(&dataset, &dev_rows);
@@ -451,6 +469,7 @@ impl Trainer {
             step_ms: 0.0,
             eval_ms: ev.ms,
             diverged: None,
+            models: Vec::new(),
         }
     }
 

@@ -152,6 +152,7 @@ impl Trainer {
             step_ms,
             eval_ms,
             diverged: None,
+            models: Vec::new(),
         }
     }
 
