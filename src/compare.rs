@@ -47,8 +47,11 @@ pub fn affine(ds: &Dataset, part: &Partition, segments: &[crate::engine::Segment
     }
 }
 
-/// The metrics a comparison ranks models on: (name, higher is better, value of a split).
-pub const RANKED: [(&str, bool, fn(&SplitMetrics) -> f64); 5] = [
+/// A metric a comparison ranks models on: (name, higher is better, its value in a split).
+pub type Ranked = (&'static str, bool, fn(&SplitMetrics) -> f64);
+
+/// The metrics a comparison ranks models on.
+pub const RANKED: [Ranked; 5] = [
     ("MSE", false, |m| m.mse),
     ("R²", true, |m| m.r2),
     ("|bias|", false, |m| m.bias.abs()),
