@@ -42,7 +42,7 @@ fn the_pairwise_loss_and_its_gradient_by_hand() {
         .grad(&grads)
         .expect("grad")
         .into_data()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("f32");
     for (a, b) in g.iter().zip(grad) {
         assert!((f64::from(*a) - b).abs() < 1e-6, "{g:?} vs {grad:?}");
