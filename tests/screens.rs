@@ -72,3 +72,80 @@ fn a_small_terminal_gets_a_message_not_a_panic() {
         assert!(s.contains("segscope"), "{w}x{h}");
     }
 }
+
+/// A comparison of an MSE model with a pairwise one whose predictions are the MSE model's shifted
+/// by +1.5: the same ranking, every value off.
+fn compare_app() -> App {
+    use segscope::engine::{ModelResult, SegmentEval};
+    use std::sync::Arc;
+    let mut app = common::app();
+    let ds = app.ds.clone();
+    let part = common::partition(&ds);
+    for step in 0..=12 {
+        let mut r = common::report(&ds, step);
+        let mse = ModelResult {
+            name: "mse".into(),
+            loss: r.train.loss,
+            segments: r.segments.clone(),
+            train: r.train,
+            dev: r.dev,
+            affine: None,
+        };
+        let shifted: Vec<f32> = r.segments.iter().map(|e| e.pred + 1.5).collect();
+        let mut segs = vec![SegmentEval::default(); shifted.len()];
+        let rows = |s| part.indices(s);
+        let loss = segscope::engine::LossKind::Mse;
+        use segscope::engine::report::evaluate_split;
+        let train = evaluate_split(
+            &ds,
+            &shifted,
+            &rows(segscope::data::Split::Train),
+            loss,
+            &mut segs,
+        );
+        let dev = evaluate_split(
+            &ds,
+            &shifted,
+            &rows(segscope::data::Split::Dev),
+            loss,
+            &mut segs,
+        );
+        let affine = segscope::compare::affine(&ds, &part, &segs);
+        let pw = ModelResult {
+            name: "pairwise".into(),
+            loss: train.loss,
+            segments: Arc::new(segs),
+            train,
+            dev,
+            affine: Some(affine),
+        };
+        r.models = vec![mse, pw];
+        app.on_report(r, 20.0);
+    }
+    app.refresh_rows();
+    app
+}
+
+#[test]
+fn compare_view_shows_every_model_side_by_side() {
+    let mut app = compare_app();
+    let screen = draw(&app, 160, 48);
+    for want in [
+        "mse p",
+        "pair r",
+        "Dev MSE",
+        "leads: MSE mse",
+        "affine a·p+b",
+        "MSE after",
+    ] {
+        assert!(screen.contains(want), "{want} missing:\n{screen}");
+    }
+    insta::assert_snapshot!("compare_view", screen);
+    app.update(Action::Detail);
+    let screen = draw(&app, 160, 48);
+    assert!(
+        screen.contains("━ pairwise"),
+        "each model's history in the detail view"
+    );
+    insta::assert_snapshot!("compare_detail", screen);
+}

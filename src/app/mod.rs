@@ -135,6 +135,10 @@ pub struct App {
     pub oof: Option<Vec<(f32, f32)>>,
     /// What the source of reports can do; keys for what it cannot say so.
     pub caps: Capabilities,
+    /// In a comparison: each step's dev MSE of every model (the loss chart's common yardstick).
+    pub model_history: Vec<(u64, Vec<f64>)>,
+    /// In a comparison: recent per-step predictions of every model, newest last.
+    pub model_preds: VecDeque<(u64, Vec<Arc<Vec<SegmentEval>>>)>,
 }
 
 impl App {
@@ -198,6 +202,8 @@ impl App {
                 save: true,
                 rewind: false,
             },
+            model_history: Vec::new(),
+            model_preds: VecDeque::new(),
         };
         app.label_keys = app.ds.label_keys();
         app.refresh_rows();
@@ -245,6 +251,10 @@ impl App {
                 grad_norm: r.grad_norm,
             });
             self.track_convergence(&r);
+            if !r.models.is_empty() {
+                self.model_history
+                    .push((r.step, r.models.iter().map(|m| m.dev.mse).collect()));
+            }
             if r.dev.n > 0
                 && r.eval_step == r.step
                 && r.dev.loss.is_finite()
@@ -268,6 +278,17 @@ impl App {
             while self.pred_history.len() > self.pred_history_cap {
                 self.pred_history.pop_front();
             }
+            if !r.models.is_empty() {
+                self.model_preds.push_back((
+                    r.eval_step,
+                    r.models.iter().map(|m| m.segments.clone()).collect(),
+                ));
+                // The same memory as one model's history, shared among the models.
+                let cap = (self.pred_history_cap / r.models.len()).max(2);
+                while self.model_preds.len() > cap {
+                    self.model_preds.pop_front();
+                }
+            }
         }
         self.analysis = Analysis::of(&r, &self.part, self.ui.outlier_k);
         self.report = Some(r);
@@ -278,6 +299,8 @@ impl App {
     fn truncate_history(&mut self, step: u64) {
         self.history.retain(|h| h.step <= step);
         self.pred_history.retain(|(s, _)| *s <= step);
+        self.model_history.retain(|(s, _)| *s <= step);
+        self.model_preds.retain(|(s, _)| *s <= step);
         self.best = None;
         for h in &self.history {
             if h.dev_loss.is_finite() && self.best.is_none_or(|(_, b)| h.dev_loss < b) {

@@ -31,7 +31,103 @@ fn window(app: &App) -> &[HistPoint] {
     }
 }
 
+/// A comparison's loss chart: every model's dev MSE, the one yardstick all objectives share.
+fn render_compare_loss(app: &App, area: Rect, buf: &mut Buffer) {
+    let names: Vec<String> = app
+        .report
+        .as_ref()
+        .map(|r| r.models.iter().map(|m| m.name.clone()).collect())
+        .unwrap_or_default();
+    let h = &app.model_history;
+    let h = if app.full_history || h.len() <= app.ui.recent_window {
+        &h[..]
+    } else {
+        &h[h.len() - app.ui.recent_window..]
+    };
+    let y_of = |v: f64| if app.log_y { v.max(1e-12).log10() } else { v };
+    let lines: Vec<Vec<(f64, f64)>> = (0..names.len())
+        .map(|k| {
+            h.iter()
+                .filter(|(_, v)| v[k].is_finite())
+                .map(|(s, v)| (*s as f64, y_of(v[k])))
+                .collect()
+        })
+        .collect();
+    let mut title = vec![Span::styled(" Dev MSE ", theme::TITLE)];
+    for (k, n) in names.iter().enumerate() {
+        title.push(Span::styled(
+            format!("━ {n} "),
+            Style::new().fg(theme::model(k)),
+        ));
+    }
+    title.push(Span::styled(
+        if app.log_y {
+            "· log y "
+        } else {
+            "· linear y "
+        },
+        theme::DIM,
+    ));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::BORDER)
+        .title(Line::from(title));
+    let (x0, x1) = (
+        h.first().map_or(0.0, |p| p.0 as f64),
+        h.last().map_or(1.0, |p| p.0 as f64),
+    );
+    let x1 = if x1 <= x0 { x0 + 1.0 } else { x1 };
+    let (mut y0, mut y1) = lines
+        .iter()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
+    if !y0.is_finite() {
+        (y0, y1) = (0.0, 1.0);
+    }
+    if !app.log_y {
+        y0 = y0.min(0.0);
+    }
+    if y1 <= y0 {
+        y1 = y0 + 1.0;
+    }
+    let label = |y: f64| {
+        if app.log_y {
+            format::num(10f64.powf(y))
+        } else {
+            format::num(y)
+        }
+    };
+    let datasets = lines
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(theme::model(k)))
+                .data(l)
+        })
+        .collect();
+    Chart::new(datasets)
+        .block(block)
+        .x_axis(step_axis(x0, x1))
+        .y_axis(
+            Axis::default()
+                .style(theme::DIM)
+                .bounds([y0, y1])
+                .labels([label(y0), label(y1)]),
+        )
+        .legend_position(None)
+        .render(area, buf);
+}
+
 pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
+    if app.report.as_ref().is_some_and(|r| !r.models.is_empty()) {
+        render_compare_loss(app, area, buf);
+        return;
+    }
     let pts = window(app);
     let y_of = |v: f64| if app.log_y { v.max(1e-12).log10() } else { v };
     let train: Vec<(f64, f64)> = pts

@@ -289,11 +289,17 @@ fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme::BORDER)
-        .title(Line::from(vec![
-            Span::styled(" Prediction over steps ", theme::TITLE),
-            Span::styled("━ pred ", Style::new().fg(theme::TRAIN)),
-            Span::styled("━ target ", Style::new().fg(theme::DEV)),
-        ]));
+        .title(Line::from({
+            let mut t = vec![Span::styled(" Prediction over steps ", theme::TITLE)];
+            match app.report.as_ref().filter(|r| !r.models.is_empty()) {
+                None => t.push(Span::styled("━ pred ", Style::new().fg(theme::TRAIN))),
+                Some(r) => t.extend(r.models.iter().enumerate().map(|(k, m)| {
+                    Span::styled(format!("━ {} ", m.name), Style::new().fg(theme::model(k)))
+                })),
+            }
+            t.push(Span::styled("━ target ", Style::new().fg(theme::DEV)));
+            t
+        }));
     if pts.is_empty() {
         block.render(chart, buf);
         return;
@@ -302,8 +308,20 @@ fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
     let x1 = pts.last().map_or(1.0, |p| p.0).max(x0 + 1.0);
     let t = f64::from(s.score.unwrap_or(f32::NAN));
     let target_line = vec![(x0, t), (x1, t)];
+    // A comparison: every model's prediction of this segment over the steps.
+    let n_models = app.report.as_ref().map_or(0, |r| r.models.len());
+    let model_pts: Vec<Vec<(f64, f64)>> = (0..n_models)
+        .map(|k| {
+            app.model_preds
+                .iter()
+                .map(|(step, m)| (*step as f64, f64::from(m[k][i].pred)))
+                .filter(|p| p.1.is_finite())
+                .collect()
+        })
+        .collect();
     let (mut y0, mut y1) = pts
         .iter()
+        .chain(model_pts.iter().flatten())
         .map(|p| p.1)
         .chain([t])
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
@@ -312,25 +330,39 @@ fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
     let pad = ((y1 - y0) * 0.1).max(0.05);
     y0 -= pad;
     y1 += pad;
-    Chart::new(vec![
+    let mut datasets = vec![
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::new().fg(theme::DEV))
             .data(&target_line),
-        Dataset::default()
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(theme::TRAIN))
-            .data(&pts),
-    ])
-    .block(block)
-    .x_axis(super::charts::step_axis(x0, x1))
-    .y_axis(
-        Axis::default()
-            .style(theme::DIM)
-            .bounds([y0, y1])
-            .labels([format::score(y0 as f32), format::score(y1 as f32)]),
-    )
-    .render(chart, buf);
+    ];
+    if model_pts.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(theme::TRAIN))
+                .data(&pts),
+        );
+    }
+    for (k, p) in model_pts.iter().enumerate() {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(theme::model(k)))
+                .data(p),
+        );
+    }
+    Chart::new(datasets)
+        .block(block)
+        .x_axis(super::charts::step_axis(x0, x1))
+        .y_axis(
+            Axis::default()
+                .style(theme::DIM)
+                .bounds([y0, y1])
+                .labels([format::score(y0 as f32), format::score(y1 as f32)]),
+        )
+        .render(chart, buf);
 }

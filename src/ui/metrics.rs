@@ -57,6 +57,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         block.render(area, buf);
         return;
     };
+    if !r.models.is_empty() {
+        render_compare(r, area, buf);
+        return;
+    }
     let prev = app.prev_metrics.as_ref();
     let rows: Vec<Row> = ROWS
         .iter()
@@ -90,4 +94,70 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     .header(header)
     .block(block)
     .render(area, buf);
+}
+
+/// A comparison: one column per model, each on the dev split, with the affine map of a pairwise
+/// model and why its raw MSE is not the whole story.
+fn render_compare(r: &crate::engine::StepReport, area: Rect, buf: &mut Buffer) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::BORDER)
+        .title(Line::from(vec![
+            Span::styled(" Metrics ", theme::TITLE),
+            Span::styled("dev split, per model ", theme::DIM),
+        ]));
+    // The metrics that tell regression from ranking; the panel has room for few more.
+    let shown = ["MSE", "R²", "bias", "Spearman", "pair acc"];
+    let mut rows: Vec<Row> = ROWS
+        .iter()
+        .filter(|r| shown.contains(&r.0))
+        .map(|&(label, get, _)| {
+            let mut cells = vec![Cell::from(Span::styled(label, theme::LABEL))];
+            cells.extend(r.models.iter().map(|m| {
+                Cell::from(Span::styled(
+                    format!("{:>10}", format::num(get(&m.dev))),
+                    theme::VALUE,
+                ))
+            }));
+            Row::new(cells)
+        })
+        .collect();
+    let affine = |f: fn(&crate::engine::report::Affine) -> String| {
+        r.models
+            .iter()
+            .map(|m| {
+                Cell::from(Span::styled(
+                    format!("{:>10}", m.affine.as_ref().map_or("—".to_string(), f)),
+                    theme::VALUE,
+                ))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut map = vec![Cell::from(Span::styled("affine a·p+b", theme::LABEL))];
+    map.extend(affine(|a| format!("{:.2}p{:+.2}", a.slope, a.intercept)));
+    rows.push(Row::new(map));
+    let mut after = vec![Cell::from(Span::styled("MSE after", theme::LABEL))];
+    after.extend(affine(|a| format::num(a.dev_mse_after)));
+    rows.push(Row::new(after));
+    let block = if r.models.iter().any(|m| m.affine.is_some()) {
+        block.title_bottom(Line::from(Span::styled(
+            " MSE = bias² + Var(resid): the map fixes bias and scale ",
+            theme::DIM,
+        )))
+    } else {
+        block
+    };
+    let mut header = vec![Cell::from("")];
+    header.extend(r.models.iter().enumerate().map(|(k, m)| {
+        Cell::from(Span::styled(
+            format!("{:>10}", m.name),
+            Style::new().fg(theme::model(k)),
+        ))
+    }));
+    let mut widths = vec![Constraint::Length(12)];
+    widths.extend(r.models.iter().map(|_| Constraint::Length(11)));
+    Table::new(rows, widths)
+        .header(Row::new(header))
+        .block(block)
+        .render(area, buf);
 }

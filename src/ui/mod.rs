@@ -187,6 +187,15 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             theme::DIM,
         ));
     }
+    if let Some(r) = app.report.as_ref().filter(|r| !r.models.is_empty()) {
+        // A comparison: which model leads on which metric (dev split).
+        let lead = crate::compare::leaders(&r.models)
+            .into_iter()
+            .map(|(metric, model)| format!("{metric} {model}"))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        l2.push(Span::styled(format!("  leads: {lead}"), theme::VALUE));
+    }
     if let crate::app::RunState::Diverged { step, reason } = &app.run {
         l2.push(Span::styled(
             format!("  diverged at step {step}: {reason}"),

@@ -56,7 +56,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // cross-fitted residual).
     let oof = app.oof.as_ref();
     let oof_w: u16 = if oof.is_some() { 8 } else { 0 };
-    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w;
+    // A comparison shows every model's prediction and residual instead of one model's.
+    let models = app.report.as_ref().map_or(&[][..], |r| r.models.as_slice());
+    let model_w: u16 = if models.is_empty() {
+        0
+    } else {
+        16 * models.len() as u16 - 16
+    };
+    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w + model_w;
     let text_w = area.width.saturating_sub(fixed).max(8) as usize;
     let ds = &app.ds;
     let rows: Vec<Row> = v.rows[start..end]
@@ -68,11 +75,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let (pred, resid, share) = e.map_or((f32::NAN, f32::NAN, f32::NAN), |e| {
                 (e.pred, e.residual, e.share)
             });
-            let resid_style = if resid > 0.0 {
-                theme::POSITIVE
-            } else {
-                theme::NEGATIVE
-            };
             let bar = if max_share > 0.0 {
                 format::bar(f64::from(share / max_share), SHARE_BAR_W)
             } else {
@@ -88,18 +90,35 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 Cell::from(format!("{:>3}", s.index)),
                 Cell::from(format::trim(&s.text, text_w)),
                 Cell::from(format!("{:>7}", format::score(ds.target(i)))),
-                Cell::from(format!("{:>7}", format::score(pred))),
-                Cell::from(Span::styled(
-                    format!("{:>7}", format::score(resid)),
-                    resid_style,
-                )),
+            ];
+            let model_cells: Vec<(f32, f32)> = if models.is_empty() {
+                vec![(pred, resid)]
+            } else {
+                models
+                    .iter()
+                    .map(|m| (m.segments[i].pred, m.segments[i].residual))
+                    .collect()
+            };
+            for (p, r) in model_cells {
+                let style = if r > 0.0 {
+                    theme::POSITIVE
+                } else {
+                    theme::NEGATIVE
+                };
+                cells.push(Cell::from(format!("{:>7}", format::score(p))));
+                cells.push(Cell::from(Span::styled(
+                    format!("{:>7}", format::score(r)),
+                    style,
+                )));
+            }
+            cells.extend([
                 Cell::from(Line::from(vec![
                     Span::raw(format!("{:>5} ", format::pct(share))),
                     Span::styled(format!("{bar:<SHARE_BAR_W$}"), theme::BAR),
                 ])),
                 Cell::from(flag),
                 Cell::from(if app.analysis.in_batch[i] { "•" } else { " " }),
-            ];
+            ]);
             if let Some(o) = oof {
                 cells.push(Cell::from(format!("{:>7}", format::score(o[i].1))));
             }
@@ -114,22 +133,32 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
         })
         .collect();
-    let mut header = vec![
-        "doc", "  #", "text", " target", "   pred", "  resid", "share", "!", "b",
-    ];
+    let mut header: Vec<String> = ["doc", "  #", "text", " target"].map(String::from).to_vec();
     let mut widths = vec![
         Constraint::Length(DOC_W),
         Constraint::Length(3),
         Constraint::Fill(1),
         Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
+    ];
+    if models.is_empty() {
+        header.extend(["   pred".to_string(), "  resid".to_string()]);
+        widths.extend([Constraint::Length(7), Constraint::Length(7)]);
+    } else {
+        for m in models {
+            let short: String = m.name.chars().take(4).collect();
+            header.push(format!("{:>7}", format!("{short} p")));
+            header.push(format!("{:>7}", format!("{short} r")));
+            widths.extend([Constraint::Length(7), Constraint::Length(7)]);
+        }
+    }
+    header.extend(["share", "!", "b"].map(String::from));
+    widths.extend([
         Constraint::Length(12),
         Constraint::Length(3),
         Constraint::Length(1),
-    ];
+    ]);
     if oof.is_some() {
-        header.push("    oof");
+        header.push("    oof".to_string());
         widths.push(Constraint::Length(7));
     }
     let header = Row::new(header).style(theme::TABLE_HEADER);

@@ -36,3 +36,13 @@ pub fn state(label: &str) -> Style {
     };
     Style::new().fg(c).add_modifier(Modifier::BOLD)
 }
+
+/// The colour of model `k` of a comparison.
+pub fn model(k: usize) -> Color {
+    [
+        Color::Cyan,
+        Color::Magenta,
+        Color::Yellow,
+        Color::LightGreen,
+    ][k % 4]
+}
