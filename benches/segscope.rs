@@ -604,6 +604,53 @@ fn bench_stream() {
     }
 }
 
+/// A comparison step (MSE and pairwise in lock step) against the same two models stepped as two
+/// separate trainers, alternating in blocks.
+fn bench_compare() {
+    use segscope::compare::Compare;
+    use segscope::config::LossName;
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled");
+    let cfg = Config::default();
+    let f = featurize(&ds, &cfg.features);
+    let part = Arc::new(Partition::new(&ds, cfg.dev_fraction));
+    let ds = Arc::new(ds);
+    let losses = [LossName::Mse, LossName::Pairwise];
+    let mut cmp = Compare::new(ds.clone(), part.clone(), &f, &cfg, &losses).expect("compare");
+    let mut apart: Vec<Trainer> = losses
+        .iter()
+        .map(|&l| {
+            let mut c = cfg.clone();
+            c.train.loss = l;
+            Trainer::new(ds.clone(), part.clone(), f.clone(), TrainSettings::from_config(&c))
+                .expect("trainer")
+        })
+        .collect();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        for k in 0..6 {
+            let t = Instant::now();
+            std::hint::black_box(cmp.step());
+            if k > 0 {
+                a.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        for k in 0..6 {
+            let t = Instant::now();
+            for tr in &mut apart {
+                std::hint::black_box(tr.step());
+            }
+            if k > 0 {
+                b.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    println!("\n## compare: a step of `compare --losses mse,pairwise` vs two separate trainers (bundled, full batch, ms per step, median of 50 alternating in blocks)");
+    println!("| compare step | two separate steps | ratio |");
+    println!("|---|---|---|");
+    let (ma, mb) = (median(a), median(b));
+    println!("| {ma:.2} | {mb:.2} | {:.3} |", ma / mb);
+}
+
 fn main() {
     // cargo bench passes --bench; everything else is a group name.
     let groups: Vec<String> = std::env::args()
@@ -647,6 +694,9 @@ fn main() {
     }
     if want("stream") {
         bench_stream();
+    }
+    if want("compare") {
+        bench_compare();
     }
     println!("\n(total {:.0} s)", t0.elapsed().as_secs_f64());
 }
