@@ -621,8 +621,13 @@ fn bench_compare() {
         .map(|&l| {
             let mut c = cfg.clone();
             c.train.loss = l;
-            Trainer::new(ds.clone(), part.clone(), f.clone(), TrainSettings::from_config(&c))
-                .expect("trainer")
+            Trainer::new(
+                ds.clone(),
+                part.clone(),
+                f.clone(),
+                TrainSettings::from_config(&c),
+            )
+            .expect("trainer")
         })
         .collect();
     let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -644,7 +649,9 @@ fn bench_compare() {
             }
         }
     }
-    println!("\n## compare: a step of `compare --losses mse,pairwise` vs two separate trainers (bundled, full batch, ms per step, median of 50 alternating in blocks)");
+    println!(
+        "\n## compare: a step of `compare --losses mse,pairwise` vs two separate trainers (bundled, full batch, ms per step, median of 50 alternating in blocks)"
+    );
     println!("| compare step | two separate steps | ratio |");
     println!("|---|---|---|");
     let (ma, mb) = (median(a), median(b));

@@ -415,3 +415,49 @@ fn convert_writes_native_jsonl_that_reads_back_the_same() {
         "{text}"
     );
 }
+
+#[test]
+fn real_world_files_load_or_fail_naming_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = "{\"id\": \"a\", \"segments\": [{\"text\": \"x\", \"score\": 1}]}";
+    let read = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).expect("write");
+        read_file(&p, &ReadOptions::default())
+    };
+    // A byte-order mark and CRLF line ends load.
+    let text = format!("\u{feff}{good}\r\n{}\r\n", good.replace("\"a\"", "\"b\""));
+    let (ds, _) = read("bom.jsonl", text.as_bytes()).expect("BOM and CRLF");
+    assert_eq!(ds.docs.len(), 2);
+    // Invalid UTF-8 on line 3 names line 3.
+    let mut bytes = format!("{good}\n{}\n", good.replace("\"a\"", "\"b\"")).into_bytes();
+    bytes.extend_from_slice(b"{\"segments\": [{\"text\": \"caf\xe9\", \"score\": 1}]}\n");
+    match read("latin1.jsonl", &bytes) {
+        Err(e @ DataError::Line { line: 3, .. }) => assert!(e.to_string().contains("UTF-8"), "{e}"),
+        other => panic!("expected line 3, got {other:?}"),
+    }
+    // A lone surrogate escape, and a duplicate key, name their line (and the key).
+    let lone = format!("{good}\n{{\"segments\": [{{\"text\": \"\\ud800\", \"score\": 1}}]}}\n");
+    let e = read("lone.jsonl", lone.as_bytes()).expect_err("lone surrogate");
+    assert!(matches!(e, DataError::Line { line: 2, .. }), "{e}");
+    assert!(e.to_string().contains("column"), "{e}");
+    let dup = "{\"segments\": [{\"text\": \"x\", \"score\": 1, \"score\": -1}]}\n";
+    let e = read("dup.jsonl", dup.as_bytes()).expect_err("duplicate key");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(":1:") && msg.contains("segments[0].score") && msg.contains("twice"),
+        "{msg}"
+    );
+    // A JSON error says the column within the line, without serde's "line 1".
+    let e = read(
+        "syntax.jsonl",
+        format!("{good}\n{{\"segments\": [}}\n").as_bytes(),
+    )
+    .expect_err("syntax");
+    let msg = e.to_string();
+    assert!(msg.contains(":2: not valid JSON at column"), "{msg}");
+    assert!(
+        !msg.contains("line 1 column") && !msg.contains("(line)"),
+        "{msg}"
+    );
+}

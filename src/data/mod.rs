@@ -4,6 +4,7 @@
 //! - [`model`]: `Dataset`, `Document`, `Segment`, `Split`.
 //! - [`formats`]: one importer per input format, sniffing, and the reader's errors.
 //! - [`builder`]: placing records into documents (unique ids, provenance, `meta` labels).
+//! - [`strict`]: one line of JSON, duplicate keys and column numbers named.
 //! - [`lines`]: numbered lines and the two-thread split every line-based reader uses.
 //! - [`partition`]: which documents train and which evaluate.
 //! - [`features`], [`hash`], [`generate`]: featurising, the stable hash, the seeded generator.
@@ -16,6 +17,7 @@ pub mod hash;
 pub mod lines;
 pub mod model;
 pub mod partition;
+pub mod strict;
 
 use std::path::Path;
 

@@ -21,8 +21,7 @@ pub fn kind_of(v: &Value) -> &'static str {
 
 /// A record: one JSON object.
 pub fn object(raw: &str) -> Result<Map<String, Value>, FieldError> {
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| ferr("(line)", format!("not valid JSON: {e}")))?;
+    let value: Value = crate::data::strict::parse(raw)?;
     match value {
         Value::Object(o) => Ok(o),
         v => Err(ferr(

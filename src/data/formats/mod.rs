@@ -79,7 +79,7 @@ pub enum DataError {
     },
     #[error("{file}: no documents: the file is empty")]
     Empty { file: String },
-    #[error("{file}:{line}: field `{field}`: {message}")]
+    #[error("{file}:{line}: {}", field_message(field, message))]
     Line {
         file: String,
         line: usize,
@@ -87,7 +87,7 @@ pub enum DataError {
         message: String,
     },
     /// A record of a file that holds one JSON array.
-    #[error("{file}: record {record}: field `{field}`: {message}")]
+    #[error("{file}: record {record}: {}", field_message(field, message))]
     Record {
         file: String,
         record: usize,
@@ -98,6 +98,15 @@ pub enum DataError {
     NothingLeft { file: String, skipped: usize },
     #[error("{file}: {message}")]
     Format { file: String, message: String },
+}
+
+/// "field `F`: message", or just the message when the problem is the whole line.
+fn field_message(field: &str, message: &str) -> String {
+    if field.starts_with('(') {
+        message.to_string()
+    } else {
+        format!("field `{field}`: {message}")
+    }
 }
 
 /// A line skipped by lenient reading.
@@ -255,7 +264,7 @@ fn place(
                 let unit = if records { "record " } else { "" };
                 skipped.push(Skipped {
                     line: at,
-                    message: format!("{unit}field `{field}`: {message}"),
+                    message: format!("{unit}{}", field_message(&field, &message)),
                 });
             } else if records {
                 return Err(DataError::Record {

@@ -326,8 +326,7 @@ fn parse_split(obj: &Map<String, Value>) -> Result<Option<Split>, FieldError> {
 /// The validating path: the line as a `serde_json::Value`, each field checked and any problem
 /// named by its path.
 fn parse_value_line(raw: &str) -> Result<Record, FieldError> {
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| ferr("(line)", format!("not valid JSON: {e}")))?;
+    let value: Value = crate::data::strict::parse(raw)?;
     let Value::Object(obj) = value else {
         return Err(ferr(
             "(line)",
