@@ -16,7 +16,8 @@ scores, and watch every segment's prediction, residual and share of the loss liv
 Without arguments, opens the dashboard on the bundled dataset. With --headless (or when stdout \
 is not a terminal), trains without a screen and writes one JSON object per step.\n\n\
 Configuration: ./config.toml if present (or --config FILE); flags override it.\n\
-Exit codes: 0 success, 1 runtime error, 2 bad input (flags, config, data), 3 training diverged."
+Exit codes: 0 success, 1 runtime error, 2 bad input (flags, config, data), 3 training diverged, \
+130 SIGINT, 143 SIGTERM."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -52,6 +52,11 @@ pub enum Outcome {
         step: u64,
         reason: String,
     },
+    /// A signal stopped the run after `steps` steps (its lines, report and checkpoint are written).
+    Interrupted {
+        steps: u64,
+        signal: i32,
+    },
 }
 
 /// The last line of a headless run: which model it handed back, and why.
@@ -217,6 +222,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
     let part = source.partition().clone();
     let has_dev = part.counts().1 > 0;
     let mut stream = stream_writer(source, opts)?;
+    crate::signals::install();
     let mut last: Option<StepReport> = None;
     let mut taken = 0;
     let mut last_step = 0;
@@ -252,6 +258,14 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         let step = report.step;
         last_step = step;
         last = Some(report);
+        if let Some(signal) = crate::signals::received() {
+            out.flush().map_err(io_err)?;
+            finish(source, opts, last)?;
+            return Ok(Outcome::Interrupted {
+                steps: taken,
+                signal,
+            });
+        }
         let best_step = source.best().map_or(0, |b| b.0);
         if opts.early_stop > 0 && has_dev && step.saturating_sub(best_step) >= opts.early_stop {
             stopped_early = true;

@@ -17,6 +17,7 @@
 //!   function of the app state.
 //! - [`cli`], [`session`]: flags, and everything a run needs built from flags and config.
 //! - [`tui`]: terminal setup and restore, and the event loop around a source.
+//! - [`signals`]: SIGINT/SIGTERM/SIGHUP noted, so both modes stop cleanly and exit 130/143.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod analysis;
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod export;
 pub mod headless;
 pub mod session;
+pub mod signals;
 pub mod source;
 pub mod stream;
 pub mod tui;

@@ -70,7 +70,7 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         }
         let (source, _) = s.into_source();
         tui::run(app, Box::new(source)).map_err(|e| (1, e.to_string()))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(after_dashboard());
     }
     let opts = HeadlessOptions {
         steps: s.config.train.steps,
@@ -106,10 +106,26 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Outcome::Interrupted { steps, signal } => {
+            eprintln!(
+                "segscope: stopped by {} after {steps} steps",
+                segscope::signals::name(signal)
+            );
+            Ok(ExitCode::from(segscope::signals::exit_code(signal)))
+        }
         Outcome::Diverged { step, reason } => {
             eprintln!("segscope: training diverged at step {step}: {reason}");
             Ok(ExitCode::from(3))
         }
+    }
+}
+
+/// The exit status of a dashboard that has closed: 128 + the signal that closed it (130 for
+/// SIGINT, 143 for SIGTERM), else success.
+fn after_dashboard() -> ExitCode {
+    match segscope::signals::received() {
+        Some(sig) => ExitCode::from(segscope::signals::exit_code(sig)),
+        None => ExitCode::SUCCESS,
     }
 }
 
@@ -218,7 +234,7 @@ fn watch(
     app.run = segscope::app::RunState::Running;
     let handle = watch::spawn(w).map_err(|e| (1, e.to_string()))?;
     tui::run_handle(app, handle).map_err(|e| (1, e.to_string()))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(after_dashboard())
 }
 
 /// `segscope compare`: the dashboard on several objectives at once, or (headless) a JSON line per
@@ -325,7 +341,7 @@ fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode,
     };
     let app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
     tui::run(app, Box::new(cmp)).map_err(|e| (1, e.to_string()))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(after_dashboard())
 }
 
 /// `segscope crossfit`: out-of-fold residuals, progress on stderr, the report to `out`.

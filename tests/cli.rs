@@ -369,3 +369,42 @@ fn the_readme_documents_every_key_action() {
         );
     }
 }
+
+#[test]
+fn sigint_exits_130_and_sigterm_143_after_writing_what_was_asked() {
+    use std::io::BufRead;
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_segscope"))
+            .args([
+                "--headless",
+                "--steps",
+                "100000",
+                "--early-stop",
+                "0",
+                "--report",
+                "r.csv",
+            ])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        // Wait until training is under way.
+        assert!(lines.next().is_some());
+        // SAFETY: a signal to our own child.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, sig);
+        }
+        let rest = lines.count();
+        let o = child.wait_with_output().expect("wait");
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        assert!(rest < 100_000);
+        assert!(stderr(&o).contains("stopped by"), "{}", stderr(&o));
+        assert!(
+            dir.path().join("r.csv").is_file(),
+            "the report is still written"
+        );
+    }
+}

@@ -279,6 +279,22 @@ fn ctrl_c_quits_and_restores_the_terminal() {
 /// speed. A measurement, not a test: run it with
 /// `cargo test --release --test e2e -- --ignored --nocapture key_latency`.
 #[test]
+fn sigterm_restores_the_terminal_and_exits_143() {
+    let mut s = Session::start();
+    s.wait_for("the dashboard", |s| s.step() == Some(0));
+    s.press(b"r");
+    s.wait_for("running", |s| s.step().is_some_and(|n| n > 2));
+    let pid = s.child.process_id().expect("pid");
+    // SAFETY: a signal to our own child.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    let status = s.wait_exit();
+    assert_eq!(status.exit_code(), 143, "exit status {status:?}");
+    assert!(!s.parser.screen().alternate_screen());
+}
+
+#[test]
 #[ignore]
 fn key_latency() {
     let mut s = Session::start();

@@ -2,7 +2,6 @@
 //! read keys, and carry out the app's effects. Each concern is one method of [`Loop`].
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::TryRecvError;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,8 +27,6 @@ pub enum Ended {
 
 /// What the loop watches besides the source and the keys.
 pub struct Watch<'a> {
-    /// Set by SIGINT/SIGTERM.
-    pub stop: &'a AtomicBool,
     /// The source thread's panic message, if it panicked.
     pub source_panic: &'a Mutex<Option<String>>,
     pub stdin_is_tty: bool,
@@ -75,7 +72,7 @@ pub fn run(
         l.notice_resize(terminal)?;
         carry_out_effects(app, source);
         l.notice_source_lost(app, source, watch.source_panic);
-        if app.should_quit || watch.stop.load(Ordering::SeqCst) {
+        if app.should_quit || crate::signals::received().is_some() {
             return Ok(Ended::Quit);
         }
     }

@@ -12,8 +12,6 @@ pub mod event_loop;
 pub mod terminal;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::app::{App, Control, RunInfo};
@@ -65,13 +63,9 @@ pub fn run(app: App, source: Box<dyn Source>) -> Result<(), TuiError> {
 /// Runs the dashboard on a source already running on its own thread, until the user quits.
 pub fn run_handle(mut app: App, handle: source::SourceHandle) -> Result<(), TuiError> {
     app.caps = handle.capabilities;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // If a handler cannot be installed (one already is), SIGINT keeps its default action;
-        // typed Ctrl-C still quits through the keymap.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
+    // SIGINT/SIGTERM/SIGHUP end the loop through its normal path (typed Ctrl-C in raw mode is a
+    // key, and quits through the keymap).
+    crate::signals::install();
 
     // Asked once, now: after a hang-up isatty(0) answers false, which would hide the hang-up.
     let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
@@ -83,7 +77,6 @@ pub fn run_handle(mut app: App, handle: source::SourceHandle) -> Result<(), TuiE
         &mut app,
         &handle,
         &event_loop::Watch {
-            stop: &stop,
             source_panic: &source_panic,
             stdin_is_tty,
         },
