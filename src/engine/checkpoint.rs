@@ -35,6 +35,9 @@ pub fn fingerprint(ds: &Dataset, part: &Partition) -> String {
     format!("{h:016x}")
 }
 
+/// The checkpoint layout this build writes and reads; `state.json` records it.
+pub const FORMAT: u32 = 1;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Meta {
     format: u32,
@@ -80,7 +83,7 @@ pub fn save(dir: &Path, trainer: &Trainer, config: &Config) -> Result<PathBuf, E
             .save(tmp.join("model.json"))
             .map_err(|e| err(&tmp, e))?;
         let meta = Meta {
-            format: 1,
+            format: FORMAT,
             state: trainer.state().clone(),
             backend: trainer.settings().backend.name().to_string(),
             data_fingerprint: fingerprint(trainer.dataset(), trainer.partition()),
@@ -148,12 +151,51 @@ pub fn saved_config(dir: &Path) -> Result<(Config, PathBuf), EngineError> {
     Ok((cfg, step_dir))
 }
 
+/// The saved model sizes must be the trainer's: loading weights of other shapes would fail
+/// deep inside burn, or worse, succeed on a different model.
+fn check_model(step_dir: &Path, trainer: &Trainer) -> Result<(), EngineError> {
+    let path = step_dir.join("model.json");
+    let text = fs::read_to_string(&path).map_err(|e| err(&path, e))?;
+    let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(&path, e))?;
+    let now = serde_json::to_value(&trainer.settings().model).map_err(|e| err(&path, e))?;
+    let differ: Vec<String> = now
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let s = saved.get(k)?;
+            (s != v).then(|| format!("{k} {s} in the checkpoint, {v} now"))
+        })
+        .collect();
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        Err(err(
+            &path,
+            format!("the model config does not match: {}", differ.join("; ")),
+        ))
+    }
+}
+
 /// Loads model weights, optimiser state and counters from `step_dir` into `trainer`, after
 /// checking that the checkpoint was trained on the same data.
 pub fn restore(step_dir: &Path, trainer: &mut Trainer) -> Result<(), EngineError> {
     let meta_path = step_dir.join("state.json");
     let text = fs::read_to_string(&meta_path).map_err(|e| err(&meta_path, e))?;
+    let format = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("format").and_then(serde_json::Value::as_u64));
+    if format != Some(u64::from(FORMAT)) {
+        return Err(err(
+            &meta_path,
+            format!(
+                "checkpoint format {}, but this segscope reads format {FORMAT}",
+                format.map_or("unknown".to_string(), |f| f.to_string())
+            ),
+        ));
+    }
     let meta: Meta = serde_json::from_str(&text).map_err(|e| err(&meta_path, e))?;
+    check_model(step_dir, trainer)?;
     let fp = fingerprint(trainer.dataset(), trainer.partition());
     if meta.data_fingerprint != fp {
         return Err(err(
