@@ -90,6 +90,23 @@ pub struct HistPoint {
 /// Speeds the +/- keys step through; 0 = as fast as possible.
 const SPEEDS: [f64; 9] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 0.0];
 
+/// Points of loss history kept: beyond it the older half is thinned to every other step, so a
+/// run of any length keeps its whole shape in at most this many points (about 9.6 MB).
+pub const HISTORY_CAP: usize = 200_000;
+
+/// Keeps `h` within [`HISTORY_CAP`]: the older half loses every other point.
+fn thin<T>(h: &mut Vec<T>) {
+    if h.len() <= HISTORY_CAP {
+        return;
+    }
+    let half = h.len() / 2;
+    let mut k = 0;
+    h.retain(|_| {
+        k += 1;
+        k > half || k % 2 == 0
+    });
+}
+
 /// Memory for per-step prediction history (the detail view's sparkline), in bytes.
 const PRED_HISTORY_BYTES: usize = 64 << 20;
 
@@ -251,9 +268,11 @@ impl App {
                 grad_norm: r.grad_norm,
             });
             self.track_convergence(&r);
+            thin(&mut self.history);
             if !r.models.is_empty() {
                 self.model_history
                     .push((r.step, r.models.iter().map(|m| m.dev.mse).collect()));
+                thin(&mut self.model_history);
             }
             if r.dev.n > 0
                 && r.eval_step == r.step
@@ -671,5 +690,19 @@ impl App {
             .min(self.view.rows.len().saturating_sub(1));
         self.view.dirty = false;
         self.follow_selection();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn history_stays_bounded_and_keeps_its_newest_half_whole() {
+        let mut h: Vec<u64> = (0..super::HISTORY_CAP as u64 + 1).collect();
+        super::thin(&mut h);
+        assert!(h.len() < super::HISTORY_CAP);
+        assert_eq!(h.last(), Some(&(super::HISTORY_CAP as u64)));
+        assert_eq!(h[0], 1, "the oldest half keeps every other point");
+        let tail = &h[h.len() - 1000..];
+        assert!(tail.windows(2).all(|w| w[1] == w[0] + 1));
     }
 }
