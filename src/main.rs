@@ -129,6 +129,21 @@ fn after_dashboard() -> ExitCode {
     }
 }
 
+/// The dataset the config names, read with `--lenient` as asked; skipped lines are warned about.
+fn load_data(
+    cli: &Cli,
+    config: &segscope::config::Config,
+) -> Result<segscope::data::Dataset, (u8, String)> {
+    let opts = segscope::data::ReadOptions {
+        lenient: cli.lenient,
+        data: config.data.clone(),
+    };
+    let (ds, skipped) = segscope::data::load(config.data_path().as_deref(), &opts)
+        .map_err(|e| (2, e.to_string()))?;
+    warn_skipped(&skipped, &ds.source);
+    Ok(ds)
+}
+
 /// Warns about each line `--lenient` skipped, then counts them.
 fn warn_skipped(skipped: &[segscope::data::Skipped], source: &str) {
     for sk in skipped {
@@ -260,13 +275,7 @@ fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode,
             "the pairwise objective trains on the full batch: use --batch-size 0".into(),
         ));
     }
-    let opts = segscope::data::ReadOptions {
-        lenient: cli.lenient,
-        data: config.data.clone(),
-    };
-    let (ds, skipped) = segscope::data::load(config.data_path().as_deref(), &opts)
-        .map_err(|e| (2, e.to_string()))?;
-    warn_skipped(&skipped, &ds.source);
+    let ds = load_data(cli, &config)?;
     let features = segscope::data::features::featurize(&ds, &config.features);
     let part = std::sync::Arc::new(segscope::data::Partition::new(&ds, config.dev_fraction));
     let ds = std::sync::Arc::new(ds);
@@ -356,13 +365,7 @@ fn crossfit(
     }
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
-    let opts = segscope::data::ReadOptions {
-        lenient: cli.lenient,
-        data: config.data.clone(),
-    };
-    let (ds, skipped) = segscope::data::load(config.data_path().as_deref(), &opts)
-        .map_err(|e| (2, e.to_string()))?;
-    warn_skipped(&skipped, &ds.source);
+    let ds = load_data(cli, &config)?;
     let features = segscope::data::features::featurize(&ds, &config.features);
     let ds = std::sync::Arc::new(ds);
     let o = segscope::crossfit::Options {

@@ -155,6 +155,39 @@ pub fn cut_at<'a>(text: &'a str, marker: &str) -> (Vec<&'a str>, &'a str) {
     (pieces, rest)
 }
 
+/// The prompt and the segments of a text cut at step markers: the question split from the first
+/// piece, each piece a step scored by `score(k)`, and text after the last marker as context.
+/// `field` names the text in errors.
+pub fn marked_steps(
+    pieces: &[&str],
+    rest: &str,
+    field: &str,
+    mut score: impl FnMut(usize) -> Result<Option<f32>, FieldError>,
+) -> Result<(String, Vec<crate::data::builder::RawSegment>), FieldError> {
+    use crate::data::builder::RawSegment;
+    let Some(first_piece) = pieces.first() else {
+        return Err(ferr(field, "has no step marker"));
+    };
+    let (question, first) = split_question(first_piece);
+    let mut segments = Vec::with_capacity(pieces.len() + 1);
+    for (k, piece) in pieces.iter().enumerate() {
+        let text = if k == 0 {
+            first.clone()
+        } else {
+            piece.trim().to_string()
+        };
+        if text.is_empty() {
+            return Err(ferr(field, format!("step {} is empty", k + 1)));
+        }
+        segments.push(RawSegment::new(text, score(k)?));
+    }
+    // Text after the last marker has no label: context, not a target.
+    if !rest.trim().is_empty() {
+        segments.push(RawSegment::new(rest.trim(), None));
+    }
+    Ok((question, segments))
+}
+
 /// Splits a question from the first step where the first step starts with `Step 1` (as in
 /// Math-Shepherd): (question, first step). Without that mark the question is empty.
 pub fn split_question(first: &str) -> (String, String) {

@@ -6,9 +6,9 @@
 use serde_json::Value;
 
 use super::Format;
-use super::fields::{cut_at, marks, object, opt_string, split_question, string, target};
+use super::fields::{cut_at, marked_steps, marks, object, opt_string, string, target};
 use crate::config::DataConfig;
-use crate::data::builder::{FieldError, RawSegment, Record, ferr};
+use crate::data::builder::{FieldError, Record, ferr};
 
 /// The step tag.
 pub const TAG: &str = "ки";
@@ -41,25 +41,10 @@ impl Format for MathShepherd {
         if pieces.is_empty() {
             return Err(ferr("input", format!("has no step tag `{TAG}`")));
         }
-        let (question, first) = split_question(pieces[0]);
-        let mut segments = Vec::with_capacity(pieces.len() + 1);
-        for (k, piece) in pieces.iter().enumerate() {
-            let text = if k == 0 {
-                first.clone()
-            } else {
-                piece.trim().to_string()
-            };
-            if text.is_empty() {
-                return Err(ferr("input", format!("step {} is empty", k + 1)));
-            }
+        let (question, mut segments) = marked_steps(&pieces, rest, "input", |k| {
             let mark = Value::String(marks_found[k].to_string());
-            let score = target(&mark, marks, opts, &format!("label (step {})", k + 1))?;
-            segments.push(RawSegment::new(text, score));
-        }
-        // Text after the last tag has no mark: context, not a target.
-        if !rest.trim().is_empty() {
-            segments.push(RawSegment::new(rest.trim(), None));
-        }
+            target(&mark, marks, opts, &format!("label (step {})", k + 1))
+        })?;
         if let Some(task) = opt_string(&obj, "task")? {
             for s in &mut segments {
                 s.tags.push(task.clone());

@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use super::Format;
-use super::fields::{array, cut_at, marks, object, opt_string, split_question, string, target};
+use super::fields::{array, cut_at, marked_steps, marks, object, opt_string, string, target};
 use crate::config::DataConfig;
-use crate::data::builder::{FieldError, RawSegment, Record, ferr};
+use crate::data::builder::{FieldError, Record, ferr};
 
 pub struct Placeholder;
 
@@ -51,23 +51,9 @@ impl Format for Placeholder {
                 format!("has no placeholder `{}`", opts.placeholder),
             ));
         }
-        let (question, first) = split_question(pieces[0]);
-        let mut segments = Vec::with_capacity(pieces.len() + 1);
-        for (k, (piece, label)) in pieces.iter().zip(labels).enumerate() {
-            let text = if k == 0 {
-                first.clone()
-            } else {
-                piece.trim().to_string()
-            };
-            if text.is_empty() {
-                return Err(ferr(ik, format!("step {} is empty", k + 1)));
-            }
-            let score = target(label, marks, opts, &format!("{lk}[{k}]"))?;
-            segments.push(RawSegment::new(text, score));
-        }
-        if !rest.trim().is_empty() {
-            segments.push(RawSegment::new(rest.trim(), None));
-        }
+        let (question, segments) = marked_steps(&pieces, rest, ik, |k| {
+            target(&labels[k], marks, opts, &format!("{lk}[{k}]"))
+        })?;
         Ok(vec![Record::Doc {
             id: opt_string(&obj, "id")?,
             prompt: Some(question),
