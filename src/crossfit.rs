@@ -92,15 +92,7 @@ pub fn run(
         .iter()
         .map(|d| split_for_id(&d.id, config.dev_fraction.max(0.1)))
         .collect();
-    let mut segments = vec![
-        SegmentEval {
-            pred: f32::NAN,
-            residual: f32::NAN,
-            loss: 0.0,
-            share: 0.0,
-        };
-        ds.segments.len()
-    ];
+    let mut segments = vec![SegmentEval::UNKNOWN; ds.segments.len()];
     let mut reports = Vec::with_capacity(k);
     for f in 0..k {
         let t0 = std::time::Instant::now();

@@ -294,16 +294,12 @@ fn sigterm_restores_the_terminal_and_exits_143() {
     assert!(!s.parser.screen().alternate_screen());
 }
 
-#[test]
-#[ignore]
-fn key_latency() {
-    let mut s = Session::start();
-    s.wait_for("the dashboard", |s| s.step() == Some(0));
-    s.press(b"r");
-    s.wait_for("running", |s| s.step().is_some_and(|n| n > 5));
+/// Presses `l` 60 times, each timed until the screen shows the change (it flips the loss chart
+/// between linear and log y, and the title says which); then quits. The sorted times in ms, and
+/// the step the run had reached.
+fn time_keys(s: &mut Session) -> (Vec<f64>, u64) {
     let mut ms = Vec::new();
     for k in 0..60 {
-        // `l` flips the loss chart between linear and log y; its title says which.
         let want = if k % 2 == 0 { "log y" } else { "linear y" };
         let t0 = Instant::now();
         s.press(b"l");
@@ -318,6 +314,17 @@ fn key_latency() {
     s.press(b"q");
     s.wait_exit();
     ms.sort_by(f64::total_cmp);
+    (ms, steps)
+}
+
+#[test]
+#[ignore]
+fn key_latency() {
+    let mut s = Session::start();
+    s.wait_for("the dashboard", |s| s.step() == Some(0));
+    s.press(b"r");
+    s.wait_for("running", |s| s.step().is_some_and(|n| n > 5));
+    let (ms, steps) = time_keys(&mut s);
     let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
     println!(
         "key -> redrawn screen while training ({} steps done): median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {} presses",
@@ -387,24 +394,9 @@ fn key_latency_watching_a_stream() {
     };
     let mut s = Session::start_in(dir, &["watch", "s.jsonl"]);
     s.wait_for("the dashboard", |s| s.step().is_some_and(|k| k >= 3));
-    let mut ms = Vec::new();
-    for k in 0..60 {
-        let want = if k % 2 == 0 { "log y" } else { "linear y" };
-        let t0 = Instant::now();
-        s.press(b"l");
-        while !s.screen().contains(want) {
-            s.pump(Duration::from_millis(2));
-            assert!(t0.elapsed() < TIMEOUT, "no redraw; screen:\n{}", s.screen());
-        }
-        ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    let steps = s.step().unwrap_or(0);
-    s.press(b"q");
-    s.wait_exit();
+    let (ms, steps) = time_keys(&mut s);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = writer.join();
-    ms.sort_by(f64::total_cmp);
     let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
     println!(
         "key -> redrawn screen watching a {n}-segment stream at 10 steps/s (reached step {steps}): median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {} presses",

@@ -41,6 +41,16 @@ pub struct SegmentEval {
     pub share: f32,
 }
 
+impl SegmentEval {
+    /// A segment with no prediction (context only, held out, or not predicted yet).
+    pub const UNKNOWN: SegmentEval = SegmentEval {
+        pred: f32::NAN,
+        residual: f32::NAN,
+        loss: 0.0,
+        share: 0.0,
+    };
+}
+
 /// Weight change of one parameter tensor in one step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerChange {

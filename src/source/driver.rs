@@ -26,12 +26,20 @@ pub struct SourceHandle {
 /// (0 = as fast as possible). Its first event is the report of its current state.
 pub fn spawn(source: Box<dyn Source>, speed: f64) -> std::io::Result<SourceHandle> {
     let capabilities = source.capabilities();
+    spawn_thread(capabilities, move |cmds, tx| drive(source, speed, cmds, tx))
+}
+
+/// Runs `body` on the source thread with the command and event channels the dashboard uses.
+pub fn spawn_thread(
+    capabilities: Capabilities,
+    body: impl FnOnce(Receiver<Control>, Sender<Event>) + Send + 'static,
+) -> std::io::Result<SourceHandle> {
     let (control, cmds) = mpsc::channel::<Control>();
     let (events_tx, events) = mpsc::channel::<Event>();
     let tx = events_tx.clone();
     let thread = thread::Builder::new()
         .name(THREAD_NAME.into())
-        .spawn(move || drive(source, speed, cmds, tx))?;
+        .spawn(move || body(cmds, tx))?;
     Ok(SourceHandle {
         capabilities,
         events,

@@ -275,19 +275,7 @@ pub fn data_of(w: &mut Watch) -> Option<(Arc<Dataset>, Arc<Partition>)> {
 /// Follows `w` on a thread of its own for the dashboard.
 pub fn spawn(w: Watch) -> std::io::Result<SourceHandle> {
     let capabilities = w.capabilities();
-    let (control, cmds) = mpsc::channel::<Control>();
-    let (events_tx, events) = mpsc::channel::<Event>();
-    let tx = events_tx.clone();
-    let thread = thread::Builder::new()
-        .name(super::driver::THREAD_NAME.into())
-        .spawn(move || follow(w, cmds, tx))?;
-    Ok(SourceHandle {
-        capabilities,
-        events,
-        events_tx,
-        control,
-        thread,
-    })
+    super::driver::spawn_thread(capabilities, move |cmds, tx| follow(w, cmds, tx))
 }
 
 fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {

@@ -288,15 +288,7 @@ pub fn report(
     batch: Vec<usize>,
 ) -> StepReport {
     let loss = LossKind::Mse;
-    let mut segments = vec![
-        SegmentEval {
-            pred: f32::NAN,
-            residual: f32::NAN,
-            loss: 0.0,
-            share: 0.0,
-        };
-        ds.segments.len()
-    ];
+    let mut segments = vec![SegmentEval::UNKNOWN; ds.segments.len()];
     let mut metrics = |split| {
         let rows: Vec<usize> = part
             .indices(split)
