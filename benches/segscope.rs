@@ -303,6 +303,8 @@ fn bench_screen() {
                 batch_loss: train.loss,
                 eval_step: step,
                 segments: segs.clone(),
+                pred_steps: Arc::default(),
+                grad: Arc::default(),
                 train,
                 dev,
                 grad_norm: 0.1,

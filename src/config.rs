@@ -166,7 +166,8 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Steps for a headless run.
     pub steps: u64,
-    /// Refresh every segment's prediction every this many steps.
+    /// Refresh every segment's prediction every this many steps; 0 = automatic: every step with
+    /// full batch, once an epoch with mini-batches.
     pub eval_every: u64,
     /// Segments listed in each headless step line.
     pub top_k: usize,
@@ -187,7 +188,7 @@ impl Default for TrainConfig {
             weight_decay: 0.001,
             batch_size: 0,
             steps: 300,
-            eval_every: 1,
+            eval_every: 0,
             top_k: 10,
             keep: Keep::Best,
             early_stop: 50,
@@ -376,9 +377,6 @@ impl Config {
                 "train.batch_size",
                 "train.loss = \"pairwise\" trains on the full batch (its pairs are fixed per run); set batch_size = 0".into(),
             );
-        }
-        if t.eval_every == 0 {
-            return bad("train.eval_every", "must be at least 1".into());
         }
         let u = &self.ui;
         if u.n_steps == 0 {

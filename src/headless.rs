@@ -43,7 +43,8 @@ pub enum Outcome {
     /// `steps` were taken; `kept` is the step whose model was handed back.
     Finished {
         steps: u64,
-        stopped_early: bool,
+        /// Whether the dev loss stopped improving, and for how many steps (the patience used).
+        stopped_early: Option<u64>,
         /// The last step taken, and the step whose model was handed back.
         last: u64,
         kept: u64,
@@ -227,6 +228,12 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
     let mut taken = 0;
     let mut last_step = 0;
     let mut stopped_early = false;
+    // Only refreshed steps can improve the best; with refreshes every k steps, a patience under
+    // two refreshes would stop after a single evaluation without improvement.
+    let patience = match opts.early_stop {
+        0 => 0,
+        n => n.max(2 * source.refresh_interval()),
+    };
     for k in 0..opts.steps {
         let report = source.advance();
         stream_step(&mut stream, &report)?;
@@ -267,7 +274,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
             });
         }
         let best_step = source.best().map_or(0, |b| b.0);
-        if opts.early_stop > 0 && has_dev && step.saturating_sub(best_step) >= opts.early_stop {
+        if patience > 0 && has_dev && step.saturating_sub(best_step) >= patience {
             stopped_early = true;
             break;
         }
@@ -305,7 +312,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
     finish(source, opts, last)?;
     Ok(Outcome::Finished {
         steps: taken,
-        stopped_early,
+        stopped_early: stopped_early.then_some(patience),
         last: last_step,
         kept,
     })

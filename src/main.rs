@@ -93,10 +93,14 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             last,
             kept,
         } => {
-            if stopped_early {
+            if let Some(patience) = stopped_early {
                 eprintln!(
-                    "segscope: stopped early after {steps} steps: the dev loss had not improved for {} steps (train.early_stop)",
-                    opts.early_stop
+                    "segscope: stopped early after {steps} steps: the dev loss had not improved for {patience} steps (train.early_stop{})",
+                    if patience > opts.early_stop {
+                        ", raised to two refreshes of the predictions"
+                    } else {
+                        ""
+                    }
                 );
             }
             if kept != last {

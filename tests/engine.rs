@@ -159,6 +159,81 @@ fn reported_weight_change_is_the_norm_of_the_parameter_difference() {
     );
 }
 
+/// The regression data map after 300 steps: the recorded corruptions land mostly in `hard`, and
+/// few clean segments do.
+fn data_map_puts_corruptions_in_hard(
+    window: &segscope::analysis::datamap::Window,
+    ds: &Dataset,
+    part: &Partition,
+) {
+    use segscope::analysis::datamap::Region;
+    let map = window.map(part).expect("a map over 20 steps");
+    assert_eq!((map.first, map.last, map.steps), (281, 300, 20));
+    let labelled: Vec<usize> = (0..ds.segments.len())
+        .filter(|&i| part.is_labelled(i))
+        .collect();
+    let (noisy, clean): (Vec<usize>, Vec<usize>) = labelled
+        .iter()
+        .partition(|&&i| ds.segments[i].label("noise").is_some());
+    let hard = |v: &[usize]| {
+        v.iter()
+            .filter(|&&i| map.points[i].region == Some(Region::Hard))
+            .count()
+    };
+    let (nh, ch) = (hard(&noisy), hard(&clean));
+    let ambiguous = labelled
+        .iter()
+        .filter(|&&i| map.points[i].region == Some(Region::Ambiguous))
+        .count();
+    println!(
+        "data map over steps 281-300: {nh} of {} corruptions hard, {ch} of {} clean segments hard, {ambiguous} ambiguous (hard at |r| > {:?}, ambiguous at sd > {:?}, train and dev)",
+        noisy.len(),
+        clean.len(),
+        map.hard_at,
+        map.ambiguous_at
+    );
+    assert!(
+        nh * 4 >= noisy.len() * 3,
+        "{nh} of {} corruptions in hard",
+        noisy.len()
+    );
+    let labelled_hard = clean
+        .iter()
+        .filter(|&&i| {
+            map.points[i].region == Some(Region::Hard) && ds.segments[i].label("hard").is_some()
+        })
+        .count();
+    println!("of the clean segments in hard, {labelled_hard} carry the data's `hard` label");
+    assert!(
+        ch * 100 <= clean.len() * 6,
+        "{ch} of {} clean segments in hard",
+        clean.len()
+    );
+}
+
+/// Gradient share after 300 steps: the corruptions pull the output layer far harder than the
+/// typical training segment.
+fn corruptions_pull_hardest(r: &StepReport, ds: &Dataset, part: &Partition) {
+    let train = part.indices(data::Split::Train);
+    let (noisy, clean): (Vec<usize>, Vec<usize>) = train
+        .iter()
+        .partition(|&&i| ds.segments[i].label("noise").is_some());
+    let mean = |v: &[usize]| {
+        v.iter()
+            .map(|&i| f64::from(r.grad_of(i).share))
+            .sum::<f64>()
+            / v.len() as f64
+    };
+    let noisy_total: f64 = noisy.iter().map(|&i| f64::from(r.grad_of(i).share)).sum();
+    println!(
+        "gradient share after 300 steps: {} corruptions hold {:.1}% of the pull, {:.1}x a clean segment's each",
+        noisy.len(),
+        100.0 * noisy_total,
+        mean(&noisy) / mean(&clean)
+    );
+    assert!(mean(&noisy) > 3.0 * mean(&clean));
+}
+
 /// Share of the recorded corruptions in the training split that rank in its top 5% by loss share.
 fn corruption_recall(r: &StepReport, ds: &Dataset) -> (usize, usize) {
     let mut train = Partition::new(ds, Config::default().dev_fraction).indices(data::Split::Train);
@@ -182,11 +257,15 @@ fn default_data_and_config_learn_and_surface_the_corruptions() {
     let mut t = trainer(ds, &Config::default());
     let first = t.step();
     let mut last = first.clone();
+    let mut window = segscope::analysis::datamap::Window::default();
     for _ in 1..300 {
         last = t.step();
         assert!(last.diverged.is_none());
+        window.push(last.eval_step, last.segments.clone());
     }
     assert_eq!(last.step, 300);
+    data_map_puts_corruptions_in_hard(&window, &ds_ref, t.partition());
+    corruptions_pull_hardest(&last, &ds_ref, t.partition());
     assert!(
         last.dev.r2 >= 0.5,
         "dev R^2 after 300 steps: {}",
@@ -375,6 +454,65 @@ fn eval_every_reuses_predictions_and_says_from_which_step() {
 }
 
 #[test]
+fn mini_batch_rows_carry_their_own_forward_pass_between_refreshes() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let mut cfg = Config::default();
+    cfg.train.batch_size = 64;
+    let mut t = trainer(ds.clone(), &cfg);
+    let n_train = t.partition().counts().0;
+    // Automatic: once an epoch with mini-batches.
+    assert_eq!(t.eval_interval(), n_train.div_ceil(64) as u64);
+    let mut prev = t.step();
+    assert!(prev.pred_steps.is_empty(), "the first step refreshes");
+    for _ in 0..4 {
+        let before = t.predict_all();
+        let r = t.step();
+        assert_eq!(r.eval_step, 1, "no refresh yet at step {}", r.step);
+        assert_eq!(r.train, prev.train, "the split metrics are the refresh's");
+        let in_batch: std::collections::HashSet<usize> = r.batch.iter().copied().collect();
+        assert_eq!(in_batch.len(), 64);
+        for (i, &b) in before.iter().enumerate() {
+            if in_batch.contains(&i) {
+                let e = r.segments[i];
+                assert!(
+                    (e.pred - b).abs() < 1e-4,
+                    "batch row {i}: {} against the pre-update model's {b}",
+                    e.pred
+                );
+                assert!((e.residual - (ds.target(i) - e.pred)).abs() < 1e-6);
+                assert_eq!(r.pred_step(i), r.step - 1, "dated before the update");
+            } else {
+                assert_eq!(r.segments[i], prev.segments[i], "row {i} kept");
+                assert_eq!(r.pred_step(i), prev.pred_step(i));
+            }
+        }
+        prev = r;
+    }
+    let k = t.eval_interval();
+    let mut r = prev;
+    while r.step < k {
+        r = t.step();
+    }
+    assert_eq!((r.step, r.eval_step), (k, k), "refreshed once an epoch");
+    assert!(r.pred_steps.is_empty(), "every row is the refresh's");
+    assert!(!r.grad.is_empty(), "a refresh computes the gradient shares");
+    let now = t.predict_all();
+    for (i, p) in now.iter().enumerate() {
+        if ds.segments[i].score.is_some() {
+            assert!((r.segments[i].pred - p).abs() < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn eval_every_zero_means_every_step_with_full_batch() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let t = trainer(ds, &Config::default());
+    assert_eq!(Config::default().train.eval_every, 0);
+    assert_eq!(t.eval_interval(), 1);
+}
+
+#[test]
 fn huber_and_mae_train_too() {
     let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
     for loss in [
@@ -480,5 +618,82 @@ fn a_full_batch_report_matches_a_fresh_evaluation_of_the_updated_model() {
     }
     for (a, b) in r.segments.iter().zip(&segs) {
         assert!((a.share - b.share).abs() <= 1e-6);
+    }
+}
+
+/// The output layer's gradient (weight then bias) of `loss` for `model`, from burn's autodiff.
+fn head_grad(model: &segscope::engine::model::SegmentModel, loss: Tensor<1>) -> Vec<f64> {
+    use burn::optim::GradientsParams;
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    let w = grads
+        .get::<2>(model.head.weight.id)
+        .expect("head weight gradient");
+    let b = grads
+        .get::<1>(model.head.bias.as_ref().expect("head bias").id)
+        .expect("head bias gradient");
+    w.into_data()
+        .iter::<f32>()
+        .chain(b.into_data().iter::<f32>())
+        .map(f64::from)
+        .collect()
+}
+
+#[test]
+fn gradient_shares_match_autodiff_per_segment() {
+    use segscope::data::Split;
+    use segscope::engine::{plain_device, split_inputs};
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let cfg = Config::default();
+    let mut t = trainer(ds.clone(), &cfg);
+    for _ in 0..5 {
+        t.step();
+    }
+    let r = t.step();
+    let rows = t.partition().indices(Split::Train);
+    let total: f64 = rows.iter().map(|&i| f64::from(r.grad_of(i).share)).sum();
+    assert!((total - 1.0).abs() < 1e-3, "training shares sum to {total}");
+    for &i in t.partition().indices(Split::Dev).iter().take(5) {
+        assert!(
+            r.grad_of(i).share.is_nan(),
+            "dev rows have no gradient share"
+        );
+    }
+
+    let plain = plain_device(cfg.backend);
+    let (x, _) = split_inputs(featurize(&ds, &cfg.features), &rows, &[], &plain);
+    let y: Vec<f32> = rows.iter().map(|&i| ds.target(i)).collect();
+    let y = Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
+    let model = t.model().clone();
+    let pred = model.forward(&x);
+    let y_ad = Tensor::<2>::from_inner(y.clone());
+    let total_grad = head_grad(&model, (y_ad - pred).powi_scalar(2).sum());
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let sample: Vec<usize> = (0..rows.len()).step_by(rows.len() / 7).take(7).collect();
+    let mut own = Vec::new();
+    for &k in &sample {
+        let idx = Tensor::<1, Int>::from_ints(TensorData::new(vec![k as i64], [1]), &plain);
+        let p = model.forward(&x.select(idx.clone()));
+        let yk = Tensor::<2>::from_inner(y.clone().select(0, idx));
+        let g = head_grad(&model, (yk - p).powi_scalar(2).sum());
+        let cos = g.iter().zip(&total_grad).map(|(a, b)| a * b).sum::<f64>()
+            / (norm(&g) * norm(&total_grad));
+        let got = r.grad_of(rows[k]);
+        assert!(
+            (f64::from(got.align) - cos).abs() < 2e-3,
+            "segment {}: alignment {} against autodiff's {cos}",
+            rows[k],
+            got.align
+        );
+        own.push((norm(&g), f64::from(got.share)));
+    }
+    // Shares are norms over their sum: every ratio of two must match autodiff's.
+    let (n0, s0) = own[0];
+    for &(n, s) in &own[1..] {
+        assert!(
+            ((s / s0) - (n / n0)).abs() < 2e-3 * (n / n0).max(1.0),
+            "share ratio {} against norm ratio {}",
+            s / s0,
+            n / n0
+        );
     }
 }

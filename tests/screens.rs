@@ -149,3 +149,37 @@ fn compare_view_shows_every_model_side_by_side() {
     );
     insta::assert_snapshot!("compare_detail", screen);
 }
+
+#[test]
+fn mini_batch_rows_older_than_the_step_are_marked() {
+    let mut app = common::app_after(11);
+    let ds = app.ds.clone();
+    // Step 12 between refreshes: the batch (segment 0) predicted by its own forward pass (the
+    // model after step 11), the other rows by the refresh at step 10, segment 1 refreshed now.
+    let mut r = common::report(&ds, 12);
+    r.eval_step = 10;
+    r.batch = std::sync::Arc::new(vec![0]);
+    let mut steps = vec![10u64; ds.segments.len()];
+    steps[0] = 11;
+    steps[1] = 12;
+    r.pred_steps = std::sync::Arc::new(steps);
+    app.on_report(r, 25.0);
+    app.refresh_rows();
+    let screen = draw(&app, 160, 48);
+    let row_of = |i: usize| {
+        let text: String = ds.segments[i].text.chars().take(20).collect();
+        screen
+            .lines()
+            .find(|l| l.contains(&text))
+            .unwrap_or_else(|| panic!("segment {i} is on screen"))
+            .to_string()
+    };
+    assert!(row_of(0).contains('•'), "the batch row: {}", row_of(0));
+    assert!(row_of(2).contains('·'), "an older row: {}", row_of(2));
+    assert!(
+        !row_of(1).contains('·') && !row_of(1).contains('•'),
+        "a current row is unmarked: {}",
+        row_of(1)
+    );
+    insta::assert_snapshot!("main_view_mini_batch", screen);
+}

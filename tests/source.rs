@@ -130,11 +130,16 @@ fn running_stops_by_itself_at_a_refused_step_and_paces_at_the_speed() {
         t.elapsed()
     );
     assert!(h.events.recv_timeout(Duration::from_millis(300)).is_err());
-    // A pause while running is taken before the next step.
+    // A pause while running stops it within one step: the driver may take the step it was
+    // already starting when the pause arrived (the two sends race with it), never more.
     h.control.send(Control::SetSpeed(0.0)).expect("send");
     h.control.send(Control::Run).expect("send");
     h.control.send(Control::Pause).expect("send");
-    assert!(h.events.recv_timeout(Duration::from_millis(300)).is_err());
+    let mut after_pause = 0;
+    while h.events.recv_timeout(Duration::from_millis(300)).is_ok() {
+        after_pause += 1;
+    }
+    assert!(after_pause <= 1, "{after_pause} reports after a pause");
     drop(h.control);
     h.thread
         .join()

@@ -1,8 +1,11 @@
 //! From a step report to what every output shows: robust z-scores, outliers and their counts, the
-//! largest loss shares, the batch, the top segments by share, and convergence.
+//! largest loss shares, the batch, the top segments by share, and convergence; and
+//! [`datamap`], the regression data map over a window of steps.
 //!
 //! The dashboard, the per-segment export and headless lines all read these, so the screen, the
 //! CSV and the JSON lines say the same thing about the same report.
+
+pub mod datamap;
 
 use crate::data::{Partition, Split};
 use crate::engine::metrics::robust_sigma;
@@ -211,6 +214,8 @@ mod tests {
             batch_loss: 0.0,
             eval_step: 1,
             segments: Arc::new(segments),
+            pred_steps: Arc::default(),
+            grad: Arc::default(),
             train: m(1.0),
             dev: m(dev_loss),
             grad_norm: 0.0,

@@ -61,6 +61,20 @@ impl LossKind {
             LossKind::Pairwise => r * r,
         }
     }
+
+    /// The derivative of one segment's training loss with respect to its prediction, at residual
+    /// `r = target - prediction`. `None` for a pairwise loss, which has no per-segment term.
+    pub fn slope(&self, r: f64) -> Option<f64> {
+        match *self {
+            LossKind::Mse => Some(-2.0 * r),
+            LossKind::Huber { delta } => {
+                let d = f64::from(delta);
+                Some(-r.clamp(-d, d))
+            }
+            LossKind::Mae => Some(-r.signum() * f64::from(u8::from(r != 0.0))),
+            LossKind::Pairwise => None,
+        }
+    }
 }
 
 /// Shares of the total: x_i / sum x (all zero when the total is zero).
@@ -271,6 +285,11 @@ pub fn pairwise_loss(pred: &[f64], target: &[f64], groups: &[Vec<usize>]) -> f64
 /// Reads a number written by serde_json, where NaN (an undefined metric) was written as null.
 pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// [`nan_if_null`] for an `f32`.
+pub fn nan_if_null_f32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
 }
 
 /// Metrics of one split after a step.

@@ -4,10 +4,12 @@
 //! - [`trainer`]: one step at a time, in named stages, each step a [`StepReport`].
 //! - [`instrument`]: gradient and weight norms, reduced on a helper thread.
 //! - [`report`], [`metrics`]: per-segment results and the split metrics.
+//! - [`influence`]: each training segment's gradient share and alignment at the output layer.
 //! - [`checkpoint`]: saving and resuming; [`alloc`]: allocator tuning.
 
 pub mod alloc;
 pub mod checkpoint;
+pub mod influence;
 pub mod instrument;
 pub mod metrics;
 pub mod model;

@@ -161,6 +161,12 @@ impl SegmentModel {
 
     /// Predicted score per segment, given `type_sums(&x.types)` of this model: [n, 1].
     pub fn forward_from(&self, type_sums: Tensor<2>, x: &Inputs) -> Tensor<2> {
+        self.head.forward(self.hidden_from(type_sums, x)) // [n, 1]
+    }
+
+    /// The last hidden activation, the output layer's input, given `type_sums(&x.types)`:
+    /// [n, hidden].
+    pub fn hidden_from(&self, type_sums: Tensor<2>, x: &Inputs) -> Tensor<2> {
         let mut parts = Vec::with_capacity(3);
         if self.hashed {
             parts.push(self.pooled_from(type_sums, x)); // [n, d]
@@ -170,8 +176,7 @@ impl SegmentModel {
             parts.push(e.clone()); // [n, E]
         }
         let features = Tensor::cat(parts, 1); // [n, input_width]
-        self.head
-            .forward(self.act.forward(self.hidden.forward(features))) // [n, 1]
+        self.act.forward(self.hidden.forward(features))
     }
 
     /// Predicted score per segment: [n, 1].

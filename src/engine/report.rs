@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::{LossKind, SplitMetrics, nan_if_null, shares};
+use super::influence::GradShare;
+use super::metrics::{LossKind, SplitMetrics, nan_if_null, nan_if_null_f32, shares};
 use crate::data::Dataset;
 
 /// Serde for the `Arc<Vec<T>>` a report shares with its readers, without serde's `rc` feature
@@ -32,8 +33,10 @@ mod arc_vec {
 /// One segment after a step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SegmentEval {
+    #[serde(deserialize_with = "nan_if_null_f32")]
     pub pred: f32,
     /// target - prediction.
+    #[serde(deserialize_with = "nan_if_null_f32")]
     pub residual: f32,
     /// The training loss of this segment alone.
     pub loss: f32,
@@ -76,12 +79,22 @@ pub struct StepReport {
     /// Loss on the batch, before the update.
     #[serde(deserialize_with = "nan_if_null")]
     pub batch_loss: f64,
-    /// The step whose model produced `segments`, `train` and `dev` (differs from `step` when
-    /// predictions are refreshed every k steps).
+    /// The step whose model produced `train`, `dev` and the predictions `pred_steps` does not
+    /// date otherwise (differs from `step` when predictions are refreshed every k steps).
     pub eval_step: u64,
     /// Every segment in dataset order, after the step.
     #[serde(with = "arc_vec")]
     pub segments: Arc<Vec<SegmentEval>>,
+    /// Per segment (dataset order), the step whose model made its prediction; empty when every
+    /// prediction is `eval_step`'s. With mini-batches, between refreshes, a batch row's prediction
+    /// comes from its step's own forward pass, before the update: the model after step - 1.
+    #[serde(default, with = "arc_vec", skip_serializing_if = "is_empty")]
+    pub pred_steps: Arc<Vec<u64>>,
+    /// Per segment (dataset order), its gradient share and alignment at the output layer, for the
+    /// training split at `eval_step` (`GradShare::NONE` elsewhere); empty when unknown (a stream,
+    /// or a pairwise loss).
+    #[serde(default, with = "arc_vec", skip_serializing_if = "is_empty")]
+    pub grad: Arc<Vec<GradShare>>,
     pub train: SplitMetrics,
     pub dev: SplitMetrics,
     /// NaN (null in JSON) before the first step.
@@ -103,6 +116,22 @@ pub struct StepReport {
     /// In a comparison of objectives: every model's results, this report's own first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<ModelResult>,
+}
+
+fn is_empty<T>(v: &Arc<Vec<T>>) -> bool {
+    v.is_empty()
+}
+
+impl StepReport {
+    /// The step whose model made segment `i`'s prediction.
+    pub fn pred_step(&self, i: usize) -> u64 {
+        self.pred_steps.get(i).copied().unwrap_or(self.eval_step)
+    }
+
+    /// Segment `i`'s gradient share and alignment, if known.
+    pub fn grad_of(&self, i: usize) -> GradShare {
+        self.grad.get(i).copied().unwrap_or(GradShare::NONE)
+    }
 }
 
 /// One model of a comparison after a step.

@@ -83,6 +83,10 @@ pub trait Source: Send {
     fn best(&self) -> Option<(u64, SplitMetrics)> {
         None
     }
+    /// Steps between refreshes of every prediction (only refreshed steps can become the best).
+    fn refresh_interval(&self) -> u64 {
+        1
+    }
     /// Goes back to the best step; its report, or `None` if the source cannot.
     fn restore_best(&mut self) -> Option<StepReport> {
         None

@@ -56,6 +56,10 @@ impl Source for TrainerSource {
         self.trainer.best()
     }
 
+    fn refresh_interval(&self) -> u64 {
+        self.trainer.eval_interval()
+    }
+
     fn restore_best(&mut self) -> Option<StepReport> {
         self.trainer
             .restore_best()

@@ -311,6 +311,8 @@ pub fn report(
         batch_loss: losses.batch.or(losses.train).unwrap_or(train.loss),
         eval_step: s.step,
         segments: Arc::new(segments),
+        pred_steps: Arc::default(),
+        grad: Arc::default(),
         train,
         dev,
         grad_norm: s.grad_norm.unwrap_or(f64::NAN),

@@ -196,8 +196,26 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
             ),
         ]),
         labels_line(app, s),
-        Line::raw(""),
     ];
+    // Between refreshes (mini-batches), say which model made the prediction.
+    if let Some(r) = r
+        && r.pred_step(i) < r.step
+    {
+        let by = r.pred_step(i);
+        let why = if app.analysis.in_batch[i] {
+            format!(
+                "pred: step {}'s forward pass, before its update (the model after step {by})",
+                r.step
+            )
+        } else {
+            format!(
+                "pred: the model after step {by}, {} steps old (train.eval_every refreshes every row)",
+                r.step - by
+            )
+        };
+        fact_lines.push(Line::from(Span::styled(why, theme::DIM)));
+    }
+    fact_lines.push(Line::raw(""));
     match (app.prev_segments(), e, r) {
         (Some(prev), Some(now), Some(r)) => {
             let (b, a, moved, frac) =

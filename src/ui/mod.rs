@@ -182,10 +182,15 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(r) = &app.report
         && r.eval_step != r.step
     {
-        l2.push(Span::styled(
-            format!("  predictions from step {}", r.eval_step),
-            theme::DIM,
-        ));
+        let text = if r.pred_steps.is_empty() {
+            format!("  predictions from step {}", r.eval_step)
+        } else {
+            format!(
+                "  refreshed at step {} · rows: · older, • this batch's pre-update pass",
+                r.eval_step
+            )
+        };
+        l2.push(Span::styled(text, theme::DIM));
     }
     if let Some(r) = app.report.as_ref().filter(|r| !r.models.is_empty()) {
         // A comparison: which model leads on which metric (dev split).

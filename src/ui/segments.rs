@@ -72,6 +72,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .map(|(k, &i)| {
             let s = &ds.segments[i];
             let e = segs.as_ref().map(|x| x[i]);
+            // Between refreshes (mini-batches), a prediction older than the current step.
+            let stale = app.report.as_ref().is_some_and(|r| r.pred_step(i) < r.step);
             let (pred, resid, share) = e.map_or((f32::NAN, f32::NAN, f32::NAN), |e| {
                 (e.pred, e.residual, e.share)
             });
@@ -105,7 +107,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 } else {
                     theme::NEGATIVE
                 };
-                cells.push(Cell::from(format!("{:>7}", format::score(p))));
+                let pred_style = if stale {
+                    theme::DIM
+                } else {
+                    ratatui::style::Style::default()
+                };
+                cells.push(Cell::from(Span::styled(
+                    format!("{:>7}", format::score(p)),
+                    pred_style,
+                )));
                 cells.push(Cell::from(Span::styled(
                     format!("{:>7}", format::score(r)),
                     style,
@@ -117,7 +127,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     Span::styled(format!("{bar:<SHARE_BAR_W$}"), theme::BAR),
                 ])),
                 Cell::from(flag),
-                Cell::from(if app.analysis.in_batch[i] { "•" } else { " " }),
+                // • in this step's batch (its prediction: this step's forward pass, before the
+                // update); · predicted by an older model than the current step's.
+                Cell::from(if app.analysis.in_batch[i] {
+                    "•"
+                } else if stale {
+                    "·"
+                } else {
+                    " "
+                }),
             ]);
             if let Some(o) = oof {
                 cells.push(Cell::from(format!("{:>7}", format::score(o[i].1))));

@@ -84,6 +84,8 @@ pub fn report(ds: &Dataset, step: u64) -> StepReport {
         batch_loss: train.loss,
         eval_step: step,
         segments: Arc::new(segs),
+        pred_steps: Arc::default(),
+        grad: Arc::default(),
         train,
         dev,
         grad_norm: 0.1 / (step as f64 + 1.0),

@@ -21,6 +21,7 @@ use burn::optim::{
 };
 use burn::prelude::*;
 
+use super::influence::{GradShare, grad_shares};
 use super::instrument::{collect, helper_pool};
 use super::metrics::{LossKind, SplitMetrics};
 use super::model::{Inputs, SegmentModel, SegmentModelConfig};
@@ -47,6 +48,7 @@ pub struct TrainSettings {
     pub weight_decay: f64,
     /// 0 = full batch.
     pub batch_size: usize,
+    /// Refresh every prediction every this many steps; 0 = automatic (see `eval_interval`).
     pub eval_every: u64,
     pub model: SegmentModelConfig,
 }
@@ -91,6 +93,20 @@ pub enum EngineError {
     Checkpoint { path: String, message: String },
 }
 
+/// `eval_every` resolved for `n_train` training rows. Automatic (0): every step with full batch,
+/// where the fused pass makes the refresh free; once an epoch with mini-batches. A refresh costs
+/// about as much per row as a training step, so refreshing once an epoch keeps its share of the
+/// time the same at any data size, and between refreshes every training row is still predicted
+/// once, by its batch's own forward pass.
+pub fn eval_interval(settings: &TrainSettings, n_train: usize) -> u64 {
+    let bs = settings.batch_size;
+    match settings.eval_every {
+        0 if bs == 0 || bs >= n_train => 1,
+        0 => n_train.div_ceil(bs) as u64,
+        k => k,
+    }
+}
+
 /// Every segment's result in dataset order, from per-row results of the two splits.
 fn merge(
     n: usize,
@@ -122,6 +138,10 @@ struct Evaluation {
     /// The step whose model produced them.
     step: u64,
     segments: Arc<Vec<SegmentEval>>,
+    /// Per segment, the step whose model predicted it; empty when all are `step`'s.
+    pred_steps: Arc<Vec<u64>>,
+    /// Per segment, the gradient share (training rows; empty for a pairwise loss).
+    grad: Arc<Vec<GradShare>>,
     train: SplitMetrics,
     dev: SplitMetrics,
     ms: f64,
@@ -159,6 +179,8 @@ pub struct Trainer {
     best: Option<Best>,
     /// The training pairs of a pairwise objective (positions in the training rows).
     pairs: Option<Pairs>,
+    /// Steps between refreshes of every prediction (`eval_every`, resolved).
+    eval_interval: u64,
 }
 
 /// A kept state: the step with the lowest dev loss, everything needed to go back to it.
@@ -237,6 +259,7 @@ impl Trainer {
             })
             .flatten();
         let dev_groups = doc_groups(&dataset, &dev_rows);
+        let eval_interval = eval_interval(&settings, train_rows.len());
         Ok(Self {
             state: TrainState {
                 step: 0,
@@ -263,6 +286,7 @@ impl Trainer {
             helper_pool: helper_pool(),
             best: None,
             pairs,
+            eval_interval,
         })
     }
 
@@ -298,6 +322,11 @@ impl Trainer {
     }
     pub fn state(&self) -> &TrainState {
         &self.state
+    }
+    /// Steps between refreshes of every prediction: `eval_every`, or when it is 0 (automatic),
+    /// every step with full batch and once an epoch with mini-batches.
+    pub fn eval_interval(&self) -> u64 {
+        self.eval_interval
     }
     pub fn step_count(&self) -> u64 {
         self.state.step
@@ -380,9 +409,16 @@ impl Trainer {
 
     /// Predictions of the current model for every row of `x`, by chunks, without autodiff.
     pub fn predict(&self, x: &Inputs) -> Vec<f32> {
+        self.predict_hidden(x, false).0
+    }
+
+    /// Predictions for every row of `x` by chunks, without autodiff, and (`keep_hidden`) the last
+    /// hidden activation of every row, [n, hidden].
+    fn predict_hidden(&self, x: &Inputs, keep_hidden: bool) -> (Vec<f32>, Option<Tensor<2>>) {
         let model = self.model.valid();
         let n = x.rows();
         let mut out = Vec::with_capacity(n);
+        let mut hidden = Vec::new();
         let mut start = 0;
         while start < n {
             let end = (start + EVAL_CHUNK).min(n);
@@ -391,10 +427,26 @@ impl Trainer {
             } else {
                 x.slice(start, end)
             };
-            out.extend(host_preds(model.forward(&chunk)));
+            let h = model.hidden_from(model.type_sums(&chunk.types), &chunk);
+            out.extend(host_preds(model.head.forward(h.clone())));
+            if keep_hidden {
+                hidden.push(h);
+            }
             start = end;
         }
-        out
+        let hidden = (!hidden.is_empty()).then(|| Tensor::cat(hidden, 0));
+        (out, hidden)
+    }
+
+    /// The training rows' gradient shares in dataset order (empty when the loss has none).
+    fn grads_in_order(&self, train: Option<Vec<GradShare>>) -> Arc<Vec<GradShare>> {
+        Arc::new(train.map_or_else(Vec::new, |g| {
+            let mut out = vec![GradShare::NONE; self.dataset.segments.len()];
+            for (&i, g) in self.train_rows.iter().zip(g) {
+                out[i] = g;
+            }
+            out
+        }))
     }
 
     /// Predicts every segment (dataset order) with the current model.
@@ -419,7 +471,7 @@ impl Trainer {
     fn evaluate(&self) -> Evaluation {
         let t0 = Instant::now();
         let loss = self.settings.loss;
-        let tp = self.predict(&self.train_x);
+        let (tp, hidden) = self.predict_hidden(&self.train_x, true);
         let dp = self
             .dev_x
             .as_ref()
@@ -433,6 +485,8 @@ impl Trainer {
             loss,
         );
         let (de, dev) = evaluate_rows(&self.dataset, &self.dev_rows, &dp, &self.dev_groups, loss);
+        let residuals: Vec<f32> = te.iter().map(|e| e.residual).collect();
+        let grad = self.grads_in_order(hidden.and_then(|h| grad_shares(h, &residuals, loss)));
         let segs = merge(
             self.dataset.segments.len(),
             &self.train_rows,
@@ -443,6 +497,8 @@ impl Trainer {
         Evaluation {
             step: self.state.step,
             segments: Arc::new(segs),
+            pred_steps: Arc::default(),
+            grad,
             train,
             dev,
             ms: t0.elapsed().as_secs_f64() * 1e3,
@@ -459,6 +515,8 @@ impl Trainer {
             batch_loss: ev.train.loss,
             eval_step: ev.step,
             segments: ev.segments,
+            pred_steps: ev.pred_steps,
+            grad: ev.grad,
             train: ev.train,
             dev: ev.dev,
             grad_norm: f64::NAN,

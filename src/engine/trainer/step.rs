@@ -10,6 +10,7 @@ use burn::prelude::*;
 
 use super::{Evaluation, Trainer, merge};
 use crate::data::Dataset;
+use crate::engine::influence::{GradShare, grad_shares};
 use crate::engine::instrument::{GradList, change_norms, collect, join, scalar, sum_squares};
 use crate::engine::metrics::SplitMetrics;
 use crate::engine::model::Inputs;
@@ -29,9 +30,9 @@ struct Measured {
     /// Per parameter tensor: (||dW||^2, ||W||^2), with the tensors' names.
     norms: Vec<(f64, f64)>,
     names: Vec<String>,
-    /// Full batch: the next step's training loss (its graph kept) and the training split's
-    /// evaluation by the updated model.
-    train: Option<(Tensor<1>, SplitEval)>,
+    /// Full batch: the next step's training loss (its graph kept), the training split's
+    /// evaluation by the updated model, and its rows' gradient shares.
+    train: Option<(Tensor<1>, SplitEval, Option<Vec<GradShare>>)>,
     /// Full batch with dev rows: the dev split's evaluation by the updated model.
     dev: Option<SplitEval>,
     /// Host-side time of the train split's metrics.
@@ -101,11 +102,11 @@ impl Trainer {
         // Full batch, refreshing every step: the forward pass that the next step trains on is
         // run right after this update, so its values are this report's train predictions and no
         // separate evaluation pass is needed (only the dev rows get a no-grad forward).
-        let fused = batch_pos.is_none() && self.settings.eval_every == 1;
+        let fused = batch_pos.is_none() && self.eval_interval == 1;
         let old_model = self.model.clone();
         let old_optim = self.optim.clone();
 
-        let loss = self.batch_loss_tensor(batch_pos.as_deref());
+        let (loss, batch_preds) = self.batch_loss_tensor(batch_pos.as_deref());
         let batch_loss = scalar(loss.clone().inner());
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let mut measured = self.update(grads, fused);
@@ -134,7 +135,7 @@ impl Trainer {
         self.state.step = attempted;
         let (layers, weight_change, weight_change_rel) = measured.layer_changes();
         let grad_norm = measured.grad_norm;
-        let (ev, eval_ms) = self.report_evaluation(measured);
+        let (ev, eval_ms) = self.report_evaluation(measured, &batch, batch_preds);
         self.track_best(ev.step, &ev.dev);
         StepReport {
             step: attempted,
@@ -142,6 +143,8 @@ impl Trainer {
             batch_loss,
             eval_step: ev.step,
             segments: ev.segments,
+            pred_steps: ev.pred_steps,
+            grad: ev.grad,
             train: ev.train,
             dev: ev.dev,
             grad_norm,
@@ -157,18 +160,20 @@ impl Trainer {
     }
 
     /// The loss of this step's batch as a tensor with its graph: the look-ahead computed at the
-    /// end of the previous full-batch step, or a fresh forward pass over the batch.
-    fn batch_loss_tensor(&mut self, batch_pos: Option<&[usize]>) -> Tensor<1> {
+    /// end of the previous full-batch step, or a fresh forward pass over the batch. With a
+    /// mini-batch, also that pass's predictions (batch order), for the report.
+    fn batch_loss_tensor(&mut self, batch_pos: Option<&[usize]>) -> (Tensor<1>, Option<Vec<f32>>) {
         match (self.lookahead.take(), batch_pos) {
-            (Some(loss), None) => loss,
+            (Some(loss), None) => (loss, None),
             (_, None) => {
                 let pred = self.model.forward(&self.train_x); // [n, 1]
-                objective(
+                let loss = objective(
                     pred,
                     self.train_y.clone(),
                     self.settings.loss,
                     self.pairs.as_ref(),
-                )
+                );
+                (loss, None)
             }
             (_, Some(pos)) => {
                 let idx: Vec<i64> = pos.iter().map(|&p| p as i64).collect();
@@ -177,13 +182,16 @@ impl Trainer {
                     &self.train_y.device(),
                 );
                 let pred = self.model.forward(&self.train_x.select(idx.clone())); // [b, 1]
+                // Only b values reach the host; they date the batch rows between refreshes.
+                let preds = host_preds(pred.clone().inner());
                 // Pairwise losses train on the full batch only (checked with the config).
-                objective(
+                let loss = objective(
                     pred,
                     self.train_y.clone().select(0, idx),
                     self.settings.loss,
                     None,
-                )
+                );
+                (loss, Some(preds))
             }
         }
     }
@@ -258,12 +266,15 @@ impl Trainer {
                 // has gone, and then nothing is waiting for them.
                 let _ = sums_tx.send(sums.clone().inner());
                 drop(sums_tx);
-                let pred = model.forward_from(sums, train_x); // [n_train, 1]
+                let h = model.hidden_from(sums, train_x); // [n_train, hidden]
+                let pred = model.head.forward(h.clone()); // [n_train, 1]
                 let next = objective(pred.clone(), train_y.clone(), loss_kind, pairs);
                 let preds = host_preds(pred.inner());
                 let t = Instant::now();
                 let (rows, metrics) =
                     evaluate_rows(dataset, train_rows, &preds, train_groups, loss_kind);
+                let residuals: Vec<f32> = rows.iter().map(|e| e.residual).collect();
+                let grads = grad_shares(h.inner(), &residuals, loss_kind);
                 eval_ms = t.elapsed().as_secs_f64() * 1e3;
                 (
                     next,
@@ -272,6 +283,7 @@ impl Trainer {
                         rows,
                         metrics,
                     },
+                    grads,
                 )
             });
             let grad_norm = join(gn).sqrt();
@@ -288,10 +300,16 @@ impl Trainer {
     }
 
     /// The evaluation this step's report carries, and its host-side time: the fused one computed
-    /// beside the update, a fresh refresh every `eval_every` steps, or the last one again.
-    fn report_evaluation(&mut self, measured: Measured) -> (Evaluation, f64) {
+    /// beside the update, a fresh refresh every `eval_interval` steps, or the last one with the
+    /// batch rows' predictions from this step's forward pass (made before the update).
+    fn report_evaluation(
+        &mut self,
+        measured: Measured,
+        batch: &[usize],
+        batch_preds: Option<Vec<f32>>,
+    ) -> (Evaluation, f64) {
         let step = self.state.step;
-        if let Some((next, train)) = measured.train {
+        if let Some((next, train, grads)) = measured.train {
             self.lookahead = Some(next);
             // No dev rows: the metrics of an empty split, as a refresh would give.
             let (de, dm) = measured
@@ -308,6 +326,8 @@ impl Trainer {
             let ev = Evaluation {
                 step,
                 segments,
+                pred_steps: Arc::default(),
+                grad: self.grads_in_order(grads),
                 train: train.metrics,
                 dev: dm,
                 ms: measured.eval_ms,
@@ -315,14 +335,49 @@ impl Trainer {
             self.last_eval = Some(ev.clone());
             return (ev, measured.eval_ms);
         }
-        match &self.last_eval {
-            Some(last) if !step.is_multiple_of(self.settings.eval_every) => (last.clone(), 0.0),
+        match self.last_eval.take() {
+            Some(mut last) if !step.is_multiple_of(self.eval_interval) => {
+                if let Some(preds) = batch_preds {
+                    self.overlay_batch(&mut last, batch, &preds, step - 1);
+                }
+                self.last_eval = Some(last.clone());
+                (last, 0.0)
+            }
             _ => {
                 let ev = self.evaluate();
                 self.last_eval = Some(ev.clone());
                 let ms = ev.ms;
                 (ev, ms)
             }
+        }
+    }
+
+    /// Writes the batch rows' predictions (made by the model after step `by`) over an earlier
+    /// evaluation: prediction, residual, loss, and the loss's share of the training split's total
+    /// at that evaluation. The split metrics stay the evaluation's own. Costs a copy of the
+    /// per-segment vectors (the previous report still holds them) and O(batch) work.
+    fn overlay_batch(&self, ev: &mut Evaluation, batch: &[usize], preds: &[f32], by: u64) {
+        let n = self.dataset.segments.len();
+        let total = ev.train.loss * ev.train.n as f64;
+        let segs = Arc::make_mut(&mut ev.segments);
+        let steps = Arc::make_mut(&mut ev.pred_steps);
+        if steps.len() != n {
+            *steps = vec![ev.step; n];
+        }
+        for (&i, &p) in batch.iter().zip(preds) {
+            let residual = self.dataset.target(i) - p;
+            let loss = self.settings.loss.of(f64::from(residual));
+            segs[i] = SegmentEval {
+                pred: p,
+                residual,
+                loss: loss as f32,
+                share: if total > 0.0 {
+                    (loss / total) as f32
+                } else {
+                    0.0
+                },
+            };
+            steps[i] = by;
         }
     }
 }
