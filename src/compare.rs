@@ -188,6 +188,7 @@ impl Source for Compare {
             speed: true,
             save: false,
             rewind: false,
+            mark: false,
         }
     }
     fn current(&mut self) -> StepReport {

@@ -8,12 +8,13 @@ use std::path::Path;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
+use crate::analysis::datamap::{DataMap, Region};
 use crate::analysis::{is_outlier, robust_z};
 use crate::data::{Dataset, Partition, Split};
 use crate::engine::StepReport;
 
 /// The columns before the label columns, in order.
-const HEAD: [&str; 14] = [
+const HEAD: [&str; 20] = [
     "id",
     "doc",
     "split",
@@ -28,6 +29,12 @@ const HEAD: [&str; 14] = [
     "outlier",
     "rater_spread",
     "ratings",
+    "grad_share",
+    "grad_align",
+    "dm_mean_residual",
+    "dm_abs_residual",
+    "dm_variability",
+    "dm_region",
 ];
 
 /// One row of the table.
@@ -49,6 +56,15 @@ pub struct Row {
     pub rater_spread: f32,
     /// Ratings joined by `;` (CSV has no lists).
     pub ratings: String,
+    /// The gradient share and alignment at the output layer (training rows; NaN elsewhere, or
+    /// when unknown).
+    pub grad_share: f32,
+    pub grad_align: f32,
+    /// The data map over the last refreshed steps (NaN and no region without one).
+    pub dm_mean_residual: f32,
+    pub dm_abs_residual: f32,
+    pub dm_variability: f32,
+    pub dm_region: Option<Region>,
     /// The segment's label under each of the dataset's label keys (`""` where it has none).
     pub labels: Vec<String>,
     pub tags: String,
@@ -57,13 +73,14 @@ pub struct Row {
 }
 
 /// Builds every row; `outlier_k` is the robust-z threshold; `label_keys` is
-/// `ds.label_keys()`.
+/// `ds.label_keys()`; `map` is the data map over the steps before `report`, if there is one.
 pub fn rows(
     report: &StepReport,
     ds: &Dataset,
     part: &Partition,
     label_keys: &[String],
     outlier_k: f64,
+    map: Option<&DataMap>,
 ) -> Vec<Row> {
     let z = robust_z(&report.segments, part);
     ds.segments
@@ -71,6 +88,8 @@ pub fn rows(
         .enumerate()
         .map(|(i, s)| {
             let e = report.segments[i];
+            let g = report.grad_of(i);
+            let p = map.map(|m| m.points[i]);
             Row {
                 id: ds.segment_id(i),
                 doc: ds.docs[s.doc].id.clone(),
@@ -91,6 +110,12 @@ pub fn rows(
                     .map(|r| r.to_string())
                     .collect::<Vec<_>>()
                     .join(";"),
+                grad_share: g.share,
+                grad_align: g.align,
+                dm_mean_residual: p.map_or(f32::NAN, |p| p.mean_residual),
+                dm_abs_residual: p.map_or(f32::NAN, |p| p.abs_residual),
+                dm_variability: p.map_or(f32::NAN, |p| p.variability),
+                dm_region: p.and_then(|p| p.region),
                 labels: label_keys
                     .iter()
                     .map(|k| s.label(k).unwrap_or_default().to_string())
@@ -126,6 +151,12 @@ impl Serialize for JsonRow<'_> {
         m.serialize_entry("outlier", &r.outlier)?;
         m.serialize_entry("rater_spread", &r.rater_spread)?;
         m.serialize_entry("ratings", &r.ratings)?;
+        m.serialize_entry("grad_share", &r.grad_share)?;
+        m.serialize_entry("grad_align", &r.grad_align)?;
+        m.serialize_entry("dm_mean_residual", &r.dm_mean_residual)?;
+        m.serialize_entry("dm_abs_residual", &r.dm_abs_residual)?;
+        m.serialize_entry("dm_variability", &r.dm_variability)?;
+        m.serialize_entry("dm_region", &r.dm_region)?;
         for (k, v) in self.keys.iter().zip(&r.labels) {
             m.serialize_entry(k, v)?;
         }
@@ -149,13 +180,14 @@ pub fn write(
     ds: &Dataset,
     part: &Partition,
     outlier_k: f64,
+    map: Option<&DataMap>,
 ) -> Result<usize, ExportError> {
     let fail = |message: String| ExportError::Write {
         path: path.display().to_string(),
         message,
     };
     let keys = ds.label_keys();
-    let rows = rows(report, ds, part, &keys, outlier_k);
+    let rows = rows(report, ds, part, &keys, outlier_k, map);
     let tmp = path.with_extension(format!(
         "{}.tmp-{}",
         path.extension().and_then(|e| e.to_str()).unwrap_or(""),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::analysis::datamap::Window;
 use crate::analysis::top_by_share;
 use crate::data::{Dataset, Partition, Split};
 use crate::engine::metrics::SplitMetrics;
@@ -228,6 +229,9 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
     let mut taken = 0;
     let mut last_step = 0;
     let mut stopped_early = false;
+    // The last refreshed steps, for the data map columns of `--report`.
+    let mut window = Window::default();
+    let mut best_window: Option<Window> = None;
     // Only refreshed steps can improve the best; with refreshes every k steps, a patience under
     // two refreshes would stop after a single evaluation without improvement.
     let patience = match opts.early_stop {
@@ -236,6 +240,14 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
     };
     for k in 0..opts.steps {
         let report = source.advance();
+        if report.diverged.is_none() {
+            window.push(report.eval_step, report.segments.clone());
+            // The window up to the best step, for when its model is handed back (20 shared
+            // pointers, no copies).
+            if source.best().is_some_and(|b| b.0 == report.step) {
+                best_window = Some(window.clone());
+            }
+        }
         stream_step(&mut stream, &report)?;
         serde_json::to_writer(&mut out, &line(&report, &ds, &part, opts.top_k))
             .map_err(|e| io_err(std::io::Error::other(e)))?;
@@ -258,7 +270,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
                 step: report.step,
                 reason: reason.clone(),
             };
-            finish(source, opts, Some(report))?;
+            finish(source, opts, Some(report), &window)?;
             return Ok(outcome);
         }
         taken = k + 1;
@@ -267,7 +279,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         last = Some(report);
         if let Some(signal) = crate::signals::received() {
             out.flush().map_err(io_err)?;
-            finish(source, opts, last)?;
+            finish(source, opts, last, &window)?;
             return Ok(Outcome::Interrupted {
                 steps: taken,
                 signal,
@@ -309,7 +321,11 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         .map_err(|e| io_err(std::io::Error::other(e)))?;
     out.write_all(b"\n").map_err(io_err)?;
     out.flush().map_err(io_err)?;
-    finish(source, opts, last)?;
+    let map_window = match &best_window {
+        Some(w) if kept != last_step => w,
+        _ => &window,
+    };
+    finish(source, opts, last, map_window)?;
     Ok(Outcome::Finished {
         steps: taken,
         stopped_early: stopped_early.then_some(patience),
@@ -324,6 +340,7 @@ fn finish(
     source: &mut dyn Source,
     opts: &HeadlessOptions,
     last: Option<StepReport>,
+    window: &Window,
 ) -> Result<(), HeadlessError> {
     if let Some(p) = &opts.report {
         let last = match last {
@@ -331,7 +348,18 @@ fn finish(
             None => source.current(),
         };
         let (ds, part) = (source.dataset().clone(), source.partition().clone());
-        export::write(p, &last, &ds, &part, opts.outlier_k)?;
+        let mut window = window.clone();
+        // A handed-back best model: the map covers the steps up to it.
+        window.truncate(last.eval_step);
+        window.push(last.eval_step, last.segments.clone());
+        export::write(
+            p,
+            &last,
+            &ds,
+            &part,
+            opts.outlier_k,
+            window.map(&part).as_ref(),
+        )?;
     }
     if let Some(dir) = &opts.save {
         source.save(dir).map_err(HeadlessError::Save)?;

@@ -229,7 +229,13 @@ fn watch(
         });
         println!("{summary}");
         if let (Some(p), Some(r)) = (report, &last) {
-            segscope::export::write(p, r, &ds, &part, config.ui.outlier_k)
+            // The data map over the stream's last refreshed steps, as the dashboard shows it.
+            let mut window = segscope::analysis::datamap::Window::default();
+            for s in &w.state.reports {
+                window.push(s.eval_step, s.segments.clone());
+            }
+            let map = window.map(&part);
+            segscope::export::write(p, r, &ds, &part, config.ui.outlier_k, map.as_ref())
                 .map_err(|e| (1, e.to_string()))?;
         }
         return Ok(ExitCode::SUCCESS);

@@ -251,6 +251,73 @@ fn check(action: Action, key: &KeySpec) {
             assert_eq!(engine_cmds(&mut app), vec![Control::RestoreBest], "{label}");
             assert_eq!(app.run, RunState::Paused, "{label}");
         }
+        Action::DataMap => {
+            press(&mut app, key);
+            assert!(app.show_datamap, "{label}");
+            press(&mut app, key);
+            assert!(!app.show_datamap, "{label}");
+        }
+        Action::Region => {
+            use segscope::analysis::datamap::Region;
+            let map = app.datamap.clone().expect("a map after 5 steps");
+            let all = app.view.rows.len();
+            for want in [Region::Easy, Region::Ambiguous, Region::Hard] {
+                press(&mut app, key);
+                assert_eq!(app.view.region, Some(want), "{label}");
+                assert!(
+                    app.view
+                        .rows
+                        .iter()
+                        .all(|&i| map.points[i].region == Some(want)),
+                    "{label}: only {want:?} rows"
+                );
+            }
+            press(&mut app, key);
+            assert_eq!(app.view.region, None, "{label}: then all again");
+            assert_eq!(app.view.rows.len(), all);
+        }
+        Action::Mark => {
+            press(&mut app, key);
+            assert_eq!(app.marks.last().map(|m| m.0), Some(5), "{label}");
+            assert_eq!(engine_cmds(&mut app), vec![Control::Mark], "{label}");
+            app.caps.mark = false;
+            press(&mut app, key);
+            assert!(
+                engine_cmds(&mut app).is_empty(),
+                "{label}: a stream keeps no model"
+            );
+            assert_eq!(
+                app.marks.len(),
+                2,
+                "{label}: but the diff view still gets its mark"
+            );
+        }
+        Action::Rewind => {
+            press(&mut app, key);
+            assert!(engine_cmds(&mut app).is_empty(), "{label}: no mark yet");
+            assert!(app.status.as_deref().unwrap_or("").contains("no mark"));
+            app.update(Action::Mark);
+            app.update(Action::ToggleRun);
+            engine_cmds(&mut app);
+            press(&mut app, key);
+            assert_eq!(engine_cmds(&mut app), vec![Control::Rewind], "{label}");
+            assert_eq!(app.run, RunState::Paused, "{label}");
+            app.caps.mark = false;
+            press(&mut app, key);
+            assert!(
+                engine_cmds(&mut app).is_empty(),
+                "{label}: nothing to rewind in a stream"
+            );
+        }
+        Action::Diff => {
+            press(&mut app, key);
+            assert_eq!(app.overlay, Overlay::None, "{label}: no mark yet");
+            app.update(Action::Mark);
+            press(&mut app, key);
+            assert_eq!(app.overlay, Overlay::Diff, "{label}");
+            press(&mut app, key);
+            assert_eq!(app.overlay, Overlay::None, "{label}");
+        }
         Action::Help => {
             press(&mut app, key);
             assert_eq!(app.overlay, Overlay::Help, "{label}");
@@ -287,7 +354,7 @@ fn every_key_in_the_table_does_what_its_help_says() {
             checked += 1;
         }
     }
-    assert!(checked >= 29, "{checked} keys checked");
+    assert!(checked >= 34, "{checked} keys checked");
 }
 
 #[test]
@@ -444,4 +511,17 @@ fn keys_for_what_the_source_cannot_do_say_so() {
         assert!(app.status.is_some(), "{a:?} said nothing");
         assert_eq!(app.run, RunState::Paused);
     }
+}
+
+#[test]
+fn a_rewind_cuts_the_charts_back_and_says_the_run_forked() {
+    let mut app = common::app_after(12);
+    let ds = app.ds.clone();
+    app.update(Action::Mark);
+    app.on_report(common::report(&ds, 8), 0.0);
+    assert_eq!(app.forked, Some((12, 8)));
+    assert_eq!(app.history.last().map(|h| h.step), Some(8));
+    assert!(app.pred_history.iter().all(|(s, _)| *s <= 8));
+    let map = app.datamap.as_ref().expect("the map over the kept steps");
+    assert_eq!(map.last, 8);
 }

@@ -222,6 +222,46 @@ fn flat_form_and_csv_report_carry_the_noise_labels() {
         .filter(|l| l.contains("\"noise\":\"flipped\""))
         .count();
     assert!(noisy > 10, "flipped labels in the report: {noisy}");
+
+    // Gradient shares and the data map: the training split's shares sum to 1, and the recorded
+    // corruptions sit in the map's hard region. The default run stops early and hands back its
+    // best step; the map covers the 20 steps up to it.
+    let o = segscope(&["--headless", "--report", "g.jsonl"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.path().join("g.jsonl")).expect("report");
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let train_sum: f64 = rows
+        .iter()
+        .filter(|r| r["split"] == "train")
+        .filter_map(|r| r["grad_share"].as_f64())
+        .sum();
+    assert!(
+        (train_sum - 1.0).abs() < 1e-3,
+        "train grad shares sum to {train_sum}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r["split"] == "dev")
+            .all(|r| r["grad_share"].is_null()),
+        "dev rows have no gradient share"
+    );
+    let noisy: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["noise"].as_str().is_some_and(|n| !n.is_empty()))
+        .collect();
+    let hard = noisy.iter().filter(|r| r["dm_region"] == "hard").count();
+    assert!(
+        hard * 5 >= noisy.len() * 4,
+        "{hard} of {} corruptions in the hard region",
+        noisy.len()
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["dm_variability"].is_number() || r["target"].is_null())
+    );
 }
 
 #[test]

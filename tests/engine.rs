@@ -697,3 +697,42 @@ fn gradient_shares_match_autodiff_per_segment() {
         );
     }
 }
+
+#[test]
+fn rewinding_to_a_mark_reproduces_the_first_pass() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    for batch in [0usize, 64] {
+        let mut cfg = Config::default();
+        cfg.train.batch_size = batch;
+        let mut t = trainer(ds.clone(), &cfg);
+        for _ in 0..4 {
+            t.step();
+        }
+        let info = t.mark();
+        assert_eq!((info.step, info.kept), (4, 1));
+        // Weights and Adam's two moments, 4 bytes each.
+        let params: usize = t.parameters_host().iter().map(|(_, v)| v.len()).sum();
+        assert_eq!(info.bytes, params * 4 * 3);
+        let first: Vec<StepReport> = (0..6).map(|_| t.step()).collect();
+        assert!(t.rewind());
+        assert_eq!(t.step_count(), 4);
+        let again: Vec<StepReport> = (0..6).map(|_| t.step()).collect();
+        for (a, b) in first.iter().zip(&again) {
+            assert_eq!(a.step, b.step);
+            assert_eq!(a.eval_step, b.eval_step, "batch {batch}");
+            assert_eq!(a.batch, b.batch, "the same batches");
+            assert_eq!(a.segments, b.segments, "batch {batch}, step {}", a.step);
+            assert_eq!(a.pred_steps, b.pred_steps);
+            assert_eq!(a.train, b.train);
+            assert_eq!(a.dev, b.dev);
+            assert_eq!(a.batch_loss, b.batch_loss);
+            assert_eq!(a.weight_change, b.weight_change);
+        }
+        // Marks beyond the limit drop the oldest.
+        for _ in 0..segscope::engine::trainer::MAX_MARKS + 2 {
+            t.step();
+            t.mark();
+        }
+        assert_eq!(t.mark().kept, segscope::engine::trainer::MAX_MARKS);
+    }
+}

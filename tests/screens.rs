@@ -183,3 +183,40 @@ fn mini_batch_rows_older_than_the_step_are_marked() {
     );
     insta::assert_snapshot!("main_view_mini_batch", screen);
 }
+
+#[test]
+fn data_map_panel_and_region_filter() {
+    let mut app = common::app_after(12);
+    app.update(Action::DataMap);
+    app.update(Action::Region);
+    app.update(Action::Region);
+    app.update(Action::Region);
+    let screen = draw(&app, 160, 48);
+    assert!(
+        screen.contains("Data map"),
+        "the panel replaces the loss chart"
+    );
+    assert!(
+        screen.contains("data map: hard only"),
+        "the table says it is filtered"
+    );
+    insta::assert_snapshot!("data_map", screen);
+}
+
+#[test]
+fn diff_view_lists_what_moved_since_the_mark() {
+    let mut app = common::app();
+    let ds = app.ds.clone();
+    for s in 0..=4 {
+        app.on_report(common::report(&ds, s), 25.0);
+    }
+    app.update(Action::Mark);
+    for s in 5..=12 {
+        app.on_report(common::report(&ds, s), 25.0);
+    }
+    app.refresh_rows();
+    app.update(Action::Diff);
+    let screen = draw(&app, 160, 48);
+    assert!(screen.contains("step 4 → step 12"));
+    insta::assert_snapshot!("diff_view", screen);
+}

@@ -33,6 +33,7 @@ impl Source for Scripted {
             speed: true,
             save: true,
             rewind: false,
+            mark: false,
         }
     }
     fn current(&mut self) -> StepReport {
@@ -173,4 +174,43 @@ fn the_trainer_is_a_source_and_its_reports_survive_json() {
     let back: StepReport =
         serde_json::from_str(&serde_json::to_string(&start).expect("ser")).expect("de");
     assert!(back.grad_norm.is_nan() && start.grad_norm.is_nan());
+}
+
+#[test]
+fn the_driver_marks_and_rewinds_the_trainer() {
+    let text = "{\"id\": \"a\", \"split\": \"train\", \"segments\": [{\"text\": \"one two\", \"score\": 0.5}, {\"text\": \"three\", \"score\": -0.5}]}\n{\"id\": \"b\", \"split\": \"dev\", \"segments\": [{\"text\": \"four five\", \"score\": 0.1}]}";
+    let (ds, _) = parse_str(text, "t", &ReadOptions::default()).expect("data");
+    let cfg = segscope::config::Config::default();
+    let s = session::from_dataset(cfg, "defaults".into(), ds, vec![], None).expect("session");
+    let (src, _) = s.into_source();
+    let h = source::spawn(Box::new(src), 0.0).expect("spawn");
+    next_reports(&h, 1);
+    h.control.send(Control::Step(3)).expect("send");
+    let (_, _) = next_reports(&h, 3);
+    h.control.send(Control::Rewind).expect("send");
+    match h.events.recv_timeout(Duration::from_secs(10)) {
+        Ok(Event::Message(m)) => assert!(m.contains("no mark"), "{m}"),
+        other => panic!("expected a message, got {other:?}"),
+    }
+    h.control.send(Control::Mark).expect("send");
+    match h.events.recv_timeout(Duration::from_secs(10)) {
+        Ok(Event::Message(m)) => assert!(m.starts_with("marked step 3: 1 mark kept"), "{m}"),
+        other => panic!("expected the mark's message, got {other:?}"),
+    }
+    h.control.send(Control::Step(2)).expect("send");
+    let (steps, _) = next_reports(&h, 2);
+    assert_eq!(steps, vec![4, 5]);
+    h.control.send(Control::Rewind).expect("send");
+    let (steps, msgs) = next_reports(&h, 1);
+    assert_eq!(steps, vec![3], "the report of the marked step");
+    h.control.send(Control::Step(1)).expect("send");
+    let (steps, more) = next_reports(&h, 1);
+    assert_eq!(steps, vec![4], "training goes on from the mark");
+    let all: Vec<String> = msgs.into_iter().chain(more).collect();
+    assert!(
+        all.iter().any(|m| m == "rewound to the mark at step 3"),
+        "{all:?}"
+    );
+    h.control.send(Control::Quit).expect("send");
+    h.thread.join().expect("the driver ends on Quit");
 }

@@ -191,6 +191,11 @@ impl Window {
         }
     }
 
+    /// Forgets every step after `step` (the run went back to it).
+    pub fn truncate(&mut self, step: u64) {
+        self.steps.retain(|(s, _)| *s <= step);
+    }
+
     pub fn map(&self, part: &Partition) -> Option<DataMap> {
         DataMap::of(self.steps.iter().map(|(s, v)| (*s, v.as_slice())), part)
     }

@@ -16,6 +16,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 pub use keymap::{Action, Keymap};
 pub use table::{SortKey, TableView};
 
+use crate::analysis::datamap::{DataMap, Region, Window};
 use crate::analysis::{Analysis, Convergence};
 use crate::config::UiConfig;
 use crate::data::{Dataset, Partition, Split};
@@ -61,6 +62,8 @@ pub enum Overlay {
     Help,
     /// The detail view of a segment (global index).
     Detail(usize),
+    /// Every segment's prediction at the last mark against now, by the size of the change.
+    Diff,
 }
 
 /// Facts about the run shown in the header.
@@ -156,6 +159,16 @@ pub struct App {
     pub model_history: Vec<(u64, Vec<f64>)>,
     /// In a comparison: recent per-step predictions of every model, newest last.
     pub model_preds: VecDeque<(u64, Vec<Arc<Vec<SegmentEval>>>)>,
+    /// The last refreshed steps' predictions, and the data map over them.
+    pub dm_window: Window,
+    pub datamap: Option<DataMap>,
+    /// The data map replaces the loss chart.
+    pub show_datamap: bool,
+    /// Marked steps and every segment's prediction then (for the diff view), newest last.
+    pub marks: Vec<(u64, Arc<Vec<SegmentEval>>)>,
+    /// The last fork: the run went back from the first step to the second (a rewind, or the
+    /// best model restored).
+    pub forked: Option<(u64, u64)>,
 }
 
 impl App {
@@ -195,6 +208,7 @@ impl App {
                 filter: String::new(),
                 typing: false,
                 outliers_only: false,
+                region: None,
                 show_context: false,
                 rows: Vec::new(),
                 cursor: 0,
@@ -218,9 +232,15 @@ impl App {
                 speed: true,
                 save: true,
                 rewind: false,
+                mark: true,
             },
             model_history: Vec::new(),
             model_preds: VecDeque::new(),
+            dm_window: Window::default(),
+            datamap: None,
+            show_datamap: false,
+            marks: Vec::new(),
+            forked: None,
         };
         app.label_keys = app.ds.label_keys();
         app.refresh_rows();
@@ -253,8 +273,13 @@ impl App {
             };
             self.status = Some(format!("training diverged: {reason}"));
         }
-        if r.diverged.is_none() && self.history.last().is_some_and(|h| r.step < h.step) {
-            // The source went back (a restored best model): the charts restart from there.
+        if r.diverged.is_none()
+            && let Some(last) = self.history.last().map(|h| h.step)
+            && r.step < last
+        {
+            // The source went back (a rewind, a restored best model): the charts restart from
+            // there, and say so.
+            self.forked = Some((last, r.step));
             self.truncate_history(r.step);
         }
         let is_new_step = self.history.last().is_none_or(|h| r.step > h.step);
@@ -294,6 +319,8 @@ impl App {
         {
             self.pred_history
                 .push_back((r.eval_step, r.segments.clone()));
+            self.dm_window.push(r.eval_step, r.segments.clone());
+            self.datamap = self.dm_window.map(&self.part);
             while self.pred_history.len() > self.pred_history_cap {
                 self.pred_history.pop_front();
             }
@@ -320,6 +347,8 @@ impl App {
         self.pred_history.retain(|(s, _)| *s <= step);
         self.model_history.retain(|(s, _)| *s <= step);
         self.model_preds.retain(|(s, _)| *s <= step);
+        self.dm_window.truncate(step);
+        self.datamap = self.dm_window.map(&self.part);
         self.best = None;
         for h in &self.history {
             if h.dev_loss.is_finite() && self.best.is_none_or(|(_, b)| h.dev_loss < b) {
@@ -443,8 +472,12 @@ impl App {
             Action::Home => self.move_cursor(isize::MIN / 2),
             Action::End => self.move_cursor(isize::MAX / 2),
             Action::NextSort => {
+                // Skip the columns this run does not have.
+                let has_grad = self.report.as_ref().is_some_and(|r| !r.grad.is_empty());
                 self.view.sort = self.view.sort.next();
-                if self.view.sort == SortKey::Oof && self.oof.is_none() {
+                while (self.view.sort == SortKey::Oof && self.oof.is_none())
+                    || (self.view.sort == SortKey::Grad && !has_grad)
+                {
                     self.view.sort = self.view.sort.next();
                 }
                 self.view.desc = self.view.sort.default_desc();
@@ -520,6 +553,65 @@ impl App {
                     self.status = Some("no best step yet: it needs a dev split and a step".into());
                 }
             },
+            Action::DataMap => self.show_datamap = !self.show_datamap,
+            Action::Region => {
+                self.view.region = match self.view.region {
+                    None => Some(Region::Easy),
+                    Some(Region::Easy) => Some(Region::Ambiguous),
+                    Some(Region::Ambiguous) => Some(Region::Hard),
+                    Some(Region::Hard) => None,
+                };
+                if self.view.region.is_some() && self.datamap.is_none() {
+                    self.status = Some(format!(
+                        "the data map needs two refreshed steps; filtering by region once it has them (over the last {})",
+                        crate::analysis::datamap::WINDOW
+                    ));
+                }
+                self.view.cursor = 0;
+                self.refresh_rows();
+            }
+            Action::Mark => match &self.report {
+                Some(r) => {
+                    self.marks.push((r.step, r.segments.clone()));
+                    if self.marks.len() > crate::engine::trainer::MAX_MARKS {
+                        self.marks.remove(0);
+                    }
+                    if self.caps.mark {
+                        self.engine(Control::Mark);
+                    } else {
+                        self.status = Some(format!(
+                            "marked step {} for the diff view (D); this source has no model to rewind",
+                            r.step
+                        ));
+                    }
+                }
+                None => self.status = Some("nothing to mark before the first report".into()),
+            },
+            Action::Rewind if !self.caps.mark => {
+                self.status = Some(
+                    "this source has no model to rewind; p steps back through recorded steps"
+                        .into(),
+                );
+            }
+            Action::Rewind => match self.marks.last() {
+                Some(&(step, _)) => {
+                    self.run = RunState::Paused;
+                    self.status = Some(format!("rewinding to the mark at step {step} ..."));
+                    self.engine(Control::Rewind);
+                }
+                None => self.status = Some("no mark to rewind to: m marks a step".into()),
+            },
+            Action::Diff => {
+                if self.marks.is_empty() {
+                    self.status = Some("no mark to compare with: m marks a step".into());
+                } else {
+                    self.overlay = if self.overlay == Overlay::Diff {
+                        Overlay::None
+                    } else {
+                        Overlay::Diff
+                    };
+                }
+            }
             Action::Help => {
                 self.overlay = if self.overlay == Overlay::Help {
                     Overlay::None
@@ -534,9 +626,13 @@ impl App {
                     self.refresh_rows();
                 } else if self.overlay != Overlay::None {
                     self.overlay = Overlay::None;
-                } else if !self.view.filter.is_empty() || self.view.outliers_only {
+                } else if !self.view.filter.is_empty()
+                    || self.view.outliers_only
+                    || self.view.region.is_some()
+                {
                     self.view.filter.clear();
                     self.view.outliers_only = false;
+                    self.view.region = None;
                     self.refresh_rows();
                 }
             }
@@ -650,6 +746,13 @@ impl App {
             .filter(|&i| self.part.split_of(i) == self.view.split)
             .filter(|&i| self.view.show_context || self.part.is_labelled(i))
             .filter(|&i| !self.view.outliers_only || self.analysis.outlier[i])
+            .filter(|&i| {
+                self.view.region.is_none_or(|want| {
+                    self.datamap
+                        .as_ref()
+                        .is_none_or(|m| m.points[i].region == Some(want))
+                })
+            })
             .filter(|&i| needle.is_empty() || self.search_text[i].contains(&needle))
             .collect();
         let num = |i: usize, f: fn(&SegmentEval) -> f32| segs.as_ref().map_or(0.0, |s| f(&s[i]));
@@ -658,6 +761,17 @@ impl App {
             let (a, b) = (*a, *b);
             let o = match key {
                 SortKey::Share => num(a, |e| e.share).total_cmp(&num(b, |e| e.share)),
+                SortKey::Grad => {
+                    // Rows without a gradient share (dev, context) sort below every share.
+                    let g = |i: usize| {
+                        let x = self
+                            .report
+                            .as_ref()
+                            .map_or(f32::NAN, |r| r.grad_of(i).share);
+                        if x.is_nan() { -1.0 } else { x }
+                    };
+                    g(a).total_cmp(&g(b))
+                }
                 SortKey::Resid => num(a, |e| e.residual).total_cmp(&num(b, |e| e.residual)),
                 SortKey::Pred => num(a, |e| e.pred).total_cmp(&num(b, |e| e.pred)),
                 SortKey::Target => ds.target(a).total_cmp(&ds.target(b)),

@@ -15,11 +15,14 @@ pub enum SortKey {
     Text,
     /// The cross-fitted (out-of-fold) residual, when one was loaded.
     Oof,
+    /// The gradient share at the output layer.
+    Grad,
 }
 
 impl SortKey {
-    const ALL: [SortKey; 8] = [
+    const ALL: [SortKey; 9] = [
         SortKey::Share,
+        SortKey::Grad,
         SortKey::Resid,
         SortKey::Target,
         SortKey::Pred,
@@ -49,6 +52,7 @@ impl SortKey {
             SortKey::Doc => "doc",
             SortKey::Text => "text",
             SortKey::Oof => "oof resid",
+            SortKey::Grad => "grad",
         }
     }
 
@@ -56,7 +60,12 @@ impl SortKey {
     pub fn default_desc(self) -> bool {
         matches!(
             self,
-            SortKey::Share | SortKey::Resid | SortKey::Target | SortKey::Pred | SortKey::Oof
+            SortKey::Share
+                | SortKey::Grad
+                | SortKey::Resid
+                | SortKey::Target
+                | SortKey::Pred
+                | SortKey::Oof
         )
     }
 }
@@ -71,6 +80,8 @@ pub struct TableView {
     /// The filter is being typed.
     pub typing: bool,
     pub outliers_only: bool,
+    /// Only segments in this data-map region.
+    pub region: Option<crate::analysis::datamap::Region>,
     /// Context-only segments (no target) are listed too, dimmed.
     pub show_context: bool,
     /// Global segment indices of the visible rows, in display order.

@@ -7,6 +7,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::{Capabilities, Control, Event, Source};
+use crate::engine::StepReport;
 
 /// The driver thread's name; the dashboard reports its panics on screen instead of restoring the
 /// terminal under a UI that is still running.
@@ -121,6 +122,19 @@ impl Pace {
     }
 }
 
+/// Sends the report of a state the source went back to and says so (`done` then its step), or
+/// says why it could not (`none`). False when the app has gone.
+fn went_back(out: &Sender<Event>, r: Option<StepReport>, done: &str, none: &str) -> bool {
+    match r {
+        Some(r) => {
+            let msg = format!("{done} {}", r.step);
+            out.send(Event::Report(Box::new(r), 0.0)).is_ok()
+                && out.send(Event::Message(msg)).is_ok()
+        }
+        None => out.send(Event::Message(none.into())).is_ok(),
+    }
+}
+
 fn drive(mut source: Box<dyn Source>, speed: f64, cmds: Receiver<Control>, out: Sender<Event>) {
     let first = source.current();
     if out.send(Event::Report(Box::new(first), 0.0)).is_err() {
@@ -166,20 +180,13 @@ fn drive(mut source: Box<dyn Source>, speed: f64, cmds: Receiver<Control>, out: 
                 }
                 Control::RestoreBest => {
                     pace.stop();
-                    let sent = match source.restore_best() {
-                        Some(r) => {
-                            let msg = format!("restored the best model, of step {}", r.step);
-                            out.send(Event::Report(Box::new(r), 0.0)).is_ok()
-                                && out.send(Event::Message(msg)).is_ok()
-                        }
-                        None => out
-                            .send(Event::Message(
-                                "no best model to restore: there is no dev split, or no step yet"
-                                    .into(),
-                            ))
-                            .is_ok(),
-                    };
-                    if !sent {
+                    let r = source.restore_best();
+                    if !went_back(
+                        &out,
+                        r,
+                        "restored the best model, of step",
+                        "no best model to restore: there is no dev split, or no step yet",
+                    ) {
                         return;
                     }
                 }
@@ -190,6 +197,33 @@ fn drive(mut source: Box<dyn Source>, speed: f64, cmds: Receiver<Control>, out: 
                         ))
                         .is_err()
                     {
+                        return;
+                    }
+                }
+                Control::Mark => {
+                    let msg = match source.mark() {
+                        Ok(m) => format!(
+                            "marked step {}: {} mark{} kept, {:.1} MB of weights and optimiser state; b rewinds",
+                            m.step,
+                            m.kept,
+                            if m.kept == 1 { "" } else { "s" },
+                            m.bytes as f64 / 1e6
+                        ),
+                        Err(e) => format!("not marked: {e}"),
+                    };
+                    if out.send(Event::Message(msg)).is_err() {
+                        return;
+                    }
+                }
+                Control::Rewind => {
+                    pace.stop();
+                    let r = source.rewind();
+                    if !went_back(
+                        &out,
+                        r,
+                        "rewound to the mark at step",
+                        "no mark to rewind to: m marks a step",
+                    ) {
                         return;
                     }
                 }

@@ -16,6 +16,7 @@ pub mod watch;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::engine::trainer::MarkInfo;
 pub use driver::{SourceHandle, spawn};
 pub use trainer::TrainerSource;
 
@@ -35,6 +36,8 @@ pub struct Capabilities {
     pub save: bool,
     /// Go back to an earlier step.
     pub rewind: bool,
+    /// Keep the model of a marked step, and rewind training to it.
+    pub mark: bool,
 }
 
 /// A command to a source.
@@ -50,6 +53,10 @@ pub enum Control {
     RestoreBest,
     /// Show an earlier recorded step (replaying a stream).
     Back(u64),
+    /// Keep the current model, optimiser state and step, to rewind to.
+    Mark,
+    /// Go back to the last mark.
+    Rewind,
     Quit,
 }
 
@@ -81,6 +88,15 @@ pub trait Source: Send {
     fn save(&mut self, dir: &Path) -> Result<PathBuf, String>;
     /// The step with the lowest dev loss so far and its dev metrics, if the source knows it.
     fn best(&self) -> Option<(u64, SplitMetrics)> {
+        None
+    }
+    /// Keeps the current state as a mark: its step, how many marks are kept, and the bytes they
+    /// hold.
+    fn mark(&mut self) -> Result<MarkInfo, String> {
+        Err("this source has no model to keep".into())
+    }
+    /// Goes back to the last mark; its report, or `None` if there is none.
+    fn rewind(&mut self) -> Option<StepReport> {
         None
     }
     /// Steps between refreshes of every prediction (only refreshed steps can become the best).

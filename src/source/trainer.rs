@@ -37,6 +37,7 @@ impl Source for TrainerSource {
             speed: true,
             save: true,
             rewind: false,
+            mark: true,
         }
     }
 
@@ -54,6 +55,16 @@ impl Source for TrainerSource {
 
     fn best(&self) -> Option<(u64, SplitMetrics)> {
         self.trainer.best()
+    }
+
+    fn mark(&mut self) -> Result<super::MarkInfo, String> {
+        Ok(self.trainer.mark())
+    }
+
+    fn rewind(&mut self) -> Option<StepReport> {
+        self.trainer
+            .rewind()
+            .then(|| self.trainer.snapshot_report())
     }
 
     fn refresh_interval(&self) -> u64 {

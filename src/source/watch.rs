@@ -161,6 +161,7 @@ impl Watch {
             speed: false,
             save: false,
             rewind: true,
+            mark: false,
         }
     }
 
@@ -215,6 +216,12 @@ impl Watch {
             Control::Save(_) => (Some("nothing to save: this is a stream".into()), false),
             Control::RestoreBest => (
                 Some("a stream cannot restore a model; B needs segscope's own trainer".into()),
+                false,
+            ),
+            // The app keeps the mark's predictions for the diff view itself; a stream has no
+            // model to keep or to rewind.
+            Control::Mark | Control::Rewind => (
+                Some("a stream has no model to rewind; p steps back through recorded steps".into()),
                 false,
             ),
             Control::Quit => (None, false),

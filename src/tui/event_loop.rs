@@ -203,10 +203,11 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
             Effect::Export(path) => {
                 if let Some(r) = app.report.clone() {
                     let (ds, part, k) = (app.ds.clone(), app.part.clone(), app.ui.outlier_k);
+                    let map = app.datamap.clone();
                     let tx = source.events_tx.clone();
                     // Off the UI thread: a million rows take a while to write.
                     thread::spawn(move || {
-                        let msg = match export::write(&path, &r, &ds, &part, k) {
+                        let msg = match export::write(&path, &r, &ds, &part, k, map.as_ref()) {
                             Ok(n) => format!("exported {n} segments to {}", path.display()),
                             Err(e) => format!("export failed: {e}"),
                         };

@@ -145,6 +145,13 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled("━ train ", Style::new().fg(theme::TRAIN)),
         Span::styled("━ dev ", Style::new().fg(theme::DEV)),
     ];
+    if let Some((from, to)) = app.forked {
+        // The charts were cut back: the run went back and forked there.
+        spans.push(Span::styled(
+            format!("│ ↶ forked at {to} (was at {from}) "),
+            theme::STATUS,
+        ));
+    }
     if let Some((step, _)) = app.best {
         spans.push(Span::styled(format!("│ best {step} "), theme::BETTER));
     }

@@ -197,6 +197,50 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         ]),
         labels_line(app, s),
     ];
+    // Who moves the weights: the gradient share beside the loss share, and why they differ.
+    if let Some(g) = r.map(|r| r.grad_of(i)).filter(|g| !g.share.is_nan()) {
+        fact_lines.push(Line::from(vec![
+            Span::styled("gradient share ", theme::LABEL),
+            Span::styled(format::pct(g.share), theme::VALUE),
+            Span::styled("   alignment ", theme::LABEL),
+            Span::styled(
+                if g.align.is_nan() {
+                    "—".to_string()
+                } else {
+                    format!("{:+.2}", g.align)
+                },
+                theme::VALUE,
+            ),
+            Span::styled(
+                if g.align < 0.0 {
+                    " (pulls against the crowd)"
+                } else {
+                    " (pulls with the crowd)"
+                },
+                theme::DIM,
+            ),
+        ]));
+        fact_lines.push(Line::from(Span::styled(
+            "the loss share counts the residual alone; the gradient share (at the output layer) is the residual's slope times the segment's features, so a segment the model barely represents can miss by much and pull little",
+            theme::DIM,
+        )));
+    }
+    // On the data map: where this segment sits over the recent steps.
+    if let Some(p) = app.datamap.as_ref().map(|m| m.points[i])
+        && let Some(region) = p.region
+    {
+        fact_lines.push(Line::from(vec![
+            Span::styled("data map ", theme::LABEL),
+            Span::styled(region.name(), theme::VALUE),
+            Span::styled(
+                format!(
+                    "   mean residual {:+.3}   mean |residual| {:.3}   variability {:.4}",
+                    p.mean_residual, p.abs_residual, p.variability
+                ),
+                theme::LABEL,
+            ),
+        ]));
+    }
     // Between refreshes (mini-batches), say which model made the prediction.
     if let Some(r) = r
         && r.pred_step(i) < r.step

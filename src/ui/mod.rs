@@ -4,7 +4,9 @@
 //! `App::refresh_rows`, and only the visible ones are built).
 
 mod charts;
+mod datamap;
 mod detail;
+mod diff;
 pub mod format;
 mod help;
 mod metrics;
@@ -77,7 +79,11 @@ impl Widget for &App {
         let a = layout(area);
         render_header(self, a.header, buf);
         segments::render(self, a.table, buf);
-        charts::render_loss(self, a.loss, buf);
+        if self.show_datamap {
+            datamap::render(self, a.loss, buf);
+        } else {
+            charts::render_loss(self, a.loss, buf);
+        }
         charts::render_weights(self, a.weights, buf);
         metrics::render(self, a.metrics, buf);
         render_footer(self, a.footer, buf);
@@ -85,6 +91,7 @@ impl Widget for &App {
             Overlay::None => {}
             Overlay::Help => help::render(self, area, buf),
             Overlay::Detail(i) => detail::render(self, i, area, buf),
+            Overlay::Diff => diff::render(self, area, buf),
         }
     }
 }

@@ -36,6 +36,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if v.outliers_only {
         title.push(Span::styled("· outliers only ", theme::OUTLIER));
     }
+    if let Some(r) = v.region {
+        title.push(Span::styled(
+            format!("· data map: {} only ", r.name()),
+            theme::STATUS,
+        ));
+    }
     if v.show_context {
         title.push(Span::styled("· with context-only ", theme::DIM));
     }
@@ -63,7 +69,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         16 * models.len() as u16 - 16
     };
-    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w + model_w;
+    let grad = app.report.as_ref().filter(|r| !r.grad.is_empty());
+    let grad_w: u16 = if grad.is_some() { 7 } else { 0 };
+    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w + model_w + grad_w;
     let text_w = area.width.saturating_sub(fixed).max(8) as usize;
     let ds = &app.ds;
     let rows: Vec<Row> = v.rows[start..end]
@@ -121,11 +129,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     style,
                 )));
             }
+            cells.push(Cell::from(Line::from(vec![
+                Span::raw(format!("{:>5} ", format::pct(share))),
+                Span::styled(format!("{bar:<SHARE_BAR_W$}"), theme::BAR),
+            ])));
+            if let Some(r) = grad {
+                let g = r.grad_of(i).share;
+                cells.push(Cell::from(if g.is_nan() {
+                    format!("{:>6}", "")
+                } else {
+                    format!("{:>6}", format::pct(g))
+                }));
+            }
             cells.extend([
-                Cell::from(Line::from(vec![
-                    Span::raw(format!("{:>5} ", format::pct(share))),
-                    Span::styled(format!("{bar:<SHARE_BAR_W$}"), theme::BAR),
-                ])),
                 Cell::from(flag),
                 // • in this step's batch (its prediction: this step's forward pass, before the
                 // update); · predicted by an older model than the current step's.
@@ -169,12 +185,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             widths.extend([Constraint::Length(7), Constraint::Length(7)]);
         }
     }
-    header.extend(["share", "!", "b"].map(String::from));
-    widths.extend([
-        Constraint::Length(12),
-        Constraint::Length(3),
-        Constraint::Length(1),
-    ]);
+    header.push("share".to_string());
+    widths.push(Constraint::Length(12));
+    if grad.is_some() {
+        header.push("  grad".to_string());
+        widths.push(Constraint::Length(6));
+    }
+    header.extend(["!", "b"].map(String::from));
+    widths.extend([Constraint::Length(3), Constraint::Length(1)]);
     if oof.is_some() {
         header.push("    oof".to_string());
         widths.push(Constraint::Length(7));
@@ -185,7 +203,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .block(block)
         .render(area, buf);
     if v.rows.is_empty() {
-        let msg = if v.filter.is_empty() && !v.outliers_only {
+        let msg = if v.filter.is_empty() && !v.outliers_only && v.region.is_none() {
             "no segments in this split"
         } else {
             "no segments match (Esc clears the filter)"

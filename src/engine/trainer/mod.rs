@@ -181,6 +181,32 @@ pub struct Trainer {
     pairs: Option<Pairs>,
     /// Steps between refreshes of every prediction (`eval_every`, resolved).
     eval_interval: u64,
+    /// Marked steps to rewind to, newest last.
+    marks: std::collections::VecDeque<Mark>,
+}
+
+/// Marks kept at most; the oldest goes first. Each holds the weights and the optimiser state.
+pub const MAX_MARKS: usize = 4;
+
+/// What keeping a mark cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarkInfo {
+    pub step: u64,
+    /// Marks kept (the oldest is dropped beyond [`MAX_MARKS`]).
+    pub kept: usize,
+    /// Bytes the kept marks hold: parameters x 4 bytes x (1 + the optimiser's slots per
+    /// parameter: 2 for Adam, 1 for SGD with momentum).
+    pub bytes: usize,
+}
+
+/// A marked step: everything that decides what the following steps report.
+#[derive(Clone)]
+struct Mark {
+    model: SegmentModel,
+    optim: ModuleOptimizer,
+    state: TrainState,
+    best: Option<Best>,
+    last_eval: Option<Evaluation>,
 }
 
 /// A kept state: the step with the lowest dev loss, everything needed to go back to it.
@@ -287,6 +313,7 @@ impl Trainer {
             best: None,
             pairs,
             eval_interval,
+            marks: std::collections::VecDeque::new(),
         })
     }
 
@@ -350,6 +377,44 @@ impl Trainer {
             return false;
         };
         self.restore(b.model, b.optim, b.state);
+        self.diverged = None;
+        true
+    }
+
+    /// Keeps the current step's model, optimiser state, counters, best step and last evaluation,
+    /// so that [`Trainer::rewind`] can come back to it and step on exactly as the first time.
+    pub fn mark(&mut self) -> MarkInfo {
+        self.marks.push_back(Mark {
+            model: self.model.clone(),
+            optim: self.optim.clone(),
+            state: self.state.clone(),
+            best: self.best.clone(),
+            last_eval: self.last_eval.clone(),
+        });
+        while self.marks.len() > MAX_MARKS {
+            self.marks.pop_front();
+        }
+        let slots = match self.settings.optimizer {
+            OptimizerName::Adam => 2,
+            OptimizerName::Sgd if self.settings.momentum > 0.0 => 1,
+            OptimizerName::Sgd => 0,
+        };
+        let per_mark = self.model.num_params() * 4 * (1 + slots);
+        MarkInfo {
+            step: self.state.step,
+            kept: self.marks.len(),
+            bytes: per_mark * self.marks.len(),
+        }
+    }
+
+    /// Goes back to the last mark (which stays, to come back to again); false if there is none.
+    pub fn rewind(&mut self) -> bool {
+        let Some(m) = self.marks.back().cloned() else {
+            return false;
+        };
+        self.restore(m.model, m.optim, m.state);
+        self.best = m.best;
+        self.last_eval = m.last_eval;
         self.diverged = None;
         true
     }

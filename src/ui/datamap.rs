@@ -1,0 +1,115 @@
+//! The data map panel: each segment of the table's split as a point, variability (x) against mean
+//! |residual| (y) over the recent refreshed steps, the thresholds as lines, the selected segment
+//! highlighted.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Line as CLine, Points};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+
+use super::theme;
+use crate::analysis::datamap::{Region, WINDOW};
+use crate::app::App;
+use crate::data::Split;
+
+fn color(r: Region) -> Color {
+    match r {
+        Region::Easy => Color::Green,
+        Region::Ambiguous => Color::Yellow,
+        Region::Hard => Color::Red,
+    }
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let split = app.view.split;
+    let k = usize::from(split == Split::Dev);
+    let mut title = vec![Span::styled(" Data map ", theme::TITLE)];
+    let Some(map) = app.datamap.as_ref() else {
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme::BORDER)
+            .title(Line::from(title));
+        Paragraph::new(format!(
+            "The data map needs two refreshed steps; it looks back over the last {WINDOW}."
+        ))
+        .style(theme::DIM)
+        .block(block)
+        .render(area, buf);
+        return;
+    };
+    let counts = map.counts(&app.part, split);
+    title.push(Span::styled(
+        format!("{} · steps {}-{} · ", split.name(), map.first, map.last),
+        theme::LABEL,
+    ));
+    for (r, c) in Region::ALL.iter().zip(counts) {
+        let style = if app.view.region == Some(*r) {
+            Style::new()
+                .fg(color(*r))
+                .add_modifier(ratatui::style::Modifier::REVERSED)
+        } else {
+            Style::new().fg(color(*r))
+        };
+        title.push(Span::styled(format!("{} {c} ", r.name()), style));
+    }
+    let rows = app.part.indices(split);
+    let pts = |want: Region| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter_map(|&i| {
+                let p = map.points[i];
+                (p.region == Some(want))
+                    .then(|| (f64::from(p.variability), f64::from(p.abs_residual)))
+            })
+            .collect()
+    };
+    let groups: Vec<(Region, Vec<(f64, f64)>)> = Region::ALL.iter().map(|&r| (r, pts(r))).collect();
+    let max_of = |f: fn(&(f64, f64)) -> f64| {
+        groups
+            .iter()
+            .flat_map(|g| g.1.iter().map(f))
+            .fold(0.0f64, f64::max)
+    };
+    // Room for the thresholds even when every point is below them.
+    let x1 = (max_of(|p| p.0).max(f64::from(map.ambiguous_at[k])) * 1.05).max(1e-6);
+    let y1 = (max_of(|p| p.1).max(f64::from(map.hard_at[k])) * 1.05).max(1e-6);
+    let selected = app
+        .selected()
+        .map(|i| map.points[i])
+        .filter(|p| p.variability.is_finite() && p.abs_residual.is_finite());
+    let (hard_at, amb_at) = (f64::from(map.hard_at[k]), f64::from(map.ambiguous_at[k]));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::BORDER)
+        .title(Line::from(title))
+        .title_bottom(Line::from(Span::styled(
+            format!(" x: sd of prediction, to {x1:.3} · y: mean |residual|, to {y1:.3} "),
+            theme::DIM,
+        )));
+    Canvas::default()
+        .block(block)
+        .marker(Marker::Braille)
+        .x_bounds([0.0, x1])
+        .y_bounds([0.0, y1])
+        .paint(|ctx| {
+            ctx.draw(&CLine::new(0.0, hard_at, amb_at, hard_at, Color::DarkGray));
+            ctx.draw(&CLine::new(amb_at, 0.0, amb_at, y1, Color::DarkGray));
+            for (r, p) in &groups {
+                ctx.draw(&Points {
+                    coords: p,
+                    color: color(*r),
+                });
+            }
+            if let Some(p) = selected {
+                ctx.layer();
+                ctx.print(
+                    f64::from(p.variability),
+                    f64::from(p.abs_residual),
+                    Span::styled("◆", Style::new().fg(Color::White)),
+                );
+            }
+        })
+        .render(area, buf);
+}
