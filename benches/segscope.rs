@@ -210,7 +210,13 @@ fn bench_step(backends: &[BackendKind]) {
         ]
     };
     for &(name, ds, rounds, k) in sets {
-        let batches: &[usize] = if quick { &[0] } else { &[0, 64] };
+        // SEGSCOPE_BENCH_QUICK=64: the bundled mini-batch row instead.
+        let quick_batch = std::env::var("SEGSCOPE_BENCH_QUICK").is_ok_and(|v| v == "64");
+        let batches: &[usize] = match (quick, quick_batch) {
+            (true, true) => &[64],
+            (true, false) => &[0],
+            _ => &[0, 64],
+        };
         for &batch in batches {
             for &backend in backends {
                 if backend == BackendKind::Ndarray && ds.segments.len() > 10_000 && batch == 0 {

@@ -239,9 +239,19 @@ impl Trainer {
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
             // The word-type sums the training forward pass computes, handed over for the dev pass.
             let (sums_tx, sums_rx) = std::sync::mpsc::sync_channel::<Tensor<2>>(1);
+            // With nothing to overlap them with (no fused forward pass), the weight-change
+            // norms run here, where flex may spread them over every core; otherwise on the
+            // helper thread beside the next forward pass.
+            let (before_here, before) = if fused {
+                (None, Some(before.tensors))
+            } else {
+                (Some(before.tensors), None)
+            };
+            let after_here = before_here.is_some().then(|| after.tensors.clone());
+            let after_tensors = after.tensors;
             let helper = s.spawn(move || {
                 helper_pool.install(move || {
-                    let norms = change_norms(before.tensors, after.tensors);
+                    let norms = before.map(|b| change_norms(b, after_tensors));
                     let dev = dev_model.zip(dev_x.as_ref()).map(|(m, x)| {
                         let pred = match sums_rx.recv() {
                             Ok(sums) => m.forward_from(sums, x),
@@ -286,8 +296,10 @@ impl Trainer {
                     grads,
                 )
             });
+            let here = before_here.zip(after_here).map(|(b, a)| change_norms(b, a));
             let grad_norm = join(gn).sqrt();
             let (norms, dev) = join(helper);
+            let norms = norms.or(here).unwrap_or_default();
             Measured {
                 grad_norm,
                 norms,
