@@ -10,6 +10,8 @@ use segscope::session;
 use segscope::tui::{self, Outputs};
 
 fn main() -> ExitCode {
+    // Before anything builds rayon's global pool, so its threads flush denormals too.
+    segscope::engine::tuning::tune();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

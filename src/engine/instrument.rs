@@ -109,6 +109,7 @@ pub fn helper_pool() -> Arc<rayon::ThreadPool> {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(1)
                 .thread_name(|_| "segscope-instrument".into())
+                .start_handler(|_| super::tuning::flush_denormals())
                 .build()
                 // Building a pool fails only if the OS refuses a thread; nothing can run then.
                 .unwrap_or_else(|e| panic!("cannot start the instrumentation thread: {e}")),

@@ -5,9 +5,8 @@
 //! - [`instrument`]: gradient and weight norms, reduced on a helper thread.
 //! - [`report`], [`metrics`]: per-segment results and the split metrics.
 //! - [`influence`]: each training segment's gradient share and alignment at the output layer.
-//! - [`checkpoint`]: saving and resuming; [`alloc`]: allocator tuning.
+//! - [`checkpoint`]: saving and resuming; [`tuning`]: allocator and denormal tuning.
 
-pub mod alloc;
 pub mod checkpoint;
 pub mod influence;
 pub mod instrument;
@@ -16,6 +15,7 @@ pub mod model;
 pub mod report;
 pub mod tensors;
 pub mod trainer;
+pub mod tuning;
 
 pub use metrics::{LossKind, SplitMetrics};
 pub use report::{LayerChange, ModelResult, SegmentEval, StepReport};

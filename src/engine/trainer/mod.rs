@@ -260,7 +260,7 @@ impl Trainer {
         settings: TrainSettings,
         model: SegmentModel,
     ) -> Result<Self, EngineError> {
-        super::alloc::tune();
+        super::tuning::tune();
         let plain = plain_device(settings.backend);
         let device = plain.clone().autodiff();
         let train_rows = partition.indices(Split::Train);

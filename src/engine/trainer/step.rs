@@ -90,6 +90,8 @@ impl Trainer {
     /// backward, the update with its measurements beside it, the finiteness check (and rollback),
     /// then the evaluation the report carries.
     pub fn step(&mut self) -> StepReport {
+        // Per thread, and the trainer may have moved to another thread since the last step.
+        crate::engine::tuning::flush_denormals();
         let t0 = Instant::now();
         let attempted = self.state.step + 1;
         if let Some(why) = self.diverged.clone() {
