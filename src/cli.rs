@@ -71,6 +71,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub crossfit: Option<PathBuf>,
 
+    /// What-if edits to apply at start (JSON lines: id, action exclude|weight|target, value); with
+    /// `convert`, the edited dataset is written
+    #[arg(long, value_name = "FILE", global = true)]
+    pub edits: Option<PathBuf>,
+
     /// Continue from the newest checkpoint in DIR (its saved config is used; config.toml is not read)
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,

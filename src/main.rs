@@ -180,6 +180,10 @@ fn convert(
     };
     let (ds, skipped) = segscope::data::read_file(input, &opts).map_err(|e| (2, e.to_string()))?;
     warn_skipped(&skipped, &ds.source);
+    let ds = match &cli.edits {
+        Some(p) => edited(ds, p, config.dev_fraction)?,
+        None => ds,
+    };
     let write = |w: &mut dyn Write| -> std::io::Result<()> {
         let mut w = std::io::BufWriter::new(w);
         segscope::data::formats::segscope::write_jsonl(&ds, &mut w)?;
@@ -197,6 +201,48 @@ fn convert(
         ds.source, ds.format
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ds` with the edits of file `p`: new targets in place, excluded segments as context only (no
+/// target). Other weights have no place in a dataset file and are an error naming their line.
+fn edited(
+    ds: segscope::data::Dataset,
+    p: &std::path::Path,
+    dev_fraction: f64,
+) -> Result<segscope::data::Dataset, (u8, String)> {
+    use segscope::data::edits::{Action, Edits};
+    let part = segscope::data::Partition::new(&ds, dev_fraction);
+    let edits = Edits::read(p, &ds, &part).map_err(|e| (2, e.to_string()))?;
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    // Line numbers of the edits, for the error below (blank lines are skipped by the reader).
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(k, _)| k + 1)
+        .collect();
+    for (k, e) in edits.list.iter().enumerate() {
+        if let Action::Weight(w) = e.action
+            && w != 0.0
+            && w != 1.0
+        {
+            return Err((
+                2,
+                format!(
+                    "{}: line {}: field `value`: a weight of {w} cannot be written into a dataset (only exclusions, weight 0, and new targets can)",
+                    p.display(),
+                    lines.get(k).copied().unwrap_or(0)
+                ),
+            ));
+        }
+    }
+    let mut out = edits.apply_targets(&ds);
+    for (i, w) in edits.weights(ds.segments.len()).into_iter().enumerate() {
+        if w == 0.0 {
+            out.segments[i].score = None;
+        }
+    }
+    Ok(out)
 }
 
 /// `segscope watch`: the dashboard on a stream, or (headless) its final metrics and table.

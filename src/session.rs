@@ -35,13 +35,15 @@ pub enum SessionError {
     Data(#[from] DataError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Edits(#[from] crate::data::edits::EditError),
 }
 
 impl SessionError {
     /// The process exit code: 2 for bad input, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            SessionError::Config(_) | SessionError::Data(_) => 2,
+            SessionError::Config(_) | SessionError::Data(_) | SessionError::Edits(_) => 2,
             SessionError::Engine(EngineError::NoTrainData | EngineError::NoFeatures) => 2,
             SessionError::Engine(_) => 1,
         }
@@ -139,7 +141,13 @@ pub fn build(cli: &Cli) -> Result<Session, SessionError> {
         data: config.data.clone(),
     };
     let (dataset, skipped) = data::load(config.data_path().as_deref(), &opts)?;
-    from_dataset(config, config_source, dataset, skipped, step_dir)
+    let mut s = from_dataset(config, config_source, dataset, skipped, step_dir)?;
+    if let Some(p) = &cli.edits {
+        // Checked against the data as loaded; they replace any edits a resumed checkpoint had.
+        let edits = crate::data::edits::Edits::read(p, s.trainer.base_dataset(), &s.partition)?;
+        s.dataset = s.trainer.set_edits(edits);
+    }
+    Ok(s)
 }
 
 /// Builds a session around an already-loaded dataset.

@@ -448,3 +448,98 @@ fn sigint_exits_130_and_sigterm_143_after_writing_what_was_asked() {
         );
     }
 }
+
+#[test]
+fn edits_apply_at_start_and_convert_writes_the_edited_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("e.jsonl"),
+        "{\"id\": \"doc-0013:7\", \"action\": \"exclude\"}\n{\"id\": \"doc-0035:1\", \"action\": \"target\", \"value\": 0.9}\n",
+    )
+    .expect("write");
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "2",
+            "--edits",
+            "e.jsonl",
+            "--save",
+            "ck",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The checkpoint keeps the edits, and a resumed run has them again.
+    let saved = std::fs::read_to_string(dir.path().join("ck/step-000002/edits.jsonl"))
+        .expect("edits saved with the checkpoint");
+    assert!(saved.contains("\"doc-0013:7\"") && saved.contains("\"target\""));
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "1",
+            "--resume",
+            "ck",
+            "--report",
+            "r.jsonl",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = std::fs::read_to_string(dir.path().join("r.jsonl")).expect("report");
+    let row = report
+        .lines()
+        .find(|l| l.contains("\"id\":\"doc-0035:1\""))
+        .expect("the re-targeted row");
+    assert!(row.contains("\"target\":0.9"), "{row}");
+    let row = report
+        .lines()
+        .find(|l| l.contains("\"id\":\"doc-0013:7\""))
+        .expect("the excluded row");
+    assert!(
+        row.contains("\"grad_share\":0.0"),
+        "an excluded row pulls nothing: {row}"
+    );
+
+    // A bad edit names its line and field, exit 2, in both modes' start-up path.
+    std::fs::write(
+        dir.path().join("bad.jsonl"),
+        "{\"id\": \"doc-0013:7\", \"action\": \"exclude\"}\n{\"id\": \"doc-0001:0\", \"action\": \"exclude\"}\n",
+    )
+    .expect("write");
+    let o = segscope(
+        &["--headless", "--steps", "1", "--edits", "bad.jsonl"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("bad.jsonl: line 2: field `id`") && e.contains("dev split"),
+        "{e}"
+    );
+
+    // convert --edits: the excluded segment loses its target, the other gets the new one.
+    let bundled = dir.path().join("b.jsonl");
+    let o = segscope(&["gen-data", "--out", "b.jsonl"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = segscope(
+        &[
+            "convert",
+            bundled.to_str().expect("path"),
+            "--out",
+            "c.jsonl",
+            "--edits",
+            "e.jsonl",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.path().join("c.jsonl")).expect("converted");
+    let doc13 = text
+        .lines()
+        .find(|l| l.contains("\"id\":\"doc-0013\""))
+        .expect("doc-0013");
+    let v: serde_json::Value = serde_json::from_str(doc13).expect("json");
+    assert!(v["segments"][7]["score"].is_null(), "{}", v["segments"][7]);
+}

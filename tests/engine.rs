@@ -736,3 +736,45 @@ fn rewinding_to_a_mark_reproduces_the_first_pass() {
         assert_eq!(t.mark().kept, segscope::engine::trainer::MAX_MARKS);
     }
 }
+
+#[test]
+fn excluding_the_recorded_corruptions_lowers_the_dev_loss() {
+    use segscope::data::edits::{Action, Edit, Edits};
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let cfg = Config::default();
+    let run = |edits: Option<Edits>| {
+        let mut t = trainer(ds.clone(), &cfg);
+        if let Some(e) = edits {
+            t.set_edits(e);
+        }
+        let mut last = t.step();
+        for _ in 1..300 {
+            last = t.step();
+        }
+        (last.dev.loss, t)
+    };
+    let (plain, t) = run(None);
+    let part = t.partition().clone();
+    let list: Vec<Edit> = part
+        .indices(data::Split::Train)
+        .into_iter()
+        .filter(|&i| ds.segments[i].label("noise").is_some())
+        .map(|segment| Edit {
+            segment,
+            action: Action::Exclude,
+            step: 0,
+        })
+        .collect();
+    let n = list.len();
+    let (edited, mut t) = run(Some(Edits { list }));
+    println!(
+        "dev loss after 300 steps: {plain:.4} with the corruptions, {edited:.4} without the {n} in train"
+    );
+    assert!(n >= 40, "{n} corruptions in the training split");
+    assert!(edited < plain, "{edited} is not below {plain}");
+    // The excluded rows pull nothing.
+    let r = t.snapshot_report();
+    for e in &t.edits().list {
+        assert_eq!(r.grad_of(e.segment).share, 0.0);
+    }
+}

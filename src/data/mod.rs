@@ -7,9 +7,11 @@
 //! - [`strict`]: one line of JSON, duplicate keys and column numbers named.
 //! - [`lines`]: numbered lines and the two-thread split every line-based reader uses.
 //! - [`partition`]: which documents train and which evaluate.
+//! - [`edits`]: what-if edits (exclude, re-weight, re-target a training segment).
 //! - [`features`], [`hash`], [`generate`]: featurising, the stable hash, the seeded generator.
 
 pub mod builder;
+pub mod edits;
 pub mod features;
 pub mod formats;
 pub mod generate;

@@ -1,6 +1,7 @@
 //! Checkpoints: model, optimiser state, config and counters, written atomically.
 //!
-//! Layout: `DIR/step-000300/{model.bpk, optim.bpk, config.toml, model.json, state.json}` and
+//! Layout: `DIR/step-000300/{model.bpk, optim.bpk, config.toml, model.json, state.json}` (and
+//! `edits.jsonl` when the run had what-if edits) and
 //! `DIR/LATEST` naming the newest. Each step directory is written under a temporary name and
 //! renamed into place, then `LATEST` is replaced by rename, so a crash at any moment leaves the
 //! previous good checkpoint reachable and never a half-written one in its place.
@@ -86,12 +87,19 @@ pub fn save(dir: &Path, trainer: &Trainer, config: &Config) -> Result<PathBuf, E
             format: FORMAT,
             state: trainer.state().clone(),
             backend: trainer.settings().backend.name().to_string(),
-            data_fingerprint: fingerprint(trainer.dataset(), trainer.partition()),
+            data_fingerprint: fingerprint(trainer.base_dataset(), trainer.partition()),
             data_source: trainer.dataset().source.clone(),
             segments: trainer.dataset().segments.len(),
         };
         let json = serde_json::to_string_pretty(&meta).map_err(|e| err(&tmp, e))?;
         fs::write(tmp.join("state.json"), json).map_err(|e| err(&tmp, e))?;
+        if !trainer.edits().is_empty() {
+            fs::write(
+                tmp.join("edits.jsonl"),
+                trainer.edits().to_jsonl(trainer.base_dataset()),
+            )
+            .map_err(|e| err(&tmp, e))?;
+        }
         Ok(())
     };
     if let Err(e) = write() {
@@ -196,7 +204,7 @@ pub fn restore(step_dir: &Path, trainer: &mut Trainer) -> Result<(), EngineError
     }
     let meta: Meta = serde_json::from_str(&text).map_err(|e| err(&meta_path, e))?;
     check_model(step_dir, trainer)?;
-    let fp = fingerprint(trainer.dataset(), trainer.partition());
+    let fp = fingerprint(trainer.base_dataset(), trainer.partition());
     if meta.data_fingerprint != fp {
         return Err(err(
             step_dir,
@@ -214,6 +222,23 @@ pub fn restore(step_dir: &Path, trainer: &mut Trainer) -> Result<(), EngineError
         .fresh_optimizer()
         .load(step_dir.join("optim.bpk"))
         .map_err(|e| err(step_dir, format!("loading the optimiser state: {e}")))?;
+    // The what-if edits the run had, if any (checked like an edits file).
+    let edits_path = step_dir.join("edits.jsonl");
+    let edits = if edits_path.is_file() {
+        Some(
+            crate::data::edits::Edits::read(
+                &edits_path,
+                trainer.base_dataset(),
+                trainer.partition(),
+            )
+            .map_err(|e| err(step_dir, e))?,
+        )
+    } else {
+        None
+    };
+    if let Some(e) = edits {
+        trainer.set_edits(e);
+    }
     trainer.restore(model, optim, meta.state);
     Ok(())
 }

@@ -31,13 +31,23 @@ impl GradShare {
 }
 
 /// Gradient shares of the rows of `h` ([n, hidden], the last hidden activation, no graph needed)
-/// whose residuals are `residuals`, in row order. `None` when the loss has no per-segment slope
-/// (pairwise).
-pub fn grad_shares(h: Tensor<2>, residuals: &[f32], loss: LossKind) -> Option<Vec<GradShare>> {
+/// whose residuals are `residuals`, in row order, each row's slope scaled by its training weight
+/// (`weights`, empty when all are 1; an excluded row pulls nothing). `None` when the loss has no
+/// per-segment slope (pairwise).
+pub fn grad_shares(
+    h: Tensor<2>,
+    residuals: &[f32],
+    loss: LossKind,
+    weights: &[f32],
+) -> Option<Vec<GradShare>> {
     let [n, _] = h.dims();
     let slopes: Vec<f32> = residuals
         .iter()
-        .map(|&r| loss.slope(f64::from(r)).map(|s| s as f32))
+        .enumerate()
+        .map(|(k, &r)| {
+            let w = weights.get(k).copied().unwrap_or(1.0);
+            loss.slope(f64::from(r)).map(|s| s as f32 * w)
+        })
         .collect::<Option<_>>()?;
     if n == 0 || n != slopes.len() {
         return Some(vec![GradShare::NONE; n]);

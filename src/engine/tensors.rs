@@ -21,19 +21,51 @@ pub fn plain_device(kind: BackendKind) -> Device {
 
 /// The mean per-segment loss of a batch as a [1] tensor; `pred` and `target` are [n, 1].
 pub fn loss_tensor(pred: Tensor<2>, target: Tensor<2>, kind: LossKind) -> Tensor<1> {
-    let r = pred - target;
+    per_row_loss(pred - target, kind).mean()
+}
+
+/// Each row's loss at residual `r` (prediction - target), [n, 1].
+fn per_row_loss(r: Tensor<2>, kind: LossKind) -> Tensor<2> {
     match kind {
-        LossKind::Mse => r.powi_scalar(2).mean(),
-        LossKind::Mae => r.abs().mean(),
+        LossKind::Mse => r.powi_scalar(2),
+        LossKind::Mae => r.abs(),
         // A pairwise objective needs its pairs: see `objective`. Pointwise, the yardstick.
-        LossKind::Pairwise => r.powi_scalar(2).mean(),
+        LossKind::Pairwise => r.powi_scalar(2),
         LossKind::Huber { delta } => {
             // Branch-free Huber: with c = min(|r|, delta), c (|r| - c / 2) is r^2 / 2 inside and
             // delta (|r| - delta / 2) outside.
             let a = r.abs();
             let c = a.clone().clamp_max(delta);
-            (c.clone() * (a - c * 0.5)).mean()
+            c.clone() * (a - c * 0.5)
         }
+    }
+}
+
+/// Per-row training weights (what-if edits): the rows' weights [n, 1] and their sum.
+#[derive(Debug, Clone)]
+pub struct RowWeights {
+    pub w: Tensor<2>,
+    pub sum: f32,
+}
+
+impl RowWeights {
+    /// The weights of rows `idx`, in that order.
+    pub fn select(&self, idx: Tensor<1, Int>, host: &[f32], pos: &[usize]) -> RowWeights {
+        RowWeights {
+            w: self.w.clone().select(0, idx),
+            sum: pos.iter().map(|&p| host[p]).sum(),
+        }
+    }
+}
+
+/// The weighted mean of the rows' losses, sum(w l) / sum(w); 0 (with a graph) when every weight is
+/// 0.
+fn weighted_loss(pred: Tensor<2>, target: Tensor<2>, kind: LossKind, w: &RowWeights) -> Tensor<1> {
+    let l = per_row_loss(pred - target, kind) * w.w.clone();
+    if w.sum > 0.0 {
+        l.sum() / w.sum
+    } else {
+        l.sum() * 0.0
     }
 }
 
@@ -102,11 +134,13 @@ pub fn objective(
     target: Tensor<2>,
     kind: LossKind,
     pairs: Option<&Pairs>,
+    weights: Option<&RowWeights>,
 ) -> Tensor<1> {
-    match (kind, pairs) {
-        (LossKind::Pairwise, Some(p)) => pairwise_tensor(pred, p),
+    match (kind, pairs, weights) {
+        (LossKind::Pairwise, Some(p), _) => pairwise_tensor(pred, p),
         // No pair at all: nothing to rank, a zero loss that still has a graph.
-        (LossKind::Pairwise, None) => (pred * 0.0).mean(),
+        (LossKind::Pairwise, None, _) => (pred * 0.0).mean(),
+        (_, _, Some(w)) => weighted_loss(pred, target, kind, w),
         _ => loss_tensor(pred, target, kind),
     }
 }

@@ -26,8 +26,9 @@ use super::instrument::{collect, helper_pool};
 use super::metrics::{LossKind, SplitMetrics};
 use super::model::{Inputs, SegmentModel, SegmentModelConfig};
 use super::report::{SegmentEval, StepReport, doc_groups, evaluate_rows};
-use super::tensors::{Pairs, host_preds, plain_device, split_inputs};
+use super::tensors::{Pairs, RowWeights, host_preds, plain_device, split_inputs};
 use crate::config::{BackendKind, Config, OptimizerName};
+use crate::data::edits::Edits;
 use crate::data::features::DENSE;
 use crate::data::hash::Rng;
 use crate::data::{Dataset, Features, Partition, Split};
@@ -183,6 +184,12 @@ pub struct Trainer {
     eval_interval: u64,
     /// Marked steps to rewind to, newest last.
     marks: std::collections::VecDeque<Mark>,
+    /// The data as loaded; `dataset` is it with the edited targets.
+    base: Arc<Dataset>,
+    /// What-if edits in force, and the training rows' weights they give (None: all 1).
+    edits: Edits,
+    weights: Option<RowWeights>,
+    weights_host: Vec<f32>,
 }
 
 /// Marks kept at most; the oldest goes first. Each holds the weights and the optimiser state.
@@ -286,6 +293,7 @@ impl Trainer {
             .flatten();
         let dev_groups = doc_groups(&dataset, &dev_rows);
         let eval_interval = eval_interval(&settings, train_rows.len());
+        let base = dataset.clone();
         Ok(Self {
             state: TrainState {
                 step: 0,
@@ -314,6 +322,10 @@ impl Trainer {
             pairs,
             eval_interval,
             marks: std::collections::VecDeque::new(),
+            base,
+            edits: Edits::default(),
+            weights: None,
+            weights_host: Vec::new(),
         })
     }
 
@@ -379,6 +391,49 @@ impl Trainer {
         self.restore(b.model, b.optim, b.state);
         self.diverged = None;
         true
+    }
+
+    /// The data as loaded, before any edited target.
+    pub fn base_dataset(&self) -> &Arc<Dataset> {
+        &self.base
+    }
+
+    /// The what-if edits in force.
+    pub fn edits(&self) -> &Edits {
+        &self.edits
+    }
+
+    /// Puts `edits` in force from the next step on (replacing the ones before, so an undo is the
+    /// list without its last edit): the training rows' weights and targets, and the dataset the
+    /// reports measure against. Returns that dataset. The edits must have been checked against
+    /// this trainer's data and partition (`data::edits::check`).
+    pub fn set_edits(&mut self, edits: Edits) -> Arc<Dataset> {
+        let dataset = if edits.targets().is_empty() {
+            self.base.clone()
+        } else {
+            Arc::new(edits.apply_targets(&self.base))
+        };
+        let plain = self.train_y.device();
+        let ty: Vec<f32> = self.train_rows.iter().map(|&i| dataset.target(i)).collect();
+        self.train_y = Tensor::from_data(TensorData::new(ty, [self.train_rows.len(), 1]), &plain);
+        if edits.reweights() {
+            let all = edits.weights(self.base.segments.len());
+            let w: Vec<f32> = self.train_rows.iter().map(|&i| all[i]).collect();
+            self.weights = Some(RowWeights {
+                w: Tensor::from_data(TensorData::new(w.clone(), [w.len(), 1]), &plain),
+                sum: w.iter().sum(),
+            });
+            self.weights_host = w;
+        } else {
+            self.weights = None;
+            self.weights_host = Vec::new();
+        }
+        self.dataset = dataset.clone();
+        self.edits = edits;
+        // The loss and every residual changed: nothing computed before stands.
+        self.lookahead = None;
+        self.last_eval = None;
+        dataset
     }
 
     /// Keeps the current step's model, optimiser state, counters, best step and last evaluation,
@@ -551,7 +606,9 @@ impl Trainer {
         );
         let (de, dev) = evaluate_rows(&self.dataset, &self.dev_rows, &dp, &self.dev_groups, loss);
         let residuals: Vec<f32> = te.iter().map(|e| e.residual).collect();
-        let grad = self.grads_in_order(hidden.and_then(|h| grad_shares(h, &residuals, loss)));
+        let grad = self.grads_in_order(
+            hidden.and_then(|h| grad_shares(h, &residuals, loss, &self.weights_host)),
+        );
         let segs = merge(
             self.dataset.segments.len(),
             &self.train_rows,

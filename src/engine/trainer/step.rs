@@ -174,6 +174,7 @@ impl Trainer {
                     self.train_y.clone(),
                     self.settings.loss,
                     self.pairs.as_ref(),
+                    self.weights.as_ref(),
                 );
                 (loss, None)
             }
@@ -187,11 +188,16 @@ impl Trainer {
                 // Only b values reach the host; they date the batch rows between refreshes.
                 let preds = host_preds(pred.clone().inner());
                 // Pairwise losses train on the full batch only (checked with the config).
+                let weights = self
+                    .weights
+                    .as_ref()
+                    .map(|w| w.select(idx.clone(), &self.weights_host, pos));
                 let loss = objective(
                     pred,
                     self.train_y.clone().select(0, idx),
                     self.settings.loss,
                     None,
+                    weights.as_ref(),
                 );
                 (loss, Some(preds))
             }
@@ -226,9 +232,12 @@ impl Trainer {
             train_groups,
             dev_groups,
             pairs,
+            weights,
+            weights_host,
             ..
         } = self;
         let pairs = pairs.as_ref();
+        let (weights, weights_host) = (weights.as_ref(), weights_host.as_slice());
         // Shared from here on (shared references are Copy into both threads' closures).
         let (dataset, train_x, train_y, dev_x): (&Dataset, &Inputs, &Tensor<2>, &Option<Inputs>) =
             (dataset, train_x, train_y, dev_x);
@@ -280,13 +289,13 @@ impl Trainer {
                 drop(sums_tx);
                 let h = model.hidden_from(sums, train_x); // [n_train, hidden]
                 let pred = model.head.forward(h.clone()); // [n_train, 1]
-                let next = objective(pred.clone(), train_y.clone(), loss_kind, pairs);
+                let next = objective(pred.clone(), train_y.clone(), loss_kind, pairs, weights);
                 let preds = host_preds(pred.inner());
                 let t = Instant::now();
                 let (rows, metrics) =
                     evaluate_rows(dataset, train_rows, &preds, train_groups, loss_kind);
                 let residuals: Vec<f32> = rows.iter().map(|e| e.residual).collect();
-                let grads = grad_shares(h.inner(), &residuals, loss_kind);
+                let grads = grad_shares(h.inner(), &residuals, loss_kind, weights_host);
                 eval_ms = t.elapsed().as_secs_f64() * 1e3;
                 (
                     next,

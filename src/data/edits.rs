@@ -1,0 +1,354 @@
+//! What-if edits: exclude a training segment, re-weight it, or give it another target, and see
+//! what training does without it. Edits are kept in order (undo drops the last); the last edit of
+//! a segment's weight, and the last of its target, are the ones in force.
+//!
+//! As JSON lines: `{"id": "doc-0001:3", "action": "exclude" | "weight" | "target", "value": ...}`,
+//! with an optional `"step"` (when the edit was made; written on export, 0 when absent).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::{Dataset, Partition, Split};
+
+/// What an edit does to one segment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action {
+    /// Weight 0: training does without it.
+    Exclude,
+    /// Its weight in the training loss (1 is normal; 1 again includes an excluded segment).
+    Weight(f32),
+    /// A new target.
+    Target(f32),
+}
+
+/// One edit of one segment (dataset index), made at `step`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edit {
+    pub segment: usize,
+    pub action: Action,
+    pub step: u64,
+}
+
+/// The edits of a run, in the order they were made.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Edits {
+    pub list: Vec<Edit>,
+}
+
+/// Why an edit is refused: the line of an edits file (0 for one typed in the dashboard) and the
+/// field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{source_name}: line {line}: field `{field}`: {message}")]
+pub struct EditError {
+    pub source_name: String,
+    pub line: usize,
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Whether `action` may be applied to segment `i`: training segments with a target only, and
+/// finite values (weights also non-negative). The reason, if not.
+pub fn check(
+    ds: &Dataset,
+    part: &Partition,
+    i: usize,
+    action: Action,
+) -> Result<(), (&'static str, String)> {
+    if ds.segments[i].score.is_none() {
+        return Err((
+            "id",
+            format!(
+                "segment {} is context only (no target); edits change training segments",
+                ds.segment_id(i)
+            ),
+        ));
+    }
+    if part.split_of(i) != Split::Train {
+        return Err((
+            "id",
+            format!(
+                "segment {} is in the dev split; edits change training segments only, so the dev loss stays comparable",
+                ds.segment_id(i)
+            ),
+        ));
+    }
+    match action {
+        Action::Weight(w) if !(w.is_finite() && w >= 0.0) => Err((
+            "value",
+            format!("a weight must be a finite number >= 0, found {w}"),
+        )),
+        Action::Target(t) if !t.is_finite() => Err((
+            "value",
+            format!("a target must be a finite number, found {t}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Edits {
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Every segment's training weight (1 unless edited), dataset order.
+    pub fn weights(&self, n: usize) -> Vec<f32> {
+        let mut w = vec![1.0; n];
+        for e in &self.list {
+            match e.action {
+                Action::Exclude => w[e.segment] = 0.0,
+                Action::Weight(v) => w[e.segment] = v,
+                Action::Target(_) => {}
+            }
+        }
+        w
+    }
+
+    /// The edited targets: segment -> new target.
+    pub fn targets(&self) -> HashMap<usize, f32> {
+        let mut t = HashMap::new();
+        for e in &self.list {
+            if let Action::Target(v) = e.action {
+                t.insert(e.segment, v);
+            }
+        }
+        t
+    }
+
+    /// Whether any edit changes a weight.
+    pub fn reweights(&self) -> bool {
+        self.list
+            .iter()
+            .any(|e| !matches!(e.action, Action::Target(_)))
+    }
+
+    /// `ds` with the edited targets in place of the original ones.
+    pub fn apply_targets(&self, ds: &Dataset) -> Dataset {
+        let mut out = ds.clone();
+        for (i, t) in self.targets() {
+            out.segments[i].score = Some(t);
+        }
+        out
+    }
+
+    /// A short label of segment `i`'s edits in force (`excl`, `w 0.50`, `t +0.30`), or "".
+    pub fn label(&self, i: usize) -> String {
+        let (mut w, mut t) = (None, None);
+        for e in self.list.iter().filter(|e| e.segment == i) {
+            match e.action {
+                Action::Exclude => w = Some(0.0),
+                Action::Weight(v) => w = Some(v),
+                Action::Target(v) => t = Some(v),
+            }
+        }
+        let mut parts = Vec::new();
+        match w {
+            Some(0.0) => parts.push("excl".to_string()),
+            Some(v) if v != 1.0 => parts.push(format!("w {v:.2}")),
+            _ => {}
+        }
+        if let Some(v) = t {
+            parts.push(format!("t {v:+.2}"));
+        }
+        parts.join(" ")
+    }
+
+    /// The edits as JSON lines (ids, not indices), in order.
+    pub fn to_jsonl(&self, ds: &Dataset) -> String {
+        let mut out = String::new();
+        for e in &self.list {
+            let (action, value) = match e.action {
+                Action::Exclude => ("exclude", json!(true)),
+                Action::Weight(v) => ("weight", json!(v)),
+                Action::Target(v) => ("target", json!(v)),
+            };
+            let line = json!({
+                "id": ds.segment_id(e.segment),
+                "action": action,
+                "value": value,
+                "step": e.step,
+            });
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Reads edits from JSON lines. Every edit is checked (`check`); the first bad line is an
+    /// error naming it and its field, and nothing is applied.
+    pub fn parse(
+        text: &str,
+        source_name: &str,
+        ds: &Dataset,
+        part: &Partition,
+    ) -> Result<Edits, EditError> {
+        let ids: HashMap<String, usize> = (0..ds.segments.len())
+            .map(|i| (ds.segment_id(i), i))
+            .collect();
+        let mut list = Vec::new();
+        for (k, raw) in text.lines().enumerate() {
+            let line = k + 1;
+            let fail = |field: &'static str, message: String| EditError {
+                source_name: source_name.to_string(),
+                line,
+                field,
+                message,
+            };
+            let raw = raw.trim();
+            if raw.is_empty() {
+                continue;
+            }
+            let v: Map<String, Value> = match serde_json::from_str::<Value>(raw) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => return Err(fail("(line)", "an edit is a JSON object".into())),
+                Err(e) => {
+                    return Err(fail(
+                        "(line)",
+                        format!("not JSON: {} (column {})", e, e.column()),
+                    ));
+                }
+            };
+            if let Some(k) = v
+                .keys()
+                .find(|k| !["id", "action", "value", "step"].contains(&k.as_str()))
+            {
+                return Err(fail(
+                    "(line)",
+                    format!("unknown field `{k}` (an edit has id, action, value and step)"),
+                ));
+            }
+            let id = v
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| fail("id", "missing, or not a string".into()))?;
+            let segment = *ids
+                .get(id)
+                .ok_or_else(|| fail("id", format!("no segment `{id}` in the data")))?;
+            let number = || -> Result<f32, EditError> {
+                v.get("value")
+                    .and_then(Value::as_f64)
+                    .map(|x| x as f32)
+                    .ok_or_else(|| fail("value", "missing, or not a number".into()))
+            };
+            let action = match v.get("action").and_then(Value::as_str) {
+                Some("exclude") => Action::Exclude,
+                Some("weight") => Action::Weight(number()?),
+                Some("target") => Action::Target(number()?),
+                Some(other) => {
+                    return Err(fail(
+                        "action",
+                        format!("`{other}` is not one of exclude, weight, target"),
+                    ));
+                }
+                None => return Err(fail("action", "missing, or not a string".into())),
+            };
+            let step = match v.get("step") {
+                None => 0,
+                Some(s) => s
+                    .as_u64()
+                    .ok_or_else(|| fail("step", "not a step number".into()))?,
+            };
+            check(ds, part, segment, action).map_err(|(field, m)| fail(field, m))?;
+            list.push(Edit {
+                segment,
+                action,
+                step,
+            });
+        }
+        Ok(Edits { list })
+    }
+
+    /// Reads an edits file (see [`Edits::parse`]).
+    pub fn read(path: &Path, ds: &Dataset, part: &Partition) -> Result<Edits, EditError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| EditError {
+            source_name: name.clone(),
+            line: 0,
+            field: "(file)",
+            message: e.to_string(),
+        })?;
+        Edits::parse(&text, &name, ds, part)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> (Dataset, Partition) {
+        let text = "{\"id\": \"a\", \"prompt\": \"q\", \"split\": \"train\", \"segments\": [{\"text\": \"one\", \"score\": 0.5}, {\"text\": \"two\", \"score\": null}]}\n{\"id\": \"b\", \"prompt\": \"q\", \"split\": \"dev\", \"segments\": [{\"text\": \"three\", \"score\": 0.1}]}";
+        let ds = crate::data::parse_str(text, "t", &Default::default())
+            .expect("data")
+            .0;
+        let part = Partition::new(&ds, 0.0);
+        (ds, part)
+    }
+
+    #[test]
+    fn edits_round_trip_and_the_last_one_wins() {
+        let (ds, part) = data();
+        let text = "{\"id\": \"a:0\", \"action\": \"exclude\"}\n\n{\"id\": \"a:0\", \"action\": \"weight\", \"value\": 0.5, \"step\": 7}\n{\"id\": \"a:0\", \"action\": \"target\", \"value\": -1}\n";
+        let e = Edits::parse(text, "e.jsonl", &ds, &part).expect("edits");
+        assert_eq!(e.list.len(), 3);
+        assert_eq!(e.weights(3), vec![0.5, 1.0, 1.0]);
+        assert_eq!(e.targets().get(&0), Some(&-1.0));
+        assert_eq!(e.label(0), "w 0.50 t -1.00");
+        assert_eq!(e.apply_targets(&ds).segments[0].score, Some(-1.0));
+        let back = Edits::parse(&e.to_jsonl(&ds), "again", &ds, &part).expect("round trip");
+        assert_eq!(back.list.len(), 3);
+        assert_eq!(back.list[1].step, 7);
+        assert_eq!(back.list[0].action, Action::Exclude);
+    }
+
+    #[test]
+    fn bad_edits_name_the_line_and_the_field() {
+        let (ds, part) = data();
+        let cases = [
+            (
+                "{\"id\": \"zz:9\", \"action\": \"exclude\"}",
+                "line 1: field `id`",
+                "no segment",
+            ),
+            (
+                "\n{\"id\": \"a:0\", \"action\": \"drop\"}",
+                "line 2: field `action`",
+                "drop",
+            ),
+            (
+                "{\"id\": \"a:0\", \"action\": \"weight\", \"value\": -1}",
+                "field `value`",
+                ">= 0",
+            ),
+            (
+                "{\"id\": \"a:0\", \"action\": \"target\", \"value\": \"x\"}",
+                "field `value`",
+                "not a number",
+            ),
+            (
+                "{\"id\": \"b:0\", \"action\": \"exclude\"}",
+                "field `id`",
+                "dev split",
+            ),
+            (
+                "{\"id\": \"a:1\", \"action\": \"exclude\"}",
+                "field `id`",
+                "context only",
+            ),
+            (
+                "{\"id\": \"a:0\", \"action\": \"exclude\", \"why\": 1}",
+                "line 1",
+                "unknown field `why`",
+            ),
+            ("[1]", "line 1", "JSON object"),
+            ("{\"id\": ", "line 1", "not JSON"),
+        ];
+        for (text, at, what) in cases {
+            let e = Edits::parse(text, "e.jsonl", &ds, &part)
+                .expect_err(text)
+                .to_string();
+            assert!(e.starts_with("e.jsonl: "), "{e}");
+            assert!(e.contains(at) && e.contains(what), "{text}: {e}");
+        }
+    }
+}
