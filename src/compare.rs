@@ -189,6 +189,7 @@ impl Source for Compare {
             save: false,
             rewind: false,
             mark: false,
+            edit: false,
         }
     }
     fn current(&mut self) -> StepReport {

@@ -318,6 +318,103 @@ fn check(action: Action, key: &KeySpec) {
             press(&mut app, key);
             assert_eq!(app.overlay, Overlay::None, "{label}");
         }
+        Action::Exclude => {
+            use segscope::data::edits::Action as E;
+            let i = app.selected().expect("a row");
+            press(&mut app, key);
+            assert_eq!(
+                app.edits.list.last().map(|e| (e.segment, e.action)),
+                Some((i, E::Exclude)),
+                "{label}"
+            );
+            assert_eq!(
+                engine_cmds(&mut app),
+                vec![Control::SetEdits(app.edits.clone())],
+                "{label}"
+            );
+            press(&mut app, key);
+            assert_eq!(
+                app.edits.list.last().map(|e| e.action),
+                Some(E::Weight(1.0)),
+                "{label}: includes it again"
+            );
+            engine_cmds(&mut app);
+            app.caps.edit = false;
+            press(&mut app, key);
+            assert!(
+                engine_cmds(&mut app).is_empty(),
+                "{label}: a stream has no training to edit"
+            );
+        }
+        Action::Weight | Action::Target => {
+            use segscope::data::edits::Action as E;
+            let i = app.selected().expect("a row");
+            press(&mut app, key);
+            assert!(
+                app.prompt.as_ref().is_some_and(|p| p.segment == i),
+                "{label}"
+            );
+            for c in "0.5".chars() {
+                app.update(Action::FilterChar(c));
+            }
+            app.update(Action::FilterDone);
+            assert!(app.prompt.is_none() && !app.view.typing, "{label}");
+            let want = if action == Action::Weight {
+                E::Weight(0.5)
+            } else {
+                E::Target(0.5)
+            };
+            assert_eq!(
+                app.edits.list.last().map(|e| e.action),
+                Some(want),
+                "{label}"
+            );
+            assert_eq!(engine_cmds(&mut app).len(), 1, "{label}");
+            // Not a number: refused and said so; Esc cancels typing.
+            press(&mut app, key);
+            app.update(Action::FilterChar('x'));
+            app.update(Action::FilterDone);
+            assert!(
+                app.status.as_deref().unwrap_or("").contains("not a number"),
+                "{label}"
+            );
+            press(&mut app, key);
+            app.update(Action::Back);
+            assert!(app.prompt.is_none(), "{label}: Esc cancels");
+            assert!(engine_cmds(&mut app).is_empty(), "{label}");
+            if action == Action::Weight {
+                press(&mut app, key);
+                app.update(Action::FilterChar('-'));
+                app.update(Action::FilterChar('1'));
+                app.update(Action::FilterDone);
+                assert!(
+                    app.status.as_deref().unwrap_or("").contains(">= 0"),
+                    "{label}"
+                );
+            }
+        }
+        Action::Undo => {
+            press(&mut app, key);
+            assert!(
+                app.status.as_deref().unwrap_or("").contains("no edit"),
+                "{label}"
+            );
+            app.update(Action::Exclude);
+            engine_cmds(&mut app);
+            press(&mut app, key);
+            assert!(app.edits.is_empty(), "{label}");
+            assert_eq!(
+                engine_cmds(&mut app),
+                vec![Control::SetEdits(Default::default())],
+                "{label}"
+            );
+        }
+        Action::EditsPanel => {
+            press(&mut app, key);
+            assert_eq!(app.overlay, Overlay::Edits, "{label}");
+            press(&mut app, key);
+            assert_eq!(app.overlay, Overlay::None, "{label}");
+        }
         Action::Help => {
             press(&mut app, key);
             assert_eq!(app.overlay, Overlay::Help, "{label}");
@@ -354,7 +451,7 @@ fn every_key_in_the_table_does_what_its_help_says() {
             checked += 1;
         }
     }
-    assert!(checked >= 34, "{checked} keys checked");
+    assert!(checked >= 39, "{checked} keys checked");
 }
 
 #[test]

@@ -220,3 +220,31 @@ fn diff_view_lists_what_moved_since_the_mark() {
     assert!(screen.contains("step 4 → step 12"));
     insta::assert_snapshot!("diff_view", screen);
 }
+
+#[test]
+fn edits_show_in_a_column_a_panel_and_on_the_loss_chart() {
+    let mut app = common::app_after(12);
+    app.update(Action::Exclude);
+    app.update(Action::Down);
+    app.update(Action::Target);
+    for c in "-0.25".chars() {
+        app.update(Action::FilterChar(c));
+    }
+    let typing = draw(&app, 160, 48);
+    assert!(
+        typing.contains("new target for"),
+        "the prompt is in the footer"
+    );
+    app.update(Action::FilterDone);
+    let screen = draw(&app, 160, 48);
+    assert!(
+        screen.contains("excl") && screen.contains("t -0.25"),
+        "the edit column"
+    );
+    assert!(screen.contains("2 edits"), "the loss chart says so");
+    insta::assert_snapshot!("edits_main", screen);
+    app.update(Action::EditsPanel);
+    let panel = draw(&app, 160, 48);
+    assert!(panel.contains("What-if edits") && panel.contains("exclude"));
+    insta::assert_snapshot!("edits_panel", panel);
+}

@@ -34,6 +34,7 @@ impl Source for Scripted {
             save: true,
             rewind: false,
             mark: false,
+            edit: false,
         }
     }
     fn current(&mut self) -> StepReport {
@@ -94,6 +95,7 @@ fn next_reports(h: &source::SourceHandle, n: usize) -> (Vec<u64>, Vec<String>) {
             Ok(Event::Report(r, _)) => steps.push(r.step),
             Ok(Event::Message(m)) => msgs.push(m),
             Ok(Event::Data(..)) => panic!("the trainer's segments never change"),
+            Ok(Event::Edited(ds)) => msgs.push(format!("(edited: {})", ds.target(0))),
             Err(e) => panic!("no report after {steps:?}: {e}"),
         }
     }
@@ -211,6 +213,34 @@ fn the_driver_marks_and_rewinds_the_trainer() {
         all.iter().any(|m| m == "rewound to the mark at step 3"),
         "{all:?}"
     );
+    h.control.send(Control::Quit).expect("send");
+    h.thread.join().expect("the driver ends on Quit");
+}
+
+#[test]
+fn edits_sent_to_the_driver_change_the_targets_and_say_so() {
+    use segscope::data::edits::{Action, Edit, Edits};
+    let text = "{\"id\": \"a\", \"split\": \"train\", \"segments\": [{\"text\": \"one two\", \"score\": 0.5}, {\"text\": \"three\", \"score\": -0.5}]}\n{\"id\": \"b\", \"split\": \"dev\", \"segments\": [{\"text\": \"four five\", \"score\": 0.1}]}";
+    let (ds, _) = parse_str(text, "t", &ReadOptions::default()).expect("data");
+    let cfg = segscope::config::Config::default();
+    let s = session::from_dataset(cfg, "defaults".into(), ds, vec![], None).expect("session");
+    let (src, _) = s.into_source();
+    let h = source::spawn(Box::new(src), 0.0).expect("spawn");
+    next_reports(&h, 1);
+    let edits = Edits {
+        list: vec![Edit {
+            segment: 0,
+            action: Action::Target(0.9),
+            step: 0,
+        }],
+    };
+    h.control.send(Control::SetEdits(edits)).expect("send");
+    let (steps, before) = next_reports(&h, 1);
+    assert_eq!(steps, vec![0], "the current state, measured against the new target");
+    assert_eq!(before, vec!["(edited: 0.9)".to_string()], "the edited data comes first");
+    h.control.send(Control::Step(1)).expect("send");
+    let (_, msgs) = next_reports(&h, 1);
+    assert!(msgs.iter().any(|m| m == "1 edit in force from the next step"), "{msgs:?}");
     h.control.send(Control::Quit).expect("send");
     h.thread.join().expect("the driver ends on Quit");
 }

@@ -19,6 +19,7 @@ pub use table::{SortKey, TableView};
 use crate::analysis::datamap::{DataMap, Region, Window};
 use crate::analysis::{Analysis, Convergence};
 use crate::config::UiConfig;
+use crate::data::edits::{self, Action as EditAction, Edit, Edits};
 use crate::data::{Dataset, Partition, Split};
 use crate::engine::{SegmentEval, SplitMetrics, StepReport};
 pub use crate::source::{Capabilities, Control};
@@ -64,6 +65,17 @@ pub enum Overlay {
     Detail(usize),
     /// Every segment's prediction at the last mark against now, by the size of the change.
     Diff,
+    /// The what-if edits in force.
+    Edits,
+}
+
+/// A number being typed for a what-if edit of `segment`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub segment: usize,
+    /// A weight (true) or a target (false).
+    pub weight: bool,
+    pub text: String,
 }
 
 /// Facts about the run shown in the header.
@@ -169,6 +181,10 @@ pub struct App {
     /// The last fork: the run went back from the first step to the second (a rewind, or the
     /// best model restored).
     pub forked: Option<(u64, u64)>,
+    /// The what-if edits in force, in order (the source has the same list).
+    pub edits: Edits,
+    /// A weight or target being typed.
+    pub prompt: Option<Prompt>,
 }
 
 impl App {
@@ -233,6 +249,7 @@ impl App {
                 save: true,
                 rewind: false,
                 mark: true,
+                edit: true,
             },
             model_history: Vec::new(),
             model_preds: VecDeque::new(),
@@ -241,6 +258,8 @@ impl App {
             show_datamap: false,
             marks: Vec::new(),
             forked: None,
+            edits: Edits::default(),
+            prompt: None,
         };
         app.label_keys = app.ds.label_keys();
         app.refresh_rows();
@@ -378,6 +397,56 @@ impl App {
         self.refresh_rows();
     }
 
+    /// The same segments with edited targets (what-if edits are in force).
+    pub fn set_edited(&mut self, ds: Arc<Dataset>) {
+        if ds.segments.len() == self.ds.segments.len() {
+            self.ds = ds;
+            self.view.dirty = true;
+        }
+    }
+
+    /// Adds a what-if edit of the selected segment, if the data and the source allow it.
+    fn edit(&mut self, segment: usize, action: EditAction) {
+        if !self.caps.edit {
+            self.status = Some(
+                "this source has no training to edit; edits need segscope's own trainer".into(),
+            );
+            return;
+        }
+        if let Err((_, why)) = edits::check(&self.ds, &self.part, segment, action) {
+            self.status = Some(format!("edit refused: {why}"));
+            return;
+        }
+        let step = self.report.as_ref().map_or(0, |r| r.step);
+        self.edits.list.push(Edit {
+            segment,
+            action,
+            step,
+        });
+        self.engine(Control::SetEdits(self.edits.clone()));
+    }
+
+    /// Ends typing a weight or target: the edit if the number is valid, else says why.
+    fn submit_prompt(&mut self) {
+        let Some(p) = self.prompt.take() else {
+            return;
+        };
+        self.view.typing = false;
+        match p.text.trim().parse::<f32>() {
+            Ok(v) => self.edit(
+                p.segment,
+                if p.weight {
+                    EditAction::Weight(v)
+                } else {
+                    EditAction::Target(v)
+                },
+            ),
+            Err(_) => {
+                self.status = Some(format!("edit refused: `{}` is not a number", p.text));
+            }
+        }
+    }
+
     /// Cross-fitted predictions and residuals to show beside the live ones.
     pub fn set_oof(&mut self, oof: Vec<(f32, f32)>) {
         self.oof = Some(oof);
@@ -490,14 +559,23 @@ impl App {
             Action::Filter => {
                 self.view.typing = true;
             }
-            Action::FilterChar(c) => {
-                self.view.filter.push(c);
-                self.refresh_rows();
-            }
-            Action::FilterBackspace => {
-                self.view.filter.pop();
-                self.refresh_rows();
-            }
+            Action::FilterChar(c) => match &mut self.prompt {
+                Some(p) => p.text.push(c),
+                None => {
+                    self.view.filter.push(c);
+                    self.refresh_rows();
+                }
+            },
+            Action::FilterBackspace => match &mut self.prompt {
+                Some(p) => {
+                    p.text.pop();
+                }
+                None => {
+                    self.view.filter.pop();
+                    self.refresh_rows();
+                }
+            },
+            Action::FilterDone if self.prompt.is_some() => self.submit_prompt(),
             Action::FilterDone => self.view.typing = false,
             Action::OutliersOnly => {
                 self.view.outliers_only = !self.view.outliers_only;
@@ -612,12 +690,53 @@ impl App {
                     };
                 }
             }
+            Action::Exclude => {
+                if let Some(i) = self.selected() {
+                    let excluded = self.edits.weights(self.ds.segments.len())[i] == 0.0;
+                    let action = if excluded {
+                        EditAction::Weight(1.0)
+                    } else {
+                        EditAction::Exclude
+                    };
+                    self.edit(i, action);
+                }
+            }
+            Action::Weight | Action::Target => {
+                if !self.caps.edit {
+                    self.status = Some(
+                        "this source has no training to edit; edits need segscope's own trainer"
+                            .into(),
+                    );
+                } else if let Some(i) = self.selected() {
+                    self.prompt = Some(Prompt {
+                        segment: i,
+                        weight: action == Action::Weight,
+                        text: String::new(),
+                    });
+                    self.view.typing = true;
+                }
+            }
+            Action::Undo => match self.edits.list.pop() {
+                Some(_) => self.engine(Control::SetEdits(self.edits.clone())),
+                None => self.status = Some("no edit to undo".into()),
+            },
+            Action::EditsPanel => {
+                self.overlay = if self.overlay == Overlay::Edits {
+                    Overlay::None
+                } else {
+                    Overlay::Edits
+                };
+            }
             Action::Help => {
                 self.overlay = if self.overlay == Overlay::Help {
                     Overlay::None
                 } else {
                     Overlay::Help
                 };
+            }
+            Action::Back if self.prompt.is_some() => {
+                self.prompt = None;
+                self.view.typing = false;
             }
             Action::Back => {
                 if self.view.typing {

@@ -227,6 +227,28 @@ fn drive(mut source: Box<dyn Source>, speed: f64, cmds: Receiver<Control>, out: 
                         return;
                     }
                 }
+                Control::SetEdits(edits) => {
+                    let n = edits.list.len();
+                    let sent = match source.set_edits(edits) {
+                        Ok(ds) => {
+                            let r = source.current();
+                            out.send(Event::Edited(ds)).is_ok()
+                                && out.send(Event::Report(Box::new(r), 0.0)).is_ok()
+                                && out
+                                    .send(Event::Message(format!(
+                                        "{n} edit{} in force from the next step",
+                                        if n == 1 { "" } else { "s" }
+                                    )))
+                                    .is_ok()
+                        }
+                        Err(e) => out
+                            .send(Event::Message(format!("edit refused: {e}")))
+                            .is_ok(),
+                    };
+                    if !sent {
+                        return;
+                    }
+                }
                 Control::Quit => return,
             }
             // Take every queued command before the next step, so a pause is never late.

@@ -38,6 +38,8 @@ pub struct Capabilities {
     pub rewind: bool,
     /// Keep the model of a marked step, and rewind training to it.
     pub mark: bool,
+    /// Apply what-if edits to training.
+    pub edit: bool,
 }
 
 /// A command to a source.
@@ -57,6 +59,8 @@ pub enum Control {
     Mark,
     /// Go back to the last mark.
     Rewind,
+    /// Put these what-if edits in force (the whole list: an undo sends it without its last).
+    SetEdits(crate::data::edits::Edits),
     Quit,
 }
 
@@ -70,6 +74,8 @@ pub enum Event {
     /// The segments changed (a stream added some, or was rewritten): the dataset and partition
     /// every later report is about.
     Data(Arc<Dataset>, Arc<Partition>),
+    /// The same segments with edited targets (what-if edits).
+    Edited(Arc<Dataset>),
 }
 
 /// Something that yields step reports.
@@ -94,6 +100,10 @@ pub trait Source: Send {
     /// hold.
     fn mark(&mut self) -> Result<MarkInfo, String> {
         Err("this source has no model to keep".into())
+    }
+    /// Puts what-if edits in force; the dataset with the edited targets.
+    fn set_edits(&mut self, _edits: crate::data::edits::Edits) -> Result<Arc<Dataset>, String> {
+        Err("this source has no training to edit".into())
     }
     /// Goes back to the last mark; its report, or `None` if there is none.
     fn rewind(&mut self) -> Option<StepReport> {

@@ -38,6 +38,7 @@ impl Source for TrainerSource {
             save: true,
             rewind: false,
             mark: true,
+            edit: true,
         }
     }
 
@@ -55,6 +56,16 @@ impl Source for TrainerSource {
 
     fn best(&self) -> Option<(u64, SplitMetrics)> {
         self.trainer.best()
+    }
+
+    fn set_edits(&mut self, edits: crate::data::edits::Edits) -> Result<Arc<Dataset>, String> {
+        if self.trainer.settings().loss == crate::engine::LossKind::Pairwise && !edits.is_empty() {
+            return Err(
+                "a pairwise objective's pairs are fixed for the run; edits need a per-segment loss"
+                    .into(),
+            );
+        }
+        Ok(self.trainer.set_edits(edits))
     }
 
     fn mark(&mut self) -> Result<super::MarkInfo, String> {

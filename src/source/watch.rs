@@ -162,6 +162,7 @@ impl Watch {
             save: false,
             rewind: true,
             mark: false,
+            edit: false,
         }
     }
 
@@ -220,6 +221,10 @@ impl Watch {
             ),
             // The app keeps the mark's predictions for the diff view itself; a stream has no
             // model to keep or to rewind.
+            Control::SetEdits(_) => (
+                Some("a stream has no training to edit; edits need segscope's own trainer".into()),
+                false,
+            ),
             Control::Mark | Control::Rewind => (
                 Some("a stream has no model to rewind; p steps back through recorded steps".into()),
                 false,

@@ -86,6 +86,7 @@ impl Loop {
                 Ok(source::Event::Report(r, rate)) => app.on_report(*r, rate),
                 Ok(source::Event::Message(m)) => app.on_io_done(m),
                 Ok(source::Event::Data(ds, part)) => app.set_data(ds, part),
+                Ok(source::Event::Edited(ds)) => app.set_edited(ds),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
             self.need_draw = true;
@@ -204,13 +205,28 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
                 if let Some(r) = app.report.clone() {
                     let (ds, part, k) = (app.ds.clone(), app.part.clone(), app.ui.outlier_k);
                     let map = app.datamap.clone();
+                    // The edits go beside the table, as JSON lines an `--edits` file can take.
+                    let edits = (!app.edits.is_empty()).then(|| {
+                        (
+                            path.with_extension("edits.jsonl"),
+                            app.edits.to_jsonl(&app.ds),
+                        )
+                    });
                     let tx = source.events_tx.clone();
                     // Off the UI thread: a million rows take a while to write.
                     thread::spawn(move || {
-                        let msg = match export::write(&path, &r, &ds, &part, k, map.as_ref()) {
+                        let mut msg = match export::write(&path, &r, &ds, &part, k, map.as_ref()) {
                             Ok(n) => format!("exported {n} segments to {}", path.display()),
                             Err(e) => format!("export failed: {e}"),
                         };
+                        if let Some((p, text)) = edits {
+                            msg.push_str(&match std::fs::write(&p, text) {
+                                Ok(()) => format!(", and the edits to {}", p.display()),
+                                Err(e) => {
+                                    format!("; the edits were not written to {}: {e}", p.display())
+                                }
+                            });
+                        }
                         let _ = tx.send(source::Event::Message(msg));
                     });
                 }

@@ -152,6 +152,12 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
             theme::STATUS,
         ));
     }
+    if !app.edits.is_empty() {
+        spans.push(Span::styled(
+            format!("│ ⋮ {} edits ", app.edits.list.len()),
+            theme::STATUS,
+        ));
+    }
     if let Some((step, _)) = app.best {
         spans.push(Span::styled(format!("│ best {step} "), theme::BETTER));
     }
@@ -211,7 +217,25 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
         .filter(|(s, _)| (x0..=x1).contains(&(*s as f64)))
         .map(|(s, _)| vec![(s as f64, y0), (s as f64, y1)])
         .unwrap_or_default();
+    // Each what-if edit: a short tick at the top of the chart at its step.
+    let edit_ticks: Vec<(f64, f64)> = app
+        .edits
+        .list
+        .iter()
+        .map(|e| e.step as f64)
+        .filter(|s| (x0..=x1).contains(s))
+        .flat_map(|s| {
+            let h = (y1 - y0) * 0.08;
+            [(s, y1), (s, y1 - h), (s, y1 - 2.0 * h)]
+        })
+        .collect();
     let datasets = vec![
+        Dataset::default()
+            .name("edits")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Scatter)
+            .style(theme::STATUS)
+            .data(&edit_ticks),
         Dataset::default()
             .name("best")
             .marker(Marker::Braille)

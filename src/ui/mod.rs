@@ -7,6 +7,7 @@ mod charts;
 mod datamap;
 mod detail;
 mod diff;
+mod edits;
 pub mod format;
 mod help;
 mod metrics;
@@ -92,6 +93,7 @@ impl Widget for &App {
             Overlay::Help => help::render(self, area, buf),
             Overlay::Detail(i) => detail::render(self, i, area, buf),
             Overlay::Diff => diff::render(self, area, buf),
+            Overlay::Edits => edits::render(self, area, buf),
         }
     }
 }
@@ -221,7 +223,25 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let mut spans: Vec<Span> = Vec::new();
-    if app.view.typing {
+    if let Some(p) = &app.prompt {
+        spans.push(Span::styled(
+            format!(
+                " {} for {}: ",
+                if p.weight {
+                    "training weight"
+                } else {
+                    "new target"
+                },
+                app.ds.segment_id(p.segment)
+            ),
+            theme::LABEL,
+        ));
+        spans.push(Span::styled(format!("{}▏", p.text), theme::VALUE));
+        spans.push(Span::styled(
+            "   Enter applies · Esc cancels · Backspace deletes",
+            theme::DIM,
+        ));
+    } else if app.view.typing {
         spans.push(Span::styled(" filter: ", theme::LABEL));
         spans.push(Span::styled(format!("{}▏", app.view.filter), theme::VALUE));
         spans.push(Span::styled(

@@ -27,7 +27,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             theme::LABEL,
         ),
     ];
-    if !v.filter.is_empty() || v.typing {
+    if !v.filter.is_empty() || (v.typing && app.prompt.is_none()) {
         title.push(Span::styled(
             format!("· filter \"{}\" ", v.filter),
             theme::STATUS,
@@ -71,7 +71,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let grad = app.report.as_ref().filter(|r| !r.grad.is_empty());
     let grad_w: u16 = if grad.is_some() { 7 } else { 0 };
-    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w + model_w + grad_w;
+    // What-if edits in force: a column naming each row's.
+    let edited = !app.edits.is_empty();
+    let edit_w: u16 = if edited { 14 } else { 0 };
+    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w + model_w + grad_w + edit_w;
     let text_w = area.width.saturating_sub(fixed).max(8) as usize;
     let ds = &app.ds;
     let rows: Vec<Row> = v.rows[start..end]
@@ -156,6 +159,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             if let Some(o) = oof {
                 cells.push(Cell::from(format!("{:>7}", format::score(o[i].1))));
             }
+            if edited {
+                cells.push(Cell::from(Span::styled(app.edits.label(i), theme::STATUS)));
+            }
             let row = Row::new(cells);
             if start + k == v.cursor {
                 row.style(theme::SELECTED)
@@ -196,6 +202,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if oof.is_some() {
         header.push("    oof".to_string());
         widths.push(Constraint::Length(7));
+    }
+    if edited {
+        header.push("edit".to_string());
+        widths.push(Constraint::Length(13));
     }
     let header = Row::new(header).style(theme::TABLE_HEADER);
     Table::new(rows, widths)
