@@ -180,12 +180,7 @@ fn the_trainer_is_a_source_and_its_reports_survive_json() {
 
 #[test]
 fn the_driver_marks_and_rewinds_the_trainer() {
-    let text = "{\"id\": \"a\", \"split\": \"train\", \"segments\": [{\"text\": \"one two\", \"score\": 0.5}, {\"text\": \"three\", \"score\": -0.5}]}\n{\"id\": \"b\", \"split\": \"dev\", \"segments\": [{\"text\": \"four five\", \"score\": 0.1}]}";
-    let (ds, _) = parse_str(text, "t", &ReadOptions::default()).expect("data");
-    let cfg = segscope::config::Config::default();
-    let s = session::from_dataset(cfg, "defaults".into(), ds, vec![], None).expect("session");
-    let (src, _) = s.into_source();
-    let h = source::spawn(Box::new(src), 0.0).expect("spawn");
+    let h = source::spawn(Box::new(small_trainer()), 0.0).expect("spawn");
     next_reports(&h, 1);
     h.control.send(Control::Step(3)).expect("send");
     let (_, _) = next_reports(&h, 3);
@@ -220,12 +215,7 @@ fn the_driver_marks_and_rewinds_the_trainer() {
 #[test]
 fn edits_sent_to_the_driver_change_the_targets_and_say_so() {
     use segscope::data::edits::{Action, Edit, Edits};
-    let text = "{\"id\": \"a\", \"split\": \"train\", \"segments\": [{\"text\": \"one two\", \"score\": 0.5}, {\"text\": \"three\", \"score\": -0.5}]}\n{\"id\": \"b\", \"split\": \"dev\", \"segments\": [{\"text\": \"four five\", \"score\": 0.1}]}";
-    let (ds, _) = parse_str(text, "t", &ReadOptions::default()).expect("data");
-    let cfg = segscope::config::Config::default();
-    let s = session::from_dataset(cfg, "defaults".into(), ds, vec![], None).expect("session");
-    let (src, _) = s.into_source();
-    let h = source::spawn(Box::new(src), 0.0).expect("spawn");
+    let h = source::spawn(Box::new(small_trainer()), 0.0).expect("spawn");
     next_reports(&h, 1);
     let edits = Edits {
         list: vec![Edit {
@@ -236,11 +226,32 @@ fn edits_sent_to_the_driver_change_the_targets_and_say_so() {
     };
     h.control.send(Control::SetEdits(edits)).expect("send");
     let (steps, before) = next_reports(&h, 1);
-    assert_eq!(steps, vec![0], "the current state, measured against the new target");
-    assert_eq!(before, vec!["(edited: 0.9)".to_string()], "the edited data comes first");
+    assert_eq!(
+        steps,
+        vec![0],
+        "the current state, measured against the new target"
+    );
+    assert_eq!(
+        before,
+        vec!["(edited: 0.9)".to_string()],
+        "the edited data comes first"
+    );
     h.control.send(Control::Step(1)).expect("send");
     let (_, msgs) = next_reports(&h, 1);
-    assert!(msgs.iter().any(|m| m == "1 edit in force from the next step"), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m == "1 edit in force from the next step"),
+        "{msgs:?}"
+    );
     h.control.send(Control::Quit).expect("send");
     h.thread.join().expect("the driver ends on Quit");
+}
+
+/// A trainer on three segments (two train, one dev) as a source.
+fn small_trainer() -> segscope::source::TrainerSource {
+    let text = "{\"id\": \"a\", \"split\": \"train\", \"segments\": [{\"text\": \"one two\", \"score\": 0.5}, {\"text\": \"three\", \"score\": -0.5}]}\n{\"id\": \"b\", \"split\": \"dev\", \"segments\": [{\"text\": \"four five\", \"score\": 0.1}]}";
+    let (ds, _) = parse_str(text, "t", &ReadOptions::default()).expect("data");
+    let cfg = segscope::config::Config::default();
+    let s = session::from_dataset(cfg, "defaults".into(), ds, vec![], None).expect("session");
+    s.into_source().0
 }
