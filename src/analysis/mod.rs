@@ -124,6 +124,10 @@ pub struct Convergence {
     pub min_rel: f64,
     best: f64,
     since_best: u64,
+    /// The last refreshed step seen, and the gap before it (refreshes every k steps with
+    /// mini-batches: between them the loss is the last refresh's and says nothing new).
+    last_refresh: Option<u64>,
+    gap: u64,
 }
 
 impl Convergence {
@@ -133,6 +137,8 @@ impl Convergence {
             min_rel,
             best: f64::INFINITY,
             since_best: 0,
+            last_refresh: None,
+            gap: 1,
         }
     }
 
@@ -148,14 +154,21 @@ impl Convergence {
     /// Takes in a new step's report.
     pub fn observe(&mut self, r: &StepReport) {
         let (loss, _) = Self::monitored(r);
-        if !loss.is_finite() {
+        // Only a refreshed step measures the model anew.
+        if !loss.is_finite() || r.eval_step != r.step {
             return;
         }
+        let steps = match self.last_refresh {
+            Some(last) if r.step > last => r.step - last,
+            _ => 1,
+        };
+        self.last_refresh = Some(r.step);
+        self.gap = steps;
         if loss < self.best * (1.0 - self.min_rel) {
             self.best = loss;
             self.since_best = 0;
         } else {
-            self.since_best += 1;
+            self.since_best += steps;
         }
     }
 
@@ -164,9 +177,10 @@ impl Convergence {
         self.since_best
     }
 
-    /// The patience has run out.
+    /// The patience has run out: in steps, and at least two refreshes when predictions are
+    /// refreshed every k steps.
     pub fn converged(&self) -> bool {
-        self.since_best >= self.patience
+        self.since_best >= self.patience.max(2 * self.gap)
     }
 
     /// Starts the patience count again (running on past convergence).
@@ -267,5 +281,32 @@ mod tests {
         assert!(c.converged());
         c.restart();
         assert!(!c.converged());
+    }
+
+    #[test]
+    fn convergence_waits_for_two_refreshes_when_predictions_are_refreshed_every_k_steps() {
+        // Refreshes every 10 steps, patience 5: the stale steps in between say nothing, and one
+        // refresh without improvement is not enough.
+        let mut c = Convergence::new(5, 0.1);
+        let mut converged_at = None;
+        for step in 1..=40u64 {
+            let refreshed = step.div_ceil(10) * 10 - 10 + u64::from(step % 10 == 0) * 10;
+            let mut r = report(
+                &[0.0; 6],
+                &[0.0; 6],
+                if step <= 10 { 1.0 / step as f64 } else { 0.1 },
+            );
+            r.step = step;
+            r.eval_step = refreshed.min(step);
+            c.observe(&r);
+            if c.converged() && converged_at.is_none() {
+                converged_at = Some(step);
+            }
+        }
+        assert_eq!(
+            converged_at,
+            Some(30),
+            "two refreshes (20, 30) without improvement"
+        );
     }
 }

@@ -303,10 +303,13 @@ impl App {
         }
         let is_new_step = self.history.last().is_none_or(|h| r.step > h.step);
         if r.diverged.is_none() && is_new_step {
+            // Between refreshes (mini-batches) the losses are the last refresh's: the chart
+            // joins the refreshed steps instead of drawing steps that measured nothing new.
+            let fresh = r.eval_step == r.step;
             self.history.push(HistPoint {
                 step: r.step,
-                train_loss: r.train.loss,
-                dev_loss: r.dev.loss,
+                train_loss: if fresh { r.train.loss } else { f64::NAN },
+                dev_loss: if fresh { r.dev.loss } else { f64::NAN },
                 weight_change: r.weight_change,
                 weight_change_rel: r.weight_change_rel,
                 grad_norm: r.grad_norm,
