@@ -18,7 +18,7 @@ pid=$!
 start=$(date +%s)
 while kill -0 "$pid" 2>/dev/null; do
     rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-    done_steps=$(wc -l < "$dir/lines.jsonl" 2>/dev/null || echo 0)
+    done_steps=$(wc -l 2>/dev/null < "$dir/lines.jsonl" || echo 0)
     echo "$(( $(date +%s) - start )) $done_steps $(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')"
     sleep "$every"
 done | tee "$dir/samples.txt"
