@@ -248,3 +248,12 @@ fn edits_show_in_a_column_a_panel_and_on_the_loss_chart() {
     assert!(panel.contains("What-if edits") && panel.contains("exclude"));
     insta::assert_snapshot!("edits_panel", panel);
 }
+
+#[test]
+fn the_data_map_takes_log_y_too() {
+    let mut app = common::app_after(12);
+    app.update(Action::DataMap);
+    app.update(Action::LogY);
+    let screen = draw(&app, 160, 48);
+    assert!(screen.contains("mean |residual|, log"), "the axis says so");
+}

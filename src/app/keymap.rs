@@ -165,7 +165,7 @@ const TABLE: &[(Action, &str, &[&str], &str, &str)] = &[
         "log_y",
         &["l"],
         "",
-        "loss chart: linear or log y",
+        "loss chart and data map: linear or log y",
     ),
     (
         Action::History,

@@ -56,12 +56,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         title.push(Span::styled(format!("{} {c} ", r.name()), style));
     }
     let rows = app.part.indices(split);
+    // `l` (log y) applies here too: a few large residuals otherwise squash everything else
+    // against the floor.
+    let y_of = |y: f32| {
+        let y = f64::from(y);
+        if app.log_y { y.max(1e-4).log10() } else { y }
+    };
     let pts = |want: Region| -> Vec<(f64, f64)> {
         rows.iter()
             .filter_map(|&i| {
                 let p = map.points[i];
-                (p.region == Some(want))
-                    .then(|| (f64::from(p.variability), f64::from(p.abs_residual)))
+                (p.region == Some(want)).then(|| (f64::from(p.variability), y_of(p.abs_residual)))
             })
             .collect()
     };
@@ -74,28 +79,56 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     // Room for the thresholds even when every point is below them.
     let x1 = (max_of(|p| p.0).max(f64::from(map.ambiguous_at[k])) * 1.05).max(1e-6);
-    let y1 = (max_of(|p| p.1).max(f64::from(map.hard_at[k])) * 1.05).max(1e-6);
+    let ys = groups.iter().flat_map(|g| g.1.iter().map(|p| p.1));
+    let (y0, y1) = if app.log_y {
+        let lo = ys
+            .clone()
+            .fold(f64::INFINITY, f64::min)
+            .min(y_of(map.hard_at[k]));
+        let hi = ys
+            .fold(f64::NEG_INFINITY, f64::max)
+            .max(y_of(map.hard_at[k]));
+        let (lo, hi) = if lo.is_finite() {
+            (lo, hi)
+        } else {
+            (-1.0, 0.0)
+        };
+        (lo - 0.05, hi + 0.05)
+    } else {
+        (
+            0.0,
+            (max_of(|p| p.1).max(f64::from(map.hard_at[k])) * 1.05).max(1e-6),
+        )
+    };
     let selected = app
         .selected()
         .map(|i| map.points[i])
         .filter(|p| p.variability.is_finite() && p.abs_residual.is_finite());
-    let (hard_at, amb_at) = (f64::from(map.hard_at[k]), f64::from(map.ambiguous_at[k]));
+    let (hard_at, amb_at) = (y_of(map.hard_at[k]), f64::from(map.ambiguous_at[k]));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme::BORDER)
         .title(Line::from(title))
         .title_bottom(Line::from(Span::styled(
-            format!(" x: sd of prediction, to {x1:.3} · y: mean |residual|, to {y1:.3} "),
+            if app.log_y {
+                format!(
+                    " x: sd of prediction, to {x1:.3} · y: mean |residual|, log, {:.3} to {:.3} ",
+                    10f64.powf(y0),
+                    10f64.powf(y1)
+                )
+            } else {
+                format!(" x: sd of prediction, to {x1:.3} · y: mean |residual|, to {y1:.3} ")
+            },
             theme::DIM,
         )));
     Canvas::default()
         .block(block)
         .marker(Marker::Braille)
         .x_bounds([0.0, x1])
-        .y_bounds([0.0, y1])
+        .y_bounds([y0, y1])
         .paint(|ctx| {
             ctx.draw(&CLine::new(0.0, hard_at, amb_at, hard_at, Color::DarkGray));
-            ctx.draw(&CLine::new(amb_at, 0.0, amb_at, y1, Color::DarkGray));
+            ctx.draw(&CLine::new(amb_at, y0, amb_at, y1, Color::DarkGray));
             for (r, p) in &groups {
                 ctx.draw(&Points {
                     coords: p,
@@ -106,7 +139,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 ctx.layer();
                 ctx.print(
                     f64::from(p.variability),
-                    f64::from(p.abs_residual),
+                    y_of(p.abs_residual),
                     Span::styled("◆", Style::new().fg(Color::White)),
                 );
             }
