@@ -257,3 +257,17 @@ fn the_data_map_takes_log_y_too() {
     let screen = draw(&app, 160, 48);
     assert!(screen.contains("mean |residual|, log"), "the axis says so");
 }
+
+#[test]
+fn help_shows_every_key_on_the_smallest_terminal() {
+    let mut app = common::app_after(12);
+    app.update(Action::Help);
+    let screen = draw(&app, 100, 28);
+    for (keys, text) in app.keymap.help() {
+        let words: String = text.chars().take(18).collect();
+        assert!(
+            screen.contains(&keys) && screen.contains(&words),
+            "help at 100x28 lacks {keys}: {words}"
+        );
+    }
+}
