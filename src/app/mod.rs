@@ -242,15 +242,8 @@ impl App {
             label_keys: Vec::new(),
             best: None,
             oof: None,
-            caps: Capabilities {
-                step: true,
-                run: true,
-                speed: true,
-                save: true,
-                rewind: false,
-                mark: true,
-                edit: true,
-            },
+            // Until the event loop says what the source can do.
+            caps: Capabilities::TRAINER,
             model_history: Vec::new(),
             model_preds: VecDeque::new(),
             dm_window: Window::default(),

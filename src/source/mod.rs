@@ -42,6 +42,19 @@ pub struct Capabilities {
     pub edit: bool,
 }
 
+impl Capabilities {
+    /// segscope's own trainer: it can do everything but step back through recorded steps.
+    pub const TRAINER: Capabilities = Capabilities {
+        step: true,
+        run: true,
+        speed: true,
+        save: true,
+        rewind: false,
+        mark: true,
+        edit: true,
+    };
+}
+
 /// A command to a source.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Control {

@@ -31,15 +31,7 @@ impl Source for TrainerSource {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            step: true,
-            run: true,
-            speed: true,
-            save: true,
-            rewind: false,
-            mark: true,
-            edit: true,
-        }
+        Capabilities::TRAINER
     }
 
     fn current(&mut self) -> StepReport {
