@@ -71,7 +71,8 @@ impl LossKind {
                 let d = f64::from(delta);
                 Some(-r.clamp(-d, d))
             }
-            LossKind::Mae => Some(-r.signum() * f64::from(u8::from(r != 0.0))),
+            // |r| has no slope at 0; take 0 there, as autodiff's abs does.
+            LossKind::Mae => Some(if r == 0.0 { 0.0 } else { -r.signum() }),
             LossKind::Pairwise => None,
         }
     }
@@ -437,6 +438,23 @@ impl SplitMetrics {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn slope_is_the_derivative_of_the_loss_in_the_prediction() {
+        // prediction = target - r, so d loss / d prediction = -d loss / d r.
+        for kind in [LossKind::Mse, LossKind::Huber { delta: 1.0 }, LossKind::Mae] {
+            for r in [-2.5, -0.3, 0.4, 1.7] {
+                let h = 1e-6;
+                let numeric = -(kind.of(r + h) - kind.of(r - h)) / (2.0 * h);
+                let slope = kind.slope(r).expect("a per-segment loss");
+                assert!(
+                    (slope - numeric).abs() < 1e-5,
+                    "{kind:?} at {r}: {slope} vs {numeric}"
+                );
+            }
+        }
+        assert_eq!(LossKind::Pairwise.slope(0.5), None);
+    }
+
     use super::*;
 
     fn close(a: f64, b: f64) -> bool {
