@@ -212,30 +212,13 @@ fn edited(
 ) -> Result<segscope::data::Dataset, (u8, String)> {
     use segscope::data::edits::{Action, Edits};
     let part = segscope::data::Partition::new(&ds, dev_fraction);
-    let edits = Edits::read(p, &ds, &part).map_err(|e| (2, e.to_string()))?;
-    let text = std::fs::read_to_string(p).unwrap_or_default();
-    // Line numbers of the edits, for the error below (blank lines are skipped by the reader).
-    let lines: Vec<usize> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(k, _)| k + 1)
-        .collect();
-    for (k, e) in edits.list.iter().enumerate() {
-        if let Action::Weight(w) = e.action
-            && w != 0.0
-            && w != 1.0
-        {
-            return Err((
-                2,
-                format!(
-                    "{}: line {}: field `value`: a weight of {w} cannot be written into a dataset (only exclusions, weight 0, and new targets can)",
-                    p.display(),
-                    lines.get(k).copied().unwrap_or(0)
-                ),
-            ));
-        }
-    }
+    let edits = Edits::read_with(p, &ds, &part, |a| match a {
+        Action::Weight(w) if w != 0.0 && w != 1.0 => Err(format!(
+            "a weight of {w} cannot be written into a dataset (only exclusions, weight 0, and new targets can)"
+        )),
+        _ => Ok(()),
+    })
+    .map_err(|e| (2, e.to_string()))?;
     let mut out = edits.apply_targets(&ds);
     for (i, w) in edits.weights(ds.segments.len()).into_iter().enumerate() {
         if w == 0.0 {

@@ -542,4 +542,27 @@ fn edits_apply_at_start_and_convert_writes_the_edited_data() {
         .expect("doc-0013");
     let v: serde_json::Value = serde_json::from_str(doc13).expect("json");
     assert!(v["segments"][7]["score"].is_null(), "{}", v["segments"][7]);
+    // A weight other than 0 or 1 has no place in a dataset file: an error naming its line.
+    std::fs::write(
+        dir.path().join("w.jsonl"),
+        "\n{\"id\": \"doc-0013:7\", \"action\": \"weight\", \"value\": 0.5}\n",
+    )
+    .expect("write");
+    let o = segscope(
+        &[
+            "convert",
+            bundled.to_str().expect("path"),
+            "--out",
+            "d.jsonl",
+            "--edits",
+            "w.jsonl",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("w.jsonl: line 2: field `value`: a weight of 0.5"),
+        "{e}"
+    );
 }

@@ -183,6 +183,18 @@ impl Edits {
         ds: &Dataset,
         part: &Partition,
     ) -> Result<Edits, EditError> {
+        Edits::parse_with(text, source_name, ds, part, |_| Ok(()))
+    }
+
+    /// [`Edits::parse`] with one more check of each action (`Err` names what is wrong with its
+    /// `value`), reported like the others.
+    pub fn parse_with(
+        text: &str,
+        source_name: &str,
+        ds: &Dataset,
+        part: &Partition,
+        allow: impl Fn(Action) -> Result<(), String>,
+    ) -> Result<Edits, EditError> {
         let ids: HashMap<String, usize> = (0..ds.segments.len())
             .map(|i| (ds.segment_id(i), i))
             .collect();
@@ -250,6 +262,7 @@ impl Edits {
                     .ok_or_else(|| fail("step", "not a step number".into()))?,
             };
             check(ds, part, segment, action).map_err(|(field, m)| fail(field, m))?;
+            allow(action).map_err(|m| fail("value", m))?;
             list.push(Edit {
                 segment,
                 action,
@@ -261,6 +274,16 @@ impl Edits {
 
     /// Reads an edits file (see [`Edits::parse`]).
     pub fn read(path: &Path, ds: &Dataset, part: &Partition) -> Result<Edits, EditError> {
+        Edits::read_with(path, ds, part, |_| Ok(()))
+    }
+
+    /// Reads an edits file with one more check of each action (see [`Edits::parse_with`]).
+    pub fn read_with(
+        path: &Path,
+        ds: &Dataset,
+        part: &Partition,
+        allow: impl Fn(Action) -> Result<(), String>,
+    ) -> Result<Edits, EditError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| EditError {
             source_name: name.clone(),
@@ -268,7 +291,7 @@ impl Edits {
             field: "(file)",
             message: e.to_string(),
         })?;
-        Edits::parse(&text, &name, ds, part)
+        Edits::parse_with(&text, &name, ds, part, allow)
     }
 }
 
