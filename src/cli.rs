@@ -163,17 +163,42 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Out-of-fold residuals for every labelled segment: K models, each trained without one fold
-    /// of documents and early-stopped on an inner dev split, each predicting its held-out fold
+    /// Out-of-fold predictions and a label-issue score for every labelled segment: K models, each
+    /// trained without one fold of documents, each predicting its held-out fold
     Crossfit {
-        /// Number of folds (by document)
-        #[arg(long, default_value_t = 5)]
-        folds: usize,
-        /// Steps at most per fold [default: train.steps]
-        #[arg(long, value_name = "N")]
-        steps: Option<u64>,
-        /// The per-segment out-of-fold report (.csv, or JSON lines)
-        #[arg(long, value_name = "FILE", default_value = "segscope-crossfit.csv")]
-        out: PathBuf,
+        #[command(flatten)]
+        args: CrossfitArgs,
+        /// Also plant canaries into a copy of the data and set the flags' threshold from them
+        /// (what `segscope audit` does)
+        #[arg(long)]
+        audit: bool,
     },
+    /// Cross-fit, then plant canaries (the data's own kind of noise) into a copy, find them like
+    /// real wrong labels, and set the flags so their precision on the canaries is at least
+    /// audit.min_precision; reports what precision and recall the flags are expected to have
+    Audit {
+        #[command(flatten)]
+        args: CrossfitArgs,
+    },
+}
+
+/// The options `crossfit` and `audit` share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CrossfitArgs {
+    /// Number of folds (by document)
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// The model that cross-fits: `linear` (sparse logistic or ridge over TF-IDF n-grams, folds
+    /// side by side; seconds) or `mlp` (segscope's own model; minutes)
+    #[arg(long, value_enum, default_value = "linear")]
+    pub learner: crate::crossfit::Learner,
+    /// Fold splits (each from its own seed) whose out-of-fold predictions are averaged
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub repeats: usize,
+    /// Steps at most per fold, `mlp` only [default: train.steps]
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+    /// The per-segment out-of-fold report (.csv, or JSON lines)
+    #[arg(long, value_name = "FILE", default_value = "segscope-crossfit.csv")]
+    pub out: PathBuf,
 }

@@ -60,6 +60,11 @@ pub struct DataConfig {
     pub placeholder: String,
     /// The `prm800k` format: also import each rated alternative step as its own document.
     pub prm800k_alternatives: bool,
+    /// The kind of the targets: `auto` (detected), `binary`, `ordinal`, `bounded`, `continuous`.
+    pub label_kind: String,
+    /// First-error semantics (nothing after the first wrong step is labelled): `auto`
+    /// (the importer's word, else the layout), `yes` or `no`.
+    pub first_error: String,
 }
 
 impl Default for DataConfig {
@@ -72,6 +77,8 @@ impl Default for DataConfig {
             label_key: "label".into(),
             placeholder: "ки".into(),
             prm800k_alternatives: false,
+            label_kind: "auto".into(),
+            first_error: "auto".into(),
         }
     }
 }
@@ -227,6 +234,29 @@ impl Default for UiConfig {
     }
 }
 
+/// `[audit]`: how `segscope audit` plants canaries and sets the flag threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The flags' threshold is the lowest whose precision on the canaries is at least this.
+    pub min_precision: f64,
+    /// The share of labelled segments whose label a canary changes (for first-error data, by
+    /// moving the first error of enough records).
+    pub rate: f64,
+    /// Copies of the data, each with its own canaries, pooled to set the threshold.
+    pub repeats: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            min_precision: 0.5,
+            rate: 0.03,
+            repeats: 5,
+        }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -240,6 +270,7 @@ pub struct Config {
     pub model: ModelSection,
     pub train: TrainConfig,
     pub ui: UiConfig,
+    pub audit: AuditConfig,
     /// Key bindings: action name -> list of keys (see the README's key table).
     pub keys: BTreeMap<String, Vec<String>>,
 }
@@ -255,6 +286,7 @@ impl Default for Config {
             model: ModelSection::default(),
             train: TrainConfig::default(),
             ui: UiConfig::default(),
+            audit: AuditConfig::default(),
             keys: BTreeMap::new(),
         }
     }
@@ -401,6 +433,42 @@ impl Config {
             return bad(
                 "ui.converge_min_rel",
                 format!("must be >= 0, found {}", u.converge_min_rel),
+            );
+        }
+        if !["auto", "binary", "ordinal", "bounded", "continuous"]
+            .contains(&self.data.label_kind.as_str())
+        {
+            return bad(
+                "data.label_kind",
+                format!(
+                    "must be auto, binary, ordinal, bounded or continuous, found `{}`",
+                    self.data.label_kind
+                ),
+            );
+        }
+        if !["auto", "yes", "no"].contains(&self.data.first_error.as_str()) {
+            return bad(
+                "data.first_error",
+                format!("must be auto, yes or no, found `{}`", self.data.first_error),
+            );
+        }
+        let a = &self.audit;
+        if !(a.min_precision > 0.0 && a.min_precision < 1.0) {
+            return bad(
+                "audit.min_precision",
+                format!("must be between 0 and 1, found {}", a.min_precision),
+            );
+        }
+        if !(a.rate > 0.0 && a.rate <= 0.2) {
+            return bad(
+                "audit.rate",
+                format!("must be in (0, 0.2], found {}", a.rate),
+            );
+        }
+        if !(1..=50).contains(&a.repeats) {
+            return bad(
+                "audit.repeats",
+                format!("must be from 1 to 50, found {}", a.repeats),
             );
         }
         for (label, v) in &self.data.label_map {

@@ -1,12 +1,18 @@
-//! Cross-fitting: an out-of-fold prediction for every labelled segment. A model fits, then
-//! memorises, its own training segments, noisy labels included; a model that never saw a segment
-//! gives it an honest residual. K models are trained, each on the documents outside one fold
-//! (folds by a stable hash of the document id), early-stopped on an inner dev split of those
-//! documents, and each predicts its held-out fold.
+//! Cross-fitting: an out-of-fold prediction for every segment, and from them each labelled
+//! segment's label-issue score. A model fits, then memorises, its own training segments, noisy
+//! labels included; a model that never saw a segment gives it an honest residual. K models are
+//! trained, each on the documents outside one fold (folds by a stable hash of the document id and
+//! the seed), and each predicts every segment of its held-out fold, context steps included.
+//!
+//! Two learners: `linear` (the default), a sparse linear model over TF-IDF-weighted n-grams with
+//! the folds trained side by side ([`crate::labels::linear`]); and `mlp`, segscope's own model,
+//! each fold early-stopped on an inner dev split of its documents.
 
 use std::sync::Arc;
 
 use serde::Serialize;
+
+use rayon::prelude::*;
 
 use crate::analysis::{is_outlier, robust_z};
 use crate::config::Config;
@@ -15,10 +21,23 @@ use crate::data::partition::split_for_id;
 use crate::data::{Dataset, Features, Partition, Split};
 use crate::engine::report::SegmentEval;
 use crate::engine::{EngineError, TrainSettings, Trainer, plain_device, split_inputs};
+use crate::labels::linear::{LinearModel, LinearSettings, Objective, SparseRows};
+use crate::labels::{LabelInfo, LabelKind, LabelScore};
 
-/// The fold of a document: a stable hash of its id, independent of the train/dev split's hash.
-pub fn fold_of(id: &str, folds: usize) -> usize {
-    (fnv1a(&[b"fold:", id.as_bytes()]) % folds as u64) as usize
+/// The fold of a document: a stable hash of its id and the seed, independent of the train/dev
+/// split's hash.
+pub fn fold_of(id: &str, folds: usize, seed: u64) -> usize {
+    (fnv1a(&[b"fold:", &seed.to_le_bytes(), id.as_bytes()]) % folds as u64) as usize
+}
+
+/// Which model cross-fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Learner {
+    /// A sparse linear model over TF-IDF n-grams (logistic for binary and bounded labels),
+    /// folds trained side by side: seconds, not minutes.
+    Linear,
+    /// segscope's own MLP, each fold early-stopped on an inner dev split.
+    Mlp,
 }
 
 /// How one fold went, for progress output.
@@ -53,6 +72,14 @@ pub struct Row {
     /// Robust z of the out-of-fold residual within the segment's split.
     pub oof_robust_z: f32,
     pub oof_outlier: bool,
+    /// How likely the label is wrong (higher = more likely; see `labels::score`).
+    pub label_score: f32,
+    /// Its parts: the model's (1 - P(given label), or the scaled residual) and the document's
+    /// (first-error data: the posterior that the label disagrees with the first error).
+    pub label_model: f32,
+    pub label_document: f32,
+    /// The flag: the kind's default rule, or `label_score >= threshold` after an audit.
+    pub label_issue: bool,
     /// The data's `meta` labels, `key=label` joined by `;`.
     pub labels: String,
 }
@@ -64,6 +91,20 @@ pub struct Crossfit {
     pub folds: Vec<FoldReport>,
     /// Per segment in dataset order: the out-of-fold prediction and residual (NaN for context).
     pub segments: Vec<SegmentEval>,
+    /// Per segment: the out-of-fold prediction, context segments included.
+    pub predictions: Vec<f32>,
+    /// Per segment: the label score (NaN parts for context).
+    pub scores: Vec<LabelScore>,
+    pub labels: LabelInfo,
+}
+
+impl Crossfit {
+    /// Replaces every row's flag with `label_score >= threshold` (an audit's threshold).
+    pub fn set_threshold(&mut self, threshold: f32) {
+        for r in &mut self.rows {
+            r.label_issue = r.label_score >= threshold;
+        }
+    }
 }
 
 /// Settings of a cross-fit.
@@ -74,34 +115,226 @@ pub struct Options {
     pub max_steps: u64,
     /// Steps without a better inner dev loss before a fold stops.
     pub patience: u64,
+    pub learner: Learner,
+    /// The folds' seed (folds differ per seed, so several seeds can be averaged).
+    pub seed: u64,
+    /// Fold splits whose out-of-fold predictions are averaged (each from its own seed).
+    pub repeats: usize,
 }
 
-/// Cross-fits `ds` with the model and training of `config`; `progress` hears about each fold.
+/// Cross-fits `ds` with `opts.learner` and scores every label by `labels`; `progress` hears
+/// about each fold.
 pub fn run(
     ds: &Arc<Dataset>,
     features: &Features,
     config: &Config,
+    labels: LabelInfo,
     opts: &Options,
-    mut progress: impl FnMut(&FoldReport),
+    progress: impl FnMut(&FoldReport),
 ) -> Result<Crossfit, EngineError> {
     let k = opts.folds.max(2);
-    let fold: Vec<usize> = ds.docs.iter().map(|d| fold_of(&d.id, k)).collect();
+    let fold: Vec<usize> = ds
+        .docs
+        .iter()
+        .map(|d| fold_of(&d.id, k, opts.seed))
+        .collect();
+    let mut progress = progress;
+    let (mut predictions, mut folds) = (vec![0.0f32; ds.segments.len()], Vec::new());
+    let repeats = opts.repeats.max(1);
+    for r in 0..repeats {
+        let seed = opts.seed.wrapping_add(r as u64);
+        let split: Vec<usize> = if r == 0 {
+            fold.clone()
+        } else {
+            ds.docs.iter().map(|d| fold_of(&d.id, k, seed)).collect()
+        };
+        let o = Options {
+            seed,
+            ..opts.clone()
+        };
+        let (p, f) = match opts.learner {
+            Learner::Linear => linear_folds(
+                ds,
+                features,
+                config,
+                labels.kind,
+                &split,
+                k,
+                &o,
+                &mut progress,
+            ),
+            Learner::Mlp => mlp_folds(ds, features, config, &split, k, &o, &mut progress)?,
+        };
+        for (acc, x) in predictions.iter_mut().zip(p) {
+            *acc += x / repeats as f32;
+        }
+        folds.extend(f);
+    }
+    let segments: Vec<SegmentEval> = (0..ds.segments.len())
+        .map(|i| match ds.segments[i].score {
+            Some(t) if predictions[i].is_finite() => {
+                let r = t - predictions[i];
+                SegmentEval {
+                    pred: predictions[i],
+                    residual: r,
+                    loss: r * r,
+                    share: 0.0,
+                }
+            }
+            _ => SegmentEval::UNKNOWN,
+        })
+        .collect();
+    let scores = crate::labels::score(
+        ds,
+        &labels.kind,
+        labels.first_error,
+        &predictions,
+        config.ui.outlier_k as f32,
+    );
+    let part = Partition::new(ds, config.dev_fraction);
+    let z = robust_z(&segments, &part);
+    let rows = (0..ds.segments.len())
+        .filter(|&i| part.is_labelled(i))
+        .map(|i| {
+            let s = &ds.segments[i];
+            Row {
+                id: ds.segment_id(i),
+                doc: ds.docs[s.doc].id.clone(),
+                split: part.split_of(i),
+                fold: fold[s.doc],
+                index: s.index,
+                text: s.text.clone(),
+                target: ds.target(i),
+                oof_prediction: segments[i].pred,
+                oof_residual: segments[i].residual,
+                oof_robust_z: z[i],
+                oof_outlier: is_outlier(z[i], config.ui.outlier_k),
+                label_score: scores[i].score,
+                label_model: scores[i].model,
+                label_document: scores[i].document,
+                label_issue: scores[i].flag,
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            }
+        })
+        .collect();
+    Ok(Crossfit {
+        rows,
+        folds,
+        segments,
+        predictions,
+        scores,
+        labels,
+    })
+}
+
+/// The linear learner's target for a label: the class (binary), the position in the range
+/// (bounded), the value itself (ordinal, continuous).
+fn linear_target(kind: LabelKind, v: f32) -> (Objective, f32) {
+    match kind {
+        LabelKind::Binary { lo, hi } | LabelKind::Bounded { lo, hi } => {
+            (Objective::Logistic, ((v - lo) / (hi - lo)).clamp(0.0, 1.0))
+        }
+        LabelKind::Ordinal { .. } | LabelKind::Continuous => (Objective::Squared, v),
+    }
+}
+
+/// A prediction of the linear model back in target units.
+fn linear_value(kind: LabelKind, p: f32) -> f32 {
+    match kind {
+        LabelKind::Binary { lo, hi } | LabelKind::Bounded { lo, hi } => lo + p * (hi - lo),
+        LabelKind::Ordinal { .. } | LabelKind::Continuous => p,
+    }
+}
+
+/// The linear learner: every fold on its own core, predictions for every segment.
+#[allow(clippy::too_many_arguments)]
+fn linear_folds(
+    ds: &Dataset,
+    features: &Features,
+    config: &Config,
+    kind: LabelKind,
+    fold: &[usize],
+    k: usize,
+    opts: &Options,
+    mut progress: impl FnMut(&FoldReport),
+) -> (Vec<f32>, Vec<FoldReport>) {
+    let rows = SparseRows::build(ds, features, &config.features);
+    let objective = linear_target(kind, 0.0).0;
+    let results: Vec<(FoldReport, Vec<(usize, f32)>)> = (0..k)
+        .into_par_iter()
+        .map(|f| {
+            let t0 = std::time::Instant::now();
+            let (train, y): (Vec<usize>, Vec<f32>) = (0..ds.segments.len())
+                .filter(|&i| fold[ds.segments[i].doc] != f)
+                .filter_map(|i| ds.segments[i].score.map(|v| (i, linear_target(kind, v).1)))
+                .unzip();
+            let settings = LinearSettings::new(objective, opts.seed ^ f as u64);
+            let model = LinearModel::train(&rows, &train, &y, &settings);
+            let held: Vec<(usize, f32)> = (0..ds.segments.len())
+                .filter(|&i| fold[ds.segments[i].doc] == f)
+                .map(|i| (i, linear_value(kind, model.predict(&rows, i))))
+                .collect();
+            let labelled: Vec<f64> = held
+                .iter()
+                .filter_map(|&(i, p)| ds.segments[i].score.map(|t| f64::from(t - p).powi(2)))
+                .collect();
+            let report = FoldReport {
+                fold: f,
+                docs: fold.iter().filter(|&&x| x == f).count(),
+                segments: labelled.len(),
+                steps: settings.epochs as u64,
+                best_step: settings.epochs as u64,
+                inner_dev_loss: f64::NAN,
+                held_out_mse: labelled.iter().sum::<f64>() / labelled.len().max(1) as f64,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            (report, held)
+        })
+        .collect();
+    let mut pred = vec![f32::NAN; ds.segments.len()];
+    let mut reports = Vec::with_capacity(k);
+    for (report, held) in results {
+        for (i, p) in held {
+            pred[i] = p;
+        }
+        progress(&report);
+        reports.push(report);
+    }
+    (pred, reports)
+}
+
+/// segscope's own model per fold, early-stopped on an inner dev split of the fold's training
+/// documents; predictions for every segment of the held-out fold.
+fn mlp_folds(
+    ds: &Arc<Dataset>,
+    features: &Features,
+    config: &Config,
+    fold: &[usize],
+    k: usize,
+    opts: &Options,
+    mut progress: impl FnMut(&FoldReport),
+) -> Result<(Vec<f32>, Vec<FoldReport>), EngineError> {
     // The inner split: dev_fraction of the training documents, by the usual hash.
     let inner: Vec<Split> = ds
         .docs
         .iter()
         .map(|d| split_for_id(&d.id, config.dev_fraction.max(0.1)))
         .collect();
-    let mut segments = vec![SegmentEval::UNKNOWN; ds.segments.len()];
+    let mut pred = vec![f32::NAN; ds.segments.len()];
     let mut reports = Vec::with_capacity(k);
     for f in 0..k {
         let t0 = std::time::Instant::now();
         let active: Vec<bool> = fold.iter().map(|&x| x != f).collect();
         let part = Arc::new(Partition::with_held_out(ds, inner.clone(), &active));
         let held: Vec<usize> = (0..ds.segments.len())
-            .filter(|&i| fold[ds.segments[i].doc] == f && ds.segments[i].score.is_some())
+            .filter(|&i| fold[ds.segments[i].doc] == f)
             .collect();
-        if held.is_empty() {
+        if !held.iter().any(|&i| ds.segments[i].score.is_some()) {
             continue;
         }
         let mut t = Trainer::new(
@@ -127,62 +360,28 @@ pub fn run(
         let device = plain_device(config.backend);
         let (x, _) = split_inputs(features.clone(), &held, &[], &device);
         let preds = t.predict(&x);
-        let mut sq = 0.0;
+        let (mut sq, mut labelled) = (0.0, 0);
         for (&i, &p) in held.iter().zip(&preds) {
-            let r = ds.target(i) - p;
-            sq += f64::from(r) * f64::from(r);
-            segments[i] = SegmentEval {
-                pred: p,
-                residual: r,
-                loss: r * r,
-                share: 0.0,
-            };
+            pred[i] = p;
+            if let Some(target) = ds.segments[i].score {
+                sq += f64::from(target - p).powi(2);
+                labelled += 1;
+            }
         }
         let report = FoldReport {
             fold: f,
             docs: fold.iter().filter(|&&x| x == f).count(),
-            segments: held.len(),
+            segments: labelled,
             steps,
             best_step,
             inner_dev_loss,
-            held_out_mse: sq / held.len() as f64,
+            held_out_mse: sq / labelled.max(1) as f64,
             seconds: t0.elapsed().as_secs_f64(),
         };
         progress(&report);
         reports.push(report);
     }
-    let part = Partition::new(ds, config.dev_fraction);
-    let z = robust_z(&segments, &part);
-    let rows = (0..ds.segments.len())
-        .filter(|&i| part.is_labelled(i))
-        .map(|i| {
-            let s = &ds.segments[i];
-            Row {
-                id: ds.segment_id(i),
-                doc: ds.docs[s.doc].id.clone(),
-                split: part.split_of(i),
-                fold: fold[s.doc],
-                index: s.index,
-                text: s.text.clone(),
-                target: ds.target(i),
-                oof_prediction: segments[i].pred,
-                oof_residual: segments[i].residual,
-                oof_robust_z: z[i],
-                oof_outlier: is_outlier(z[i], config.ui.outlier_k),
-                labels: s
-                    .labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(";"),
-            }
-        })
-        .collect();
-    Ok(Crossfit {
-        rows,
-        folds: reports,
-        segments,
-    })
+    Ok((pred, reports))
 }
 
 /// Writes the rows: CSV for `.csv`, JSON lines otherwise.

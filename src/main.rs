@@ -40,9 +40,8 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             return watch(&cli, file, cli.headless, cli.report.as_deref());
         }
         Some(Command::Compare { losses }) => return compare(&cli, losses),
-        Some(Command::Crossfit { folds, steps, out }) => {
-            return crossfit(&cli, *folds, *steps, out);
-        }
+        Some(Command::Crossfit { args, audit }) => return crossfit(&cli, args, *audit),
+        Some(Command::Audit { args }) => return crossfit(&cli, args, true),
         None => {}
     }
     let s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
@@ -394,52 +393,123 @@ fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode,
     Ok(after_dashboard())
 }
 
-/// `segscope crossfit`: out-of-fold residuals, progress on stderr, the report to `out`.
+/// `segscope crossfit` and `segscope audit`: out-of-fold predictions and label scores, progress
+/// and the summary on stderr, the report to `out`; with `audit`, the flags' threshold set from
+/// canaries and the audit's figures beside the report (`OUT.audit.json`).
 fn crossfit(
     cli: &Cli,
-    folds: usize,
-    steps: Option<u64>,
-    out: &std::path::Path,
+    args: &segscope::cli::CrossfitArgs,
+    audit: bool,
 ) -> Result<ExitCode, (u8, String)> {
+    let folds = args.folds;
     if folds < 2 {
         return Err((2, "--folds must be at least 2".into()));
+    }
+    if args.steps.is_some() && args.learner != segscope::crossfit::Learner::Mlp {
+        return Err((
+            2,
+            "--steps applies to --learner mlp only (the linear learner runs a fixed number of epochs)"
+                .into(),
+        ));
     }
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     let ds = load_data(cli, &config)?;
+    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
     let features = segscope::data::features::featurize(&ds, &config.features);
     let ds = std::sync::Arc::new(ds);
     let o = segscope::crossfit::Options {
         folds,
-        max_steps: steps.unwrap_or(config.train.steps),
+        max_steps: args.steps.unwrap_or(config.train.steps),
         patience: if config.train.early_stop > 0 {
             config.train.early_stop
         } else {
             u64::MAX
         },
+        learner: args.learner,
+        seed: config.seed,
+        repeats: args.repeats,
     };
+    if !(1..=20).contains(&args.repeats) {
+        return Err((
+            2,
+            format!("--repeats must be from 1 to 20, found {}", args.repeats),
+        ));
+    }
+    eprintln!(
+        "segscope: {} segments, {} labelled; labels: {}",
+        ds.segments.len(),
+        ds.labelled(),
+        info.describe()
+    );
     let t0 = std::time::Instant::now();
-    let cf = segscope::crossfit::run(&ds, &features, &config, &o, |f| {
+    let mut cf = segscope::crossfit::run(&ds, &features, &config, info, &o, |f| {
         eprintln!(
-            "segscope: fold {}/{folds}: {} docs, {} segments held out; {} steps, best {} (inner dev loss {:.4}); held-out MSE {:.4}; {:.1} s",
+            "segscope: fold {}/{folds}: {} docs, {} labelled segments held out; {} steps, best {}; held-out MSE {:.4}; {:.1} s",
             f.fold + 1,
             f.docs,
             f.segments,
             f.steps,
             f.best_step,
-            f.inner_dev_loss,
             f.held_out_mse,
             f.seconds
         );
     })
     .map_err(|e| (1, e.to_string()))?;
-    segscope::crossfit::write(out, &cf.rows)
-        .map_err(|e| (1, format!("{}: cannot write: {e}", out.display())))?;
-    let outliers = cf.rows.iter().filter(|r| r.oof_outlier).count();
+    let audit_path = audit.then(|| {
+        let mut p = args.out.clone().into_os_string();
+        p.push(".audit.json");
+        std::path::PathBuf::from(p)
+    });
+    if audit {
+        let real: Vec<f32> = cf.scores.iter().map(|s| s.score).collect();
+        let a = segscope::labels::audit::run(&ds, &features, &config, info, &o, &real)
+            .map_err(|e| (1, e.to_string()))?;
+        cf.set_threshold(a.threshold);
+        eprintln!(
+            "segscope: audit: {} canaries ({}) in {} copies of {} labels; their average precision {:.3}; the data holds about {} wrong labels",
+            a.canaries,
+            a.canary_kind,
+            a.repeats,
+            a.labelled,
+            a.average_precision,
+            a.estimated_wrong
+        );
+        if a.reached {
+            eprintln!(
+                "segscope: audit: {} flags at label_score >= {:.4}: expected precision {:.2} ({:.2}-{:.2}), recall {:.2} ({:.2}-{:.2})",
+                a.flagged,
+                a.threshold,
+                a.precision,
+                a.precision_interval.0,
+                a.precision_interval.1,
+                a.recall,
+                a.recall_interval.0,
+                a.recall_interval.1
+            );
+        } else {
+            eprintln!(
+                "segscope: audit: no threshold reaches an expected precision of {}: nothing is flagged",
+                a.min_precision
+            );
+        }
+        if let Some(p) = &audit_path {
+            let text = serde_json::to_string_pretty(&a).map_err(|e| (1, e.to_string()))?;
+            std::fs::write(p, text + "\n")
+                .map_err(|e| (1, format!("{}: cannot write: {e}", p.display())))?;
+        }
+    }
+    segscope::crossfit::write(&args.out, &cf.rows)
+        .map_err(|e| (1, format!("{}: cannot write: {e}", args.out.display())))?;
+    let flagged = cf.rows.iter().filter(|r| r.label_issue).count();
     eprintln!(
-        "segscope: wrote {} out-of-fold rows ({outliers} outliers) to {} in {:.1} s",
+        "segscope: wrote {} out-of-fold rows ({flagged} flagged as label issues) to {}{} in {:.1} s",
         cf.rows.len(),
-        out.display(),
+        args.out.display(),
+        audit_path.map_or(String::new(), |p| format!(
+            " and the audit to {}",
+            p.display()
+        )),
         t0.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

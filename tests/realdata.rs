@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use segscope::config::Config;
+use segscope::crossfit::Learner;
 use segscope::data::hash::Rng;
 use segscope::data::{self, Dataset, Partition, ReadOptions, Split, features::featurize};
 use segscope::engine::{TrainSettings, Trainer};
@@ -212,16 +213,32 @@ fn out_of_fold_residuals_find_the_recorded_corruptions_in_both_splits() {
     let cfg = Config::default();
     let f = featurize(&ds, &cfg.features);
     let ds = Arc::new(ds);
-    let opts = segscope::crossfit::Options {
-        folds: 5,
-        max_steps: cfg.train.steps,
-        patience: cfg.train.early_stop,
-    };
-    let mut folds = 0;
-    let cf = segscope::crossfit::run(&ds, &f, &cfg, &opts, |_| folds += 1).expect("crossfit");
-    assert_eq!(folds, 5);
+    let info = segscope::labels::LabelInfo::of(&ds, &cfg).expect("labels");
+    for learner in [Learner::Mlp, Learner::Linear] {
+        let opts = segscope::crossfit::Options {
+            folds: 5,
+            max_steps: cfg.train.steps,
+            patience: cfg.train.early_stop,
+            learner,
+            seed: cfg.seed,
+            repeats: 1,
+        };
+        let mut folds = 0;
+        let cf =
+            segscope::crossfit::run(&ds, &f, &cfg, info, &opts, |_| folds += 1).expect("crossfit");
+        assert_eq!(folds, 5);
+        finds_the_corruptions(&ds, &cfg, &cf, learner);
+    }
+}
+
+fn finds_the_corruptions(
+    ds: &Dataset,
+    cfg: &Config,
+    cf: &segscope::crossfit::Crossfit,
+    learner: Learner,
+) {
     assert_eq!(cf.rows.len(), ds.labelled());
-    let part = Partition::new(&ds, cfg.dev_fraction);
+    let part = Partition::new(ds, cfg.dev_fraction);
     let mut by_resid: Vec<&segscope::crossfit::Row> = cf.rows.iter().collect();
     by_resid.sort_by(|a, b| b.oof_residual.abs().total_cmp(&a.oof_residual.abs()));
     let top: std::collections::HashSet<&str> = by_resid[..by_resid.len() / 20]
@@ -238,10 +255,11 @@ fn out_of_fold_residuals_find_the_recorded_corruptions_in_both_splits() {
     assert!(in_dev > 0, "corruptions in the dev split too");
     assert!(
         found * 10 >= noisy.len() * 8,
-        "{found} of {} corruptions in the top 5% by out-of-fold residual",
+        "{learner:?}: {found} of {} corruptions in the top 5% by out-of-fold residual",
         noisy.len()
     );
-    // Every labelled segment has an out-of-fold prediction.
+    // Every segment has an out-of-fold prediction.
     assert!(cf.rows.iter().all(|r| r.oof_prediction.is_finite()));
+    assert!(cf.predictions.iter().all(|p| p.is_finite()));
     assert_eq!(part.counts().0 + part.counts().1, cf.rows.len());
 }

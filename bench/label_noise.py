@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Planted label noise on real and bundled data: segscope against a cleanlab + scikit-learn peer.
+
+Not run by CI. Needs numpy, scikit-learn and cleanlab (the peer), and a release build of segscope:
+
+    python3 -m venv /tmp/peer && /tmp/peer/bin/pip install cleanlab==2.9.0 scikit-learn numpy
+    cargo build --release
+    /tmp/peer/bin/python bench/label_noise.py --seeds 3
+
+For each dataset and kind of noise, and each seed, it breaks a known set of labels in a copy of the
+data, the way real noise looks for that data:
+  - flips:  5% of the labelled steps get the other class (binary labels), or, on the bundled
+            continuous scores, the opposite sign (s -> -s, the bundled generator's own corruption);
+  - moved:  10% of the records with a first error get it moved 1 or 2 steps, earlier or later
+            (first-error data only: steps before it become 1, the step at it 0, later ones context).
+A planted label is any labelled step whose label differs from the one the data gave (a step that
+was context and is now labelled counts). Both detectors then rank every labelled step of the noisy
+copy, and flag some; the figures are average precision (AP) of the ranking, and the number
+flagged, precision, recall and F1 of the flags, each against the planted set, with wall time.
+
+The peer is the short script a practitioner would write: TF-IDF word 1-2-grams and char_wb 3-5-grams
+of the step text, logistic regression (ridge for continuous targets), out-of-fold probabilities
+over 5 folds grouped by document, then cleanlab: `rank.get_label_quality_scores` to rank and
+`filter.find_label_issues` to flag (for continuous targets cleanlab's regression scores, and the
+flags the lowest-scoring share that cleanlab's regression `find_label_issues` picks).
+
+segscope runs `segscope crossfit --data NOISY --out OUT.csv` (its defaults) and reads `label_score`
+and `label_issue` from OUT.csv.
+"""
+
+import argparse
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PROCESSBENCH = os.path.join(ROOT, "..", "shared", "data", "processbench-gsm8k.json")
+BUNDLED = os.path.join(ROOT, "assets", "segments.jsonl")
+
+
+# ---------------------------------------------------------------- data
+def load_processbench(path):
+    """Records as docs: (id, prompt, [(text, label or None)]), first-error semantics."""
+    docs = []
+    for r in json.load(open(path)):
+        e = r["label"]
+        steps = []
+        for k, text in enumerate(r["steps"]):
+            if e == -1 or k < e:
+                steps.append((text, 1.0))
+            elif k == e:
+                steps.append((text, 0.0))
+            else:
+                steps.append((text, None))
+        docs.append({"id": r["id"], "prompt": r["problem"], "steps": steps, "first_error": e,
+                     "raw": r})
+    return docs
+
+
+def load_bundled(path):
+    docs = []
+    for line in open(path):
+        d = json.loads(line)
+        docs.append({"id": d["id"], "prompt": d.get("prompt", ""),
+                     "steps": [(s["text"], s.get("score")) for s in d["segments"]],
+                     "split": d.get("split")})
+    return docs
+
+
+def plant(docs, kind, seed, binary, rate):
+    """A noisy copy of docs and the set of planted (doc index, step index)."""
+    rng = random.Random(seed)
+    noisy = [dict(d, steps=list(d["steps"])) for d in docs]
+    planted = set()
+    if kind == "flips":
+        labelled = [(i, k) for i, d in enumerate(docs) for k, (_, y) in enumerate(d["steps"])
+                    if y is not None]
+        for i, k in rng.sample(labelled, round(rate * len(labelled))):
+            text, y = noisy[i]["steps"][k]
+            noisy[i]["steps"][k] = (text, 1.0 - y if binary else -y)
+            planted.add((i, k))
+    else:  # moved first errors
+        with_error = [i for i, d in enumerate(docs) if d["first_error"] >= 0]
+        for i in rng.sample(with_error, round(rate * len(with_error))):
+            n = len(docs[i]["steps"])
+            e = docs[i]["first_error"]
+            moves = [m for m in (-2, -1, 1, 2) if 0 <= e + m < n]
+            if not moves:
+                continue
+            e2 = e + rng.choice(moves)
+            steps = []
+            for k, (text, _) in enumerate(docs[i]["steps"]):
+                y = 1.0 if k < e2 else 0.0 if k == e2 else None
+                steps.append((text, y))
+                if y is not None and y != docs[i]["steps"][k][1]:
+                    planted.add((i, k))
+            noisy[i]["steps"] = steps
+            noisy[i]["first_error"] = e2
+    return noisy, planted
+
+
+def write_segscope(docs, path):
+    with open(path, "w") as f:
+        for d in docs:
+            rec = {"id": d["id"], "prompt": d["prompt"],
+                   "segments": [{"text": t, "score": y} for t, y in d["steps"]]}
+            if d.get("split"):
+                rec["split"] = d["split"]
+            f.write(json.dumps(rec) + "\n")
+
+
+def write_processbench(docs, path):
+    """First-error data in its own format, so segscope's importer knows what it is."""
+    out = []
+    for d in docs:
+        r = dict(d["raw"])
+        r["label"] = d["first_error"]
+        out.append(r)
+    json.dump(out, open(path, "w"))
+
+
+# ---------------------------------------------------------------- scoring
+def average_precision(scores, positive):
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    hits, total, npos = 0, 0.0, sum(positive)
+    for rank, i in enumerate(order, 1):
+        if positive[i]:
+            hits += 1
+            total += hits / rank
+    return total / npos if npos else float("nan")
+
+
+def flag_stats(flags, positive):
+    tp = sum(1 for f, p in zip(flags, positive) if f and p)
+    n = sum(flags)
+    npos = sum(positive)
+    prec = tp / n if n else 0.0
+    rec = tp / npos if npos else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return n, prec, rec, f1
+
+
+# ---------------------------------------------------------------- peer
+def peer(docs, binary, seed):
+    """cleanlab + scikit-learn: scores (higher = more likely wrong) and flags per labelled step."""
+    import numpy as np
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.model_selection import GroupKFold
+
+    texts, ys, groups = [], [], []
+    for i, d in enumerate(docs):
+        for t, y in d["steps"]:
+            if y is not None:
+                texts.append(t)
+                ys.append(y)
+                groups.append(i)
+    ys = np.array(ys)
+    groups = np.array(groups)
+    oof = np.zeros((len(ys), 2)) if binary else np.zeros(len(ys))
+    # GroupKFold has no shuffle in older releases; shuffle the groups' order by the seed instead.
+    perm = np.random.RandomState(seed).permutation(groups.max() + 1)
+    for tr, te in GroupKFold(n_splits=5).split(texts, ys, perm[groups]):
+        word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+        char = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=1, sublinear_tf=True)
+        xtr = hstack([word.fit_transform([texts[j] for j in tr]),
+                      char.fit_transform([texts[j] for j in tr])]).tocsr()
+        xte = hstack([word.transform([texts[j] for j in te]),
+                      char.transform([texts[j] for j in te])]).tocsr()
+        if binary:
+            m = LogisticRegression(max_iter=1000, C=1.0).fit(xtr, ys[tr].astype(int))
+            oof[te] = m.predict_proba(xte)
+        else:
+            oof[te] = Ridge(alpha=1.0).fit(xtr, ys[tr]).predict(xte)
+    if binary:
+        labels = ys.astype(int)
+        quality = get_label_quality_scores(labels, oof)
+        flags = find_label_issues(labels, oof)
+    else:
+        from cleanlab.regression.rank import get_label_quality_scores as reg_scores
+        from cleanlab.regression.learn import CleanLearning  # noqa: F401 (import checks the extra)
+        quality = reg_scores(ys, oof)
+        # cleanlab's regression find_label_issues needs a model to refit; flag its default share
+        # instead: the scores below the mean minus two standard deviations.
+        flags = quality < quality.mean() - 2 * quality.std()
+    return list(1.0 - quality), [bool(f) for f in flags]
+
+
+# ---------------------------------------------------------------- segscope
+def segscope(docs, binary, kind, seed, binary_path, tmp, extra):
+    if kind == "moved":
+        data = os.path.join(tmp, "noisy.json")
+        write_processbench(docs, data)
+    else:
+        data = os.path.join(tmp, "noisy.jsonl")
+        write_segscope(docs, data)
+    out = os.path.join(tmp, "oof.csv")
+    cmd = [binary_path, "crossfit", "--data", data, "--out", out, "--seed", str(seed)] + extra
+    cfg = os.path.join(tmp, "config.toml")
+    if binary and kind == "flips" and "first_error" in docs[0]:
+        # The flips copy is written as segscope's JSONL; say what the user knows of it.
+        open(cfg, "w").write('[data]\nfirst_error = "yes"\n')
+        cmd += ["--config", cfg]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    score, flag = {}, {}
+    for r in csv.DictReader(open(out)):
+        key = (r["doc"], int(r["index"]))
+        score[key] = float(r["label_score"])
+        flag[key] = r["label_issue"] == "true"
+    scores, flags = [], []
+    for d in docs:
+        for k, (_, y) in enumerate(d["steps"]):
+            if y is not None:
+                scores.append(score[(d["id"], k)])
+                flags.append(flag[(d["id"], k)])
+    return scores, flags
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--segscope", default=os.path.join(ROOT, "target", "release", "segscope"))
+    ap.add_argument("--only", default="", help="run only cases whose name contains this")
+    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--extra", default="", help="extra arguments for segscope crossfit")
+    args = ap.parse_args()
+    cases = [
+        ("processbench flips 5%", load_processbench(PROCESSBENCH), True, "flips", 0.05),
+        ("processbench moved 10%", load_processbench(PROCESSBENCH), True, "moved", 0.10),
+        ("bundled flips 5%", load_bundled(BUNDLED), False, "flips", 0.05),
+    ]
+    rows = []
+    for name, docs, binary, kind, rate in cases:
+        if args.only and args.only not in name:
+            continue
+        for seed in range(args.seeds):
+            noisy, planted = plant(docs, kind, 1000 + seed, binary, rate)
+            positive = [(i, k) in planted for i, d in enumerate(noisy)
+                        for k, (_, y) in enumerate(d["steps"]) if y is not None]
+            with tempfile.TemporaryDirectory() as tmp:
+                for who in (["segscope"] if args.no_peer else ["peer", "segscope"]):
+                    t0 = time.time()
+                    if who == "peer":
+                        scores, flags = peer(noisy, binary, seed)
+                    else:
+                        scores, flags = segscope(noisy, binary, kind, seed, args.segscope, tmp,
+                                                 args.extra.split())
+                    secs = time.time() - t0
+                    n, p, r, f1 = flag_stats(flags, positive)
+                    row = (name, seed, who, average_precision(scores, positive), n, p, r, f1, secs,
+                           sum(positive), len(positive))
+                    rows.append(row)
+                    print("%-24s seed %d %-8s AP %.3f  flagged %4d  P %.2f R %.2f F1 %.3f  %6.1f s"
+                          "  (%d planted of %d)" % row, flush=True)
+    print()
+    print("| data, noise | who | AP (mean of seeds) | flags F1 | flagged | precision | recall | seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in dict.fromkeys(r[0] for r in rows):
+        for who in ("peer", "segscope"):
+            rs = [r for r in rows if r[0] == name and r[2] == who]
+            if not rs:
+                continue
+            m = lambda j: statistics.mean(r[j] for r in rs)  # noqa: E731
+            print("| %s | %s | %.3f (%s) | %.3f | %.0f | %.2f | %.2f | %.1f |" % (
+                name, who, m(3), ", ".join("%.3f" % r[3] for r in rs), m(7), m(4), m(5), m(6), m(8)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+//! Finding wrong labels: the kind of a dataset's labels ([`kind`]), the fast cross-fit learner
+//! ([`linear`]), the label-issue score and its default flags ([`score`]), and the audit that
+//! plants canaries to calibrate the flags on the user's own data ([`audit`]).
+
+pub mod audit;
+pub mod kind;
+pub mod linear;
+pub mod score;
+
+pub use kind::{LabelKind, first_error};
+pub use score::{LabelScore, score};
+
+use crate::config::Config;
+use crate::data::Dataset;
+
+/// What segscope knows of a dataset's labels: their kind, and whether they have first-error
+/// semantics. Resolved once when the data loads, from the data and `[data]`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct LabelInfo {
+    pub kind: LabelKind,
+    pub first_error: bool,
+}
+
+impl LabelInfo {
+    /// Reads the kind from the targets and the layout, unless `data.label_kind` or
+    /// `data.first_error` says otherwise. An error names the field.
+    pub fn of(ds: &Dataset, config: &Config) -> Result<LabelInfo, String> {
+        let kind = LabelKind::resolve(&config.data.label_kind, ds)?;
+        let first_error = first_error(ds, &kind, &config.data.first_error)?;
+        Ok(LabelInfo { kind, first_error })
+    }
+
+    /// `binary 0/1, first-error`: for headers and summaries.
+    pub fn describe(&self) -> String {
+        if self.first_error {
+            format!("{}, first-error", self.kind.describe())
+        } else {
+            self.kind.describe()
+        }
+    }
+}
+
+/// Average precision of a ranking: the mean, over the positives, of the precision at each one's
+/// rank (`scores` higher first; NaN scores rank last). NaN without positives.
+pub fn average_precision(scores: &[f32], positive: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (scores[a], scores[b]);
+        x.is_nan()
+            .cmp(&y.is_nan())
+            .then(y.total_cmp(&x))
+            .then(a.cmp(&b))
+    });
+    let npos = positive.iter().filter(|&&p| p).count();
+    if npos == 0 {
+        return f64::NAN;
+    }
+    let (mut hits, mut total) = (0usize, 0.0f64);
+    for (rank, &i) in order.iter().enumerate() {
+        if positive[i] {
+            hits += 1;
+            total += hits as f64 / (rank + 1) as f64;
+        }
+    }
+    total / npos as f64
+}
+
+/// The Wilson score interval (95%) of a proportion `k` of `n`.
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.96f64;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn average_precision_by_hand() {
+        // Ranking: a(+), b(-), c(+): precisions at the positives 1/1 and 2/3.
+        let ap = average_precision(&[0.9, 0.5, 0.1], &[true, false, true]);
+        assert!((ap - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        // NaN ranks last.
+        let ap = average_precision(&[f32::NAN, 0.5], &[true, false]);
+        assert!((ap - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn wilson_brackets_the_proportion() {
+        let (lo, hi) = wilson(8, 10);
+        assert!(lo < 0.8 && hi > 0.8 && lo > 0.4 && hi < 1.0);
+    }
+}

@@ -1,0 +1,275 @@
+//! The label-issue score: how likely each labelled segment's label is wrong, read from
+//! predictions the model made without seeing it, according to the kind of label.
+//!
+//! - binary: the predictions as probabilities of the given label (confident learning's
+//!   self-confidence); flags per class, where the probability of the other class reaches that
+//!   class's own average (cleanlab's per-class thresholds);
+//! - first-error data: the document as a whole. Each step's probability of being right (context
+//!   steps included) gives a prior over where the first error is; each label agrees with a
+//!   position or not, and disagrees with probability `noise`. A label's score is the posterior
+//!   probability that it disagrees with the true position;
+//! - ordinal, bounded and continuous: the residual over the spread of residuals among segments
+//!   with similar predictions (a robust z per prediction decile), flagged past `outlier_k`.
+
+use serde::Serialize;
+
+use super::kind::LabelKind;
+use crate::data::Dataset;
+use crate::engine::metrics::{median, robust_sigma};
+
+/// How often a first-error label is assumed to disagree with the truth, per step, in the
+/// document posterior. Chosen before measuring; on planted ProcessBench noise (BENCHMARKS.md)
+/// 0.05 to 0.2 rank flips within 0.02 AP of each other, and 0.2 ranks moved first errors a
+/// little better (0.186 against 0.175 AP) at a cost on flips.
+pub const FIRST_ERROR_NOISE: f64 = 0.1;
+
+/// One labelled segment's score and its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LabelScore {
+    /// Higher = more likely wrong; comparable within a dataset. NaN for context segments.
+    pub score: f32,
+    /// The model's part: 1 - P(given label) for binary, the scaled residual otherwise.
+    pub model: f32,
+    /// The document's part (first-error data): the posterior probability that the label
+    /// disagrees with where the first error is. NaN for other data.
+    pub document: f32,
+    /// The flag before any audit: the kind's own default rule.
+    pub flag: bool,
+}
+
+impl LabelScore {
+    pub const NONE: LabelScore = LabelScore {
+        score: f32::NAN,
+        model: f32::NAN,
+        document: f32::NAN,
+        flag: false,
+    };
+}
+
+/// The probability of the positive class that a prediction in target units stands for.
+pub fn probability(pred: f32, lo: f32, hi: f32) -> f64 {
+    (f64::from(pred - lo) / f64::from(hi - lo)).clamp(1e-4, 1.0 - 1e-4)
+}
+
+/// Scores every segment of `ds` from `pred` (one prediction per segment in target units,
+/// context segments included; NaN where there is none).
+pub fn score(
+    ds: &Dataset,
+    kind: &LabelKind,
+    first_error: bool,
+    pred: &[f32],
+    outlier_k: f32,
+) -> Vec<LabelScore> {
+    match *kind {
+        LabelKind::Binary { lo, hi } => {
+            let mut out = binary(ds, lo, hi, pred);
+            if first_error {
+                for doc in &ds.docs {
+                    let r = doc.segments.clone();
+                    let labels: Vec<Option<bool>> = ds.segments[r.clone()]
+                        .iter()
+                        .map(|s| s.score.map(|v| kind.is_high(v)))
+                        .collect();
+                    let p: Vec<f64> = pred[r.clone()]
+                        .iter()
+                        .map(|&x| {
+                            if x.is_finite() {
+                                probability(x, lo, hi)
+                            } else {
+                                0.5
+                            }
+                        })
+                        .collect();
+                    let wrong = first_error_posterior(&p, &labels, FIRST_ERROR_NOISE);
+                    for (k, w) in wrong.into_iter().enumerate() {
+                        let s = &mut out[r.start + k];
+                        if let Some(w) = w {
+                            s.document = w as f32;
+                            s.score = w as f32;
+                            s.flag = w >= 0.5;
+                        }
+                    }
+                }
+            }
+            out
+        }
+        _ => scaled_residuals(ds, pred, outlier_k),
+    }
+}
+
+/// Self-confidence with per-class thresholds.
+fn binary(ds: &Dataset, lo: f32, hi: f32, pred: &[f32]) -> Vec<LabelScore> {
+    let kind = LabelKind::Binary { lo, hi };
+    // t[c]: the average probability of class c among segments labelled c.
+    let mut sum = [0.0f64; 2];
+    let mut n = [0usize; 2];
+    for (s, &x) in ds.segments.iter().zip(pred) {
+        if let (Some(v), true) = (s.score, x.is_finite()) {
+            let c = usize::from(kind.is_high(v));
+            let p_hi = probability(x, lo, hi);
+            sum[c] += if c == 1 { p_hi } else { 1.0 - p_hi };
+            n[c] += 1;
+        }
+    }
+    let t = [sum[0] / n[0].max(1) as f64, sum[1] / n[1].max(1) as f64];
+    ds.segments
+        .iter()
+        .zip(pred)
+        .map(|(s, &x)| match s.score {
+            Some(v) if x.is_finite() => {
+                let c = usize::from(kind.is_high(v));
+                let p_hi = probability(x, lo, hi);
+                let p_other = if c == 1 { 1.0 - p_hi } else { p_hi };
+                LabelScore {
+                    score: p_other as f32,
+                    model: p_other as f32,
+                    document: f32::NAN,
+                    flag: n[1 - c] > 0 && p_other >= t[1 - c],
+                }
+            }
+            _ => LabelScore::NONE,
+        })
+        .collect()
+}
+
+/// For one first-error document: `p[k]`, the probability that step k is right; `labels[k]`,
+/// its label (true = right, false = wrong, None = unlabelled). Returns, per labelled step, the
+/// posterior probability that its label disagrees with the true first error position.
+///
+/// The true position j is one of 0..n (n: no error). Its prior is P(j) = prod_{k<j} p_k (1 - p_j)
+/// (with no last factor for j = n). Under j the labels should be: right before j, wrong at j,
+/// absent after j; each step that does not match (a wrong label, or one present where it should be
+/// absent, or absent where it should be present) costs a factor `noise`, each that matches
+/// 1 - noise. Linear in n: each position's count of mismatches comes from prefix sums.
+pub fn first_error_posterior(p: &[f64], labels: &[Option<bool>], noise: f64) -> Vec<Option<f64>> {
+    let n = p.len();
+    // bad_before[j]: steps k < j that are not labelled right.
+    let mut bad_before = vec![0usize; n + 1];
+    for k in 0..n {
+        bad_before[k + 1] = bad_before[k] + usize::from(labels[k] != Some(true));
+    }
+    // labelled_after[j]: labelled steps k > j.
+    let mut labelled_after = vec![0usize; n + 1];
+    for j in (0..n).rev() {
+        labelled_after[j] =
+            labelled_after[j + 1] + usize::from(j + 1 < n && labels[j + 1].is_some());
+    }
+    let (ln_ok, ln_bad) = ((1.0 - noise).ln(), noise.ln());
+    let mut logw = vec![0.0f64; n + 1];
+    let mut prefix = 0.0f64; // sum of ln p_k for k < j
+    for j in 0..=n {
+        let (prior, at_j, after) = if j < n {
+            let at = usize::from(labels[j] != Some(false));
+            (prefix + (1.0 - p[j]).ln(), at, labelled_after[j])
+        } else {
+            (prefix, 0, 0)
+        };
+        let bad = bad_before[j] + at_j + after;
+        logw[j] = prior + bad as f64 * ln_bad + (n - bad) as f64 * ln_ok;
+        if j < n {
+            prefix += p[j].ln();
+        }
+    }
+    let max = logw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let w: Vec<f64> = logw.iter().map(|l| (l - max).exp()).collect();
+    let total: f64 = w.iter().sum();
+    // at_or_before[k] = P(j <= k).
+    let mut cum = 0.0;
+    let at_or_before: Vec<f64> = w[..n]
+        .iter()
+        .map(|x| {
+            cum += x / total;
+            cum
+        })
+        .collect();
+    (0..n)
+        .map(|k| match labels[k] {
+            // A "right" label is right only if the first error comes later.
+            Some(true) => Some(at_or_before[k]),
+            // A "wrong" label is right only if the first error is here.
+            Some(false) => Some(1.0 - w[k] / total),
+            None => None,
+        })
+        .collect()
+}
+
+/// |residual| over the robust spread of residuals among segments with similar predictions.
+fn scaled_residuals(ds: &Dataset, pred: &[f32], outlier_k: f32) -> Vec<LabelScore> {
+    let labelled: Vec<usize> = (0..ds.segments.len())
+        .filter(|&i| ds.segments[i].score.is_some() && pred[i].is_finite())
+        .collect();
+    let mut out = vec![LabelScore::NONE; ds.segments.len()];
+    if labelled.is_empty() {
+        return out;
+    }
+    let mut by_pred = labelled.clone();
+    by_pred.sort_by(|&a, &b| pred[a].total_cmp(&pred[b]));
+    const BINS: usize = 10;
+    let bins = BINS.min(by_pred.len().div_ceil(30)).max(1);
+    let all_res: Vec<f64> = labelled
+        .iter()
+        .map(|&i| f64::from(ds.target(i) - pred[i]))
+        .collect();
+    let global = robust_sigma(&all_res).max(1e-6);
+    for b in 0..bins {
+        let chunk = &by_pred[b * by_pred.len() / bins..(b + 1) * by_pred.len() / bins];
+        let res: Vec<f64> = chunk
+            .iter()
+            .map(|&i| f64::from(ds.target(i) - pred[i]))
+            .collect();
+        let med = median(&res);
+        // A bin's spread never below a quarter of the whole data's: a tight bin would make
+        // small residuals look extreme.
+        let spread = robust_sigma(&res).max(global / 4.0);
+        for (&i, r) in chunk.iter().zip(res) {
+            let z = ((r - med).abs() / spread) as f32;
+            out[i] = LabelScore {
+                score: z,
+                model: z,
+                document: f32::NAN,
+                flag: z >= outlier_k,
+            };
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posterior_matches_a_hand_computed_case() {
+        // Two steps, both labelled right, the model sure of neither: p = (0.5, 0.5), noise 0.1.
+        // Positions: j=0: prior 0.5, mismatches 1 (step 0 labelled right at the error) and 1
+        // (step 1 labelled after it) -> 0.5 * 0.1^2; j=1: prior 0.25, mismatch 1 (step 1) ->
+        // 0.25 * 0.1 * 0.9; j=2: prior 0.25, none -> 0.25 * 0.81.
+        let w = [0.5 * 0.01, 0.25 * 0.09, 0.25 * 0.81];
+        let total: f64 = w.iter().sum();
+        let got = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(true)], 0.1);
+        let want0 = w[0] / total;
+        let want1 = (w[0] + w[1]) / total;
+        assert!((got[0].unwrap() - want0).abs() < 1e-12, "{got:?}");
+        assert!((got[1].unwrap() - want1).abs() < 1e-12, "{got:?}");
+    }
+
+    #[test]
+    fn a_wrong_label_before_right_ones_is_the_suspect() {
+        // right, wrong, right, right: the "wrong" at step 1 contradicts the layout.
+        let p = [0.8, 0.8, 0.8, 0.8];
+        let labels = [Some(true), Some(false), Some(true), Some(true)];
+        let got = first_error_posterior(&p, &labels, 0.1);
+        let s: Vec<f64> = got.into_iter().map(|x| x.unwrap()).collect();
+        assert!(s[1] > 0.5, "{s:?}");
+        assert!(s[0] < s[1] && s[2] < s[1] && s[3] < s[1], "{s:?}");
+    }
+
+    #[test]
+    fn a_consistent_document_the_model_agrees_with_scores_low() {
+        let p = [0.9, 0.9, 0.1, 0.5];
+        let labels = [Some(true), Some(true), Some(false), None];
+        let got = first_error_posterior(&p, &labels, 0.1);
+        assert!(got[..3].iter().all(|x| x.unwrap() < 0.2), "{got:?}");
+        assert_eq!(got[3], None);
+    }
+}
