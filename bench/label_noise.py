@@ -25,7 +25,9 @@ over 5 folds grouped by document, then cleanlab: `rank.get_label_quality_scores`
 flags the lowest-scoring share that cleanlab's regression `find_label_issues` picks).
 
 segscope runs `segscope crossfit --data NOISY --out OUT.csv` (its defaults) and reads `label_score`
-and `label_issue` from OUT.csv.
+and `label_issue` from OUT.csv ("segscope"); then `segscope audit` on the same copy, whose flags are
+set from canaries ("segscope audit"; the same ranking, so the same AP), and compares the precision
+the audit expected (OUT.csv.audit.json) with the flags' true precision.
 """
 
 import argparse
@@ -197,7 +199,7 @@ def peer(docs, binary, seed):
 
 
 # ---------------------------------------------------------------- segscope
-def segscope(docs, binary, kind, seed, binary_path, tmp, extra):
+def segscope(docs, binary, kind, seed, binary_path, tmp, extra, audit=False):
     if kind == "moved":
         data = os.path.join(tmp, "noisy.json")
         write_processbench(docs, data)
@@ -205,7 +207,8 @@ def segscope(docs, binary, kind, seed, binary_path, tmp, extra):
         data = os.path.join(tmp, "noisy.jsonl")
         write_segscope(docs, data)
     out = os.path.join(tmp, "oof.csv")
-    cmd = [binary_path, "crossfit", "--data", data, "--out", out, "--seed", str(seed)] + extra
+    sub = "audit" if audit else "crossfit"
+    cmd = [binary_path, sub, "--data", data, "--out", out, "--seed", str(seed)] + extra
     cfg = os.path.join(tmp, "config.toml")
     if binary and kind == "flips" and "first_error" in docs[0]:
         # The flips copy is written as segscope's JSONL; say what the user knows of it.
@@ -223,7 +226,10 @@ def segscope(docs, binary, kind, seed, binary_path, tmp, extra):
             if y is not None:
                 scores.append(score[(d["id"], k)])
                 flags.append(flag[(d["id"], k)])
-    return scores, flags
+    expected = None
+    if audit:
+        expected = json.load(open(out + ".audit.json"))["precision"]
+    return scores, flags, expected
 
 
 def main():
@@ -248,31 +254,39 @@ def main():
             positive = [(i, k) in planted for i, d in enumerate(noisy)
                         for k, (_, y) in enumerate(d["steps"]) if y is not None]
             with tempfile.TemporaryDirectory() as tmp:
-                for who in (["segscope"] if args.no_peer else ["peer", "segscope"]):
+                whos = ["segscope", "segscope audit"]
+                for who in (whos if args.no_peer else ["peer"] + whos):
                     t0 = time.time()
+                    expected = None
                     if who == "peer":
                         scores, flags = peer(noisy, binary, seed)
                     else:
-                        scores, flags = segscope(noisy, binary, kind, seed, args.segscope, tmp,
-                                                 args.extra.split())
+                        scores, flags, expected = segscope(
+                            noisy, binary, kind, seed, args.segscope, tmp, args.extra.split(),
+                            audit=who.endswith("audit"))
                     secs = time.time() - t0
                     n, p, r, f1 = flag_stats(flags, positive)
                     row = (name, seed, who, average_precision(scores, positive), n, p, r, f1, secs,
-                           sum(positive), len(positive))
+                           sum(positive), len(positive), expected)
                     rows.append(row)
-                    print("%-24s seed %d %-8s AP %.3f  flagged %4d  P %.2f R %.2f F1 %.3f  %6.1f s"
-                          "  (%d planted of %d)" % row, flush=True)
+                    print("%-24s seed %d %-14s AP %.3f  flagged %4d  P %.2f R %.2f F1 %.3f  %6.1f s"
+                          "  (%d planted of %d)" % row[:-1]
+                          + ("" if expected is None else "  expected P %.2f" % expected),
+                          flush=True)
     print()
-    print("| data, noise | who | AP (mean of seeds) | flags F1 | flagged | precision | recall | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| data, noise | who | AP (mean of seeds) | flags F1 | flagged | precision | recall "
+          "| audit's expected precision | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in dict.fromkeys(r[0] for r in rows):
-        for who in ("peer", "segscope"):
+        for who in ("peer", "segscope", "segscope audit"):
             rs = [r for r in rows if r[0] == name and r[2] == who]
             if not rs:
                 continue
             m = lambda j: statistics.mean(r[j] for r in rs)  # noqa: E731
-            print("| %s | %s | %.3f (%s) | %.3f | %.0f | %.2f | %.2f | %.1f |" % (
-                name, who, m(3), ", ".join("%.3f" % r[3] for r in rs), m(7), m(4), m(5), m(6), m(8)))
+            exp = "%.2f" % m(11) if rs[0][11] is not None else "-"
+            print("| %s | %s | %.3f (%s) | %.3f | %.0f | %.2f | %.2f | %s | %.1f |" % (
+                name, who, m(3), ", ".join("%.3f" % r[3] for r in rs), m(7), m(4), m(5), m(6),
+                exp, m(8)))
     return 0
 
 

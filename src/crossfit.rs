@@ -192,7 +192,7 @@ pub fn run(
         config.ui.outlier_k as f32,
     );
     let part = Partition::new(ds, config.dev_fraction);
-    let z = robust_z(&segments, &part);
+    let z = robust_z(&segments, &part, &crate::labels::classes(ds));
     let rows = (0..ds.segments.len())
         .filter(|&i| part.is_labelled(i))
         .map(|i| {
@@ -407,15 +407,43 @@ pub fn write(path: &std::path::Path, rows: &[Row]) -> Result<(), String> {
     }
 }
 
-/// Reads a cross-fit report (written by [`write`]) as (out-of-fold prediction, residual) per
-/// segment of `ds`, NaN for segments it does not list. Ids the dataset lacks are counted, not
-/// fatal: the report may be of a filtered copy of the data.
-pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<(f32, f32)>, usize), String> {
+/// One segment as a cross-fit report gives it: the out-of-fold prediction and residual, and the
+/// label score, its parts and flag (NaN and false where the report has none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OofSegment {
+    pub pred: f32,
+    pub residual: f32,
+    pub label_score: f32,
+    pub label_model: f32,
+    pub label_document: f32,
+    pub label_issue: bool,
+}
+
+impl OofSegment {
+    pub const MISSING: OofSegment = OofSegment {
+        pred: f32::NAN,
+        residual: f32::NAN,
+        label_score: f32::NAN,
+        label_model: f32::NAN,
+        label_document: f32::NAN,
+        label_issue: false,
+    };
+}
+
+/// Reads a cross-fit report (written by [`write`]) per segment of `ds`, [`OofSegment::MISSING`]
+/// for segments it does not list; also how many of its ids the dataset lacks (not fatal: the
+/// report may be of a filtered copy of the data). Reports written before the label score read
+/// with NaN scores.
+pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, usize), String> {
     #[derive(serde::Deserialize)]
     struct In {
         id: String,
         oof_prediction: Option<f32>,
         oof_residual: Option<f32>,
+        label_score: Option<f32>,
+        label_model: Option<f32>,
+        label_document: Option<f32>,
+        label_issue: Option<bool>,
     }
     let ids: std::collections::HashMap<String, usize> = (0..ds.segments.len())
         .map(|i| (ds.segment_id(i), i))
@@ -438,15 +466,19 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<(f32, f32)>, us
             .map(|(k, l)| serde_json::from_str(l).map_err(|e| format!("{file}:{}: {e}", k + 1)))
             .collect::<Result<_, _>>()?
     };
-    let mut out = vec![(f32::NAN, f32::NAN); ds.segments.len()];
+    let mut out = vec![OofSegment::MISSING; ds.segments.len()];
     let mut unknown = 0;
     for r in rows {
         match ids.get(&r.id) {
             Some(&i) => {
-                out[i] = (
-                    r.oof_prediction.unwrap_or(f32::NAN),
-                    r.oof_residual.unwrap_or(f32::NAN),
-                )
+                out[i] = OofSegment {
+                    pred: r.oof_prediction.unwrap_or(f32::NAN),
+                    residual: r.oof_residual.unwrap_or(f32::NAN),
+                    label_score: r.label_score.unwrap_or(f32::NAN),
+                    label_model: r.label_model.unwrap_or(f32::NAN),
+                    label_document: r.label_document.unwrap_or(f32::NAN),
+                    label_issue: r.label_issue.unwrap_or(false),
+                }
             }
             None => unknown += 1,
         }

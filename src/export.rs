@@ -82,7 +82,7 @@ pub fn rows(
     outlier_k: f64,
     map: Option<&DataMap>,
 ) -> Vec<Row> {
-    let z = robust_z(&report.segments, part);
+    let z = robust_z(&report.segments, part, &crate::labels::classes(ds));
     ds.segments
         .iter()
         .enumerate()

@@ -46,6 +46,8 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
     }
     let s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     warn_skipped(&s.skipped, &s.dataset.source);
+    // Checked in both modes: `data.label_kind` and `data.first_error` are never ignored.
+    let labels = segscope::labels::LabelInfo::of(&s.dataset, &s.config).map_err(|e| (2, e))?;
     let headless = cli.headless || !std::io::stdout().is_terminal();
     if !headless {
         let outputs = Outputs {
@@ -59,14 +61,26 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
                 .unwrap_or_else(|| "segscope-segments.csv".into()),
         };
         let mut app = tui::make_app(&s, &outputs);
+        app.labels_note = labels.describe();
         if let Some(p) = &cli.crossfit {
             let (oof, unknown) = segscope::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
+            let known = oof.iter().filter(|o| o.pred.is_finite()).count();
+            if known == 0 {
+                return Err((
+                    2,
+                    format!(
+                        "{}: none of its ids is in the dataset (a cross-fit of other data?)",
+                        p.display()
+                    ),
+                ));
+            }
             if unknown > 0 {
                 eprintln!(
                     "segscope: warning: {}: {unknown} ids are not in the dataset",
                     p.display()
                 );
             }
+            app.labels_note.push_str(&audit_note(p));
             app.set_oof(oof);
         }
         let (source, _) = s.into_source();
@@ -391,6 +405,29 @@ fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode,
     let app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
     tui::run(app, Box::new(cmp)).map_err(|e| (1, e.to_string()))?;
     Ok(after_dashboard())
+}
+
+/// What an audit beside a cross-fit report (`FILE.audit.json`) expects of its flags, for the
+/// header; empty without one.
+fn audit_note(report: &std::path::Path) -> String {
+    let mut p = report.to_path_buf().into_os_string();
+    p.push(".audit.json");
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return String::new();
+    };
+    let Ok(a) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return String::new();
+    };
+    match (
+        a["precision"].as_f64(),
+        a["recall"].as_f64(),
+        a["flagged"].as_u64(),
+    ) {
+        (Some(p), Some(r), Some(n)) if n > 0 => {
+            format!(" · flags P~{p:.2} R~{r:.2} (audit)")
+        }
+        _ => " · audit: nothing flagged".into(),
+    }
 }
 
 /// `segscope crossfit` and `segscope audit`: out-of-fold predictions and label scores, progress

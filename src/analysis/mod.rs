@@ -11,26 +11,58 @@ use crate::data::{Partition, Split};
 use crate::engine::metrics::robust_sigma;
 use crate::engine::{SegmentEval, StepReport};
 
-/// Each segment's robust z-score within its split: residual / (1.4826 x MAD of the split's
-/// residuals). The residual is measured from zero, not from its median, because the target is an
-/// absolute score: a shared bias is an error too. 0 when the split's MAD is 0.
-pub fn robust_z(segments: &[SegmentEval], part: &Partition) -> Vec<f32> {
+/// Each segment's robust z-score within its split and class: residual / (1.4826 x MAD of the
+/// group's residuals). The residual is measured from zero, not from its median, because the
+/// target is an absolute score: a shared bias is an error too. 0 when the group's MAD is 0.
+///
+/// `classes` is each segment's class ([`crate::labels::classes`]): with binary labels the
+/// residuals of a reasonable model are bimodal, one mode per class, and one z over both would
+/// flag the minority class; within a class it flags what is unusual for that class. A class's
+/// residuals share an offset by nature (a probability is never exactly 0 or 1), so there they are
+/// measured from the group's median, over a spread of at least `CLASS_SIGMA_FLOOR`: early in
+/// training, when every prediction is alike, a tiny spread would make every row an outlier.
+/// Empty: one group per split.
+pub fn robust_z(segments: &[SegmentEval], part: &Partition, classes: &[u8]) -> Vec<f32> {
     let mut z = vec![0f32; segments.len()];
-    for split in [Split::Train, Split::Dev] {
-        let rows = part.indices(split);
+    let class = |i: usize| classes.get(i).copied().unwrap_or(0);
+    let groups: Vec<u8> = {
+        let mut g: Vec<u8> = classes.to_vec();
+        g.sort_unstable();
+        g.dedup();
+        if g.is_empty() { vec![0] } else { g }
+    };
+    for (split, c) in [Split::Train, Split::Dev]
+        .into_iter()
+        .flat_map(|s| groups.iter().map(move |&c| (s, c)))
+    {
+        let rows: Vec<usize> = part
+            .indices(split)
+            .into_iter()
+            .filter(|&i| class(i) == c)
+            .collect();
         let r: Vec<f64> = rows
             .iter()
             .map(|&i| f64::from(segments[i].residual))
             .collect();
-        let sigma = robust_sigma(&r);
+        let (centre, sigma) = if classes.is_empty() {
+            (0.0, robust_sigma(&r))
+        } else {
+            (
+                crate::engine::metrics::median(&r),
+                robust_sigma(&r).max(CLASS_SIGMA_FLOOR),
+            )
+        };
         if sigma > 0.0 && sigma.is_finite() {
             for (&i, &ri) in rows.iter().zip(&r) {
-                z[i] = (ri / sigma) as f32;
+                z[i] = ((ri - centre) / sigma) as f32;
             }
         }
     }
     z
 }
+
+/// The least robust spread of a class's residuals, in target units (see [`robust_z`]).
+pub const CLASS_SIGMA_FLOOR: f64 = 0.05;
 
 /// The outlier rule: |z| above `k` robust standard deviations.
 pub fn is_outlier(z: f32, k: f64) -> bool {
@@ -78,9 +110,10 @@ impl Analysis {
         }
     }
 
-    /// The analysis of `report`, with outliers beyond `outlier_k` robust standard deviations.
-    pub fn of(report: &StepReport, part: &Partition, outlier_k: f64) -> Analysis {
-        let z = robust_z(&report.segments, part);
+    /// The analysis of `report`, with outliers beyond `outlier_k` robust standard deviations
+    /// of their split and class (see [`robust_z`]).
+    pub fn of(report: &StepReport, part: &Partition, classes: &[u8], outlier_k: f64) -> Analysis {
+        let z = robust_z(&report.segments, part, classes);
         let n = z.len();
         let mut outlier = vec![false; n];
         let mut counts = (0, 0);
@@ -249,17 +282,31 @@ mod tests {
         let (_, part) = fixture();
         // Train residuals 1, 2, 3, 4, 100: median 3, absolute deviations 2, 1, 0, 1, 97, MAD 1.
         let r = report(&[1.0, 2.0, 3.0, 4.0, 100.0, 5.0], &[0.0; 6], 1.0);
-        let z = robust_z(&r.segments, &part);
+        let z = robust_z(&r.segments, &part, &[]);
         let sigma = 1.4826f32;
         assert!((z[4] - 100.0 / sigma).abs() < 1e-3, "{}", z[4]);
         assert!((z[0] - 1.0 / sigma).abs() < 1e-5);
         // A split of one segment has MAD 0: no z.
         assert_eq!(z[5], 0.0);
-        let a = Analysis::of(&r, &part, 3.0);
+        let a = Analysis::of(&r, &part, &[], 3.0);
         // |z| = 0.67, 1.35, 2.02, 2.70, 67.4: only the last is beyond 3.
         assert_eq!(a.outlier, vec![false, false, false, false, true, false]);
         assert_eq!(a.n_outliers, (1, 0));
         assert_eq!(a.in_batch, vec![true, false, true, false, false, false]);
+    }
+
+    #[test]
+    fn with_binary_classes_the_minority_class_is_not_an_outlier() {
+        let (_, part) = fixture();
+        // Train rows 0-4: three of class 1 with small residuals, two of class 0 with large
+        // negative ones (a model that predicts the majority). Over all five, MAD flags both
+        // class-0 rows; within each class nothing stands out.
+        let r = report(&[0.1, 0.12, 0.11, -0.9, -0.92, 0.0], &[0.0; 6], 1.0);
+        let z_all = robust_z(&r.segments, &part, &[]);
+        assert!(z_all[3].abs() > 3.0 && z_all[4].abs() > 3.0, "{z_all:?}");
+        let classes = [1, 1, 1, 0, 0, 1];
+        let a = Analysis::of(&r, &part, &classes, 3.0);
+        assert_eq!(a.n_outliers, (0, 0), "{:?}", a.z);
     }
 
     #[test]
@@ -268,7 +315,7 @@ mod tests {
         let r = report(&[0.0; 6], &[0.1, 0.4, 0.05, 0.4, 0.05, 0.9], 1.0);
         // The dev segment's 0.9 is not a training share; ties go to the lower index.
         assert_eq!(top_by_share(&r, &part, 3), vec![1, 3, 0]);
-        assert_eq!(Analysis::of(&r, &part, 3.0).max_share, (0.4, 0.9));
+        assert_eq!(Analysis::of(&r, &part, &[], 3.0).max_share, (0.4, 0.9));
     }
 
     #[test]

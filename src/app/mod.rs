@@ -146,6 +146,8 @@ pub struct App {
     /// Robust z, outliers, largest shares (the full length of the share bars) and the batch of
     /// the latest report.
     pub analysis: Analysis,
+    /// Each segment's class for the outliers' robust z (`labels::classes`).
+    pub classes: Vec<u8>,
     pub view: TableView,
     pub overlay: Overlay,
     pub status: Option<String>,
@@ -164,7 +166,9 @@ pub struct App {
     pub best: Option<(u64, f64)>,
     /// Cross-fitted (out-of-fold) prediction and residual per segment, when loaded
     /// (`--crossfit FILE`); NaN for segments the file does not have.
-    pub oof: Option<Vec<(f32, f32)>>,
+    pub oof: Option<Vec<crate::crossfit::OofSegment>>,
+    /// The kind of the labels, and what an audit expects of the flags: for the header.
+    pub labels_note: String,
     /// What the source of reports can do; keys for what it cannot say so.
     pub caps: Capabilities,
     /// In a comparison: each step's dev MSE of every model (the loss chart's common yardstick).
@@ -201,7 +205,9 @@ impl App {
             .collect();
         let speed = ui.steps_per_second;
         let per_step = n.max(1) * std::mem::size_of::<SegmentEval>();
+        let classes = crate::labels::classes(&ds);
         let mut app = App {
+            classes,
             pred_history_cap: (PRED_HISTORY_BYTES / per_step).clamp(2, 2000),
             convergence: Convergence::new(ui.converge_patience, ui.converge_min_rel),
             ds,
@@ -242,6 +248,7 @@ impl App {
             label_keys: Vec::new(),
             best: None,
             oof: None,
+            labels_note: String::new(),
             // Until the event loop says what the source can do.
             caps: Capabilities::TRAINER,
             model_history: Vec::new(),
@@ -351,7 +358,7 @@ impl App {
                 }
             }
         }
-        self.analysis = Analysis::of(&r, &self.part, self.ui.outlier_k);
+        self.analysis = Analysis::of(&r, &self.part, &self.classes, self.ui.outlier_k);
         self.report = Some(r);
         self.view.dirty = true;
     }
@@ -384,6 +391,7 @@ impl App {
         self.ds = ds;
         self.part = part;
         self.analysis = Analysis::empty(n);
+        self.classes = crate::labels::classes(&self.ds);
         self.report = None;
         self.pred_history.clear();
         self.oof = None;
@@ -443,10 +451,17 @@ impl App {
         }
     }
 
-    /// Cross-fitted predictions and residuals to show beside the live ones.
-    pub fn set_oof(&mut self, oof: Vec<(f32, f32)>) {
+    /// Cross-fitted predictions, residuals and label scores to show beside the live ones.
+    pub fn set_oof(&mut self, oof: Vec<crate::crossfit::OofSegment>) {
         self.oof = Some(oof);
         self.view.dirty = true;
+    }
+
+    /// Whether a loaded cross-fit report has label scores.
+    pub fn has_label_scores(&self) -> bool {
+        self.oof
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|s| s.label_score.is_finite()))
     }
 
     fn track_convergence(&mut self, r: &StepReport) {
@@ -540,7 +555,9 @@ impl App {
                 // Skip the columns this run does not have.
                 let has_grad = self.report.as_ref().is_some_and(|r| !r.grad.is_empty());
                 self.view.sort = self.view.sort.next();
+                let has_issue = self.has_label_scores();
                 while (self.view.sort == SortKey::Oof && self.oof.is_none())
+                    || (self.view.sort == SortKey::Issue && !has_issue)
                     || (self.view.sort == SortKey::Grad && !has_grad)
                 {
                     self.view.sort = self.view.sort.next();
@@ -899,8 +916,16 @@ impl App {
                 SortKey::Oof => {
                     // Missing values sort below every residual.
                     let o = |i: usize| {
-                        let x = self.oof.as_ref().map_or(f32::NAN, |v| v[i].1.abs());
+                        let x = self.oof.as_ref().map_or(f32::NAN, |v| v[i].residual.abs());
                         if x.is_nan() { -1.0 } else { x }
+                    };
+                    o(a).total_cmp(&o(b))
+                }
+                SortKey::Issue => {
+                    // Unscored rows (context, or none loaded) sort below every score.
+                    let o = |i: usize| {
+                        let x = self.oof.as_ref().map_or(f32::NAN, |v| v[i].label_score);
+                        if x.is_nan() { f32::NEG_INFINITY } else { x }
                     };
                     o(a).total_cmp(&o(b))
                 }

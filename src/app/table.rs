@@ -17,10 +17,12 @@ pub enum SortKey {
     Oof,
     /// The gradient share at the output layer.
     Grad,
+    /// The label-issue score of a loaded cross-fit report.
+    Issue,
 }
 
 impl SortKey {
-    const ALL: [SortKey; 9] = [
+    const ALL: [SortKey; 10] = [
         SortKey::Share,
         SortKey::Grad,
         SortKey::Resid,
@@ -30,6 +32,7 @@ impl SortKey {
         SortKey::Doc,
         SortKey::Text,
         SortKey::Oof,
+        SortKey::Issue,
     ];
 
     pub fn next(self) -> SortKey {
@@ -53,6 +56,7 @@ impl SortKey {
             SortKey::Text => "text",
             SortKey::Oof => "oof resid",
             SortKey::Grad => "grad",
+            SortKey::Issue => "label issue",
         }
     }
 
@@ -66,6 +70,7 @@ impl SortKey {
                 | SortKey::Target
                 | SortKey::Pred
                 | SortKey::Oof
+                | SortKey::Issue
         )
     }
 }

@@ -40,6 +40,19 @@ impl LabelInfo {
     }
 }
 
+/// Each segment's class for per-class statistics: with binary labels 1 for the positive class
+/// and 0 for the negative one (context segments 0); empty for other kinds (one group).
+pub fn classes(ds: &Dataset) -> Vec<u8> {
+    match LabelKind::detect(ds) {
+        kind @ LabelKind::Binary { .. } => ds
+            .segments
+            .iter()
+            .map(|s| s.score.map_or(0, |v| u8::from(kind.is_high(v))))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Average precision of a ranking: the mean, over the positives, of the precision at each one's
 /// rank (`scores` higher first; NaN scores rank last). NaN without positives.
 pub fn average_precision(scores: &[f32], positive: &[bool]) -> f64 {

@@ -306,15 +306,39 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
 /// The cross-fitted prediction and residual, when loaded: what a model that never saw this
 /// segment predicts.
 fn oof_spans(app: &App, i: usize) -> Vec<Span<'static>> {
-    match app.oof.as_ref().map(|o| o[i]) {
-        Some((p, r)) => vec![
-            Span::styled("   out-of-fold pred ", theme::LABEL),
-            Span::styled(format::score(p), theme::VALUE),
-            Span::styled(" resid ", theme::LABEL),
-            Span::styled(format::score(r), theme::VALUE),
-        ],
-        None => Vec::new(),
+    let Some(o) = app.oof.as_ref().map(|o| o[i]) else {
+        return Vec::new();
+    };
+    let mut spans = vec![
+        Span::styled("   out-of-fold pred ", theme::LABEL),
+        Span::styled(format::score(o.pred), theme::VALUE),
+        Span::styled(" resid ", theme::LABEL),
+        Span::styled(format::score(o.residual), theme::VALUE),
+    ];
+    if o.label_score.is_finite() {
+        // The score and why it is high: the model's part (how unlikely the label is to a model
+        // that never saw it) and, for first-error data, the document's (how unlikely it is that
+        // the first error is where the labels put it).
+        spans.push(Span::styled("   label issue ", theme::LABEL));
+        spans.push(Span::styled(
+            format!("{:.2}", o.label_score),
+            if o.label_issue {
+                theme::OUTLIER
+            } else {
+                theme::VALUE
+            },
+        ));
+        let mut parts = format!(" (model {:.2}", o.label_model);
+        if o.label_document.is_finite() {
+            parts.push_str(&format!(", document {:.2}", o.label_document));
+        }
+        parts.push(')');
+        if o.label_issue {
+            parts.push_str(" flagged");
+        }
+        spans.push(Span::styled(parts, theme::DIM));
     }
+    spans
 }
 
 /// The dataset's label keys with this segment's label under each (`—` for none). The labels are

@@ -185,9 +185,19 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         theme::OUTLIER,
     ));
     l2.push(Span::styled(
-        format!(" (|z| > {})", app.ui.outlier_k),
+        if app.classes.is_empty() {
+            format!(" (|z| > {})", app.ui.outlier_k)
+        } else {
+            format!(" (|z| > {} within class)", app.ui.outlier_k)
+        },
         theme::DIM,
     ));
+    if !app.labels_note.is_empty() {
+        l2.push(Span::styled(
+            format!("  labels {}", app.labels_note),
+            theme::LABEL,
+        ));
+    }
     if let Some(r) = &app.report
         && r.eval_step != r.step
     {

@@ -62,6 +62,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // cross-fitted residual).
     let oof = app.oof.as_ref();
     let oof_w: u16 = if oof.is_some() { 8 } else { 0 };
+    // The label-issue score of a cross-fit report that has one: `0.97!` when flagged.
+    let issue = app.has_label_scores();
+    let issue_w: u16 = if issue { 7 } else { 0 };
     // A comparison shows every model's prediction and residual instead of one model's.
     let models = app.report.as_ref().map_or(&[][..], |r| r.models.as_slice());
     let model_w: u16 = if models.is_empty() {
@@ -74,7 +77,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // What-if edits in force: a column naming each row's.
     let edited = !app.edits.is_empty();
     let edit_w: u16 = if edited { 14 } else { 0 };
-    let fixed = 2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w + model_w + grad_w + edit_w;
+    let fixed =
+        2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w + issue_w + model_w + grad_w + edit_w;
     let text_w = area.width.saturating_sub(fixed).max(8) as usize;
     let ds = &app.ds;
     let rows: Vec<Row> = v.rows[start..end]
@@ -157,7 +161,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 }),
             ]);
             if let Some(o) = oof {
-                cells.push(Cell::from(format!("{:>7}", format::score(o[i].1))));
+                cells.push(Cell::from(format!("{:>7}", format::score(o[i].residual))));
+                if issue {
+                    let x = o[i].label_score;
+                    cells.push(Cell::from(if x.is_nan() {
+                        Span::raw("")
+                    } else if o[i].label_issue {
+                        Span::styled(format!("{x:>5.2}!"), theme::OUTLIER)
+                    } else {
+                        Span::raw(format!("{x:>5.2} "))
+                    }));
+                }
             }
             if edited {
                 cells.push(Cell::from(Span::styled(app.edits.label(i), theme::STATUS)));
@@ -202,6 +216,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if oof.is_some() {
         header.push("    oof".to_string());
         widths.push(Constraint::Length(7));
+    }
+    if issue {
+        header.push(" issue".to_string());
+        widths.push(Constraint::Length(6));
     }
     if edited {
         header.push("edit".to_string());
