@@ -561,18 +561,52 @@ fn bench_crossfit() {
     }
 }
 
-/// Cross-fitting at scale with the linear learner: `SEGSCOPE_BENCH_CROSSFIT_DOCS` generated
-/// documents (default 20,000, about 115,000 segments; 175,000 documents make a million), long
-/// steps made by joining each document's segments three at a time.
+/// ProcessBench's records (real long steps) repeated `times` times under new ids.
+fn repeated_processbench(times: usize) -> Dataset {
+    let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
+    let (one, _) = data::read_file(path, &ReadOptions::default()).expect("processbench");
+    let mut ds = one.clone();
+    ds.docs.clear();
+    ds.segments.clear();
+    for t in 0..times {
+        for d in &one.docs {
+            let start = ds.segments.len();
+            for s in &one.segments[d.segments.clone()] {
+                let mut s = s.clone();
+                s.doc = ds.docs.len();
+                ds.segments.push(s);
+            }
+            let mut d = d.clone();
+            d.id = format!("{}-r{t}", d.id);
+            d.segments = start..ds.segments.len();
+            ds.docs.push(d);
+        }
+    }
+    ds
+}
+
+/// Cross-fitting at scale with the linear learner, on `SEGSCOPE_BENCH_CROSSFIT_DOCS` generated
+/// documents (default 20,000, about 115,000 short segments; 175,000 make a million), or with
+/// `SEGSCOPE_BENCH_CROSSFIT_LONG=N` on ProcessBench's 2,082 long steps repeated N times (480
+/// make a million).
 fn bench_crossfit_scale() {
-    let docs: usize = std::env::var("SEGSCOPE_BENCH_CROSSFIT_DOCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    let docs = env("SEGSCOPE_BENCH_CROSSFIT_DOCS").unwrap_or(20_000);
+    let long = env("SEGSCOPE_BENCH_CROSSFIT_LONG");
     let cfg = Config::default();
     let s = Instant::now();
-    let text = segscope::data::generate::generate(docs, 7);
-    let (ds, _) = data::parse_str(&text, "generated", &ReadOptions::default()).expect("parse");
+    let (ds, what) = match long {
+        Some(times) => (
+            repeated_processbench(times),
+            format!("ProcessBench repeated {times} times"),
+        ),
+        None => {
+            let text = segscope::data::generate::generate(docs, 7);
+            let (ds, _) =
+                data::parse_str(&text, "generated", &ReadOptions::default()).expect("parse");
+            (ds, format!("{docs} generated documents"))
+        }
+    };
     let load = s.elapsed().as_secs_f64();
     let s = Instant::now();
     let f = featurize(&ds, &cfg.features);
@@ -591,12 +625,10 @@ fn bench_crossfit_scale() {
     let s = Instant::now();
     segscope::crossfit::run(&ds, &f, &cfg, info, &opts, |_| {}).expect("crossfit");
     let cf = s.elapsed().as_secs_f64();
-    println!(
-        "\n## crossfit at scale: {docs} generated documents, {n} segments, linear learner, 5 folds"
-    );
+    println!("\n## crossfit at scale: {what}, {n} segments, linear learner, 5 folds");
     println!("| stage | seconds |");
     println!("|---|---|");
-    println!("| generate and parse | {load:.1} |");
+    println!("| make or read the data | {load:.1} |");
     println!("| featurise (the MLP's features) | {feat:.1} |");
     println!("| crossfit (its own TF-IDF rows, 5 folds, scores) | {cf:.1} |");
     println!(

@@ -62,6 +62,7 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         };
         let mut app = tui::make_app(&s, &outputs);
         app.labels_note = labels.describe();
+        app.labels = Some(labels);
         if let Some(p) = &cli.crossfit {
             let (oof, unknown) = segscope::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
             let known = oof.iter().filter(|o| o.pred.is_finite()).count();

@@ -622,3 +622,48 @@ fn a_rewind_cuts_the_charts_back_and_says_the_run_forked() {
     let map = app.datamap.as_ref().expect("the map over the kept steps");
     assert_eq!(map.last, 8);
 }
+
+#[test]
+fn a_crossfit_with_label_scores_adds_a_sortable_issue_column_and_the_filter_reads_tags() {
+    use segscope::crossfit::OofSegment;
+    let mut app = common::app_after(5);
+    let n = app.ds.segments.len();
+    // Without label scores the sort skips the issue column.
+    let mut seen = Vec::new();
+    for _ in 0..12 {
+        app.update(Action::NextSort);
+        seen.push(app.view.sort);
+    }
+    assert!(!seen.contains(&SortKey::Issue));
+    // Scores rising with the index, the last one flagged.
+    let oof: Vec<OofSegment> = (0..n)
+        .map(|i| OofSegment {
+            pred: 0.0,
+            residual: 0.0,
+            label_score: i as f32,
+            label_model: i as f32,
+            label_document: f32::NAN,
+            label_issue: i + 1 == n,
+        })
+        .collect();
+    app.set_oof(oof);
+    assert!(app.has_label_scores());
+    while app.view.sort != SortKey::Issue {
+        app.update(Action::NextSort);
+    }
+    app.refresh_rows();
+    assert!(app.view.desc);
+    let rows = &app.view.rows;
+    assert!(rows.windows(2).all(|w| w[0] > w[1]), "{rows:?}");
+    // The `/` filter reads meta labels: the fixture records `noise: flipped` for one segment.
+    app.view.filter = "label:noise=flipped".into();
+    app.view.split = Split::Train;
+    app.refresh_rows();
+    assert!(!app.view.rows.is_empty());
+    assert!(
+        app.view
+            .rows
+            .iter()
+            .all(|&i| app.ds.segments[i].label("noise") == Some("flipped"))
+    );
+}

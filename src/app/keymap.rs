@@ -123,7 +123,7 @@ const TABLE: &[(Action, &str, &[&str], &str, &str)] = &[
         "filter",
         &["/"],
         "filter",
-        "filter rows by text (Enter keeps, Esc clears)",
+        "filter rows: text, tag:X, label:X, target:V (Enter keeps, Esc clears)",
     ),
     (
         Action::OutliersOnly,

@@ -169,6 +169,10 @@ pub struct App {
     pub oof: Option<Vec<crate::crossfit::OofSegment>>,
     /// The kind of the labels, and what an audit expects of the flags: for the header.
     pub labels_note: String,
+    /// The labels' kind (set by the caller from the data and config), and the metrics that
+    /// fit it (AUROC, first-error F1) for the current report.
+    pub labels: Option<crate::labels::LabelInfo>,
+    pub label_metrics: Option<crate::labels::metrics::LabelMetrics>,
     /// What the source of reports can do; keys for what it cannot say so.
     pub caps: Capabilities,
     /// In a comparison: each step's dev MSE of every model (the loss chart's common yardstick).
@@ -249,6 +253,8 @@ impl App {
             best: None,
             oof: None,
             labels_note: String::new(),
+            labels: None,
+            label_metrics: None,
             // Until the event loop says what the source can do.
             caps: Capabilities::TRAINER,
             model_history: Vec::new(),
@@ -359,6 +365,11 @@ impl App {
             }
         }
         self.analysis = Analysis::of(&r, &self.part, &self.classes, self.ui.outlier_k);
+        self.label_metrics = self
+            .labels
+            .as_ref()
+            .filter(|_| r.models.is_empty())
+            .and_then(|info| crate::labels::metrics::of(&self.ds, &self.part, info, &r.segments));
         self.report = Some(r);
         self.view.dirty = true;
     }
@@ -871,7 +882,7 @@ impl App {
         } else {
             self.selected()
         };
-        let needle = self.view.filter.to_lowercase();
+        let filter = table::Filter::parse(&self.view.filter);
         let segs = self.report.as_ref().map(|r| r.segments.clone());
         let ds = &self.ds;
         let mut rows: Vec<usize> = (0..ds.segments.len())
@@ -885,7 +896,7 @@ impl App {
                         .is_none_or(|m| m.points[i].region == Some(want))
                 })
             })
-            .filter(|&i| needle.is_empty() || self.search_text[i].contains(&needle))
+            .filter(|&i| filter.matches(ds, i, &self.search_text[i]))
             .collect();
         let num = |i: usize, f: fn(&SegmentEval) -> f32| segs.as_ref().map_or(0.0, |s| f(&s[i]));
         let key = self.view.sort;

@@ -98,3 +98,84 @@ pub struct TableView {
     /// The rows must be recomputed (new predictions, or a new sort or filter).
     pub dirty: bool,
 }
+
+/// A `/` filter, parsed: `tag:NAME` (a tag containing NAME), `label:TEXT` (a meta label
+/// `key=value` containing TEXT), `target:V` (the target equals V: a class of binary or ordinal
+/// labels), and the rest, matched in the id and text as before. All parts must match; each is
+/// case-insensitive.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub text: String,
+    pub tags: Vec<String>,
+    pub labels: Vec<String>,
+    pub targets: Vec<f32>,
+}
+
+impl Filter {
+    pub fn parse(filter: &str) -> Filter {
+        let mut f = Filter::default();
+        let mut rest: Vec<&str> = Vec::new();
+        for word in filter.split(' ') {
+            let lower = word.to_lowercase();
+            if let Some(t) = lower.strip_prefix("tag:") {
+                f.tags.push(t.to_string());
+            } else if let Some(l) = lower.strip_prefix("label:") {
+                f.labels.push(l.to_string());
+            } else if let Some(v) = lower.strip_prefix("target:").and_then(|v| v.parse().ok()) {
+                f.targets.push(v);
+            } else {
+                rest.push(word);
+            }
+        }
+        f.text = rest.join(" ").to_lowercase();
+        f
+    }
+
+    /// Whether segment `i` passes; `search_text` is its lower-cased id and text.
+    pub fn matches(&self, ds: &crate::data::Dataset, i: usize, search_text: &str) -> bool {
+        let s = &ds.segments[i];
+        (self.text.is_empty() || search_text.contains(&self.text))
+            && self
+                .tags
+                .iter()
+                .all(|t| s.tags.iter().any(|x| x.to_lowercase().contains(t)))
+            && self.labels.iter().all(|l| {
+                s.labels
+                    .iter()
+                    .any(|(k, v)| format!("{k}={v}").to_lowercase().contains(l))
+            })
+            && self
+                .targets
+                .iter()
+                .all(|&v| s.score.is_some_and(|t| (t - v).abs() < 1e-6))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Filter;
+
+    #[test]
+    fn filters_by_tag_label_target_and_text() {
+        let ds = crate::data::parse_str(
+            r#"{"id": "d", "segments": [{"text": "Fill the kettle", "score": 1, "tags": ["Irrelevant"]}, {"text": "Boil it", "score": 0}], "meta": {"noise": {"1": "flipped"}}}"#,
+            "t",
+            &crate::data::ReadOptions::default(),
+        )
+        .expect("parse")
+        .0;
+        let text =
+            |i: usize| format!("{} {}", ds.segment_id(i), ds.segments[i].text).to_lowercase();
+        let hits = |f: &str| -> Vec<usize> {
+            let f = Filter::parse(f);
+            (0..2).filter(|&i| f.matches(&ds, i, &text(i))).collect()
+        };
+        assert_eq!(hits("tag:irrelevant"), vec![0]);
+        assert_eq!(hits("label:noise=flipped"), vec![1]);
+        assert_eq!(hits("label:flipped target:0"), vec![1]);
+        assert_eq!(hits("target:1"), vec![0]);
+        assert_eq!(hits("boil"), vec![1]);
+        assert_eq!(hits("fill the"), vec![0]);
+        assert_eq!(hits("tag:irrelevant boil"), Vec::<usize>::new());
+    }
+}

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod kind;
 pub mod linear;
+pub mod metrics;
 pub mod score;
 
 pub use kind::{LabelKind, first_error};

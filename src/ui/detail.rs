@@ -328,11 +328,20 @@ fn oof_spans(app: &App, i: usize) -> Vec<Span<'static>> {
                 theme::VALUE
             },
         ));
-        let mut parts = format!(" (model {:.2}", o.label_model);
+        let mut parts = if app.classes.is_empty() {
+            format!(" (residual {:.1} spreads from the like)", o.label_model)
+        } else {
+            format!(" (model: other class {:.2}", o.label_model)
+        };
         if o.label_document.is_finite() {
-            parts.push_str(&format!(", document {:.2}", o.label_document));
+            parts.push_str(&format!(
+                "; document: first error elsewhere {:.2}",
+                o.label_document
+            ));
         }
-        parts.push(')');
+        if !app.classes.is_empty() {
+            parts.push(')');
+        }
         if o.label_issue {
             parts.push_str(" flagged");
         }

@@ -62,7 +62,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let prev = app.prev_metrics.as_ref();
-    let rows: Vec<Row> = ROWS
+    let mut rows: Vec<Row> = ROWS
         .iter()
         .map(|&(label, get, lower)| {
             Row::new(vec![
@@ -72,6 +72,40 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ])
         })
         .collect();
+    // Binary labels: what step-reward people report beside the regression metrics.
+    if let Some(m) = &app.label_metrics {
+        let plain = |x: f64| {
+            Cell::from(Span::styled(
+                format!("{:>9}  ", format::num(x)),
+                theme::VALUE,
+            ))
+        };
+        // Right after MSE: the panel is short at small sizes, and for classes these are read
+        // before RMSE and MAE.
+        let mut extra = vec![Row::new(vec![
+            Cell::from(Span::styled("AUROC", theme::LABEL)),
+            plain(m.auroc.0),
+            plain(m.auroc.1),
+        ])];
+        if m.first_error_f1.is_finite() {
+            let on_dev = r.dev.n > 0;
+            let f1 = Cell::from(Span::styled(
+                format!("{:>9}  ", format::num(m.first_error_f1)),
+                theme::VALUE,
+            ));
+            let blank = Cell::from("");
+            let (tr, dv) = if on_dev { (blank, f1) } else { (f1, blank) };
+            extra.push(Row::new(vec![
+                Cell::from(Span::styled(
+                    format!("1st-err F1@{:.2}", m.threshold),
+                    theme::LABEL,
+                )),
+                tr,
+                dv,
+            ]));
+        }
+        rows.splice(1..1, extra);
+    }
     let header = Row::new(vec![
         Cell::from(""),
         Cell::from(Span::styled(
@@ -86,7 +120,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Table::new(
         rows,
         [
-            Constraint::Length(11),
+            // Room for `1st-err F1@0.70` when it is shown.
+            Constraint::Length(if app.label_metrics.is_some() { 15 } else { 11 }),
             Constraint::Length(13),
             Constraint::Length(13),
         ],

@@ -1,0 +1,186 @@
+//! What step-reward people report for binary labels: AUROC of the predictions, and, for
+//! first-error data, ProcessBench's first-error F1 (the harmonic mean of the accuracy on records
+//! with an error, where the predicted first error must be the labelled one, and on records
+//! without, where none must be predicted).
+
+use super::{LabelInfo, LabelKind};
+use crate::data::{Dataset, Partition, Split};
+use crate::engine::SegmentEval;
+
+/// AUROC, the first-error F1 and its threshold, per split (NaN where they do not apply).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelMetrics {
+    pub auroc: (f64, f64),
+    /// On dev (train when there is no dev split), at the threshold that maximises it there.
+    pub first_error_f1: f64,
+    pub threshold: f64,
+}
+
+/// The area under the ROC curve of `scores` for `positive` (ties count half); NaN without both
+/// classes.
+pub fn auroc(scores: &[f32], positive: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let npos = positive.iter().filter(|&&p| p).count() as f64;
+    let nneg = positive.len() as f64 - npos;
+    if npos == 0.0 || nneg == 0.0 {
+        return f64::NAN;
+    }
+    // Sum of the positives' mid-ranks (1-based).
+    let (mut rank_sum, mut k) = (0.0, 0);
+    while k < order.len() {
+        let mut j = k;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[k]] {
+            j += 1;
+        }
+        let mid = (k + j) as f64 / 2.0 + 1.0;
+        rank_sum += order[k..=j].iter().filter(|&&i| positive[i]).count() as f64 * mid;
+        k = j + 1;
+    }
+    (rank_sum - npos * (npos + 1.0) / 2.0) / (npos * nneg)
+}
+
+/// The metrics of `segments` (one per segment of `ds`) for binary labels; None for other kinds.
+pub fn of(
+    ds: &Dataset,
+    part: &Partition,
+    info: &LabelInfo,
+    segments: &[SegmentEval],
+) -> Option<LabelMetrics> {
+    let LabelKind::Binary { lo, hi } = info.kind else {
+        return None;
+    };
+    let split_auroc = |split: Split| {
+        let rows: Vec<usize> = part
+            .indices(split)
+            .into_iter()
+            .filter(|&i| segments[i].pred.is_finite())
+            .collect();
+        let s: Vec<f32> = rows.iter().map(|&i| segments[i].pred).collect();
+        let p: Vec<bool> = rows
+            .iter()
+            .map(|&i| info.kind.is_high(ds.target(i)))
+            .collect();
+        auroc(&s, &p)
+    };
+    let auroc = (split_auroc(Split::Train), split_auroc(Split::Dev));
+    let (mut f1, mut threshold) = (f64::NAN, f64::NAN);
+    if info.first_error {
+        let split = if part.counts().1 > 0 {
+            Split::Dev
+        } else {
+            Split::Train
+        };
+        let docs: Vec<usize> = (0..ds.docs.len())
+            .filter(|&d| part.doc_split(d) == split)
+            .collect();
+        for k in 1..20 {
+            let t = k as f64 / 20.0;
+            let f = first_error_f1(ds, &docs, segments, lo, hi, info, t);
+            if f.is_finite() && (f1.is_nan() || f > f1) {
+                (f1, threshold) = (f, t);
+            }
+        }
+    }
+    Some(LabelMetrics {
+        auroc,
+        first_error_f1: f1,
+        threshold,
+    })
+}
+
+/// The first-error F1 over `docs` when a step whose probability of being right is below `t` is
+/// predicted wrong. NaN unless there are records both with and without an error.
+pub fn first_error_f1(
+    ds: &Dataset,
+    docs: &[usize],
+    segments: &[SegmentEval],
+    lo: f32,
+    hi: f32,
+    info: &LabelInfo,
+    t: f64,
+) -> f64 {
+    let (mut err, mut err_ok, mut clean, mut clean_ok) = (0, 0, 0, 0);
+    for &d in docs {
+        let r = ds.docs[d].segments.clone();
+        let labelled: Vec<usize> = r.filter(|&i| ds.segments[i].score.is_some()).collect();
+        if labelled.is_empty() {
+            continue;
+        }
+        let label = labelled
+            .iter()
+            .position(|&i| !info.kind.is_high(ds.target(i)));
+        let wrong = |i: usize| {
+            let p = super::score::probability(segments[i].pred, lo, hi);
+            segments[i].pred.is_finite() && p < t
+        };
+        // Only the labelled steps can be judged: where the label has its first error, every
+        // step before it must be predicted right and that one wrong.
+        let predicted = labelled.iter().position(|&i| wrong(i));
+        match label {
+            Some(e) => {
+                err += 1;
+                err_ok += usize::from(predicted == Some(e));
+            }
+            None => {
+                clean += 1;
+                clean_ok += usize::from(predicted.is_none());
+            }
+        }
+    }
+    if err == 0 || clean == 0 {
+        return f64::NAN;
+    }
+    let (a, b) = (err_ok as f64 / err as f64, clean_ok as f64 / clean as f64);
+    if a + b == 0.0 {
+        0.0
+    } else {
+        2.0 * a * b / (a + b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auroc_by_hand() {
+        // Positives 0.9, 0.4; negatives 0.5, 0.1: pairs won 1 (0.9>0.5), 1 (0.9>0.1), 0, 1 = 3/4.
+        let a = auroc(&[0.9, 0.4, 0.5, 0.1], &[true, true, false, false]);
+        assert!((a - 0.75).abs() < 1e-12, "{a}");
+        // A tie counts half.
+        let a = auroc(&[0.5, 0.5], &[true, false]);
+        assert!((a - 0.5).abs() < 1e-12);
+        assert!(auroc(&[0.1], &[true]).is_nan());
+    }
+
+    #[test]
+    fn first_error_f1_by_hand() {
+        let ds = crate::data::parse_str(
+            concat!(
+                r#"{"id": "a", "segments": [{"text": "x", "score": 1}, {"text": "y", "score": 0}, {"text": "z", "score": null}]}"#,
+                "\n",
+                r#"{"id": "b", "segments": [{"text": "x", "score": 1}, {"text": "y", "score": 1}]}"#,
+                "\n",
+                r#"{"id": "c", "segments": [{"text": "x", "score": 1}, {"text": "y", "score": 0}]}"#,
+            ),
+            "t",
+            &crate::data::ReadOptions::default(),
+        )
+        .expect("parse")
+        .0;
+        let info = LabelInfo {
+            kind: LabelKind::Binary { lo: 0.0, hi: 1.0 },
+            first_error: true,
+        };
+        let eval = |p: f32| SegmentEval {
+            pred: p,
+            ..SegmentEval::UNKNOWN
+        };
+        // a: right (first error at 1); b: right (none); c: wrong (predicted at 0, label at 1).
+        let segs = [0.9, 0.2, 0.1, 0.8, 0.7, 0.3, 0.9].map(eval);
+        let f = first_error_f1(&ds, &[0, 1, 2], &segs, 0.0, 1.0, &info, 0.5);
+        // Error records 1 of 2, clean records 1 of 1: F1 = 2 * 0.5 * 1 / 1.5.
+        assert!((f - 2.0 / 3.0).abs() < 1e-12, "{f}");
+    }
+}
