@@ -27,7 +27,9 @@ flags the lowest-scoring share that cleanlab's regression `find_label_issues` pi
 segscope runs `segscope crossfit --data NOISY --out OUT.csv` (its defaults) and reads `label_score`
 and `label_issue` from OUT.csv ("segscope"); then `segscope audit` on the same copy, whose flags are
 set from canaries ("segscope audit"; the same ranking, so the same AP), and compares the precision
-the audit expected (OUT.csv.audit.json) with the flags' true precision.
+the audit expected (OUT.csv.audit.json) with the flags' true precision; then an ordinary headless
+run, `segscope --headless --data NOISY --report R.csv`, whose report scores labels from the run's
+own predictions (in-sample: the data map's mean over its last refreshed steps) ("segscope run").
 """
 
 import argparse
@@ -207,8 +209,13 @@ def segscope(docs, binary, kind, seed, binary_path, tmp, extra, audit=False):
         data = os.path.join(tmp, "noisy.jsonl")
         write_segscope(docs, data)
     out = os.path.join(tmp, "oof.csv")
-    sub = "audit" if audit else "crossfit"
-    cmd = [binary_path, sub, "--data", data, "--out", out, "--seed", str(seed)] + extra
+    if audit == "run":
+        # An ordinary headless run; its --report scores labels from the run's own predictions.
+        cmd = [binary_path, "--headless", "--data", data, "--report", out, "--out", os.devnull,
+               "--seed", str(seed)]
+    else:
+        sub = "audit" if audit else "crossfit"
+        cmd = [binary_path, sub, "--data", data, "--out", out, "--seed", str(seed)] + extra
     cfg = os.path.join(tmp, "config.toml")
     if binary and kind == "flips" and "first_error" in docs[0]:
         # The flips copy is written as segscope's JSONL; say what the user knows of it.
@@ -217,6 +224,8 @@ def segscope(docs, binary, kind, seed, binary_path, tmp, extra, audit=False):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     score, flag = {}, {}
     for r in csv.DictReader(open(out)):
+        if r["target"] == "":
+            continue
         key = (r["doc"], int(r["index"]))
         score[key] = float(r["label_score"])
         flag[key] = r["label_issue"] == "true"
@@ -227,7 +236,7 @@ def segscope(docs, binary, kind, seed, binary_path, tmp, extra, audit=False):
                 scores.append(score[(d["id"], k)])
                 flags.append(flag[(d["id"], k)])
     expected = None
-    if audit:
+    if audit is True:
         expected = json.load(open(out + ".audit.json"))["precision"]
     return scores, flags, expected
 
@@ -254,7 +263,7 @@ def main():
             positive = [(i, k) in planted for i, d in enumerate(noisy)
                         for k, (_, y) in enumerate(d["steps"]) if y is not None]
             with tempfile.TemporaryDirectory() as tmp:
-                whos = ["segscope", "segscope audit"]
+                whos = ["segscope", "segscope audit", "segscope run"]
                 for who in (whos if args.no_peer else ["peer"] + whos):
                     t0 = time.time()
                     expected = None
@@ -263,7 +272,8 @@ def main():
                     else:
                         scores, flags, expected = segscope(
                             noisy, binary, kind, seed, args.segscope, tmp, args.extra.split(),
-                            audit=who.endswith("audit"))
+                            audit={"segscope": False, "segscope audit": True,
+                                   "segscope run": "run"}[who])
                     secs = time.time() - t0
                     n, p, r, f1 = flag_stats(flags, positive)
                     row = (name, seed, who, average_precision(scores, positive), n, p, r, f1, secs,
@@ -278,7 +288,7 @@ def main():
           "| audit's expected precision | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in dict.fromkeys(r[0] for r in rows):
-        for who in ("peer", "segscope", "segscope audit"):
+        for who in ("peer", "segscope", "segscope audit", "segscope run"):
             rs = [r for r in rows if r[0] == name and r[2] == who]
             if not rs:
                 continue

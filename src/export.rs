@@ -2,6 +2,7 @@
 //! export key. It carries the data's `meta` labels, one column per label key the data has, so a
 //! user can check what the outliers are.
 
+use crate::labels::LabelInfo;
 use std::io::Write;
 use std::path::Path;
 
@@ -14,7 +15,7 @@ use crate::data::{Dataset, Partition, Split};
 use crate::engine::StepReport;
 
 /// The columns before the label columns, in order.
-const HEAD: [&str; 20] = [
+const HEAD: [&str; 22] = [
     "id",
     "doc",
     "split",
@@ -35,6 +36,8 @@ const HEAD: [&str; 20] = [
     "dm_abs_residual",
     "dm_variability",
     "dm_region",
+    "label_score",
+    "label_issue",
 ];
 
 /// One row of the table.
@@ -65,6 +68,12 @@ pub struct Row {
     pub dm_abs_residual: f32,
     pub dm_variability: f32,
     pub dm_region: Option<Region>,
+    /// How likely the label is wrong, from this run's own predictions (in-sample for training
+    /// rows): the data map's mean prediction over its window when there is one (the training
+    /// dynamics), else the report's; and the kind's default flag. `segscope crossfit` gives the
+    /// out-of-sample score.
+    pub label_score: f32,
+    pub label_issue: bool,
     /// The segment's label under each of the dataset's label keys (`""` where it has none).
     pub labels: Vec<String>,
     pub tags: String,
@@ -73,7 +82,8 @@ pub struct Row {
 }
 
 /// Builds every row; `outlier_k` is the robust-z threshold; `label_keys` is
-/// `ds.label_keys()`; `map` is the data map over the steps before `report`, if there is one.
+/// `ds.label_keys()`; `map` is the data map over the steps before `report`, if there is one;
+/// `labels` the labels' kind, for the label score.
 pub fn rows(
     report: &StepReport,
     ds: &Dataset,
@@ -81,8 +91,26 @@ pub fn rows(
     label_keys: &[String],
     outlier_k: f64,
     map: Option<&DataMap>,
+    labels: &LabelInfo,
 ) -> Vec<Row> {
     let z = robust_z(&report.segments, part, &crate::labels::classes(ds));
+    let pred: Vec<f32> = (0..ds.segments.len())
+        .map(|i| {
+            let own = report.segments[i].pred;
+            match (ds.segments[i].score, map.map(|m| m.points[i].mean_residual)) {
+                (None, _) => f32::NAN,
+                (Some(t), Some(r)) if r.is_finite() => t - r,
+                (Some(_), _) => own,
+            }
+        })
+        .collect();
+    let scores = crate::labels::score(
+        ds,
+        &labels.kind,
+        labels.first_error,
+        &pred,
+        outlier_k as f32,
+    );
     ds.segments
         .iter()
         .enumerate()
@@ -116,6 +144,8 @@ pub fn rows(
                 dm_abs_residual: p.map_or(f32::NAN, |p| p.abs_residual),
                 dm_variability: p.map_or(f32::NAN, |p| p.variability),
                 dm_region: p.and_then(|p| p.region),
+                label_score: scores[i].score,
+                label_issue: scores[i].flag,
                 labels: label_keys
                     .iter()
                     .map(|k| s.label(k).unwrap_or_default().to_string())
@@ -157,6 +187,8 @@ impl Serialize for JsonRow<'_> {
         m.serialize_entry("dm_abs_residual", &r.dm_abs_residual)?;
         m.serialize_entry("dm_variability", &r.dm_variability)?;
         m.serialize_entry("dm_region", &r.dm_region)?;
+        m.serialize_entry("label_score", &r.label_score)?;
+        m.serialize_entry("label_issue", &r.label_issue)?;
         for (k, v) in self.keys.iter().zip(&r.labels) {
             m.serialize_entry(k, v)?;
         }
@@ -181,13 +213,14 @@ pub fn write(
     part: &Partition,
     outlier_k: f64,
     map: Option<&DataMap>,
+    labels: &LabelInfo,
 ) -> Result<usize, ExportError> {
     let fail = |message: String| ExportError::Write {
         path: path.display().to_string(),
         message,
     };
     let keys = ds.label_keys();
-    let rows = rows(report, ds, part, &keys, outlier_k, map);
+    let rows = rows(report, ds, part, &keys, outlier_k, map, labels);
     let tmp = path.with_extension(format!(
         "{}.tmp-{}",
         path.extension().and_then(|e| e.to_str()).unwrap_or(""),

@@ -28,6 +28,8 @@ pub struct HeadlessOptions {
     pub top_k: usize,
     /// The outlier threshold of the per-segment report.
     pub outlier_k: f64,
+    /// The labels' kind, for the report's label score.
+    pub labels: crate::labels::LabelInfo,
     /// Hand back the best step's model (lowest dev loss) rather than the last.
     pub keep_best: bool,
     /// End after this many steps without a better dev loss; 0 = never.
@@ -359,6 +361,7 @@ fn finish(
             &part,
             opts.outlier_k,
             window.map(&part).as_ref(),
+            &opts.labels,
         )?;
     }
     if let Some(dir) = &opts.save {

@@ -96,6 +96,7 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         progress: true,
         top_k: s.config.train.top_k,
         outlier_k: s.config.ui.outlier_k,
+        labels,
         keep_best: s.config.train.keep == segscope::config::Keep::Best,
         early_stop: s.config.train.early_stop,
         stream: cli.stream.clone(),
@@ -280,7 +281,8 @@ fn watch(
                 window.push(s.eval_step, s.segments.clone());
             }
             let map = window.map(&part);
-            segscope::export::write(p, r, &ds, &part, config.ui.outlier_k, map.as_ref())
+            let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+            segscope::export::write(p, r, &ds, &part, config.ui.outlier_k, map.as_ref(), &labels)
                 .map_err(|e| (1, e.to_string()))?;
         }
         return Ok(ExitCode::SUCCESS);
@@ -299,7 +301,10 @@ fn watch(
         save_dir: "segscope-checkpoints".into(),
         export_path: report.map_or("segscope-segments.csv".into(), |p| p.to_path_buf()),
     };
+    let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
     let mut app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
+    app.labels_note = labels.describe();
+    app.labels = Some(labels);
     // The writer runs on its own: the view follows it until paused.
     app.run = segscope::app::RunState::Running;
     let handle = watch::spawn(w).map_err(|e| (1, e.to_string()))?;
@@ -403,7 +408,10 @@ fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode,
             .clone()
             .unwrap_or_else(|| "segscope-segments.csv".into()),
     };
-    let app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
+    let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+    let mut app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
+    app.labels_note = labels.describe();
+    app.labels = Some(labels);
     tui::run(app, Box::new(cmp)).map_err(|e| (1, e.to_string()))?;
     Ok(after_dashboard())
 }

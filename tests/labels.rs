@@ -264,3 +264,34 @@ fn crossfit_refuses_what_does_not_apply() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("data.label_kind"));
 }
+
+#[test]
+fn an_ordinary_runs_report_scores_labels_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("r.csv");
+    let o = bin()
+        .args(["--headless", "--steps", "40", "--data", PROCESSBENCH, "--report"])
+        .arg(&report)
+        .arg("--out")
+        .arg(dir.path().join("run.jsonl"))
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut rows = csv::Reader::from_path(&report).expect("csv");
+    let (mut scored, mut context) = (0, 0);
+    for r in rows.deserialize::<std::collections::HashMap<String, String>>() {
+        let r = r.expect("row");
+        let score = &r["label_score"];
+        if r["target"].is_empty() {
+            // Context steps have no label to score.
+            assert_eq!(score, "NaN", "{r:?}");
+            assert_eq!(r["label_issue"], "false");
+            context += 1;
+        } else {
+            let s: f32 = score.parse().expect("a score");
+            assert!((0.0..=1.0).contains(&s), "{s}");
+            scored += 1;
+        }
+    }
+    assert!(scored > 1000 && context > 0, "{scored} {context}");
+}

@@ -22,6 +22,16 @@ pub struct LabelInfo {
     pub first_error: bool,
 }
 
+impl Default for LabelInfo {
+    /// Continuous labels without first-error semantics: what assumes the least.
+    fn default() -> Self {
+        LabelInfo {
+            kind: LabelKind::Continuous,
+            first_error: false,
+        }
+    }
+}
+
 impl LabelInfo {
     /// Reads the kind from the targets and the layout, unless `data.label_kind` or
     /// `data.first_error` says otherwise. An error names the field.
@@ -29,6 +39,15 @@ impl LabelInfo {
         let kind = LabelKind::resolve(&config.data.label_kind, ds)?;
         let first_error = first_error(ds, &kind, &config.data.first_error)?;
         Ok(LabelInfo { kind, first_error })
+    }
+
+    /// The labels as the data alone says (no `[data]` overrides).
+    pub fn detect(ds: &Dataset) -> LabelInfo {
+        let kind = LabelKind::detect(ds);
+        LabelInfo {
+            kind,
+            first_error: first_error(ds, &kind, "auto").unwrap_or(false),
+        }
     }
 
     /// `binary 0/1, first-error`: for headers and summaries.

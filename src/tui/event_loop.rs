@@ -204,6 +204,10 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
             Effect::Export(path) => {
                 if let Some(r) = app.report.clone() {
                     let (ds, part, k) = (app.ds.clone(), app.part.clone(), app.ui.outlier_k);
+                    // The labels' kind as the caller set it, else read from the data.
+                    let labels = app
+                        .labels
+                        .unwrap_or_else(|| crate::labels::LabelInfo::detect(&ds));
                     let map = app.datamap.clone();
                     // The edits go beside the table, as JSON lines an `--edits` file can take.
                     let edits = (!app.edits.is_empty()).then(|| {
@@ -215,7 +219,9 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
                     let tx = source.events_tx.clone();
                     // Off the UI thread: a million rows take a while to write.
                     thread::spawn(move || {
-                        let mut msg = match export::write(&path, &r, &ds, &part, k, map.as_ref()) {
+                        let written =
+                            export::write(&path, &r, &ds, &part, k, map.as_ref(), &labels);
+                        let mut msg = match written {
                             Ok(n) => format!("exported {n} segments to {}", path.display()),
                             Err(e) => format!("export failed: {e}"),
                         };
