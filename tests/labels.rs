@@ -270,7 +270,14 @@ fn an_ordinary_runs_report_scores_labels_too() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("r.csv");
     let o = bin()
-        .args(["--headless", "--steps", "40", "--data", PROCESSBENCH, "--report"])
+        .args([
+            "--headless",
+            "--steps",
+            "40",
+            "--data",
+            PROCESSBENCH,
+            "--report",
+        ])
         .arg(&report)
         .arg("--out")
         .arg(dir.path().join("run.jsonl"))
