@@ -384,21 +384,27 @@ fn mlp_folds(
     Ok((pred, reports))
 }
 
-/// Writes the rows: CSV for `.csv`, JSON lines otherwise.
+/// Writes the rows: CSV for `.csv` and for `-` (standard output), JSON lines otherwise.
 pub fn write(path: &std::path::Path, rows: &[Row]) -> Result<(), String> {
-    let is_csv = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let to_stdout = crate::io_plan::is_stdout(path);
+    let is_csv = to_stdout
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let out: Box<dyn std::io::Write> = if to_stdout {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(path).map_err(|e| e.to_string())?)
+    };
     if is_csv {
-        let mut w = csv::Writer::from_writer(file);
+        let mut w = csv::Writer::from_writer(out);
         for r in rows {
             w.serialize(r).map_err(|e| e.to_string())?;
         }
         w.flush().map_err(|e| e.to_string())
     } else {
         use std::io::Write;
-        let mut w = std::io::BufWriter::new(file);
+        let mut w = std::io::BufWriter::new(out);
         for r in rows {
             serde_json::to_writer(&mut w, r).map_err(|e| e.to_string())?;
             w.write_all(b"\n").map_err(|e| e.to_string())?;

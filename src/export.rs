@@ -221,42 +221,19 @@ pub fn write(
     };
     let keys = ds.label_keys();
     let rows = rows(report, ds, part, &keys, outlier_k, map, labels);
+    if crate::io_plan::is_stdout(path) {
+        let out = std::io::stdout().lock();
+        write_rows(out, &rows, &keys, is_csv_path(path)).map_err(fail)?;
+        return Ok(rows.len());
+    }
     let tmp = path.with_extension(format!(
         "{}.tmp-{}",
         path.extension().and_then(|e| e.to_str()).unwrap_or(""),
         std::process::id()
     ));
-    let is_csv = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let result = (|| -> Result<(), String> {
         let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-        if is_csv {
-            // The header is written by hand: csv infers headers only from flat structs, and the
-            // label columns depend on the data.
-            let mut w = csv::WriterBuilder::new()
-                .has_headers(false)
-                .from_writer(file);
-            let header = HEAD
-                .iter()
-                .map(|h| h.to_string())
-                .chain(keys.iter().cloned())
-                .chain(["tags".to_string(), "step".to_string()]);
-            w.write_record(header).map_err(|e| e.to_string())?;
-            for r in &rows {
-                w.serialize(r).map_err(|e| e.to_string())?;
-            }
-            w.flush().map_err(|e| e.to_string())?;
-        } else {
-            let mut w = std::io::BufWriter::new(file);
-            for row in &rows {
-                let r = JsonRow { row, keys: &keys };
-                serde_json::to_writer(&mut w, &r).map_err(|e| e.to_string())?;
-                w.write_all(b"\n").map_err(|e| e.to_string())?;
-            }
-            w.flush().map_err(|e| e.to_string())?;
-        }
+        write_rows(file, &rows, &keys, is_csv_path(path))?;
         std::fs::rename(&tmp, path).map_err(|e| e.to_string())
     })();
     if let Err(m) = result {
@@ -264,4 +241,48 @@ pub fn write(
         return Err(fail(m));
     }
     Ok(rows.len())
+}
+
+/// Whether a report at `path` is CSV (else JSON lines); standard output is CSV.
+fn is_csv_path(path: &Path) -> bool {
+    crate::io_plan::is_stdout(path)
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// The rows as CSV (with the header) or JSON lines, to `out`.
+fn write_rows(
+    out: impl std::io::Write,
+    rows: &[Row],
+    keys: &[String],
+    is_csv: bool,
+) -> Result<(), String> {
+    if is_csv {
+        // The header is written by hand: csv infers headers only from flat structs, and the
+        // label columns depend on the data.
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(out);
+        let header = HEAD
+            .iter()
+            .map(|h| h.to_string())
+            .chain(keys.iter().cloned())
+            .chain(["tags".to_string(), "step".to_string()]);
+        w.write_record(header).map_err(|e| e.to_string())?;
+        for r in rows {
+            w.serialize(r).map_err(|e| e.to_string())?;
+        }
+        w.flush().map_err(|e| e.to_string())?;
+    } else {
+        let mut w = std::io::BufWriter::new(out);
+        for row in rows {
+            let r = JsonRow { row, keys };
+            serde_json::to_writer(&mut w, &r).map_err(|e| e.to_string())?;
+            w.write_all(b"\n").map_err(|e| e.to_string())?;
+        }
+        w.flush().map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

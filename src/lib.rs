@@ -30,6 +30,7 @@ pub mod data;
 pub mod engine;
 pub mod export;
 pub mod headless;
+pub mod io_plan;
 pub mod labels;
 pub mod session;
 pub mod signals;

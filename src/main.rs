@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use segscope::cli::{Cli, Command};
 use segscope::headless::{self, HeadlessOptions, Outcome};
+use segscope::io_plan::{self, Output};
 use segscope::session;
 use segscope::tui::{self, Outputs};
 
@@ -22,6 +23,33 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Checks a command's outputs against its inputs (the config file, the data, `--edits`,
+/// `--crossfit`, and `extra`) and each other before any work: see `segscope::io_plan`.
+fn plan(
+    cli: &Cli,
+    config: &segscope::config::Config,
+    extra: &[(&str, &std::path::Path)],
+    outputs: &[Output],
+) -> Result<(), (u8, String)> {
+    let config_file = session::config_path(cli);
+    let data = config.data_path();
+    let mut inputs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(p) = &config_file {
+        inputs.push(("--config", p));
+    }
+    if let Some(p) = &data {
+        inputs.push(("--data", p));
+    }
+    if let Some(p) = &cli.edits {
+        inputs.push(("--edits", p));
+    }
+    if let Some(p) = &cli.crossfit {
+        inputs.push(("--crossfit", p));
+    }
+    inputs.extend_from_slice(extra);
+    io_plan::check(&inputs, outputs).map_err(|e| (2, e))
 }
 
 fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
@@ -44,11 +72,35 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         Some(Command::Audit { args }) => return crossfit(&cli, args, true),
         None => {}
     }
+    let headless = cli.headless || !std::io::stdout().is_terminal();
+    {
+        let (config, _, _) =
+            session::resolve_config(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+        let stdout = std::path::Path::new("-");
+        let mut outputs = Vec::new();
+        if headless {
+            // The step lines go to --out, or to standard output, which then no other output
+            // can take.
+            let out = cli.out.as_deref().unwrap_or(stdout);
+            outputs.push(Output::file("--out", out, true));
+        }
+        if let Some(p) = &cli.report {
+            // The dashboard's screen is standard output: its export needs a file.
+            outputs.push(Output::file("--report", p, headless));
+        }
+        if let Some(p) = &cli.stream {
+            // A stream is followed as a file by `segscope watch`.
+            outputs.push(Output::file("--stream", p, false));
+        }
+        if let Some(p) = &cli.save {
+            outputs.push(Output::dir("--save", p));
+        }
+        plan(&cli, &config, &[], &outputs)?;
+    }
     let s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     warn_skipped(&s.skipped, &s.dataset.source);
     // Checked in both modes: `data.label_kind` and `data.first_error` are never ignored.
     let labels = segscope::labels::LabelInfo::of(&s.dataset, &s.config).map_err(|e| (2, e))?;
-    let headless = cli.headless || !std::io::stdout().is_terminal();
     if !headless {
         let outputs = Outputs {
             save_dir: cli
@@ -90,7 +142,8 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
     }
     let opts = HeadlessOptions {
         steps: s.config.train.steps,
-        out: cli.out.clone(),
+        // `-` is standard output, where the step lines go without --out.
+        out: cli.out.clone().filter(|p| !io_plan::is_stdout(p)),
         report: cli.report.clone(),
         save: cli.save.clone(),
         progress: true,
@@ -189,6 +242,12 @@ fn convert(
 ) -> Result<ExitCode, (u8, String)> {
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    plan(
+        cli,
+        &config,
+        &[("convert's INPUT", input)],
+        &[Output::file("--out", out, true)],
+    )?;
     let opts = segscope::data::ReadOptions {
         lenient: cli.lenient,
         data: config.data,
@@ -254,9 +313,16 @@ fn watch(
     let (config, source, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     let keymap = session::keymap(&config, &source).map_err(|e| (2, e.to_string()))?;
+    let headless = headless || !std::io::stdout().is_terminal();
+    let mut outputs = Vec::new();
+    if let Some(p) = report {
+        // Headless, the summary takes standard output; otherwise the screen does.
+        outputs.push(Output::file("--report", p, false));
+    }
+    plan(cli, &config, &[("the stream", file)], &outputs)?;
     let mut w = watch::open(file, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
     let (ds, part) = watch::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
-    if headless || !std::io::stdout().is_terminal() {
+    if headless {
         for m in w.read_all().map_err(|e| (2, e.to_string()))? {
             eprintln!("segscope: warning: {m}");
         }
@@ -322,13 +388,21 @@ fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode,
             "--losses needs at least two objectives, e.g. mse,pairwise".into(),
         ));
     }
-    let mut dedup = losses.to_vec();
-    dedup.dedup();
-    if dedup.len() != losses.len() {
-        return Err((2, "--losses names an objective twice".into()));
+    for (k, l) in losses.iter().enumerate() {
+        if losses[..k].contains(l) {
+            return Err((
+                2,
+                format!("--losses names `{}` twice", format!("{l:?}").to_lowercase()),
+            ));
+        }
     }
     let (config, source, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let mut outputs = Vec::new();
+    if let Some(p) = &cli.report {
+        outputs.push(Output::file("--report", p, false));
+    }
+    plan(cli, &config, &[], &outputs)?;
     if config.train.batch_size != 0 && losses.contains(&segscope::config::LossName::Pairwise) {
         return Err((
             2,
@@ -460,6 +534,18 @@ fn crossfit(
     }
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let to_stdout = io_plan::is_stdout(&args.out);
+    // The audit's figures go beside the report, or only to stderr when the report streams.
+    let audit_path = (audit && !to_stdout).then(|| {
+        let mut p = args.out.clone().into_os_string();
+        p.push(".audit.json");
+        std::path::PathBuf::from(p)
+    });
+    let mut outputs = vec![Output::file("--out", &args.out, true)];
+    if let Some(p) = &audit_path {
+        outputs.push(Output::file("--out's .audit.json", p, false));
+    }
+    plan(cli, &config, &[], &outputs)?;
     let ds = load_data(cli, &config)?;
     let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
     let features = segscope::data::features::featurize(&ds, &config.features);
@@ -502,11 +588,6 @@ fn crossfit(
         );
     })
     .map_err(|e| (1, e.to_string()))?;
-    let audit_path = audit.then(|| {
-        let mut p = args.out.clone().into_os_string();
-        p.push(".audit.json");
-        std::path::PathBuf::from(p)
-    });
     if audit {
         let real: Vec<f32> = cf.scores.iter().map(|s| s.score).collect();
         let a = segscope::labels::audit::run(&ds, &features, &config, info, &o, &real)
@@ -561,10 +642,18 @@ fn crossfit(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The most documents `gen-data` makes: about 58 million segments, far past what segscope trains
+/// on, and far short of what would overflow an allocation.
+const GEN_DATA_MAX_DOCS: usize = 10_000_000;
+
 fn gen_data(docs: usize, seed: u64, out: &std::path::Path) -> Result<(), (u8, String)> {
-    if docs == 0 {
-        return Err((2, "--docs must be at least 1".into()));
+    if docs == 0 || docs > GEN_DATA_MAX_DOCS {
+        return Err((
+            2,
+            format!("--docs must be from 1 to {GEN_DATA_MAX_DOCS}, found {docs}"),
+        ));
     }
+    io_plan::check(&[], &[Output::file("--out", out, true)]).map_err(|e| (2, e))?;
     let text = segscope::data::generate::generate(docs, seed);
     if out.as_os_str() == "-" {
         print!("{text}");

@@ -566,3 +566,100 @@ fn edits_apply_at_start_and_convert_writes_the_edited_data() {
         "{e}"
     );
 }
+
+#[test]
+fn no_output_overwrites_an_input_or_another_output_and_all_are_checked_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let bundled = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/segments.jsonl");
+    let data = d.join("d.jsonl");
+    std::fs::copy(bundled, &data).expect("copy");
+    let data = data.display().to_string();
+    let before = std::fs::read(&data).expect("read");
+    let refused = |args: &[&str], want: &str| {
+        let o = segscope(args, d);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{args:?}: nothing is written first");
+    };
+    let input = "never overwrites its input";
+    refused(&["--headless", "--data", &data, "--out", &data], input);
+    refused(&["--headless", "--data", &data, "--report", &data], input);
+    refused(&["--headless", "--data", &data, "--stream", &data], input);
+    refused(&["--headless", "--data", &data, "--save", &data], input);
+    refused(&["convert", &data, "--out", &data], input);
+    refused(&["crossfit", "--data", &data, "--out", &data], input);
+    // Through a link, and an edits file as the output.
+    let link = d.join("link.jsonl");
+    std::os::unix::fs::symlink(&data, &link).expect("symlink");
+    let link = link.display().to_string();
+    refused(&["--headless", "--data", &data, "--report", &link], input);
+    let edits = write(d, "e.jsonl", "");
+    refused(
+        &[
+            "--headless",
+            "--data",
+            &data,
+            "--edits",
+            &edits,
+            "--out",
+            &edits,
+        ],
+        input,
+    );
+    // Two outputs on one file; missing directories; standard output twice or where it cannot go.
+    refused(
+        &["--headless", "--data", &data, "--out", "x", "--report", "x"],
+        "same file",
+    );
+    refused(
+        &["--headless", "--data", &data, "--report", "nodir/x.csv"],
+        "does not exist",
+    );
+    refused(
+        &["crossfit", "--data", &data, "--out", "nodir/o.csv"],
+        "does not exist",
+    );
+    refused(
+        &["--headless", "--data", &data, "--report", "-"],
+        "standard output",
+    );
+    refused(
+        &["--headless", "--data", &data, "--stream", "-"],
+        "standard output",
+    );
+    refused(
+        &["gen-data", "--docs", "18446744073709551615"],
+        "--docs must be from 1",
+    );
+    refused(&["compare", "--losses", "mse,huber,mse"], "`mse` twice");
+    assert_eq!(
+        std::fs::read(&data).expect("read"),
+        before,
+        "the input is intact"
+    );
+    assert!(!d.join("-").exists() && !d.join("x").exists());
+
+    // `-` is standard output where an output streams.
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "2",
+            "--data",
+            &data,
+            "--out",
+            "o.jsonl",
+            "--report",
+            "-",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("id,doc,split"), "{text}");
+    let o = segscope(&["crossfit", "--data", &data, "--out", "-"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("id,doc,split,fold"));
+    assert!(!d.join("-").exists());
+}

@@ -1,0 +1,215 @@
+//! One place that checks a command's inputs and outputs before any work: every output's
+//! directory exists and takes a new file, no output is an input or another output (as canonical
+//! paths, links resolved), and `-` (standard output) only where an output can stream.
+
+use std::path::{Path, PathBuf};
+
+/// One output of a command.
+#[derive(Debug, Clone)]
+pub struct Output<'a> {
+    /// The flag that names it, for messages (`--report`).
+    pub flag: &'a str,
+    pub path: &'a Path,
+    /// Whether `-` (standard output) can take it.
+    pub streams: bool,
+    /// A directory the command creates or fills (`--save`), not a file.
+    pub dir: bool,
+}
+
+impl<'a> Output<'a> {
+    pub fn file(flag: &'a str, path: &'a Path, streams: bool) -> Output<'a> {
+        Output {
+            flag,
+            path,
+            streams,
+            dir: false,
+        }
+    }
+
+    pub fn dir(flag: &'a str, path: &'a Path) -> Output<'a> {
+        Output {
+            flag,
+            path,
+            streams: false,
+            dir: true,
+        }
+    }
+}
+
+/// Whether `p` names standard output.
+pub fn is_stdout(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// The path `p` would have once it exists: canonical (links resolved) where it exists, else its
+/// canonical parent joined with its name.
+fn canonical(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), p.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Checks `outputs` against `inputs` (flag, path) and each other. Nothing is written but a probe
+/// file, created and removed at once, to learn that a directory takes new files.
+pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), String> {
+    let mut stdout_by: Option<&str> = None;
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    for o in outputs {
+        if is_stdout(o.path) {
+            if !o.streams {
+                return Err(format!(
+                    "{} cannot be standard output (`-`): give a {}",
+                    o.flag,
+                    if o.dir { "directory" } else { "file" }
+                ));
+            }
+            if let Some(other) = stdout_by {
+                return Err(format!(
+                    "{} and {} would both write to standard output: give one of them a file",
+                    other, o.flag
+                ));
+            }
+            stdout_by = Some(o.flag);
+            continue;
+        }
+        let c = canonical(o.path);
+        for (flag, p) in inputs {
+            if is_stdout(p) {
+                continue;
+            }
+            if canonical(p) == c {
+                return Err(format!(
+                    "{} {} is also an input ({flag}): segscope never overwrites its input",
+                    o.flag,
+                    o.path.display()
+                ));
+            }
+        }
+        if let Some((flag, _)) = seen.iter().find(|(_, p)| *p == c) {
+            return Err(format!(
+                "{} and {flag} are the same file, {}: give each output its own",
+                o.flag,
+                o.path.display()
+            ));
+        }
+        seen.push((o.flag, c));
+        writable(o)?;
+    }
+    Ok(())
+}
+
+/// The output's directory exists and takes a new file; an existing output of the wrong kind (a
+/// file where a directory goes, or the reverse) is refused.
+fn writable(o: &Output) -> Result<(), String> {
+    let p = o.path;
+    let show = p.display();
+    if o.dir {
+        if p.is_file() {
+            return Err(format!("{} {show}: is a file, not a directory", o.flag));
+        }
+        if p.is_dir() {
+            return probe(o.flag, p, &show.to_string());
+        }
+    } else if p.is_dir() {
+        return Err(format!("{} {show}: is a directory, not a file", o.flag));
+    }
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!(
+            "{} {show}: the directory {} does not exist",
+            o.flag,
+            parent.display()
+        ));
+    }
+    probe(o.flag, parent, &show.to_string())
+}
+
+/// Creates and removes a file in `dir`: whether it takes new files, asked of the file system
+/// itself (permissions, read-only mounts, /proc).
+fn probe(flag: &str, dir: &Path, show: &str) -> Result<(), String> {
+    let probe = dir.join(format!(".segscope-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "{flag} {show}: cannot write in {}: {e}",
+            dir.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_never_hit_inputs_each_other_or_missing_directories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("d.jsonl");
+        std::fs::write(&data, "x").expect("write");
+        let out = dir.path().join("out.jsonl");
+        let inputs = [("--data", data.as_path())];
+        // The input as an output, directly and through a link.
+        let e = check(&inputs, &[Output::file("--out", &data, true)]).expect_err("input");
+        assert!(e.contains("--out") && e.contains("--data"), "{e}");
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&data, &link).expect("symlink");
+        assert!(check(&inputs, &[Output::file("--report", &link, true)]).is_err());
+        // Through a relative path with `..`.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let odd = sub.join("..").join("d.jsonl");
+        assert!(check(&inputs, &[Output::file("--report", &odd, true)]).is_err());
+        // Two outputs on one file.
+        let e = check(
+            &inputs,
+            &[
+                Output::file("--out", &out, true),
+                Output::file("--report", &out, true),
+            ],
+        )
+        .expect_err("same");
+        assert!(e.contains("--report") && e.contains("--out"), "{e}");
+        // A missing directory, a directory where a file goes, a file where a directory goes.
+        let missing = dir.path().join("nodir").join("x.csv");
+        let e = check(&inputs, &[Output::file("--report", &missing, true)]).expect_err("nodir");
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(check(&inputs, &[Output::file("--report", &sub, true)]).is_err());
+        assert!(check(&inputs, &[Output::dir("--save", &data)]).is_err());
+        // Standard output: once, and only where it streams.
+        let dash = Path::new("-");
+        assert!(check(&inputs, &[Output::file("--out", dash, true)]).is_ok());
+        assert!(check(&inputs, &[Output::dir("--save", dash)]).is_err());
+        let e = check(
+            &inputs,
+            &[
+                Output::file("--out", dash, true),
+                Output::file("--report", dash, true),
+            ],
+        )
+        .expect_err("two on stdout");
+        assert!(e.contains("standard output"), "{e}");
+        // A plain new file beside the input is fine, and nothing is left behind.
+        assert!(check(&inputs, &[Output::file("--out", &out, true)]).is_ok());
+        assert!(!out.exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+    }
+}
