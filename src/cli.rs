@@ -8,6 +8,8 @@ use crate::config::{BackendKind, Keep, LossName, OptimizerName};
 
 #[derive(Parser, Debug, Clone, Default)]
 #[command(
+    // `--lr -1` is a value to check (it must be positive), not an unknown flag `-1`.
+    allow_negative_numbers = true,
     name = "segscope",
     version,
     about = "Train a segment-level reward model by regression and watch it in the terminal.",
@@ -48,7 +50,7 @@ pub struct Cli {
     pub headless: bool,
 
     /// Steps to run now (headless) [config: train.steps]
-    #[arg(long, value_name = "N", global = true)]
+    #[arg(long, value_parser = whole::<u64>, value_name = "N", global = true)]
     pub steps: Option<u64>,
 
     /// Write the JSON lines here instead of stdout
@@ -81,7 +83,7 @@ pub struct Cli {
     pub resume: Option<PathBuf>,
 
     /// Random seed [config: seed]
-    #[arg(long, global = true)]
+    #[arg(long, value_parser = whole::<u64>, global = true)]
     pub seed: Option<u64>,
 
     /// Learning rate [config: train.lr]
@@ -89,7 +91,7 @@ pub struct Cli {
     pub lr: Option<f64>,
 
     /// Batch size, 0 = full batch [config: train.batch_size]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = whole::<usize>, value_name = "N")]
     pub batch_size: Option<usize>,
 
     /// Per-segment loss [config: train.loss]
@@ -101,11 +103,11 @@ pub struct Cli {
     pub optimizer: Option<OptimizerName>,
 
     /// Refresh all predictions every K steps [config: train.eval_every]
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_parser = whole::<u64>, value_name = "K")]
     pub eval_every: Option<u64>,
 
     /// Segments listed per headless line [config: train.top_k]
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_parser = whole::<usize>, value_name = "K")]
     pub top_k: Option<usize>,
 
     /// Fraction of documents without a `split` field that go to dev [config: dev_fraction]
@@ -117,7 +119,7 @@ pub struct Cli {
     pub keep: Option<Keep>,
 
     /// End a headless run after N steps without a better dev loss, 0 = never [config: train.early_stop]
-    #[arg(long, value_name = "N", global = true)]
+    #[arg(long, value_parser = whole::<u64>, value_name = "N", global = true)]
     pub early_stop: Option<u64>,
 }
 
@@ -126,10 +128,10 @@ pub enum Command {
     /// Generate a dataset with segscope's seeded generator (the bundled one is --docs 600 --seed 7)
     GenData {
         /// Number of documents
-        #[arg(long, default_value_t = crate::data::generate::BUNDLED_DOCS)]
+        #[arg(long, value_parser = whole::<usize>, default_value_t = crate::data::generate::BUNDLED_DOCS)]
         docs: usize,
         /// Random seed
-        #[arg(long, default_value_t = crate::data::generate::BUNDLED_SEED)]
+        #[arg(long, value_parser = whole::<u64>, default_value_t = crate::data::generate::BUNDLED_SEED)]
         seed: u64,
         /// Output file ("-" for stdout)
         #[arg(long, value_name = "FILE", default_value = "-")]
@@ -142,6 +144,10 @@ pub enum Command {
         /// The stream file ("-" for standard input). With --headless: read it to its end, print
         /// the final metrics as JSON (and --report FILE the per-segment table), and exit
         file: PathBuf,
+        /// Wait for the file to appear and for its segments (a writer that has not started yet);
+        /// without it, a missing file or one that is not a stream is an error
+        #[arg(long)]
+        wait: bool,
     },
     /// Train one model per objective side by side (same data, split, seed, features and initial
     /// weights), in lock step: regression is not ranking
@@ -186,19 +192,27 @@ pub enum Command {
 #[derive(clap::Args, Debug, Clone)]
 pub struct CrossfitArgs {
     /// Number of folds (by document)
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_parser = whole::<usize>, default_value_t = 5)]
     pub folds: usize,
     /// The model that cross-fits: `linear` (sparse logistic or ridge over TF-IDF n-grams, folds
     /// side by side; seconds) or `mlp` (segscope's own model; minutes)
     #[arg(long, value_enum, default_value = "linear")]
     pub learner: crate::crossfit::Learner,
     /// Fold splits (each from its own seed) whose out-of-fold predictions are averaged
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_parser = whole::<usize>, value_name = "N", default_value_t = 3)]
     pub repeats: usize,
     /// Steps at most per fold, `mlp` only [default: train.steps]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = whole::<u64>, value_name = "N")]
     pub steps: Option<u64>,
     /// The per-segment out-of-fold report (.csv, or JSON lines)
     #[arg(long, value_name = "FILE", default_value = "segscope-crossfit.csv")]
     pub out: PathBuf,
+}
+
+/// A whole number, 0 or more: says so for `-3` or `2.5`, where the standard parser would say
+/// "invalid digit found in string".
+fn whole<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("must be a whole number, 0 or more, found `{text}`"))
 }

@@ -64,8 +64,8 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Convert { input, out }) => return convert(&cli, input, out),
-        Some(Command::Watch { file }) => {
-            return watch(&cli, file, cli.headless, cli.report.as_deref());
+        Some(Command::Watch { file, wait }) => {
+            return watch(&cli, file, *wait, cli.headless, cli.report.as_deref());
         }
         Some(Command::Compare { losses }) => return compare(&cli, losses),
         Some(Command::Crossfit { args, audit }) => return crossfit(&cli, args, *audit),
@@ -306,6 +306,7 @@ fn edited(
 fn watch(
     cli: &Cli,
     file: &std::path::Path,
+    wait: bool,
     headless: bool,
     report: Option<&std::path::Path>,
 ) -> Result<ExitCode, (u8, String)> {
@@ -320,7 +321,11 @@ fn watch(
         outputs.push(Output::file("--report", p, false));
     }
     plan(cli, &config, &[("the stream", file)], &outputs)?;
-    let mut w = watch::open(file, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
+    let how = watch::Open {
+        wait,
+        to_end: headless,
+    };
+    let mut w = watch::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
     let (ds, part) = watch::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
     if headless {
         for m in w.read_all().map_err(|e| (2, e.to_string()))? {
@@ -340,7 +345,19 @@ fn watch(
             "warnings": w.state.warnings.len(),
         });
         println!("{summary}");
-        if let (Some(p), Some(r)) = (report, &last) {
+        if last.is_none() {
+            eprintln!(
+                "segscope: {}: the stream has no step records yet: the summary has no metrics{}",
+                w.name,
+                if report.is_some() {
+                    ", and the report lists the segments without predictions"
+                } else {
+                    ""
+                }
+            );
+        }
+        let unevaluated = segscope::engine::StepReport::unevaluated(ds.segments.len());
+        if let (Some(p), r) = (report, last.as_ref().unwrap_or(&unevaluated)) {
             // The data map over the stream's last refreshed steps, as the dashboard shows it.
             let mut window = segscope::analysis::datamap::Window::default();
             for s in &w.state.reports {

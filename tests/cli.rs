@@ -663,3 +663,68 @@ fn no_output_overwrites_an_input_or_another_output_and_all_are_checked_first() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("id,doc,split,fold"));
     assert!(!d.join("-").exists());
 }
+
+#[test]
+fn watch_headless_never_hangs_and_numbers_read_naturally() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // A file that is not there: an error, at once, naming --wait.
+    let o = segscope(&["watch", "missing.jsonl", "--headless"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--wait"), "{}", stderr(&o));
+    // A dataset is not a stream.
+    let data = write(d, "d.jsonl", &format!("{GOOD}\n{GOOD2}\n"));
+    let o = segscope(&["watch", &data, "--headless"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a segscope stream"),
+        "{}",
+        stderr(&o)
+    );
+    // A stream with its segments and no step yet: the summary and a report with what it has.
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "2",
+            "--data",
+            &data,
+            "--stream",
+            "s.jsonl",
+            "--out",
+            "o.jsonl",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(d.join("s.jsonl")).expect("stream");
+    let no_steps: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v.get("step").is_none() || v.get("format").is_some()
+        })
+        .collect();
+    assert!(no_steps.len() < text.lines().count());
+    write(d, "ns.jsonl", &(no_steps.join("\n") + "\n"));
+    let o = segscope(
+        &["watch", "ns.jsonl", "--headless", "--report", "ns.csv"],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no step records"), "{}", stderr(&o));
+    let report = std::fs::read_to_string(d.join("ns.csv")).expect("report");
+    assert_eq!(report.lines().count(), 1 + 3, "{report}");
+
+    // Negative and fractional numbers say what is expected.
+    let o = segscope(&["--headless", "--lr", "-1"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("train.lr") && stderr(&o).contains("positive"),
+        "{}",
+        stderr(&o)
+    );
+    let o = segscope(&["--headless", "--steps", "-3"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("whole number"), "{}", stderr(&o));
+}

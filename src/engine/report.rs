@@ -123,6 +123,32 @@ fn is_empty<T>(v: &Arc<Vec<T>>) -> bool {
 }
 
 impl StepReport {
+    /// A report of `n` segments before any step: no prediction, no metric (a stream that has
+    /// its segments and no step record yet).
+    pub fn unevaluated(n: usize) -> StepReport {
+        let none = SplitMetrics::compute(&[], &[], &[], LossKind::Mse);
+        StepReport {
+            step: 0,
+            batch: Arc::default(),
+            batch_loss: f64::NAN,
+            eval_step: 0,
+            segments: Arc::new(vec![SegmentEval::UNKNOWN; n]),
+            pred_steps: Arc::default(),
+            grad: Arc::default(),
+            train: none,
+            dev: none,
+            grad_norm: f64::NAN,
+            lr: f64::NAN,
+            weight_change: f64::NAN,
+            weight_change_rel: f64::NAN,
+            layers: Vec::new(),
+            step_ms: 0.0,
+            eval_ms: 0.0,
+            diverged: None,
+            models: Vec::new(),
+        }
+    }
+
     /// The step whose model made segment `i`'s prediction.
     pub fn pred_step(&self, i: usize) -> u64 {
         self.pred_steps.get(i).copied().unwrap_or(self.eval_step)

@@ -249,7 +249,14 @@ impl Watch {
 
 /// Waits until the stream has a header and its segments (its first step record, or the end of
 /// what there is), telling `waiting` once if the file does not exist yet.
-pub fn open(path: &Path, mut waiting: impl FnMut(&str)) -> Result<Watch, String> {
+pub fn open(path: &Path, how: Open, mut waiting: impl FnMut(&str)) -> Result<Watch, String> {
+    let is_file = path.as_os_str() != "-";
+    if is_file && !how.wait && !path.exists() {
+        return Err(format!(
+            "{}: no such file (`watch --wait` waits for it to appear)",
+            path.display()
+        ));
+    }
     let mut w = Watch::new(path);
     let mut told = false;
     loop {
@@ -259,6 +266,23 @@ pub fn open(path: &Path, mut waiting: impl FnMut(&str)) -> Result<Watch, String>
         }
         if w.state.segments() > 0 && (!w.state.reports.is_empty() || w.input.ended()) {
             return Ok(w);
+        }
+        if is_file && how.to_end && !how.wait {
+            // Read to its end now: what the file holds is all there is.
+            if w.state.segments() > 0 {
+                return Ok(w);
+            }
+            return Err(if w.state.header.is_none() && w.state.bad_lines > 0 {
+                format!(
+                    "{}: not a segscope stream: no header or segment record in its {} line(s) (`segscope watch` reads streams written by --stream or the Python writer; to train on a dataset use --data)",
+                    w.name, w.state.bad_lines
+                )
+            } else {
+                format!(
+                    "{}: no segment record yet (`watch --wait` waits for them)",
+                    w.name
+                )
+            });
         }
         if w.input.ended() {
             return Err(format!(
@@ -277,6 +301,15 @@ pub fn open(path: &Path, mut waiting: impl FnMut(&str)) -> Result<Watch, String>
         }
         thread::sleep(POLL);
     }
+}
+
+/// How [`open`] treats a stream file that is not there, or has no steps yet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Open {
+    /// Wait for the file, its segments and its first step (a writer may not have started).
+    pub wait: bool,
+    /// Read the file to its end and stop (headless): never wait, unless `wait`.
+    pub to_end: bool,
 }
 
 /// The dataset and partition of a stream that has its segments.
