@@ -1,4 +1,10 @@
 //! Command-line options (clap). Flags override config.toml; config.toml overrides the defaults.
+//!
+//! Each subcommand declares the options it uses, and only those: shared groups ([`ConfigArg`],
+//! [`DataArgs`], [`ModelArgs`], ...) are flattened where they apply, and the training run's own
+//! options conflict with every subcommand, so an option that does not apply is an error naming
+//! the subcommand. What was parsed is then lowered into one flat [`Cli`], which the rest of the
+//! program reads.
 
 use std::path::PathBuf;
 
@@ -6,10 +12,13 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{BackendKind, Keep, LossName, OptimizerName};
 
-#[derive(Parser, Debug, Clone, Default)]
+/// The parser: the training run's options, or a subcommand with its own.
+#[derive(Parser, Debug, Clone)]
 #[command(
     // `--lr -1` is a value to check (it must be positive), not an unknown flag `-1`.
     allow_negative_numbers = true,
+    // The training run's options before a subcommand would be dropped: refuse them instead.
+    args_conflicts_with_subcommands = true,
     name = "segscope",
     version,
     about = "Train a segment-level reward model by regression and watch it in the terminal.",
@@ -21,105 +30,127 @@ Configuration: ./config.toml if present (or --config FILE); flags override it.\n
 Exit codes: 0 success, 1 runtime error, 2 bad input (flags, config, data), 3 training diverged, \
 130 SIGINT, 143 SIGTERM."
 )]
-pub struct Cli {
+pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub edits: EditsArg,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
 
+/// `--config`, which every command that reads a config takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ConfigArg {
     /// Config file [default: ./config.toml when it exists, else built-in defaults]
-    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
 
-    /// Dataset (JSONL, a .json array, or either .gz) [default: the bundled dataset]
-    #[arg(long, short = 'd', value_name = "FILE", global = true)]
-    pub data: Option<PathBuf>,
-
+/// How a data file is read.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FormatArgs {
     /// Input format [default: detected from the first record; `segscope formats` lists them]
-    #[arg(long, value_name = "NAME", global = true)]
+    #[arg(long, value_name = "NAME")]
     pub format: Option<String>,
-
     /// Skip bad data lines (one warning each) instead of stopping at the first
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub lenient: bool,
+}
 
-    /// Tensor backend
-    #[arg(long, value_enum, global = true)]
-    pub backend: Option<BackendKind>,
+/// Which dataset, and how to read it.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DataArgs {
+    /// Dataset (JSONL, a .json array, or either .gz) [default: the bundled dataset]
+    #[arg(long, short = 'd', value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
 
-    /// Train without the dashboard: one JSON line per step
-    #[arg(long, global = true)]
-    pub headless: bool,
-
-    /// Steps to run now (headless) [config: train.steps]
-    #[arg(long, value_parser = whole::<u64>, value_name = "N", global = true)]
-    pub steps: Option<u64>,
-
-    /// Write the JSON lines here instead of stdout
-    #[arg(long, value_name = "FILE", global = true)]
-    pub out: Option<PathBuf>,
-
-    /// Also write the run as a stream (see `segscope watch`): every segment, then every step's predictions
-    #[arg(long, value_name = "FILE")]
-    pub stream: Option<PathBuf>,
-
-    /// Write the final per-segment table (.csv, or .jsonl) here
-    #[arg(long, value_name = "FILE", global = true)]
-    pub report: Option<PathBuf>,
-
-    /// Save a checkpoint into DIR at the end (and with `w` in the dashboard)
-    #[arg(long, value_name = "DIR")]
-    pub save: Option<PathBuf>,
-
-    /// Show a cross-fit report's out-of-fold residuals beside the live ones (from `segscope crossfit`)
-    #[arg(long, value_name = "FILE")]
-    pub crossfit: Option<PathBuf>,
-
+/// What-if edits.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EditsArg {
     /// What-if edits to apply at start (JSON lines: id, action exclude|weight|target, value); with
     /// `convert`, the edited dataset is written
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE")]
     pub edits: Option<PathBuf>,
+}
 
-    /// Continue from the newest checkpoint in DIR (its saved config is used; config.toml is not read)
-    #[arg(long, value_name = "DIR")]
-    pub resume: Option<PathBuf>,
-
+/// The model and its training, shared by every command that trains segscope's model.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ModelArgs {
+    /// Tensor backend
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
     /// Random seed [config: seed]
-    #[arg(long, value_parser = whole::<u64>, global = true)]
+    #[arg(long, value_parser = whole::<u64>)]
     pub seed: Option<u64>,
-
     /// Learning rate [config: train.lr]
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub lr: Option<f64>,
-
     /// Batch size, 0 = full batch [config: train.batch_size]
     #[arg(long, value_parser = whole::<usize>, value_name = "N")]
     pub batch_size: Option<usize>,
-
-    /// Per-segment loss [config: train.loss]
-    #[arg(long, value_enum)]
-    pub loss: Option<LossName>,
-
     /// Optimiser [config: train.optimizer]
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerName>,
-
     /// Refresh all predictions every K steps [config: train.eval_every]
     #[arg(long, value_parser = whole::<u64>, value_name = "K")]
     pub eval_every: Option<u64>,
+    /// Fraction of documents without a `split` field that go to dev [config: dev_fraction]
+    #[arg(long, value_name = "F")]
+    pub dev_fraction: Option<f64>,
+}
 
+/// The training run's own options (the dashboard, or headless).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Train without the dashboard: one JSON line per step
+    #[arg(long)]
+    pub headless: bool,
+    /// Steps to run now (headless) [config: train.steps]
+    #[arg(long, value_parser = whole::<u64>, value_name = "N")]
+    pub steps: Option<u64>,
+    /// Write the JSON lines here instead of stdout (headless; "-" for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write the run as a stream (see `segscope watch`): every segment, then every step's
+    /// predictions (headless)
+    #[arg(long, value_name = "FILE")]
+    pub stream: Option<PathBuf>,
+    /// Write the final per-segment table (.csv, or .jsonl; "-" for stdout when headless); in the
+    /// dashboard, where `e` exports it
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Save a checkpoint into DIR at the end (and with `w` in the dashboard)
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Show a cross-fit report's out-of-fold residuals and label scores beside the live ones
+    /// (from `segscope crossfit` or `audit`; the dashboard)
+    #[arg(long, value_name = "FILE")]
+    pub crossfit: Option<PathBuf>,
+    /// Continue from the newest checkpoint in DIR (its saved config is used; config.toml is not read)
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Per-segment loss [config: train.loss]
+    #[arg(long, value_enum)]
+    pub loss: Option<LossName>,
     /// Segments listed per headless line [config: train.top_k]
     #[arg(long, value_parser = whole::<usize>, value_name = "K")]
     pub top_k: Option<usize>,
-
-    /// Fraction of documents without a `split` field that go to dev [config: dev_fraction]
-    #[arg(long, value_name = "F", global = true)]
-    pub dev_fraction: Option<f64>,
-
-    /// The model to hand back: lowest dev loss, or the last step [config: train.keep]
-    #[arg(long, value_enum, global = true)]
+    /// The model to hand back at the end of a headless run: lowest dev loss, or the last step
+    /// [config: train.keep]
+    #[arg(long, value_enum)]
     pub keep: Option<Keep>,
-
     /// End a headless run after N steps without a better dev loss, 0 = never [config: train.early_stop]
-    #[arg(long, value_parser = whole::<u64>, value_name = "N", global = true)]
+    #[arg(long, value_parser = whole::<u64>, value_name = "N")]
     pub early_stop: Option<u64>,
 }
 
@@ -148,6 +179,15 @@ pub enum Command {
         /// without it, a missing file or one that is not a stream is an error
         #[arg(long)]
         wait: bool,
+        /// Read the stream to its end, print the final metrics as JSON, and exit
+        #[arg(long)]
+        headless: bool,
+        /// The per-segment table (.csv, or .jsonl): with --headless at the end, in the dashboard
+        /// where `e` exports it
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Train one model per objective side by side (same data, split, seed, features and initial
     /// weights), in lock step: regression is not ranking
@@ -160,6 +200,15 @@ pub enum Command {
             default_value = "mse,pairwise"
         )]
         losses: Vec<LossName>,
+        /// Where `e` exports the per-segment table of every model (.csv, or .jsonl)
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Read a dataset in any format and write it as segscope's JSONL, to see what was imported
     Convert {
@@ -168,6 +217,16 @@ pub enum Command {
         /// Where to write segscope's JSONL ("-" for stdout)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        edits: EditsArg,
+        /// Fraction of documents without a `split` field in dev, which --edits checks against
+        /// (edits apply to training segments) [config: dev_fraction]
+        #[arg(long, value_name = "F")]
+        dev_fraction: Option<f64>,
     },
     /// Out-of-fold predictions and a label-issue score for every labelled segment: K models, each
     /// trained without one fold of documents, each predicting its held-out fold
@@ -178,6 +237,12 @@ pub enum Command {
         /// (what `segscope audit` does)
         #[arg(long)]
         audit: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Cross-fit, then plant canaries (the data's own kind of noise) into a copy, find them like
     /// real wrong labels, and set the flags so their precision on the canaries is at least
@@ -185,6 +250,12 @@ pub enum Command {
     Audit {
         #[command(flatten)]
         args: CrossfitArgs,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        model: ModelArgs,
     },
 }
 
@@ -195,7 +266,8 @@ pub struct CrossfitArgs {
     #[arg(long, value_parser = whole::<usize>, default_value_t = 5)]
     pub folds: usize,
     /// The model that cross-fits: `linear` (sparse logistic or ridge over TF-IDF n-grams, folds
-    /// side by side; seconds) or `mlp` (segscope's own model; minutes)
+    /// side by side; seconds) or `mlp` (segscope's own model; minutes). --backend, --lr,
+    /// --batch-size, --optimizer and --eval-every apply to `mlp` only
     #[arg(long, value_enum, default_value = "linear")]
     pub learner: crate::crossfit::Learner,
     /// Fold splits (each from its own seed) whose out-of-fold predictions are averaged
@@ -204,9 +276,163 @@ pub struct CrossfitArgs {
     /// Steps at most per fold, `mlp` only [default: train.steps]
     #[arg(long, value_parser = whole::<u64>, value_name = "N")]
     pub steps: Option<u64>,
-    /// The per-segment out-of-fold report (.csv, or JSON lines)
+    /// The per-segment out-of-fold report (.csv, or JSON lines; "-" for stdout)
     #[arg(long, value_name = "FILE", default_value = "segscope-crossfit.csv")]
     pub out: PathBuf,
+}
+
+/// Every option, lowered into one flat set that the program reads: a subcommand's own options
+/// fill the same fields as the training run's. Fields a command does not declare stay unset.
+#[derive(Debug, Clone, Default)]
+pub struct Cli {
+    pub command: Option<Command>,
+    pub config: Option<PathBuf>,
+    pub data: Option<PathBuf>,
+    pub format: Option<String>,
+    pub lenient: bool,
+    pub backend: Option<BackendKind>,
+    pub headless: bool,
+    pub steps: Option<u64>,
+    pub out: Option<PathBuf>,
+    pub stream: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    pub save: Option<PathBuf>,
+    pub crossfit: Option<PathBuf>,
+    pub edits: Option<PathBuf>,
+    pub resume: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub lr: Option<f64>,
+    pub batch_size: Option<usize>,
+    pub loss: Option<LossName>,
+    pub optimizer: Option<OptimizerName>,
+    pub eval_every: Option<u64>,
+    pub top_k: Option<usize>,
+    pub dev_fraction: Option<f64>,
+    pub keep: Option<Keep>,
+    pub early_stop: Option<u64>,
+}
+
+impl Cli {
+    /// Parses the process's arguments (exits with clap's message and code 2 on an error).
+    pub fn parse() -> Cli {
+        Args::parse().lower()
+    }
+
+    /// Parses `args` (the first is the program name).
+    pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Args::try_parse_from(args).map(Args::lower)
+    }
+
+    fn set_config(&mut self, c: &ConfigArg) {
+        self.config = c.config.clone();
+    }
+
+    fn set_format(&mut self, f: &FormatArgs) {
+        self.format = f.format.clone();
+        self.lenient = f.lenient;
+    }
+
+    fn set_data(&mut self, d: &DataArgs) {
+        self.data = d.data.clone();
+        self.set_format(&d.format);
+    }
+
+    fn set_model(&mut self, m: &ModelArgs) {
+        self.backend = m.backend;
+        self.seed = m.seed;
+        self.lr = m.lr;
+        self.batch_size = m.batch_size;
+        self.optimizer = m.optimizer;
+        self.eval_every = m.eval_every;
+        self.dev_fraction = m.dev_fraction;
+    }
+}
+
+impl Args {
+    /// The flat options.
+    pub fn lower(self) -> Cli {
+        let mut cli = Cli::default();
+        match &self.command {
+            None => {
+                cli.set_config(&self.config);
+                cli.set_data(&self.data);
+                cli.edits = self.edits.edits.clone();
+                cli.set_model(&self.model);
+                let r = &self.run;
+                cli.headless = r.headless;
+                cli.steps = r.steps;
+                cli.out = r.out.clone();
+                cli.stream = r.stream.clone();
+                cli.report = r.report.clone();
+                cli.save = r.save.clone();
+                cli.crossfit = r.crossfit.clone();
+                cli.resume = r.resume.clone();
+                cli.loss = r.loss;
+                cli.top_k = r.top_k;
+                cli.keep = r.keep;
+                cli.early_stop = r.early_stop;
+            }
+            Some(Command::GenData { .. } | Command::Formats) => {}
+            Some(Command::Watch {
+                headless,
+                report,
+                config,
+                ..
+            }) => {
+                cli.set_config(config);
+                cli.headless = *headless;
+                cli.report = report.clone();
+            }
+            Some(Command::Compare {
+                report,
+                config,
+                data,
+                model,
+                ..
+            }) => {
+                cli.set_config(config);
+                cli.set_data(data);
+                cli.set_model(model);
+                cli.report = report.clone();
+            }
+            Some(Command::Convert {
+                config,
+                format,
+                edits,
+                dev_fraction,
+                ..
+            }) => {
+                cli.set_config(config);
+                cli.set_format(format);
+                cli.edits = edits.edits.clone();
+                cli.dev_fraction = *dev_fraction;
+            }
+            Some(
+                Command::Crossfit {
+                    config,
+                    data,
+                    model,
+                    ..
+                }
+                | Command::Audit {
+                    config,
+                    data,
+                    model,
+                    ..
+                },
+            ) => {
+                cli.set_config(config);
+                cli.set_data(data);
+                cli.set_model(model);
+            }
+        }
+        cli.command = self.command;
+        cli
+    }
 }
 
 /// A whole number, 0 or more: says so for `-3` or `2.5`, where the standard parser would say

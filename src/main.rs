@@ -3,7 +3,6 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use segscope::cli::{Cli, Command};
 use segscope::headless::{self, HeadlessOptions, Outcome};
 use segscope::io_plan::{self, Output};
@@ -23,6 +22,34 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// The training run's options that one mode would ignore are errors instead.
+fn mode_options(cli: &Cli, headless: bool) -> Result<(), (u8, String)> {
+    let given = |set: bool, flag: &str, why: &str| -> Result<(), (u8, String)> {
+        if set {
+            Err((2, format!("{flag} {why}")))
+        } else {
+            Ok(())
+        }
+    };
+    if headless {
+        given(
+            cli.crossfit.is_some(),
+            "--crossfit",
+            "shows a cross-fit in the dashboard; a headless run does not read it (use --report for the run's own label scores)",
+        )?;
+    } else {
+        let why =
+            "applies to headless runs: add --headless (the dashboard steps from the keyboard)";
+        given(cli.out.is_some(), "--out", why)?;
+        given(cli.stream.is_some(), "--stream", why)?;
+        given(cli.steps.is_some(), "--steps", why)?;
+        given(cli.top_k.is_some(), "--top-k", why)?;
+        given(cli.keep.is_some(), "--keep", why)?;
+        given(cli.early_stop.is_some(), "--early-stop", why)?;
+    }
+    Ok(())
 }
 
 /// Checks a command's outputs against its inputs (the config file, the data, `--edits`,
@@ -63,16 +90,17 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Command::Convert { input, out }) => return convert(&cli, input, out),
-        Some(Command::Watch { file, wait }) => {
+        Some(Command::Convert { input, out, .. }) => return convert(&cli, input, out),
+        Some(Command::Watch { file, wait, .. }) => {
             return watch(&cli, file, *wait, cli.headless, cli.report.as_deref());
         }
-        Some(Command::Compare { losses }) => return compare(&cli, losses),
-        Some(Command::Crossfit { args, audit }) => return crossfit(&cli, args, *audit),
-        Some(Command::Audit { args }) => return crossfit(&cli, args, true),
+        Some(Command::Compare { losses, .. }) => return compare(&cli, losses),
+        Some(Command::Crossfit { args, audit, .. }) => return crossfit(&cli, args, *audit),
+        Some(Command::Audit { args, .. }) => return crossfit(&cli, args, true),
         None => {}
     }
     let headless = cli.headless || !std::io::stdout().is_terminal();
+    mode_options(&cli, headless)?;
     {
         let (config, _, _) =
             session::resolve_config(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
@@ -542,12 +570,26 @@ fn crossfit(
     if folds < 2 {
         return Err((2, "--folds must be at least 2".into()));
     }
-    if args.steps.is_some() && args.learner != segscope::crossfit::Learner::Mlp {
-        return Err((
-            2,
-            "--steps applies to --learner mlp only (the linear learner runs a fixed number of epochs)"
-                .into(),
-        ));
+    if args.learner != segscope::crossfit::Learner::Mlp {
+        // The linear learner has its own fixed settings: segscope's training options do not
+        // reach it.
+        for (set, flag) in [
+            (args.steps.is_some(), "--steps"),
+            (cli.backend.is_some(), "--backend"),
+            (cli.lr.is_some(), "--lr"),
+            (cli.batch_size.is_some(), "--batch-size"),
+            (cli.optimizer.is_some(), "--optimizer"),
+            (cli.eval_every.is_some(), "--eval-every"),
+        ] {
+            if set {
+                return Err((
+                    2,
+                    format!(
+                        "{flag} applies to --learner mlp only (the linear learner trains with fixed settings)"
+                    ),
+                ));
+            }
+        }
     }
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
