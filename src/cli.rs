@@ -200,7 +200,15 @@ pub enum Command {
             default_value = "mse,pairwise"
         )]
         losses: Vec<LossName>,
-        /// Where `e` exports the per-segment table of every model (.csv, or .jsonl)
+        /// Train without the dashboard: one JSON line per step with every model's loss, then a
+        /// summary
+        #[arg(long)]
+        headless: bool,
+        /// Steps to run (headless) [config: train.steps]
+        #[arg(long, value_parser = whole::<u64>, value_name = "N")]
+        steps: Option<u64>,
+        /// The per-segment table of every model (.csv, or .jsonl): at the end of a headless run,
+        /// or where `e` exports it in the dashboard
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
         #[command(flatten)]
@@ -388,6 +396,8 @@ impl Args {
                 cli.report = report.clone();
             }
             Some(Command::Compare {
+                headless,
+                steps,
                 report,
                 config,
                 data,
@@ -397,6 +407,8 @@ impl Args {
                 cli.set_config(config);
                 cli.set_data(data);
                 cli.set_model(model);
+                cli.headless = *headless;
+                cli.steps = *steps;
                 cli.report = report.clone();
             }
             Some(Command::Convert {

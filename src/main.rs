@@ -443,6 +443,13 @@ fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode,
     }
     let (config, source, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let headless = cli.headless || !std::io::stdout().is_terminal();
+    if !headless && cli.steps.is_some() {
+        return Err((
+            2,
+            "--steps applies to a headless comparison: add --headless (the dashboard steps from the keyboard)".into(),
+        ));
+    }
     let mut outputs = Vec::new();
     if let Some(p) = &cli.report {
         outputs.push(Output::file("--report", p, false));
@@ -461,7 +468,7 @@ fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode,
     let mut cmp = Compare::new(ds.clone(), part.clone(), &features, &config, losses)
         .map_err(|e| (2, e.to_string()))?;
     drop(features);
-    if cli.headless || !std::io::stdout().is_terminal() {
+    if headless {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let mut last = None;
         for _ in 0..config.train.steps {

@@ -38,15 +38,30 @@ pub struct Edits {
 }
 
 /// Why an edit is refused: the line of an edits file (0 for one typed in the dashboard) and the
-/// field.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{source_name}: line {line}: field `{field}`: {message}")]
+/// field; neither when the file itself cannot be read (field empty).
+#[derive(Debug, Clone, PartialEq)]
 pub struct EditError {
     pub source_name: String,
     pub line: usize,
     pub field: &'static str,
     pub message: String,
 }
+
+impl std::fmt::Display for EditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.source_name, self.message)
+        } else {
+            write!(
+                f,
+                "{}: line {}: field `{}`: {}",
+                self.source_name, self.line, self.field, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for EditError {}
 
 /// Whether `action` may be applied to segment `i`: training segments with a target only, and
 /// finite values (weights also non-negative). The reason, if not.
@@ -288,8 +303,8 @@ impl Edits {
         let text = std::fs::read_to_string(path).map_err(|e| EditError {
             source_name: name.clone(),
             line: 0,
-            field: "(file)",
-            message: e.to_string(),
+            field: "",
+            message: format!("cannot read the edits file: {e}"),
         })?;
         Edits::parse_with(&text, &name, ds, part, allow)
     }
