@@ -728,3 +728,24 @@ fn watch_headless_never_hangs_and_numbers_read_naturally() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("whole number"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_readmes_command_line_section_is_what_h_prints() {
+    let readme = include_str!("../README.md");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for sub in [
+        "", "gen-data", "formats", "watch", "compare", "convert", "crossfit", "audit",
+    ] {
+        let mut args: Vec<&str> = if sub.is_empty() { vec![] } else { vec![sub] };
+        args.push("-h");
+        let o = segscope(&args, dir.path());
+        assert!(o.status.success());
+        let text = String::from_utf8_lossy(&o.stdout);
+        let block = format!("$ segscope {}\n{}", args.join(" "), text.trim_end());
+        assert!(
+            readme.contains(&block),
+            "README.md's Command line section is out of date for `segscope {}`: regenerate it from the binary",
+            args.join(" ")
+        );
+    }
+}
