@@ -589,6 +589,8 @@ fn no_output_overwrites_an_input_or_another_output_and_all_are_checked_first() {
     refused(&["--headless", "--data", &data, "--save", &data], input);
     refused(&["convert", &data, "--out", &data], input);
     refused(&["crossfit", "--data", &data, "--out", &data], input);
+    refused(&["compare", "--data", &data, "--report", &data], input);
+    refused(&["watch", &data, "--headless", "--report", &data], input);
     // Through a link, and an edits file as the output.
     let link = d.join("link.jsonl");
     std::os::unix::fs::symlink(&data, &link).expect("symlink");
