@@ -271,3 +271,39 @@ fn help_shows_every_key_on_the_smallest_terminal() {
         );
     }
 }
+
+#[test]
+fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_the_text() {
+    use segscope::crossfit::OofSegment;
+    let mut app = common::app_after(12);
+    let n = app.ds.segments.len();
+    app.set_oof(
+        (0..n)
+            .map(|i| OofSegment {
+                pred: 0.1,
+                residual: 0.2,
+                label_score: i as f32 / 10.0,
+                label_model: 0.5,
+                label_document: f32::NAN,
+                label_issue: i == 3,
+            })
+            .collect(),
+    );
+    let wide = draw(&app, 160, 48);
+    assert!(wide.contains(" issue"), "{wide}");
+    assert!(wide.contains("0.30!"), "the flagged row is marked: {wide}");
+    // At the smallest supported size the optional columns give way and the text stays.
+    let narrow = draw(&app, 100, 28);
+    let header = narrow
+        .lines()
+        .find(|l| l.contains("doc") && l.contains("target"))
+        .expect("the table's header");
+    assert!(header.contains("text"), "{header}");
+    assert!(narrow.contains("too narrow"), "{narrow}");
+    // The detail view explains the score.
+    app.view.cursor = app.view.rows.iter().position(|&i| i == 3).expect("row 3");
+    app.update(Action::Detail);
+    let detail = draw(&app, 160, 48);
+    assert!(detail.contains("label issue 0.30"), "{detail}");
+    assert!(detail.contains("flagged"), "{detail}");
+}

@@ -45,16 +45,24 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
     let w = inner.width.max(1) as usize;
     let wrapped: usize = context.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
     let text_h = (wrapped as u16 + 1).min(inner.height / 2);
+    // The facts as tall as they need (at least 6 rows), leaving the chart 5.
+    let facts_text = fact_lines(app, i);
+    let facts_h: usize = facts_text
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(w))
+        .sum();
+    let room = inner.height.saturating_sub(text_h + 5);
+    let facts_h = (facts_h as u16).clamp(6.min(room), room.max(6.min(room)));
     let [text_area, facts, chart] = Layout::vertical([
         Constraint::Length(text_h),
-        Constraint::Length(6),
+        Constraint::Length(facts_h),
         Constraint::Fill(1),
     ])
     .areas(inner);
     Paragraph::new(context)
         .wrap(Wrap { trim: false })
         .render(text_area, buf);
-    Paragraph::new(fact_lines(app, i))
+    Paragraph::new(facts_text)
         .wrap(Wrap { trim: false })
         .render(facts, buf);
     render_history(app, i, chart, buf);
@@ -176,10 +184,7 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
             Span::styled(format::pct(share), theme::VALUE),
             Span::styled("   robust z ", theme::LABEL),
             Span::styled(format!("{:+.2}", app.analysis.z[i]), theme::VALUE),
-        ])
-        .into_iter()
-        .chain(oof_spans(app, i))
-        .collect::<Line>(),
+        ]),
         Line::from(vec![
             Span::styled("raters ", theme::LABEL),
             Span::styled(ratings, theme::VALUE),
@@ -197,6 +202,11 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         ]),
         labels_line(app, s),
     ];
+    let oof = oof_spans(app, i);
+    if !oof.is_empty() {
+        // Its own line: the score and its parts read as one phrase.
+        fact_lines.insert(1, Line::from(oof));
+    }
     // Who moves the weights: the gradient share beside the loss share, and why they differ.
     if let Some(g) = r.map(|r| r.grad_of(i)).filter(|g| !g.share.is_nan()) {
         fact_lines.push(Line::from(vec![
@@ -310,7 +320,7 @@ fn oof_spans(app: &App, i: usize) -> Vec<Span<'static>> {
         return Vec::new();
     };
     let mut spans = vec![
-        Span::styled("   out-of-fold pred ", theme::LABEL),
+        Span::styled("out-of-fold pred ", theme::LABEL),
         Span::styled(format::score(o.pred), theme::VALUE),
         Span::styled(" resid ", theme::LABEL),
         Span::styled(format::score(o.residual), theme::VALUE),

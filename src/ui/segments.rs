@@ -11,6 +11,8 @@ use crate::app::App;
 /// Widths of the fixed columns: doc, #, target, pred, resid, share, flag, batch.
 const DOC_W: u16 = 10;
 const SHARE_BAR_W: usize = 6;
+/// The narrowest the text column gets before optional columns give way.
+const MIN_TEXT_W: u16 = 16;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let v = &app.view;
@@ -45,6 +47,56 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if v.show_context {
         title.push(Span::styled("· with context-only ", theme::DIM));
     }
+    // Which optional columns fit. The text never goes: on a narrow screen the optional columns
+    // give way first (the gradient share, then the out-of-fold residual, then the label score),
+    // and the title says which.
+    let oof_data = app.oof.as_ref();
+    let mut show_oof = oof_data.is_some();
+    // The label-issue score of a cross-fit report that has one: `0.97!` when flagged.
+    let mut issue = app.has_label_scores();
+    // A comparison shows every model's prediction and residual instead of one model's.
+    let models = app.report.as_ref().map_or(&[][..], |r| r.models.as_slice());
+    let model_w: u16 = if models.is_empty() {
+        0
+    } else {
+        16 * models.len() as u16 - 16
+    };
+    let mut grad = app.report.as_ref().filter(|r| !r.grad.is_empty());
+    // What-if edits in force: a column naming each row's.
+    let edited = !app.edits.is_empty();
+    let edit_w: u16 = if edited { 14 } else { 0 };
+    let base = 2 + DOC_W + 3 + 7 * 3 + 6 + 3 + 1 + 8 + model_w + edit_w;
+    let mut bar_w = SHARE_BAR_W as u16;
+    let width_of = |oof: bool, issue: bool, grad: bool, bar: u16| -> u16 {
+        base + bar + if oof { 8 } else { 0 } + if issue { 7 } else { 0 } + if grad { 7 } else { 0 }
+    };
+    let mut hidden: Vec<&str> = Vec::new();
+    while area.width < width_of(show_oof, issue, grad.is_some(), bar_w) + MIN_TEXT_W {
+        if grad.take().is_some() {
+            hidden.push("grad");
+        } else if show_oof {
+            show_oof = false;
+            hidden.push("oof");
+        } else if issue {
+            issue = false;
+            hidden.push("issue");
+        } else if bar_w > 0 {
+            bar_w = 0;
+            hidden.push("share bar");
+        } else {
+            break;
+        }
+    }
+    let oof_w: u16 = if show_oof { 8 } else { 0 };
+    let issue_w: u16 = if issue { 7 } else { 0 };
+    let grad_w: u16 = if grad.is_some() { 7 } else { 0 };
+    let fixed = base + bar_w + oof_w + issue_w + grad_w;
+    if !hidden.is_empty() {
+        title.push(Span::styled(
+            format!("· too narrow for {} ", hidden.join(", ")),
+            theme::DIM,
+        ));
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme::BORDER)
@@ -60,25 +112,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     // Borders, the fixed columns, and one space between each of the nine columns (ten with the
     // cross-fitted residual).
-    let oof = app.oof.as_ref();
-    let oof_w: u16 = if oof.is_some() { 8 } else { 0 };
-    // The label-issue score of a cross-fit report that has one: `0.97!` when flagged.
-    let issue = app.has_label_scores();
-    let issue_w: u16 = if issue { 7 } else { 0 };
-    // A comparison shows every model's prediction and residual instead of one model's.
-    let models = app.report.as_ref().map_or(&[][..], |r| r.models.as_slice());
-    let model_w: u16 = if models.is_empty() {
-        0
-    } else {
-        16 * models.len() as u16 - 16
-    };
-    let grad = app.report.as_ref().filter(|r| !r.grad.is_empty());
-    let grad_w: u16 = if grad.is_some() { 7 } else { 0 };
-    // What-if edits in force: a column naming each row's.
-    let edited = !app.edits.is_empty();
-    let edit_w: u16 = if edited { 14 } else { 0 };
-    let fixed =
-        2 + DOC_W + 3 + 7 * 3 + 12 + 3 + 1 + 8 + oof_w + issue_w + model_w + grad_w + edit_w;
     let text_w = area.width.saturating_sub(fixed).max(8) as usize;
     let ds = &app.ds;
     let rows: Vec<Row> = v.rows[start..end]
@@ -93,7 +126,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 (e.pred, e.residual, e.share)
             });
             let bar = if max_share > 0.0 {
-                format::bar(f64::from(share / max_share), SHARE_BAR_W)
+                format::bar(f64::from(share / max_share), bar_w as usize)
             } else {
                 String::new()
             };
@@ -138,7 +171,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
             cells.push(Cell::from(Line::from(vec![
                 Span::raw(format!("{:>5} ", format::pct(share))),
-                Span::styled(format!("{bar:<SHARE_BAR_W$}"), theme::BAR),
+                Span::styled(format!("{bar:<w$}", w = bar_w as usize), theme::BAR),
             ])));
             if let Some(r) = grad {
                 let g = r.grad_of(i).share;
@@ -160,8 +193,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     " "
                 }),
             ]);
-            if let Some(o) = oof {
-                cells.push(Cell::from(format!("{:>7}", format::score(o[i].residual))));
+            if let Some(o) = oof_data {
+                if show_oof {
+                    cells.push(Cell::from(format!("{:>7}", format::score(o[i].residual))));
+                }
                 if issue {
                     let x = o[i].label_score;
                     cells.push(Cell::from(if x.is_nan() {
@@ -206,14 +241,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     header.push("share".to_string());
-    widths.push(Constraint::Length(12));
+    widths.push(Constraint::Length(6 + bar_w));
     if grad.is_some() {
         header.push("  grad".to_string());
         widths.push(Constraint::Length(6));
     }
     header.extend(["!", "b"].map(String::from));
     widths.extend([Constraint::Length(3), Constraint::Length(1)]);
-    if oof.is_some() {
+    if show_oof {
         header.push("    oof".to_string());
         widths.push(Constraint::Length(7));
     }
