@@ -218,13 +218,23 @@ pub enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
-    /// Read a dataset in any format and write it as segscope's JSONL, to see what was imported
+    /// Read a dataset in any format and write it as segscope's JSONL (to see what was imported),
+    /// or as TRL stepwise supervision or Math-Shepherd (to train elsewhere on it)
     Convert {
         /// The input file
         input: PathBuf,
-        /// Where to write segscope's JSONL ("-" for stdout)
+        /// Where to write it ("-" for stdout)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// The output format. trl-stepwise and math-shepherd hold booleans per step: context
+        /// steps after the last labelled one are left out, a context step before labelled ones
+        /// is an error
+        #[arg(long, value_enum, default_value = "segscope")]
+        to: crate::data::formats::out::OutFormat,
+        /// With --to trl-stepwise or math-shepherd: a score at or above T is a correct step
+        /// [default: the scores must take two values, the higher one correct]
+        #[arg(long, value_name = "T")]
+        threshold: Option<f32>,
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]

@@ -90,7 +90,13 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Command::Convert { input, out, .. }) => return convert(&cli, input, out),
+        Some(Command::Convert {
+            input,
+            out,
+            to,
+            threshold,
+            ..
+        }) => return convert(&cli, input, out, *to, *threshold),
         Some(Command::Watch { file, wait, .. }) => {
             return watch(&cli, file, *wait, cli.headless, cli.report.as_deref());
         }
@@ -262,12 +268,24 @@ fn warn_skipped(skipped: &[segscope::data::Skipped], source: &str) {
     }
 }
 
-/// `segscope convert`: any format in, segscope's JSONL out.
+/// `segscope convert`: any format in; segscope's JSONL, TRL stepwise or Math-Shepherd out.
 fn convert(
     cli: &Cli,
     input: &std::path::Path,
     out: &std::path::Path,
+    to: segscope::data::formats::out::OutFormat,
+    threshold: Option<f32>,
 ) -> Result<ExitCode, (u8, String)> {
+    use segscope::data::formats::out::{self as outfmt, OutFormat};
+    if to == OutFormat::Segscope && threshold.is_some() {
+        return Err((
+            2,
+            "--threshold applies to --to trl-stepwise and math-shepherd (segscope's format keeps every score)".into(),
+        ));
+    }
+    if threshold.is_some_and(|t| !t.is_finite()) {
+        return Err((2, "--threshold must be a finite number".into()));
+    }
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     plan(
@@ -286,17 +304,23 @@ fn convert(
         Some(p) => edited(ds, p, config.dev_fraction)?,
         None => ds,
     };
-    let write = |w: &mut dyn Write| -> std::io::Result<()> {
-        let mut w = std::io::BufWriter::new(w);
-        segscope::data::formats::segscope::write_jsonl(&ds, &mut w)?;
-        w.flush()
-    };
-    let result = if out.as_os_str() == "-" {
-        write(&mut std::io::stdout().lock())
+    // Into memory first: a segment the format cannot hold is an error before anything is written.
+    let mut buf = Vec::new();
+    let written = outfmt::write(&ds, to, threshold, &mut buf).map_err(|e| (2, e))?;
+    let result = if io_plan::is_stdout(out) {
+        std::io::stdout().lock().write_all(&buf)
     } else {
-        std::fs::File::create(out).and_then(|mut f| write(&mut f))
+        std::fs::write(out, &buf)
     };
     result.map_err(|e| (1, format!("{}: cannot write: {e}", out.display())))?;
+    if written.dropped_context > 0 || written.dropped_docs > 0 {
+        eprintln!(
+            "segscope: left out {} context step(s) after the last labelled step of their document and {} document(s) without a labelled step: {} has no place for them",
+            written.dropped_context,
+            written.dropped_docs,
+            to.name()
+        );
+    }
     let (docs, segs, labelled) = (ds.docs.len(), ds.segments.len(), ds.labelled());
     eprintln!(
         "segscope: read {} as {}: {docs} documents, {segs} segments ({labelled} with a target)",

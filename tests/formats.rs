@@ -461,3 +461,105 @@ fn real_world_files_load_or_fail_naming_the_line() {
         "{msg}"
     );
 }
+
+/// Per document id, its labelled steps as (text, correct?), in order; context steps after the last
+/// labelled one are left out (the stepwise formats have no place for them).
+fn labelled_steps(
+    ds: &Dataset,
+    correct: impl Fn(f32) -> bool,
+) -> Vec<(String, Vec<(String, bool)>)> {
+    ds.docs
+        .iter()
+        .map(|d| {
+            let steps = ds.segments[d.segments.clone()]
+                .iter()
+                .filter_map(|s| s.score.map(|v| (s.text.clone(), correct(v))))
+                .collect();
+            (d.id.clone(), steps)
+        })
+        .collect()
+}
+
+#[test]
+fn convert_to_trl_stepwise_and_back_keeps_every_labelled_step_of_every_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("placeholder.toml");
+    std::fs::write(
+        &cfg,
+        "[data]\ninput_key = \"query\"\nlabel_key = \"value\"\nplaceholder = \"<step>\"\n",
+    )
+    .expect("write");
+    let placeholder = DataConfig {
+        input_key: "query".into(),
+        label_key: "value".into(),
+        placeholder: "<step>".into(),
+        ..DataConfig::default()
+    };
+    // (fixture, its reading config, --threshold for labels that are not two classes)
+    let cases: Vec<(&str, DataConfig, Option<f32>)> = vec![
+        ("trl_stepwise.jsonl", DataConfig::default(), Some(0.5)),
+        ("math_shepherd.jsonl", DataConfig::default(), None),
+        ("processbench.jsonl", DataConfig::default(), None),
+        ("placeholder.jsonl", placeholder, None),
+        ("prm800k.jsonl", DataConfig::default(), Some(0.5)),
+    ];
+    for (name, data, threshold) in cases {
+        let original = read_with(name, data.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for to in ["trl-stepwise", "math-shepherd"] {
+            let out = dir.path().join(format!("{name}.{to}.jsonl"));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_segscope"));
+            cmd.arg("convert")
+                .arg(fixture(name))
+                .args(["--to", to, "--out"])
+                .arg(&out);
+            if let Some(t) = threshold {
+                cmd.args(["--threshold", &t.to_string()]);
+            }
+            if name == "placeholder.jsonl" {
+                cmd.arg("--config").arg(&cfg);
+            }
+            let o = cmd.output().expect("run");
+            assert!(
+                o.status.success(),
+                "{name} --to {to}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let (back, _) = read_file(&out, &ReadOptions::default()).expect("read back");
+            assert_eq!(back.format, to, "{name}: read back as {to}");
+            let kind = segscope::labels::LabelKind::detect(&original);
+            let want = labelled_steps(&original, |v| match threshold {
+                Some(t) => v >= t,
+                None => kind.is_high(v),
+            });
+            let mut got = labelled_steps(&back, |v| v >= 0.5);
+            if to == "math-shepherd" {
+                // Math-Shepherd's reader takes the question to be the text before `Step 1`, so a
+                // step written without that prefix gets it.
+                for (_, steps) in &mut got {
+                    for (k, (text, _)) in steps.iter_mut().enumerate() {
+                        let prefix = format!("Step {}: ", k + 1);
+                        let original_has_it = want.iter().any(|(_, s)| {
+                            s.get(k)
+                                .is_some_and(|(t, _)| t.starts_with(&format!("Step {}", k + 1)))
+                        });
+                        if !original_has_it && let Some(rest) = text.strip_prefix(&prefix) {
+                            *text = rest.to_string();
+                        }
+                    }
+                }
+            }
+            assert_eq!(got, want, "{name} through {to}");
+        }
+    }
+    // What the format cannot hold is an error naming the segment.
+    let o = Command::new(env!("CARGO_BIN_EXE_segscope"))
+        .arg("convert")
+        .arg(fixture("prm800k.jsonl"))
+        .args(["--to", "trl-stepwise", "--out"])
+        .arg(dir.path().join("x.jsonl"))
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--threshold"));
+    assert!(!dir.path().join("x.jsonl").exists(), "nothing half-written");
+}

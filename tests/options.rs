@@ -496,6 +496,31 @@ fn cases() -> Vec<Case> {
     // convert
     push(
         "convert",
+        "--to",
+        (
+            vec!["convert", "pb.json", "--out", "-", "--to", "trl-stepwise"],
+            stdout_has("\"completions\""),
+        ),
+    );
+    push(
+        "convert",
+        "--threshold",
+        (
+            vec![
+                "convert",
+                "d.jsonl",
+                "--out",
+                "-",
+                "--to",
+                "trl-stepwise",
+                "--threshold",
+                "0.2",
+            ],
+            stdout_has("\"labels\":["),
+        ),
+    );
+    push(
+        "convert",
         "--out",
         (
             vec!["convert", "d.jsonl", "--out", "c.jsonl"],
@@ -739,6 +764,14 @@ fn every_option_of_every_command_has_an_effect_or_a_refusal() {
     assert_ne!(nosplit, data, "the generator's documents name their split");
     std::fs::write(d.join("nosplit.jsonl"), nosplit).expect("write");
     std::fs::write(d.join("cfg.toml"), "[train]\nsteps = 2\n").expect("write");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/processbench.jsonl"
+        ),
+        d.join("pb.json"),
+    )
+    .expect("copy");
     std::fs::write(d.join("badcfg.toml"), "nonsense = 1\n").expect("write");
     // A stream and a checkpoint for `watch` and `--resume`.
     let o = run(

@@ -6,6 +6,7 @@
 
 pub mod fields;
 pub mod math_shepherd;
+pub mod out;
 pub mod placeholder;
 pub mod prm800k;
 pub mod processbench;

@@ -1,0 +1,192 @@
+//! Writing a dataset back in the formats step-reward trainers read: segscope's own JSONL, TRL
+//! stepwise supervision (`prompt`, `completions`, `labels` as booleans; the layout OpenRLHF-style
+//! and most hand-written PRM trainers read) and Math-Shepherd (`input` with a `ки` after each
+//! step, `label` the same text with `+` or `-`).
+//!
+//! What a format cannot hold is said, never guessed: a context step before labelled ones is an
+//! error naming the segment; context steps after the last labelled one (after a first error) are
+//! left out and counted; a score that is not one of two classes needs `threshold`.
+
+use serde::Serialize;
+
+use super::math_shepherd::TAG;
+use crate::data::Dataset;
+use crate::labels::LabelKind;
+
+/// An output format of `segscope convert --to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutFormat {
+    /// segscope's JSONL: every field kept, context steps included.
+    Segscope,
+    /// TRL stepwise supervision: `prompt`, `completions`, `labels` (booleans).
+    TrlStepwise,
+    /// Math-Shepherd: `input` with `ки` after each step, `label` with `+`/`-`.
+    MathShepherd,
+}
+
+impl OutFormat {
+    /// The name `--to` takes, which is the format's name on input too.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutFormat::Segscope => "segscope",
+            OutFormat::TrlStepwise => "trl-stepwise",
+            OutFormat::MathShepherd => "math-shepherd",
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Written {
+    pub docs: usize,
+    pub steps: usize,
+    /// Context steps after the last labelled one, left out (the format has no place for them).
+    pub dropped_context: usize,
+    /// Documents without a labelled step, left out.
+    pub dropped_docs: usize,
+}
+
+#[derive(Serialize)]
+struct Trl<'a> {
+    id: &'a str,
+    prompt: &'a str,
+    completions: Vec<&'a str>,
+    labels: Vec<bool>,
+}
+
+#[derive(Serialize)]
+struct Shepherd<'a> {
+    id: &'a str,
+    input: String,
+    label: String,
+}
+
+/// Writes `ds` as `format` to `w`. `threshold`: a score at or above it is a correct step (true,
+/// `+`); without it the scores must take two values, the higher one correct.
+pub fn write(
+    ds: &Dataset,
+    format: OutFormat,
+    threshold: Option<f32>,
+    w: &mut impl std::io::Write,
+) -> Result<Written, String> {
+    if format == OutFormat::Segscope {
+        super::segscope::write_jsonl(ds, w).map_err(|e| e.to_string())?;
+        return Ok(Written {
+            docs: ds.docs.len(),
+            steps: ds.segments.len(),
+            ..Written::default()
+        });
+    }
+    let name = format.name();
+    let kind = LabelKind::detect(ds);
+    let correct = |i: usize, v: f32| -> Result<bool, String> {
+        match (threshold, kind) {
+            (Some(t), _) => Ok(v >= t),
+            (None, LabelKind::Binary { .. }) => Ok(kind.is_high(v)),
+            (None, _) => Err(format!(
+                "{}: score {v} is not one of two classes, and {name} holds booleans: give --threshold T (a score at or above T is a correct step)",
+                ds.segment_id(i)
+            )),
+        }
+    };
+    let mut out = Written::default();
+    for doc in &ds.docs {
+        let segs = doc.segments.clone();
+        let labelled = segs
+            .clone()
+            .take_while(|&i| ds.segments[i].score.is_some())
+            .count();
+        let last = segs
+            .clone()
+            .rposition(|i| ds.segments[i].score.is_some())
+            .map_or(0, |k| k + 1);
+        if last > labelled {
+            let i = segs.start + labelled;
+            return Err(format!(
+                "{}: a context step (no label) before labelled ones, which {name} cannot hold",
+                ds.segment_id(i)
+            ));
+        }
+        if labelled == 0 {
+            out.dropped_docs += 1;
+            continue;
+        }
+        out.dropped_context += segs.len() - labelled;
+        let steps: Vec<usize> = segs.take(labelled).collect();
+        let labels: Vec<bool> = steps
+            .iter()
+            .map(|&i| correct(i, ds.target(i)))
+            .collect::<Result<_, _>>()?;
+        let texts: Vec<&str> = steps
+            .iter()
+            .map(|&i| ds.segments[i].text.as_str())
+            .collect();
+        let line = match format {
+            OutFormat::TrlStepwise => serde_json::to_string(&Trl {
+                id: &doc.id,
+                prompt: &doc.prompt,
+                completions: texts,
+                labels,
+            }),
+            _ => {
+                let (input, label) = shepherd(ds, &steps, &doc.prompt, &labels)?;
+                serde_json::to_string(&Shepherd {
+                    id: &doc.id,
+                    input,
+                    label,
+                })
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        w.write_all(line.as_bytes())
+            .and_then(|()| w.write_all(b"\n"))
+            .map_err(|e| e.to_string())?;
+        out.docs += 1;
+        out.steps += steps.len();
+    }
+    Ok(out)
+}
+
+/// Math-Shepherd's `input` and `label`: the question, then each step followed by the tag (or its
+/// mark), one step a line. Its reader takes the question to be the text before `Step 1`, so a step
+/// that does not start with `Step k` gets that prefix.
+fn shepherd(
+    ds: &Dataset,
+    steps: &[usize],
+    prompt: &str,
+    labels: &[bool],
+) -> Result<(String, String), String> {
+    let mut input = String::new();
+    let mut label = String::new();
+    if !prompt.is_empty() {
+        input.push_str(prompt);
+        input.push(' ');
+        label.push_str(prompt);
+        label.push(' ');
+    }
+    for (k, (&i, &ok)) in steps.iter().zip(labels).enumerate() {
+        let text = &ds.segments[i].text;
+        if text.contains(TAG) {
+            return Err(format!(
+                "{}: the step contains Math-Shepherd's tag `{TAG}`",
+                ds.segment_id(i)
+            ));
+        }
+        let step = if text.starts_with(&format!("Step {}", k + 1)) {
+            text.clone()
+        } else {
+            format!("Step {}: {text}", k + 1)
+        };
+        if k > 0 {
+            input.push('\n');
+            label.push('\n');
+        }
+        input.push_str(&step);
+        input.push(' ');
+        input.push_str(TAG);
+        label.push_str(&step);
+        label.push(' ');
+        label.push(if ok { '+' } else { '-' });
+    }
+    Ok((input, label))
+}
