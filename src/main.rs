@@ -385,14 +385,25 @@ fn watch(
         }
         let (ds, part) = watch::data_of(&mut w).unwrap_or((ds, part));
         let last = w.state.reports.last().cloned();
+        let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+        // For binary labels, what fits them beside the recomputed MSE: AUROC, log loss, Brier,
+        // and for first-error data the first-error F1.
+        let label_metrics = last
+            .as_ref()
+            .and_then(|r| segscope::labels::metrics::of(&ds, &part, &labels, &r.segments));
+        let header = w.state.header.as_ref();
         let summary = serde_json::json!({
             "stream": w.name,
-            "run": w.state.header.as_ref().map(|h| h.run.clone()),
+            "run": header.map(|h| h.run.clone()),
+            "objective": header.and_then(|h| h.objective.clone()),
+            "probabilities": header.is_some_and(|h| h.probabilities),
+            "labels": labels.describe(),
             "segments": ds.segments.len(),
             "steps": w.state.reports.len() + w.state.dropped,
             "last_step": last.as_ref().map(|r| r.step),
             "train": last.as_ref().map(|r| r.train),
             "dev": last.as_ref().map(|r| r.dev),
+            "label_metrics": label_metrics,
             "bad_lines": w.state.bad_lines,
             "warnings": w.state.warnings.len(),
         });
@@ -416,7 +427,6 @@ fn watch(
                 window.push(s.eval_step, s.segments.clone());
             }
             let map = window.map(&part);
-            let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
             segscope::export::write(p, r, &ds, &part, config.ui.outlier_k, map.as_ref(), &labels)
                 .map_err(|e| (1, e.to_string()))?;
         }
@@ -424,7 +434,21 @@ fn watch(
     }
     let info = segscope::app::RunInfo {
         backend: "stream".into(),
-        loss: "mse".into(),
+        // The writer's objective, when its header says (the metrics are recomputed either way).
+        loss: w
+            .state
+            .header
+            .as_ref()
+            .and_then(|h| {
+                h.objective.clone().map(|o| {
+                    if h.probabilities {
+                        format!("{o}, probabilities")
+                    } else {
+                        o
+                    }
+                })
+            })
+            .unwrap_or_default(),
         optimizer: w
             .state
             .header

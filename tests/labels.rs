@@ -302,3 +302,66 @@ fn an_ordinary_runs_report_scores_labels_too() {
     }
     assert!(scored > 1000 && context > 0, "{scored} {context}");
 }
+
+#[test]
+fn watch_reads_the_objective_and_computes_the_metrics_binary_labels_want() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stream = dir.path().join("s.jsonl");
+    let seg = |id: &str, doc: &str, index: usize, split: &str, target: f32| {
+        format!(
+            r#"{{"id": "{id}", "doc": "{doc}", "index": {index}, "split": "{split}", "text": "step {id}", "target": {target}}}"#
+        )
+    };
+    // Train: targets 1, 0, 1, 0 with probabilities 0.9, 0.2, 0.4, 0.6: positive pairs won 3 of
+    // 4 (0.9 beats both negatives, 0.4 beats 0.2 only), AUROC 0.75.
+    let lines = [
+        r#"{"format": "segscope.stream", "version": 1, "run": "prm", "objective": "bce", "probabilities": true}"#.to_string(),
+        seg("a:0", "a", 0, "train", 1.0),
+        seg("a:1", "a", 1, "train", 0.0),
+        seg("b:0", "b", 0, "train", 1.0),
+        seg("b:1", "b", 1, "train", 0.0),
+        r#"{"step": 1, "predictions": [0.9, 0.2, 0.4, 0.6]}"#.to_string(),
+    ];
+    std::fs::write(&stream, lines.join("\n") + "\n").expect("write");
+    let o = bin()
+        .arg("watch")
+        .arg(&stream)
+        .arg("--headless")
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["objective"], "bce");
+    assert_eq!(v["probabilities"], true);
+    let m = &v["label_metrics"];
+    assert!(
+        (m["auroc"][0].as_f64().expect("auroc") - 0.75).abs() < 1e-9,
+        "{v}"
+    );
+    // Brier: (0.01 + 0.04 + 0.36 + 0.36) / 4.
+    assert!(
+        (m["brier"][0].as_f64().expect("brier") - 0.1925).abs() < 1e-6,
+        "{v}"
+    );
+    let ll = -(0.9f64.ln() + 0.8f64.ln() + 0.4f64.ln() + 0.4f64.ln()) / 4.0;
+    assert!(
+        (m["log_loss"][0].as_f64().expect("log loss") - ll).abs() < 1e-6,
+        "{v}"
+    );
+    // A stream without the fields reads as before.
+    let old = lines[0].replace(r#", "objective": "bce", "probabilities": true"#, "");
+    let mut plain = lines.clone();
+    plain[0] = old;
+    std::fs::write(&stream, plain.join("\n") + "\n").expect("write");
+    let o = bin()
+        .arg("watch")
+        .arg(&stream)
+        .arg("--headless")
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(
+        v["objective"].is_null() && v["probabilities"] == false,
+        "{v}"
+    );
+}

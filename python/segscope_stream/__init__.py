@@ -54,7 +54,8 @@ class StreamWriter:
     segments must be consecutive.
     """
 
-    def __init__(self, path, segments, run=None, config=None, control=True):
+    def __init__(self, path, segments, run=None, config=None, control=True, objective=None,
+                 probabilities=False):
         self.path = os.fspath(path)
         self.active = global_rank() == 0
         self.paused = False
@@ -74,6 +75,12 @@ class StreamWriter:
         }
         if config is not None:
             header["config"] = config
+        # What the predictions are: `watch` computes the metrics that fit (log loss, Brier and
+        # AUROC for probabilities of binary labels, beside MSE).
+        if objective is not None:
+            header["objective"] = str(objective)
+        if probabilities:
+            header["probabilities"] = True
         if self.control_path:
             # Relative to the stream, so the pair can be moved together.
             header["control"] = os.path.basename(self.control_path)

@@ -55,6 +55,18 @@ class WriterTest(unittest.TestCase):
         # Only step records have a top-level step.
         self.assertEqual([("step" in r) for r in recs], [False] * 4 + [True] * 2)
 
+    def test_the_header_says_what_the_predictions_are(self):
+        with StreamWriter(self.path, SEGMENTS, objective="bce", probabilities=True) as w:
+            w.step(1, [0.9, 0.5, 0.1])
+        head = lines(self.path)[0]
+        self.assertEqual((head["objective"], head["probabilities"]), ("bce", True))
+        # Without them the header is as before: watch reads it as MSE on values.
+        with StreamWriter(self.path, SEGMENTS) as w:
+            pass
+        head = lines(self.path)[0]
+        self.assertNotIn("objective", head)
+        self.assertNotIn("probabilities", head)
+
     def test_bad_calls_say_what_is_wrong(self):
         with StreamWriter(self.path, SEGMENTS) as w:
             with self.assertRaisesRegex(ValueError, "3 segments"):

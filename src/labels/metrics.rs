@@ -7,10 +7,15 @@ use super::{LabelInfo, LabelKind};
 use crate::data::{Dataset, Partition, Split};
 use crate::engine::SegmentEval;
 
-/// AUROC, the first-error F1 and its threshold, per split (NaN where they do not apply).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// AUROC, log loss and Brier score per split (train, dev), and the first-error F1 and its
+/// threshold (NaN where they do not apply).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct LabelMetrics {
     pub auroc: (f64, f64),
+    /// The predictions read as probabilities of the positive class (clamped to the label range):
+    /// exact for a writer whose predictions are probabilities, a reading for regression values.
+    pub log_loss: (f64, f64),
+    pub brier: (f64, f64),
     /// On dev (train when there is no dev split), at the threshold that maximises it there.
     pub first_error_f1: f64,
     pub threshold: f64,
@@ -64,6 +69,30 @@ pub fn of(
         auroc(&s, &p)
     };
     let auroc = (split_auroc(Split::Train), split_auroc(Split::Dev));
+    let scores = |split: Split| -> (f64, f64) {
+        let (mut ll, mut br, mut n) = (0.0, 0.0, 0usize);
+        for i in part.indices(split) {
+            if !segments[i].pred.is_finite() {
+                continue;
+            }
+            let p = super::score::probability(segments[i].pred, lo, hi);
+            let y = if info.kind.is_high(ds.target(i)) {
+                1.0
+            } else {
+                0.0
+            };
+            ll -= y * p.ln() + (1.0 - y) * (1.0 - p).ln();
+            br += (p - y) * (p - y);
+            n += 1;
+        }
+        if n == 0 {
+            (f64::NAN, f64::NAN)
+        } else {
+            (ll / n as f64, br / n as f64)
+        }
+    };
+    let (tr, dv) = (scores(Split::Train), scores(Split::Dev));
+    let (log_loss, brier) = ((tr.0, dv.0), (tr.1, dv.1));
     let (mut f1, mut threshold) = (f64::NAN, f64::NAN);
     if info.first_error {
         let split = if part.counts().1 > 0 {
@@ -84,6 +113,8 @@ pub fn of(
     }
     Some(LabelMetrics {
         auroc,
+        log_loss,
+        brier,
         first_error_f1: f1,
         threshold,
     })

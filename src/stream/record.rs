@@ -33,6 +33,13 @@ pub struct Header {
     /// absent when the writer takes no commands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control: Option<String>,
+    /// The objective the writer trains with (`mse`, `bce`, ...), when it says; a stream without
+    /// the field is read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
+    /// The predictions are probabilities (of the correct step, for binary labels).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probabilities: bool,
 }
 
 /// One segment of the run's data.

@@ -52,6 +52,11 @@ impl Writer {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        // segscope's model regresses: its predictions are values, under the config's loss.
+        let objective = config
+            .as_ref()
+            .and_then(|c| c["train"]["loss"].as_str())
+            .map(str::to_string);
         let header = Header {
             format: FORMAT.into(),
             version: VERSION,
@@ -59,6 +64,8 @@ impl Writer {
             created: rfc3339(now),
             config,
             control: None,
+            objective,
+            probabilities: false,
         };
         serde_json::to_writer(&mut out, &header)?;
         out.write_all(b"\n")?;

@@ -82,11 +82,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         // Right after MSE: the panel is short at small sizes, and for classes these are read
         // before RMSE and MAE.
-        let mut extra = vec![Row::new(vec![
-            Cell::from(Span::styled("AUROC", theme::LABEL)),
-            plain(m.auroc.0),
-            plain(m.auroc.1),
-        ])];
+        let row = |label: &'static str, v: (f64, f64)| {
+            Row::new(vec![
+                Cell::from(Span::styled(label, theme::LABEL)),
+                plain(v.0),
+                plain(v.1),
+            ])
+        };
+        let mut extra = vec![
+            row("AUROC", m.auroc),
+            row("log loss", m.log_loss),
+            row("Brier", m.brier),
+        ];
         if m.first_error_f1.is_finite() {
             let on_dev = r.dev.n > 0;
             let f1 = Cell::from(Span::styled(

@@ -146,8 +146,16 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     l1.push(Span::styled(format!(" (limit {speed})"), theme::DIM));
     l1.push(Span::raw("  "));
     let run = if app.info.backend == "stream" {
-        // Watching a stream: the writer's run; metrics are recomputed as MSE.
-        format!("stream {} · metrics as mse", app.info.optimizer)
+        // Watching a stream: the writer's run and objective; metrics are recomputed from the
+        // predictions (MSE, and for binary labels AUROC, log loss, Brier).
+        if app.info.loss.is_empty() {
+            format!("stream {} · metrics as mse", app.info.optimizer)
+        } else {
+            format!(
+                "stream {} · objective {} · metrics recomputed",
+                app.info.optimizer, app.info.loss
+            )
+        }
     } else {
         format!(
             "{} · {} · {} lr {} · {}",
