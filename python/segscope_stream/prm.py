@@ -149,8 +149,9 @@ def predict_steps(model, tokenizer, docs, sep_id, cls_id=None, max_length=512, b
 
 
 def auroc(scores, positive):
-    """Area under the ROC curve (ties count half); None without both classes."""
-    pairs = sorted(zip(scores, positive))
+    """Area under the ROC curve (ties count half); steps without a score (None: cut by
+    ``max_length``) are left out. None without both classes."""
+    pairs = sorted((s, p) for s, p in zip(scores, positive) if s is not None)
     npos = sum(1 for _, p in pairs if p)
     nneg = len(pairs) - npos
     if npos == 0 or nneg == 0:

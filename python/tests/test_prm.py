@@ -81,6 +81,9 @@ class EncodeTest(unittest.TestCase):
         self.assertEqual(prm.first_error_f1(docs, [0.3, 0.2, 0.1, 0.8], 0.5), 0.0)
         self.assertEqual(prm.auroc([0.9, 0.4, 0.5, 0.1], [True, True, False, False]), 0.75)
         self.assertIsNone(prm.auroc([0.1], [True]))
+        # A step cut by max_length has no score and is left out.
+        self.assertEqual(prm.auroc([0.9, None, 0.4, 0.5, 0.1], [True, False, True, False, False]),
+                         0.75)
 
 
 if __name__ == "__main__":
