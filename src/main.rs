@@ -622,8 +622,10 @@ fn crossfit(
     audit: bool,
 ) -> Result<ExitCode, (u8, String)> {
     let folds = args.folds;
-    if folds < 2 {
-        return Err((2, "--folds must be at least 2".into()));
+    // More folds than that is leave-a-few-documents-out at a hundred times the cost; a huge
+    // number would only ask for impossible allocations.
+    if !(2..=100).contains(&folds) {
+        return Err((2, format!("--folds must be from 2 to 100, found {folds}")));
     }
     if args.learner != segscope::crossfit::Learner::Mlp {
         // The linear learner has its own fixed settings: segscope's training options do not

@@ -635,6 +635,16 @@ fn no_output_overwrites_an_input_or_another_output_and_all_are_checked_first() {
         "--docs must be from 1",
     );
     refused(&["compare", "--losses", "mse,huber,mse"], "`mse` twice");
+    refused(
+        &[
+            "crossfit",
+            "--folds",
+            "18446744073709551615",
+            "--out",
+            "o.csv",
+        ],
+        "--folds must be from 2 to 100",
+    );
     assert_eq!(
         std::fs::read(&data).expect("read"),
         before,

@@ -563,3 +563,36 @@ fn convert_to_trl_stepwise_and_back_keeps_every_labelled_step_of_every_format() 
     assert!(String::from_utf8_lossy(&o.stderr).contains("--threshold"));
     assert!(!dir.path().join("x.jsonl").exists(), "nothing half-written");
 }
+
+#[test]
+fn edited_data_goes_back_out_in_the_format_it_came_in() {
+    use segscope::data::edits::Edits;
+    use segscope::data::formats::out::{self, OutFormat};
+    let ds = read("math_shepherd.jsonl");
+    assert_eq!(out::same_as(&ds.format), OutFormat::MathShepherd);
+    assert_eq!(out::same_as("processbench"), OutFormat::Segscope);
+    let part = segscope::data::Partition::new(&ds, 0.0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = dir.path().join("e.jsonl");
+    let (first, second) = (ds.segment_id(0), ds.segment_id(1));
+    std::fs::write(
+        &e,
+        format!(
+            "{{\"id\": \"{first}\", \"action\": \"target\", \"value\": 0}}\n{{\"id\": \"{second}\", \"action\": \"exclude\"}}\n"
+        ),
+    )
+    .expect("write");
+    let edits = Edits::read(&e, &ds, &part).expect("edits");
+    let (data, other) = out::edited(&ds, &edits);
+    assert_eq!(other, 0);
+    let mut buf = Vec::new();
+    out::write(&data, out::same_as(&ds.format), None, &mut buf).expect("write");
+    let p = dir.path().join("back.jsonl");
+    std::fs::write(&p, &buf).expect("write");
+    let (back, _) = read_file(&p, &ReadOptions::default()).expect("read back");
+    assert_eq!(back.format, "math-shepherd");
+    // The new target is there; the excluded step was the document's last labelled one, so as a
+    // trailing context step it is left out.
+    assert_eq!(back.segments[0].score, Some(0.0));
+    assert_eq!(back.docs[0].segments.len(), 1, "{:?}", doc(&back, 0));
+}

@@ -209,12 +209,17 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
                         .labels
                         .unwrap_or_else(|| crate::labels::LabelInfo::detect(&ds));
                     let map = app.datamap.clone();
-                    // The edits go beside the table, as JSON lines an `--edits` file can take.
+                    // The edits go beside the table, as JSON lines an `--edits` file can take, and
+                    // the edited data in the format it came in, for the user's own trainer.
                     let edits = (!app.edits.is_empty()).then(|| {
                         (
                             path.with_extension("edits.jsonl"),
                             app.edits.to_jsonl(&app.ds),
                         )
+                    });
+                    let edited_data = (!app.edits.is_empty()).then(|| {
+                        let (data, other) = crate::data::formats::out::edited(&app.ds, &app.edits);
+                        (path.with_extension("data.jsonl"), data, other)
                     });
                     let tx = source.events_tx.clone();
                     // Off the UI thread: a million rows take a while to write.
@@ -233,10 +238,36 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
                                 }
                             });
                         }
+                        if let Some((p, data, other)) = edited_data {
+                            msg.push_str(&write_edited(&p, &data, other));
+                        }
                         let _ = tx.send(source::Event::Message(msg));
                     });
                 }
             }
         }
+    }
+}
+
+/// Writes the edited dataset in the format it came in (segscope's where that format cannot be
+/// written), and says how it went, for the status line.
+fn write_edited(p: &std::path::Path, data: &crate::data::Dataset, other: usize) -> String {
+    use crate::data::formats::out;
+    let format = out::same_as(&data.format);
+    let mut buf = Vec::new();
+    let result = out::write(data, format, None, &mut buf)
+        .and_then(|_| std::fs::write(p, &buf).map_err(|e| e.to_string()));
+    match result {
+        Ok(()) => format!(
+            ", and the edited data as {} to {}{}",
+            format.name(),
+            p.display(),
+            if other > 0 {
+                format!(" ({other} weights other than 0 and 1 have no place there)")
+            } else {
+                String::new()
+            }
+        ),
+        Err(e) => format!("; the edited data was not written: {e}"),
     }
 }

@@ -35,6 +35,32 @@ impl OutFormat {
     }
 }
 
+/// The format a dataset read as `name` goes back out in: its own where segscope can write it,
+/// else segscope's (ProcessBench, PRM800K and placeholder records hold more than steps and
+/// labels; `convert --to` says which stepwise format to use instead).
+pub fn same_as(name: &str) -> OutFormat {
+    match name {
+        "trl-stepwise" => OutFormat::TrlStepwise,
+        "math-shepherd" => OutFormat::MathShepherd,
+        _ => OutFormat::Segscope,
+    }
+}
+
+/// `ds` with `edits` written in: new targets in place, excluded segments left unlabelled. Other
+/// weights have no place in a dataset file: how many were left out.
+pub fn edited(ds: &Dataset, edits: &crate::data::edits::Edits) -> (Dataset, usize) {
+    let mut out = edits.apply_targets(ds);
+    let mut other = 0;
+    for (i, w) in edits.weights(ds.segments.len()).into_iter().enumerate() {
+        if w == 0.0 {
+            out.segments[i].score = None;
+        } else if w != 1.0 {
+            other += 1;
+        }
+    }
+    (out, other)
+}
+
 /// What was written.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Written {
