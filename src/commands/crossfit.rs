@@ -1,0 +1,177 @@
+//! `segscope crossfit` and `segscope audit`: out-of-fold predictions, label scores, canaries.
+
+use std::process::ExitCode;
+
+use segscope::cli::Cli;
+use segscope::io_plan::{self, Output};
+use segscope::session;
+
+use super::{load_data, plan};
+
+/// What an audit beside a cross-fit report (`FILE.audit.json`) expects of its flags, for the
+/// header; empty without one.
+pub fn audit_note(report: &std::path::Path) -> String {
+    let mut p = report.to_path_buf().into_os_string();
+    p.push(".audit.json");
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return String::new();
+    };
+    let Ok(a) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return String::new();
+    };
+    match (
+        a["precision"].as_f64(),
+        a["recall"].as_f64(),
+        a["flagged"].as_u64(),
+    ) {
+        (Some(p), Some(r), Some(n)) if n > 0 => {
+            format!(" · flags P~{p:.2} R~{r:.2} (audit)")
+        }
+        _ => " · audit: nothing flagged".into(),
+    }
+}
+
+/// `segscope crossfit` and `segscope audit`: out-of-fold predictions and label scores, progress
+/// and the summary on stderr, the report to `out`; with `audit`, the flags' threshold set from
+/// canaries and the audit's figures beside the report (`OUT.audit.json`).
+pub fn crossfit(
+    cli: &Cli,
+    args: &segscope::cli::CrossfitArgs,
+    audit: bool,
+) -> Result<ExitCode, (u8, String)> {
+    let folds = args.folds;
+    // More folds than that is leave-a-few-documents-out at a hundred times the cost; a huge
+    // number would only ask for impossible allocations.
+    if !(2..=100).contains(&folds) {
+        return Err((2, format!("--folds must be from 2 to 100, found {folds}")));
+    }
+    if args.learner != segscope::crossfit::Learner::Mlp {
+        // The linear learner has its own fixed settings: segscope's training options do not
+        // reach it.
+        for (set, flag) in [
+            (args.steps.is_some(), "--steps"),
+            (cli.backend.is_some(), "--backend"),
+            (cli.lr.is_some(), "--lr"),
+            (cli.batch_size.is_some(), "--batch-size"),
+            (cli.optimizer.is_some(), "--optimizer"),
+            (cli.eval_every.is_some(), "--eval-every"),
+        ] {
+            if set {
+                return Err((
+                    2,
+                    format!(
+                        "{flag} applies to --learner mlp only (the linear learner trains with fixed settings)"
+                    ),
+                ));
+            }
+        }
+    }
+    let (config, _, _) =
+        session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let to_stdout = io_plan::is_stdout(&args.out);
+    // The audit's figures go beside the report, or only to stderr when the report streams.
+    let audit_path = (audit && !to_stdout).then(|| {
+        let mut p = args.out.clone().into_os_string();
+        p.push(".audit.json");
+        std::path::PathBuf::from(p)
+    });
+    let mut outputs = vec![Output::file("--out", &args.out, true)];
+    if let Some(p) = &audit_path {
+        outputs.push(Output::file("--out's .audit.json", p, false));
+    }
+    plan(cli, &config, &[], &outputs)?;
+    let ds = load_data(cli, &config)?;
+    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+    let features = segscope::data::features::featurize(&ds, &config.features);
+    let ds = std::sync::Arc::new(ds);
+    let o = segscope::crossfit::Options {
+        folds,
+        max_steps: args.steps.unwrap_or(config.train.steps),
+        patience: if config.train.early_stop > 0 {
+            config.train.early_stop
+        } else {
+            u64::MAX
+        },
+        learner: args.learner,
+        seed: config.seed,
+        repeats: args.repeats,
+    };
+    if !(1..=20).contains(&args.repeats) {
+        return Err((
+            2,
+            format!("--repeats must be from 1 to 20, found {}", args.repeats),
+        ));
+    }
+    eprintln!(
+        "segscope: {} segments, {} labelled; labels: {}",
+        ds.segments.len(),
+        ds.labelled(),
+        info.describe()
+    );
+    let t0 = std::time::Instant::now();
+    let mut cf = segscope::crossfit::run(&ds, &features, &config, info, &o, |f| {
+        eprintln!(
+            "segscope: fold {}/{folds}: {} docs, {} labelled segments held out; {} steps, best {}; held-out MSE {:.4}; {:.1} s",
+            f.fold + 1,
+            f.docs,
+            f.segments,
+            f.steps,
+            f.best_step,
+            f.held_out_mse,
+            f.seconds
+        );
+    })
+    .map_err(|e| (1, e.to_string()))?;
+    if audit {
+        let real: Vec<f32> = cf.scores.iter().map(|s| s.score).collect();
+        let a = segscope::labels::audit::run(&ds, &features, &config, info, &o, &real)
+            .map_err(|e| (1, e.to_string()))?;
+        cf.set_threshold(a.threshold);
+        eprintln!(
+            "segscope: audit: {} canaries ({}) in {} copies of {} labels; their average precision {:.3}; the data holds about {} wrong labels",
+            a.canaries,
+            a.canary_kind,
+            a.repeats,
+            a.labelled,
+            a.average_precision,
+            a.estimated_wrong
+        );
+        if a.reached {
+            eprintln!(
+                "segscope: audit: {} flags at label_score >= {:.4}: expected precision {:.2} ({:.2}-{:.2}), recall {:.2} ({:.2}-{:.2})",
+                a.flagged,
+                a.threshold,
+                a.precision,
+                a.precision_interval.0,
+                a.precision_interval.1,
+                a.recall,
+                a.recall_interval.0,
+                a.recall_interval.1
+            );
+        } else {
+            eprintln!(
+                "segscope: audit: no threshold reaches an expected precision of {}: nothing is flagged",
+                a.min_precision
+            );
+        }
+        if let Some(p) = &audit_path {
+            let text = serde_json::to_string_pretty(&a).map_err(|e| (1, e.to_string()))?;
+            std::fs::write(p, text + "\n")
+                .map_err(|e| (1, format!("{}: cannot write: {e}", p.display())))?;
+        }
+    }
+    segscope::crossfit::write(&args.out, &cf.rows)
+        .map_err(|e| (1, format!("{}: cannot write: {e}", args.out.display())))?;
+    let flagged = cf.rows.iter().filter(|r| r.label_issue).count();
+    eprintln!(
+        "segscope: wrote {} out-of-fold rows ({flagged} flagged as label issues) to {}{} in {:.1} s",
+        cf.rows.len(),
+        args.out.display(),
+        audit_path.map_or(String::new(), |p| format!(
+            " and the audit to {}",
+            p.display()
+        )),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
