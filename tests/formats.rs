@@ -583,16 +583,75 @@ fn edited_data_goes_back_out_in_the_format_it_came_in() {
     )
     .expect("write");
     let edits = Edits::read(&e, &ds, &part).expect("edits");
-    let (data, other) = out::edited(&ds, &edits);
-    assert_eq!(other, 0);
+    let e = out::edited(&ds, &edits);
+    assert_eq!(e.other_weights, 0);
+    assert!(e.excluded[1]);
     let mut buf = Vec::new();
-    out::write(&data, out::same_as(&ds.format), None, &mut buf).expect("write");
+    out::write(
+        &e.data,
+        out::same_as(&ds.format),
+        None,
+        &e.excluded,
+        &mut buf,
+    )
+    .expect("write");
     let p = dir.path().join("back.jsonl");
     std::fs::write(&p, &buf).expect("write");
     let (back, _) = read_file(&p, &ReadOptions::default()).expect("read back");
     assert_eq!(back.format, "math-shepherd");
-    // The new target is there; the excluded step was the document's last labelled one, so as a
-    // trailing context step it is left out.
+    // The new target is there, and the excluded step is left out.
     assert_eq!(back.segments[0].score, Some(0.0));
     assert_eq!(back.docs[0].segments.len(), 1, "{:?}", doc(&back, 0));
+}
+
+#[test]
+fn an_excluded_step_in_the_middle_is_dropped_from_the_stepwise_formats() {
+    use segscope::data::edits::Edits;
+    use segscope::data::formats::out::{self, OutFormat};
+    let ds = read("trl_stepwise.jsonl");
+    let part = segscope::data::Partition::new(&ds, 0.0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = dir.path().join("e.jsonl");
+    // The first document's middle step of three.
+    std::fs::write(
+        &e,
+        format!(
+            "{{\"id\": \"{}\", \"action\": \"exclude\"}}\n",
+            ds.segment_id(1)
+        ),
+    )
+    .expect("write");
+    let edited = out::edited(&ds, &Edits::read(&e, &ds, &part).expect("edits"));
+    let mut buf = Vec::new();
+    out::write(
+        &edited.data,
+        OutFormat::TrlStepwise,
+        Some(0.5),
+        &edited.excluded,
+        &mut buf,
+    )
+    .expect("a middle exclusion is dropped, not an error");
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&buf)
+            .lines()
+            .next()
+            .expect("a line"),
+    )
+    .expect("json");
+    assert_eq!(
+        first["completions"].as_array().map(Vec::len),
+        Some(2),
+        "{first}"
+    );
+    // Without the exclusion list the same data has an unlabelled step in the middle: an error
+    // naming it.
+    let err = out::write(
+        &edited.data,
+        OutFormat::TrlStepwise,
+        Some(0.5),
+        &[],
+        &mut Vec::new(),
+    )
+    .expect_err("a context step before labelled ones");
+    assert!(err.contains(&ds.segment_id(1)), "{err}");
 }

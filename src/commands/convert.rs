@@ -41,13 +41,13 @@ pub fn convert(
     };
     let (ds, skipped) = segscope::data::read_file(input, &opts).map_err(|e| (2, e.to_string()))?;
     warn_skipped(&skipped, &ds.source);
-    let ds = match &cli.edits {
+    let (ds, excluded) = match &cli.edits {
         Some(p) => edited(ds, p, config.dev_fraction)?,
-        None => ds,
+        None => (ds, Vec::new()),
     };
     // Into memory first: a segment the format cannot hold is an error before anything is written.
     let mut buf = Vec::new();
-    let written = outfmt::write(&ds, to, threshold, &mut buf).map_err(|e| (2, e))?;
+    let written = outfmt::write(&ds, to, threshold, &excluded, &mut buf).map_err(|e| (2, e))?;
     let result = if io_plan::is_stdout(out) {
         std::io::stdout().lock().write_all(&buf)
     } else {
@@ -70,13 +70,14 @@ pub fn convert(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `ds` with the edits of file `p`: new targets in place, excluded segments as context only (no
-/// target). Other weights have no place in a dataset file and are an error naming their line.
+/// `ds` with the edits of file `p`: new targets in place, excluded segments unlabelled (and
+/// which they are: the stepwise formats leave them out). Other weights have no place in a dataset
+/// file and are an error naming their line.
 pub fn edited(
     ds: segscope::data::Dataset,
     p: &std::path::Path,
     dev_fraction: f64,
-) -> Result<segscope::data::Dataset, (u8, String)> {
+) -> Result<(segscope::data::Dataset, Vec<bool>), (u8, String)> {
     use segscope::data::edits::{Action, Edits};
     let part = segscope::data::Partition::new(&ds, dev_fraction);
     let edits = Edits::read_with(p, &ds, &part, |a| match a {
@@ -86,11 +87,6 @@ pub fn edited(
         _ => Ok(()),
     })
     .map_err(|e| (2, e.to_string()))?;
-    let mut out = edits.apply_targets(&ds);
-    for (i, w) in edits.weights(ds.segments.len()).into_iter().enumerate() {
-        if w == 0.0 {
-            out.segments[i].score = None;
-        }
-    }
-    Ok(out)
+    let e = segscope::data::formats::out::edited(&ds, &edits);
+    Ok((e.data, e.excluded))
 }

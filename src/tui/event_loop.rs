@@ -218,8 +218,10 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
                         )
                     });
                     let edited_data = (!app.edits.is_empty()).then(|| {
-                        let (data, other) = crate::data::formats::out::edited(&app.ds, &app.edits);
-                        (path.with_extension("data.jsonl"), data, other)
+                        (
+                            path.with_extension("data.jsonl"),
+                            crate::data::formats::out::edited(&app.ds, &app.edits),
+                        )
                     });
                     let tx = source.events_tx.clone();
                     // Off the UI thread: a million rows take a while to write.
@@ -238,8 +240,8 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
                                 }
                             });
                         }
-                        if let Some((p, data, other)) = edited_data {
-                            msg.push_str(&write_edited(&p, &data, other));
+                        if let Some((p, edited)) = edited_data {
+                            msg.push_str(&write_edited(&p, &edited));
                         }
                         let _ = tx.send(source::Event::Message(msg));
                     });
@@ -251,11 +253,12 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
 
 /// Writes the edited dataset in the format it came in (segscope's where that format cannot be
 /// written), and says how it went, for the status line.
-fn write_edited(p: &std::path::Path, data: &crate::data::Dataset, other: usize) -> String {
+fn write_edited(p: &std::path::Path, edited: &crate::data::formats::out::Edited) -> String {
     use crate::data::formats::out;
+    let (data, other) = (&edited.data, edited.other_weights);
     let format = out::same_as(&data.format);
     let mut buf = Vec::new();
-    let result = out::write(data, format, None, &mut buf)
+    let result = out::write(data, format, None, &edited.excluded, &mut buf)
         .and_then(|_| std::fs::write(p, &buf).map_err(|e| e.to_string()));
     match result {
         Ok(()) => format!(

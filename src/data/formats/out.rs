@@ -46,19 +46,35 @@ pub fn same_as(name: &str) -> OutFormat {
     }
 }
 
-/// `ds` with `edits` written in: new targets in place, excluded segments left unlabelled. Other
-/// weights have no place in a dataset file: how many were left out.
-pub fn edited(ds: &Dataset, edits: &crate::data::edits::Edits) -> (Dataset, usize) {
-    let mut out = edits.apply_targets(ds);
-    let mut other = 0;
+/// A dataset with edits written in.
+#[derive(Debug, Clone)]
+pub struct Edited {
+    /// New targets in place; excluded segments unlabelled (segscope's format keeps them so).
+    pub data: Dataset,
+    /// Per segment: excluded (the stepwise formats leave it out).
+    pub excluded: Vec<bool>,
+    /// Weights other than 0 and 1, which have no place in a dataset file.
+    pub other_weights: usize,
+}
+
+/// `ds` with `edits` written in.
+pub fn edited(ds: &Dataset, edits: &crate::data::edits::Edits) -> Edited {
+    let mut data = edits.apply_targets(ds);
+    let mut excluded = vec![false; ds.segments.len()];
+    let mut other_weights = 0;
     for (i, w) in edits.weights(ds.segments.len()).into_iter().enumerate() {
         if w == 0.0 {
-            out.segments[i].score = None;
+            data.segments[i].score = None;
+            excluded[i] = true;
         } else if w != 1.0 {
-            other += 1;
+            other_weights += 1;
         }
     }
-    (out, other)
+    Edited {
+        data,
+        excluded,
+        other_weights,
+    }
 }
 
 /// What was written.
@@ -88,13 +104,17 @@ struct Shepherd<'a> {
 }
 
 /// Writes `ds` as `format` to `w`. `threshold`: a score at or above it is a correct step (true,
-/// `+`); without it the scores must take two values, the higher one correct.
+/// `+`); without it the scores must take two values, the higher one correct. `excluded` (empty
+/// for none): segments an edit excluded, which the stepwise formats leave out (segscope's keeps
+/// them, unlabelled).
 pub fn write(
     ds: &Dataset,
     format: OutFormat,
     threshold: Option<f32>,
+    excluded: &[bool],
     w: &mut impl std::io::Write,
 ) -> Result<Written, String> {
+    let kept = |i: &usize| !excluded.get(*i).copied().unwrap_or(false);
     if format == OutFormat::Segscope {
         super::segscope::write_jsonl(ds, w).map_err(|e| e.to_string())?;
         return Ok(Written {
@@ -117,17 +137,17 @@ pub fn write(
     };
     let mut out = Written::default();
     for doc in &ds.docs {
-        let segs = doc.segments.clone();
+        let segs: Vec<usize> = doc.segments.clone().filter(kept).collect();
         let labelled = segs
-            .clone()
-            .take_while(|&i| ds.segments[i].score.is_some())
+            .iter()
+            .take_while(|&&i| ds.segments[i].score.is_some())
             .count();
         let last = segs
-            .clone()
-            .rposition(|i| ds.segments[i].score.is_some())
+            .iter()
+            .rposition(|&i| ds.segments[i].score.is_some())
             .map_or(0, |k| k + 1);
         if last > labelled {
-            let i = segs.start + labelled;
+            let i = segs[labelled];
             return Err(format!(
                 "{}: a context step (no label) before labelled ones, which {name} cannot hold",
                 ds.segment_id(i)
@@ -138,7 +158,7 @@ pub fn write(
             continue;
         }
         out.dropped_context += segs.len() - labelled;
-        let steps: Vec<usize> = segs.take(labelled).collect();
+        let steps: Vec<usize> = segs[..labelled].to_vec();
         let labels: Vec<bool> = steps
             .iter()
             .map(|&i| correct(i, ds.target(i)))
