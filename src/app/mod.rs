@@ -102,6 +102,11 @@ pub struct HistPoint {
     pub grad_norm: f64,
 }
 
+/// Above this many segments the label metrics (AUROC, first-error F1) are recomputed every
+/// `LABEL_METRICS_EVERY`-th report only.
+const LABEL_METRICS_EVERY_ABOVE: usize = 200_000;
+const LABEL_METRICS_EVERY: u64 = 20;
+
 /// Speeds the +/- keys step through; 0 = as fast as possible.
 const SPEEDS: [f64; 9] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 0.0];
 
@@ -365,11 +370,21 @@ impl App {
             }
         }
         self.analysis = Analysis::of(&r, &self.part, &self.classes, self.ui.outlier_k);
-        self.label_metrics = self
-            .labels
-            .as_ref()
-            .filter(|_| r.models.is_empty())
-            .and_then(|info| crate::labels::metrics::of(&self.ds, &self.part, info, &r.segments));
+        // A sort and a threshold sweep over every segment: on every report up to
+        // LABEL_METRICS_EVERY_ABOVE segments, every LABEL_METRICS_EVERY-th report beyond, so a
+        // large run's steps are not slowed by them.
+        let due = self.ds.segments.len() <= LABEL_METRICS_EVERY_ABOVE
+            || r.step.is_multiple_of(LABEL_METRICS_EVERY)
+            || self.label_metrics.is_none();
+        if due {
+            self.label_metrics = self
+                .labels
+                .as_ref()
+                .filter(|_| r.models.is_empty())
+                .and_then(|info| {
+                    crate::labels::metrics::of(&self.ds, &self.part, info, &r.segments)
+                });
+        }
         self.report = Some(r);
         self.view.dirty = true;
     }
