@@ -561,6 +561,86 @@ fn bench_crossfit() {
     }
 }
 
+/// Where a full-batch step's time goes, stage by stage, on the bundled data and on ProcessBench's
+/// long steps: featurising (once per run), then per step the forward pass, the loss, the backward
+/// pass and the optimiser's update of the plain loop (each ended by reading a value back, so the
+/// stage's work is done when its clock stops), and the instrumented trainer's step and its
+/// evaluation (predictions, metrics, norms) as the trainer's own report times them.
+fn bench_profile() {
+    let cfg = Config::default();
+    let pb = std::path::Path::new("../shared/data/processbench-gsm8k.json");
+    let mut sets = vec![(
+        "bundled",
+        data::load(None, &ReadOptions::default())
+            .expect("bundled")
+            .0,
+    )];
+    if let Ok((ds, _)) = data::read_file(pb, &ReadOptions::default()) {
+        sets.push(("ProcessBench GSM8K", ds));
+    }
+    println!(
+        "\n## profile: one full-batch step, stage by stage (median of 20 steps after 5 warm-up steps, ms)"
+    );
+    println!(
+        "| data | segments | featurise (once) | forward | loss | backward | optimiser update | trainer step | trainer evaluation |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (name, ds) in sets {
+        let s = Instant::now();
+        let _ = featurize(&ds, &cfg.features);
+        let feat = s.elapsed().as_secs_f64() * 1e3;
+        let mut b = Bare::new(&ds, &cfg);
+        let (mut fw, mut ls, mut bw, mut up) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for k in 0..25 {
+            let s = Instant::now();
+            let pred = b.model.forward(&b.x);
+            let _ = pred.clone().inner().sum().into_scalar::<f32>();
+            let t1 = s.elapsed().as_secs_f64() * 1e3;
+            let s = Instant::now();
+            let loss = loss_tensor(pred, b.y.clone(), LossKind::Mse);
+            let _ = loss.clone().inner().into_scalar::<f32>();
+            let t2 = s.elapsed().as_secs_f64() * 1e3;
+            let s = Instant::now();
+            let grads = GradientsParams::from_grads(loss.backward(), &b.model);
+            let t3 = s.elapsed().as_secs_f64() * 1e3;
+            let s = Instant::now();
+            b.model = b.optim.step(b.lr, b.model.clone(), grads);
+            let _ = b
+                .model
+                .head
+                .bias
+                .as_ref()
+                .map(|p| p.val().inner().sum().into_scalar::<f32>());
+            let t4 = s.elapsed().as_secs_f64() * 1e3;
+            if k >= 5 {
+                fw.push(t1);
+                ls.push(t2);
+                bw.push(t3);
+                up.push(t4);
+            }
+        }
+        let mut t = trainer(&ds, &cfg);
+        let (mut st, mut ev) = (Vec::new(), Vec::new());
+        for k in 0..25 {
+            let r = t.step();
+            if k >= 5 {
+                st.push(r.step_ms);
+                ev.push(r.eval_ms);
+            }
+        }
+        println!(
+            "| {name} | {} | {feat:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            ds.segments.len(),
+            median(fw),
+            median(ls),
+            median(bw),
+            median(up),
+            median(st),
+            median(ev)
+        );
+    }
+}
+
 /// ProcessBench's records (real long steps) repeated `times` times under new ids.
 fn repeated_processbench(times: usize) -> Dataset {
     let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
@@ -790,6 +870,9 @@ fn main() {
     }
     if want("crossfit") {
         bench_crossfit();
+    }
+    if want("profile") {
+        bench_profile();
     }
     if want("crossfit_scale") {
         bench_crossfit_scale();
