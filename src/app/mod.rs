@@ -5,6 +5,7 @@
 //! key -> action -> state, and the screen can be drawn from any state.
 
 pub mod keymap;
+mod labels;
 pub mod table;
 
 use std::collections::VecDeque;
@@ -101,11 +102,6 @@ pub struct HistPoint {
     pub weight_change_rel: f64,
     pub grad_norm: f64,
 }
-
-/// Above this many segments the label metrics (AUROC, first-error F1) are recomputed every
-/// `LABEL_METRICS_EVERY`-th report only.
-const LABEL_METRICS_EVERY_ABOVE: usize = 200_000;
-const LABEL_METRICS_EVERY: u64 = 20;
 
 /// Speeds the +/- keys step through; 0 = as fast as possible.
 const SPEEDS: [f64; 9] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 0.0];
@@ -370,21 +366,7 @@ impl App {
             }
         }
         self.analysis = Analysis::of(&r, &self.part, &self.classes, self.ui.outlier_k);
-        // A sort and a threshold sweep over every segment: on every report up to
-        // LABEL_METRICS_EVERY_ABOVE segments, every LABEL_METRICS_EVERY-th report beyond, so a
-        // large run's steps are not slowed by them.
-        let due = self.ds.segments.len() <= LABEL_METRICS_EVERY_ABOVE
-            || r.step.is_multiple_of(LABEL_METRICS_EVERY)
-            || self.label_metrics.is_none();
-        if due {
-            self.label_metrics = self
-                .labels
-                .as_ref()
-                .filter(|_| r.models.is_empty())
-                .and_then(|info| {
-                    crate::labels::metrics::of(&self.ds, &self.part, info, &r.segments)
-                });
-        }
+        self.refresh_label_metrics(&r);
         self.report = Some(r);
         self.view.dirty = true;
     }
@@ -475,19 +457,6 @@ impl App {
                 self.status = Some(format!("edit refused: `{}` is not a number", p.text));
             }
         }
-    }
-
-    /// Cross-fitted predictions, residuals and label scores to show beside the live ones.
-    pub fn set_oof(&mut self, oof: Vec<crate::crossfit::OofSegment>) {
-        self.oof = Some(oof);
-        self.view.dirty = true;
-    }
-
-    /// Whether a loaded cross-fit report has label scores.
-    pub fn has_label_scores(&self) -> bool {
-        self.oof
-            .as_ref()
-            .is_some_and(|o| o.iter().any(|s| s.label_score.is_finite()))
     }
 
     fn track_convergence(&mut self, r: &StepReport) {
