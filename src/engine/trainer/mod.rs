@@ -11,7 +11,14 @@
 //! reduced while the optimiser updates, and the weight change, the dev rows' forward pass and their
 //! metrics while the next training forward pass runs.
 
+mod edits;
+mod eval;
+mod marks;
 mod step;
+
+use eval::Evaluation;
+use marks::{Best, Mark};
+pub use marks::{MAX_MARKS, MarkInfo};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -108,21 +115,6 @@ pub fn eval_interval(settings: &TrainSettings, n_train: usize) -> u64 {
     }
 }
 
-/// Every segment's result in dataset order, from per-row results of the two splits.
-fn merge(
-    n: usize,
-    train_rows: &[usize],
-    train: Vec<SegmentEval>,
-    dev_rows: &[usize],
-    dev: Vec<SegmentEval>,
-) -> Vec<SegmentEval> {
-    let mut segs = vec![SegmentEval::default(); n];
-    for (&i, e) in train_rows.iter().zip(train).chain(dev_rows.iter().zip(dev)) {
-        segs[i] = e;
-    }
-    segs
-}
-
 /// The state that must survive a checkpoint to continue exactly where training stopped.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainState {
@@ -131,21 +123,6 @@ pub struct TrainState {
     /// Current epoch's order of training rows (mini-batch only) and the position in it.
     pub order: Vec<usize>,
     pub cursor: usize,
-}
-
-/// Predictions and metrics of one model state.
-#[derive(Debug, Clone)]
-struct Evaluation {
-    /// The step whose model produced them.
-    step: u64,
-    segments: Arc<Vec<SegmentEval>>,
-    /// Per segment, the step whose model predicted it; empty when all are `step`'s.
-    pred_steps: Arc<Vec<u64>>,
-    /// Per segment, the gradient share (training rows; empty for a pairwise loss).
-    grad: Arc<Vec<GradShare>>,
-    train: SplitMetrics,
-    dev: SplitMetrics,
-    ms: f64,
 }
 
 /// Trains one model on one dataset.
@@ -190,39 +167,6 @@ pub struct Trainer {
     edits: Edits,
     weights: Option<RowWeights>,
     weights_host: Vec<f32>,
-}
-
-/// Marks kept at most; the oldest goes first. Each holds the weights and the optimiser state.
-pub const MAX_MARKS: usize = 4;
-
-/// What keeping a mark cost.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MarkInfo {
-    pub step: u64,
-    /// Marks kept (the oldest is dropped beyond [`MAX_MARKS`]).
-    pub kept: usize,
-    /// Bytes the kept marks hold: parameters x 4 bytes x (1 + the optimiser's slots per
-    /// parameter: 2 for Adam, 1 for SGD with momentum).
-    pub bytes: usize,
-}
-
-/// A marked step: everything that decides what the following steps report.
-#[derive(Clone)]
-struct Mark {
-    model: SegmentModel,
-    optim: ModuleOptimizer,
-    state: TrainState,
-    best: Option<Best>,
-    last_eval: Option<Evaluation>,
-}
-
-/// A kept state: the step with the lowest dev loss, everything needed to go back to it.
-#[derive(Clone)]
-struct Best {
-    dev: SplitMetrics,
-    model: SegmentModel,
-    optim: ModuleOptimizer,
-    state: TrainState,
 }
 
 impl Trainer {
@@ -375,120 +319,6 @@ impl Trainer {
         self.diverged.as_deref()
     }
 
-    /// The step with the lowest dev loss so far, and its dev metrics. `None` without a dev split
-    /// or before the first evaluated step. Only steps whose predictions were refreshed count (with
-    /// mini-batches, every `eval_every` steps).
-    pub fn best(&self) -> Option<(u64, SplitMetrics)> {
-        self.best.as_ref().map(|b| (b.state.step, b.dev))
-    }
-
-    /// Goes back to the best step's model, optimiser state and counters; false if there is none.
-    /// Training can go on from there, and reproduces what it did the first time.
-    pub fn restore_best(&mut self) -> bool {
-        let Some(b) = self.best.clone() else {
-            return false;
-        };
-        self.restore(b.model, b.optim, b.state);
-        self.diverged = None;
-        true
-    }
-
-    /// The data as loaded, before any edited target.
-    pub fn base_dataset(&self) -> &Arc<Dataset> {
-        &self.base
-    }
-
-    /// The what-if edits in force.
-    pub fn edits(&self) -> &Edits {
-        &self.edits
-    }
-
-    /// Puts `edits` in force from the next step on (replacing the ones before, so an undo is the
-    /// list without its last edit): the training rows' weights and targets, and the dataset the
-    /// reports measure against. Returns that dataset. The edits must have been checked against
-    /// this trainer's data and partition (`data::edits::check`).
-    pub fn set_edits(&mut self, edits: Edits) -> Arc<Dataset> {
-        let dataset = if edits.targets().is_empty() {
-            self.base.clone()
-        } else {
-            Arc::new(edits.apply_targets(&self.base))
-        };
-        let plain = self.train_y.device();
-        let ty: Vec<f32> = self.train_rows.iter().map(|&i| dataset.target(i)).collect();
-        self.train_y = Tensor::from_data(TensorData::new(ty, [self.train_rows.len(), 1]), &plain);
-        if edits.reweights() {
-            let all = edits.weights(self.base.segments.len());
-            let w: Vec<f32> = self.train_rows.iter().map(|&i| all[i]).collect();
-            self.weights = Some(RowWeights {
-                w: Tensor::from_data(TensorData::new(w.clone(), [w.len(), 1]), &plain),
-                sum: w.iter().sum(),
-            });
-            self.weights_host = w;
-        } else {
-            self.weights = None;
-            self.weights_host = Vec::new();
-        }
-        self.dataset = dataset.clone();
-        self.edits = edits;
-        // The loss and every residual changed: nothing computed before stands.
-        self.lookahead = None;
-        self.last_eval = None;
-        dataset
-    }
-
-    /// Keeps the current step's model, optimiser state, counters, best step and last evaluation,
-    /// so that [`Trainer::rewind`] can come back to it and step on exactly as the first time.
-    pub fn mark(&mut self) -> MarkInfo {
-        self.marks.push_back(Mark {
-            model: self.model.clone(),
-            optim: self.optim.clone(),
-            state: self.state.clone(),
-            best: self.best.clone(),
-            last_eval: self.last_eval.clone(),
-        });
-        while self.marks.len() > MAX_MARKS {
-            self.marks.pop_front();
-        }
-        let slots = match self.settings.optimizer {
-            OptimizerName::Adam => 2,
-            OptimizerName::Sgd if self.settings.momentum > 0.0 => 1,
-            OptimizerName::Sgd => 0,
-        };
-        let per_mark = self.model.num_params() * 4 * (1 + slots);
-        MarkInfo {
-            step: self.state.step,
-            kept: self.marks.len(),
-            bytes: per_mark * self.marks.len(),
-        }
-    }
-
-    /// Goes back to the last mark (which stays, to come back to again); false if there is none.
-    pub fn rewind(&mut self) -> bool {
-        let Some(m) = self.marks.back().cloned() else {
-            return false;
-        };
-        self.restore(m.model, m.optim, m.state);
-        self.best = m.best;
-        self.last_eval = m.last_eval;
-        self.diverged = None;
-        true
-    }
-
-    /// Records the state just reached if its dev loss is the lowest so far.
-    fn track_best(&mut self, eval_step: u64, dev: &SplitMetrics) {
-        if self.dev_rows.is_empty() || eval_step != self.state.step || !dev.loss.is_finite() {
-            return;
-        }
-        if self.best.as_ref().is_none_or(|b| dev.loss < b.dev.loss) {
-            self.best = Some(Best {
-                dev: *dev,
-                model: self.model.clone(),
-                optim: self.optim.clone(),
-                state: self.state.clone(),
-            });
-        }
-    }
-
     /// Replaces model, optimiser state and counters (resuming from a checkpoint).
     pub fn restore(&mut self, model: SegmentModel, optim: ModuleOptimizer, state: TrainState) {
         self.model = model;
@@ -525,132 +355,6 @@ impl Trainer {
         let b = self.state.order[self.state.cursor..self.state.cursor + bs].to_vec();
         self.state.cursor += bs;
         Some(b)
-    }
-
-    /// Predictions of the current model for every row of `x`, by chunks, without autodiff.
-    pub fn predict(&self, x: &Inputs) -> Vec<f32> {
-        self.predict_hidden(x, false).0
-    }
-
-    /// Predictions for every row of `x` by chunks, without autodiff, and (`keep_hidden`) the last
-    /// hidden activation of every row, [n, hidden].
-    fn predict_hidden(&self, x: &Inputs, keep_hidden: bool) -> (Vec<f32>, Option<Tensor<2>>) {
-        let model = self.model.valid();
-        let n = x.rows();
-        let mut out = Vec::with_capacity(n);
-        let mut hidden = Vec::new();
-        let mut start = 0;
-        while start < n {
-            let end = (start + EVAL_CHUNK).min(n);
-            let chunk = if start == 0 && end == n {
-                x.clone()
-            } else {
-                x.slice(start, end)
-            };
-            let h = model.hidden_from(model.type_sums(&chunk.types), &chunk);
-            out.extend(host_preds(model.head.forward(h.clone())));
-            if keep_hidden {
-                hidden.push(h);
-            }
-            start = end;
-        }
-        let hidden = (!hidden.is_empty()).then(|| Tensor::cat(hidden, 0));
-        (out, hidden)
-    }
-
-    /// The training rows' gradient shares in dataset order (empty when the loss has none).
-    fn grads_in_order(&self, train: Option<Vec<GradShare>>) -> Arc<Vec<GradShare>> {
-        Arc::new(train.map_or_else(Vec::new, |g| {
-            let mut out = vec![GradShare::NONE; self.dataset.segments.len()];
-            for (&i, g) in self.train_rows.iter().zip(g) {
-                out[i] = g;
-            }
-            out
-        }))
-    }
-
-    /// Predicts every segment (dataset order) with the current model.
-    pub fn predict_all(&self) -> Vec<f32> {
-        let mut preds = vec![0f32; self.dataset.segments.len()];
-        for (p, &i) in self
-            .predict(&self.train_x)
-            .into_iter()
-            .zip(self.train_rows.iter())
-        {
-            preds[i] = p;
-        }
-        if let Some(dx) = &self.dev_x {
-            for (p, &i) in self.predict(dx).into_iter().zip(&self.dev_rows) {
-                preds[i] = p;
-            }
-        }
-        preds
-    }
-
-    /// Refreshes every segment's prediction with a no-grad forward pass, and the split metrics.
-    fn evaluate(&self) -> Evaluation {
-        let t0 = Instant::now();
-        let loss = self.settings.loss;
-        let (tp, hidden) = self.predict_hidden(&self.train_x, true);
-        let dp = self
-            .dev_x
-            .as_ref()
-            .map(|x| self.predict(x))
-            .unwrap_or_default();
-        let (te, train) = evaluate_rows(
-            &self.dataset,
-            &self.train_rows,
-            &tp,
-            &self.train_groups,
-            loss,
-        );
-        let (de, dev) = evaluate_rows(&self.dataset, &self.dev_rows, &dp, &self.dev_groups, loss);
-        let residuals: Vec<f32> = te.iter().map(|e| e.residual).collect();
-        let grad = self.grads_in_order(
-            hidden.and_then(|h| grad_shares(h, &residuals, loss, &self.weights_host)),
-        );
-        let segs = merge(
-            self.dataset.segments.len(),
-            &self.train_rows,
-            te,
-            &self.dev_rows,
-            de,
-        );
-        Evaluation {
-            step: self.state.step,
-            segments: Arc::new(segs),
-            pred_steps: Arc::default(),
-            grad,
-            train,
-            dev,
-            ms: t0.elapsed().as_secs_f64() * 1e3,
-        }
-    }
-
-    /// The report for the current model without taking a step (step 0 before training).
-    pub fn snapshot_report(&mut self) -> StepReport {
-        let ev = self.evaluate();
-        self.last_eval = Some(ev.clone());
-        StepReport {
-            step: ev.step,
-            batch: Arc::new(Vec::new()),
-            batch_loss: ev.train.loss,
-            eval_step: ev.step,
-            segments: ev.segments,
-            pred_steps: ev.pred_steps,
-            grad: ev.grad,
-            train: ev.train,
-            dev: ev.dev,
-            grad_norm: f64::NAN,
-            lr: self.settings.lr,
-            weight_change: 0.0,
-            weight_change_rel: 0.0,
-            layers: Vec::new(),
-            step_ms: 0.0,
-            eval_ms: ev.ms,
-            diverged: None,
-            models: Vec::new(),
-        }
     }
 
     /// All parameters copied to the host, by name (for tests and inspection; slow on purpose).

@@ -8,7 +8,8 @@ use std::time::Instant;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
-use super::{Evaluation, Trainer, merge};
+use super::eval::merge;
+use super::{Evaluation, Trainer};
 use crate::data::Dataset;
 use crate::engine::influence::{GradShare, grad_shares};
 use crate::engine::instrument::{GradList, change_norms, collect, join, scalar, sum_squares};

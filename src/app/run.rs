@@ -1,0 +1,84 @@
+//! Running, pausing and the speed of training, and what the app says when the source stops.
+
+use super::*;
+
+/// Where training stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunState {
+    Paused,
+    Running,
+    /// Dev loss stopped improving; running paused itself.
+    Converged,
+    /// The engine refused a step.
+    Diverged {
+        step: u64,
+        reason: String,
+    },
+}
+
+impl RunState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            RunState::Paused => "paused",
+            RunState::Running => "running",
+            RunState::Converged => "converged",
+            RunState::Diverged { .. } => "diverged",
+        }
+    }
+}
+
+/// Speeds the +/- keys step through; 0 = as fast as possible.
+pub(super) const SPEEDS: [f64; 9] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 0.0];
+
+impl App {
+    pub(super) fn toggle_run(&mut self) {
+        match self.run {
+            RunState::Running => {
+                self.run = RunState::Paused;
+                self.status = None;
+                self.engine(Control::Pause);
+            }
+            RunState::Diverged { .. } => {
+                self.status = Some("training diverged; lower the learning rate and restart".into());
+            }
+            RunState::Paused | RunState::Converged => {
+                // Running on past convergence: start the patience count again.
+                self.convergence.restart();
+                self.status = None;
+                self.run = RunState::Running;
+                self.engine(Control::Run);
+            }
+        }
+    }
+
+    pub(super) fn change_speed(&mut self, faster: bool) {
+        let cur = if self.speed == 0.0 {
+            f64::INFINITY
+        } else {
+            self.speed
+        };
+        let as_num = |s: f64| if s == 0.0 { f64::INFINITY } else { s };
+        let next = if faster {
+            SPEEDS.iter().copied().find(|&s| as_num(s) > cur)
+        } else {
+            SPEEDS.iter().rev().copied().find(|&s| as_num(s) < cur)
+        };
+        if let Some(s) = next {
+            self.speed = s;
+            self.engine(Control::SetSpeed(s));
+        }
+    }
+
+    /// The engine stopped answering (its thread ended).
+    pub fn on_engine_lost(&mut self, why: String) {
+        if !matches!(self.run, RunState::Diverged { .. }) {
+            self.run = RunState::Paused;
+        }
+        self.status = Some(format!("the training engine stopped: {why}"));
+    }
+
+    /// The result of a checkpoint save or an export.
+    pub fn on_io_done(&mut self, message: String) {
+        self.status = Some(message);
+    }
+}

@@ -1,0 +1,93 @@
+//! What-if edits from the keyboard: the weight or target being typed, and the checks before an edit.
+
+use super::*;
+
+/// A number being typed for a what-if edit of `segment`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub segment: usize,
+    /// A weight (true) or a target (false).
+    pub weight: bool,
+    pub text: String,
+}
+
+impl App {
+    /// Adds a what-if edit of the selected segment, if the data and the source allow it.
+    pub(super) fn edit(&mut self, segment: usize, action: EditAction) {
+        if !self.caps.edit {
+            self.status = Some(
+                "this source has no training to edit; edits need segscope's own trainer".into(),
+            );
+            return;
+        }
+        if let Err((_, why)) = edits::check(&self.ds, &self.part, segment, action) {
+            self.status = Some(format!("edit refused: {why}"));
+            return;
+        }
+        let step = self.report.as_ref().map_or(0, |r| r.step);
+        self.edits.list.push(Edit {
+            segment,
+            action,
+            step,
+        });
+        self.engine(Control::SetEdits(self.edits.clone()));
+    }
+
+    /// Ends typing a weight or target: the edit if the number is valid, else says why.
+    pub(super) fn submit_prompt(&mut self) {
+        let Some(p) = self.prompt.take() else {
+            return;
+        };
+        self.view.typing = false;
+        match p.text.trim().parse::<f32>() {
+            Ok(v) => self.edit(
+                p.segment,
+                if p.weight {
+                    EditAction::Weight(v)
+                } else {
+                    EditAction::Target(v)
+                },
+            ),
+            Err(_) => {
+                self.status = Some(format!("edit refused: `{}` is not a number", p.text));
+            }
+        }
+    }
+
+    /// Excludes the selected segment from training, or brings it back.
+    pub(super) fn toggle_exclude(&mut self) {
+        if let Some(i) = self.selected() {
+            let excluded = self.edits.weights(self.ds.segments.len())[i] == 0.0;
+            let action = if excluded {
+                EditAction::Weight(1.0)
+            } else {
+                EditAction::Exclude
+            };
+            self.edit(i, action);
+        }
+    }
+
+    /// Starts typing a weight (`weight`) or a target for the selected segment.
+    pub(super) fn start_prompt(&mut self, weight: bool) {
+        if !self.caps.edit {
+            self.status = Some(
+                "this source has no training to edit; edits need segscope's own trainer".into(),
+            );
+        } else if let Some(i) = self.selected() {
+            self.prompt = Some(Prompt {
+                segment: i,
+                weight,
+                text: String::new(),
+            });
+            self.view.typing = true;
+        }
+    }
+
+    /// Takes back the last edit.
+    pub(super) fn undo(&mut self) {
+        match self.edits.list.pop() {
+            Some(_) => self.engine(Control::SetEdits(self.edits.clone())),
+            None => self.status = Some("no edit to undo".into()),
+        }
+    }
+}
