@@ -170,6 +170,19 @@ pub enum Command {
     },
     /// List the input formats segscope reads
     Formats,
+    /// A guided tour of the three facts of segment regression: the dashboard on three small
+    /// scenes, stepped from the keyboard (n and p move between pages)
+    Tour {
+        /// Print every page's numbers before and after its step as JSON lines, and exit
+        #[arg(long)]
+        headless: bool,
+        /// The scene to start at (1, 2 or 3)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3), default_value_t = 1)]
+        scene: u8,
+        /// Tensor backend
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+    },
     /// Open the dashboard on a stream written by any trainer, following it as it grows
     Watch {
         /// The stream file ("-" for standard input). With --headless: read it to its end, print
@@ -395,6 +408,12 @@ impl Args {
                 cli.early_stop = r.early_stop;
             }
             Some(Command::GenData { .. } | Command::Formats) => {}
+            Some(Command::Tour {
+                headless, backend, ..
+            }) => {
+                cli.headless = *headless;
+                cli.backend = *backend;
+            }
             Some(Command::Watch {
                 headless,
                 report,

@@ -36,5 +36,6 @@ pub mod session;
 pub mod signals;
 pub mod source;
 pub mod stream;
+pub mod tour;
 pub mod tui;
 pub mod ui;

@@ -82,6 +82,7 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             return watch(&cli, file, *wait, cli.headless, cli.report.as_deref());
         }
         Some(Command::Compare { losses, .. }) => return compare(&cli, losses),
+        Some(Command::Tour { scene, .. }) => return tour(&cli, *scene),
         Some(Command::Crossfit { args, audit, .. }) => return crossfit(&cli, args, *audit),
         Some(Command::Audit { args, .. }) => return crossfit(&cli, args, true),
         None => {}
@@ -212,6 +213,29 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
 /// The most documents `gen-data` makes: about 58 million segments, far past what segscope trains
 /// on, and far short of what would overflow an allocation.
 const GEN_DATA_MAX_DOCS: usize = 10_000_000;
+
+/// `segscope tour`: the dashboard on the tour's pages, or (headless, or not on a terminal) each
+/// page's numbers as JSON lines.
+fn tour(cli: &Cli, scene: u8) -> Result<ExitCode, (u8, String)> {
+    use segscope::tour::{PAGES, headless};
+    let backend = cli.backend.unwrap_or(segscope::config::BackendKind::Flex);
+    if cli.headless || !std::io::stdout().is_terminal() {
+        let runs = headless(backend).map_err(|e| (1, e))?;
+        let mut out = std::io::stdout().lock();
+        for r in runs.iter().filter(|r| r.page.scene() >= scene) {
+            let line = serde_json::to_string(r).map_err(|e| (1, e.to_string()))?;
+            writeln!(out, "{line}").map_err(|e| (1, e.to_string()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let first = PAGES
+        .iter()
+        .copied()
+        .find(|p| p.scene() == scene)
+        .unwrap_or(PAGES[0]);
+    tui::run_tour(first, backend).map_err(|e| (1, e))?;
+    Ok(ExitCode::SUCCESS)
+}
 
 fn gen_data(docs: usize, seed: u64, out: &std::path::Path) -> Result<(), (u8, String)> {
     if docs == 0 || docs > GEN_DATA_MAX_DOCS {

@@ -429,6 +429,16 @@ fn check(action: Action, key: &KeySpec) {
             press(&mut app, key);
             assert!(!app.view.outliers_only, "{label}: then clears the filters");
         }
+        Action::NextScene | Action::PrevScene => {
+            // Outside the tour there are no pages to move between, even with its keys.
+            app.keymap = Keymap::tour();
+            press(&mut app, key);
+            assert!(!app.should_quit, "{label}");
+            assert!(
+                app.status.as_deref().is_some_and(|s| s.contains("tour")),
+                "{label}"
+            );
+        }
         Action::Quit => {
             press(&mut app, key);
             assert!(app.should_quit, "{label}");
@@ -452,6 +462,16 @@ fn every_key_in_the_table_does_what_its_help_says() {
         }
     }
     assert!(checked >= 39, "{checked} keys checked");
+    // The tour's page keys, on an app that is not a tour.
+    for b in Keymap::tour()
+        .bindings
+        .iter()
+        .filter(|b| matches!(b.action, Action::NextScene | Action::PrevScene))
+    {
+        for k in &b.keys {
+            check(b.action, k);
+        }
+    }
 }
 
 #[test]

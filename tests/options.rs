@@ -721,6 +721,26 @@ fn cases() -> Vec<Case> {
         ),
     );
 
+    // tour
+    push(
+        "tour",
+        "--headless",
+        (vec!["tour", "--headless"], stdout_lines(5)),
+    );
+    push(
+        "tour",
+        "--scene",
+        (vec!["tour", "--headless", "--scene", "2"], stdout_lines(4)),
+    );
+    push(
+        "tour",
+        "--backend",
+        (
+            vec!["tour", "--headless", "--scene", "3", "--backend", "ndarray"],
+            stdout_has("\"backend\":\"ndarray\""),
+        ),
+    );
+
     // gen-data
     push(
         "gen-data",

@@ -296,7 +296,7 @@ fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_t
     let narrow = draw(&app, 100, 28);
     let header = narrow
         .lines()
-        .find(|l| l.contains("doc") && l.contains("target"))
+        .find(|l| l.contains("  #") && l.contains("target"))
         .expect("the table's header");
     assert!(header.contains("text"), "{header}");
     assert!(narrow.contains("too narrow"), "{narrow}");

@@ -48,14 +48,62 @@ pub enum Action {
     Help,
     Back,
     Quit,
+    /// `segscope tour`: the next and the previous page.
+    NextScene,
+    PrevScene,
     /// Typing mode (after `/`): a character of the filter, deleting one, and finishing.
     FilterChar(char),
     FilterBackspace,
     FilterDone,
 }
 
+/// The tour's own keys, added to [`TOUR_KEEPS`] of the table below by [`Keymap::tour`].
+const TOUR_TABLE: &[Row] = &[
+    (
+        Action::NextScene,
+        "next_scene",
+        &["n", "right"],
+        "next",
+        "the tour's next page",
+    ),
+    (
+        Action::PrevScene,
+        "prev_scene",
+        &["p", "left"],
+        "back",
+        "the tour's previous page",
+    ),
+];
+
+/// The actions of the main table the tour keeps: stepping, running, moving and reading.
+const TOUR_KEEPS: &[Action] = &[
+    Action::Step,
+    Action::ToggleRun,
+    Action::Up,
+    Action::Down,
+    Action::PageUp,
+    Action::PageDown,
+    Action::Home,
+    Action::End,
+    Action::NextSort,
+    Action::ToggleSplit,
+    Action::Detail,
+    Action::LogY,
+    Action::Help,
+    Action::Back,
+    Action::Quit,
+];
+
 /// (action, config name, default keys, footer label or "" to leave it out of the footer, help).
-const TABLE: &[(Action, &str, &[&str], &str, &str)] = &[
+type Row = (
+    Action,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+);
+
+const TABLE: &[Row] = &[
     (
         Action::Step,
         "step",
@@ -399,12 +447,28 @@ pub enum KeymapError {
 
 impl Default for Keymap {
     fn default() -> Self {
-        let bindings = TABLE
-            .iter()
+        Keymap::from_rows(TABLE.iter())
+    }
+}
+
+impl Keymap {
+    /// The tour's keys: stepping, running and reading from the main table, and `n`/`p` for the
+    /// pages (where the main table has N steps and a step back, which the tour does not use).
+    pub fn tour() -> Keymap {
+        // The pages' keys first: the footer keeps them when it runs short of room.
+        Keymap::from_rows(
+            TOUR_TABLE
+                .iter()
+                .chain(TABLE.iter().filter(|row| TOUR_KEEPS.contains(&row.0))),
+        )
+    }
+
+    fn from_rows<'a>(rows: impl Iterator<Item = &'a Row>) -> Keymap {
+        let bindings = rows
             .map(|&(action, name, keys, footer, help)| Binding {
                 action,
                 name,
-                // The defaults in TABLE are all valid; a test checks it.
+                // The default keys in the tables are all valid; a test checks it.
                 keys: keys.iter().filter_map(|k| KeySpec::parse(k)).collect(),
                 footer,
                 help,
@@ -412,9 +476,7 @@ impl Default for Keymap {
             .collect();
         Keymap { bindings }
     }
-}
 
-impl Keymap {
     /// The defaults with `overrides` (action name -> keys) applied.
     pub fn with_overrides(
         overrides: &BTreeMap<String, Vec<String>>,
@@ -506,12 +568,32 @@ mod tests {
 
     #[test]
     fn every_default_key_parses_and_no_two_actions_share_a_key() {
-        for &(_, name, keys, _, _) in TABLE {
+        for &(_, name, keys, _, _) in TABLE.iter().chain(TOUR_TABLE) {
             for k in keys {
                 assert!(KeySpec::parse(k).is_some(), "{name}: {k}");
             }
         }
         assert!(Keymap::with_overrides(&BTreeMap::new()).is_ok());
+        let tour = Keymap::tour();
+        for (i, a) in tour.bindings.iter().enumerate() {
+            assert!(!a.keys.is_empty(), "{}", a.name);
+            for b in &tour.bindings[i + 1..] {
+                assert!(
+                    a.keys.iter().all(|k| !b.keys.contains(k)),
+                    "{} {}",
+                    a.name,
+                    b.name
+                );
+            }
+        }
+        assert_eq!(
+            tour.action_for(&key(KeyCode::Char('n'))),
+            Some(Action::NextScene)
+        );
+        assert_eq!(
+            tour.action_for(&key(KeyCode::Char(' '))),
+            Some(Action::Step)
+        );
     }
 
     #[test]

@@ -136,6 +136,9 @@ pub struct App {
     pub edits: Edits,
     /// A weight or target being typed.
     pub prompt: Option<Prompt>,
+    /// `segscope tour`: the page shown, and where the learner asked to go when it was left.
+    pub tour: Option<crate::tour::TourView>,
+    pub leave: Option<crate::tour::Leave>,
 }
 
 impl App {
@@ -209,6 +212,8 @@ impl App {
             forked: None,
             edits: Edits::default(),
             prompt: None,
+            tour: None,
+            leave: None,
         };
         app.label_keys = app.ds.label_keys();
         app.refresh_rows();
@@ -404,11 +409,36 @@ impl App {
                     self.refresh_rows();
                 }
             }
+            Action::NextScene => self.leave_page(crate::tour::Leave::Next),
+            Action::PrevScene => self.leave_page(crate::tour::Leave::Prev),
             Action::Quit => {
                 self.should_quit = true;
                 self.engine(Control::Quit);
             }
         }
+    }
+
+    /// Leaves a tour page for the next or the previous one, if there is one.
+    fn leave_page(&mut self, to: crate::tour::Leave) {
+        let Some(t) = self.tour else {
+            self.status = Some("pages belong to `segscope tour`".into());
+            return;
+        };
+        let forward = to == crate::tour::Leave::Next;
+        if t.page.neighbour(forward).is_none() {
+            self.status = Some(
+                if forward {
+                    "this is the tour's last page; q leaves"
+                } else {
+                    "this is the tour's first page"
+                }
+                .into(),
+            );
+            return;
+        }
+        self.leave = Some(to);
+        self.should_quit = true;
+        self.engine(Control::Quit);
     }
 
     fn engine(&mut self, cmd: Control) {

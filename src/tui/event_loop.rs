@@ -120,7 +120,7 @@ impl Loop {
             return Ok(true);
         }
         let size = terminal.size()?;
-        app.page = ui::table_page(Rect::new(0, 0, size.width, size.height)).max(1);
+        app.page = ui::table_page(Rect::new(0, 0, size.width, size.height), app).max(1);
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
         self.last_draw = Instant::now();
         self.need_draw = false;
@@ -145,7 +145,8 @@ impl Loop {
         };
         if let Some(t) = crossterm_wait {
             let mut first = wait;
-            while event::poll(if first { t } else { Duration::ZERO })? {
+            // Keys after a quit stay unread: the tour's next page reads them.
+            while !app.should_quit && event::poll(if first { t } else { Duration::ZERO })? {
                 first = false;
                 match event::read()? {
                     Event::Key(k) => {

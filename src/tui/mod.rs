@@ -101,11 +101,109 @@ pub fn run_handle(mut app: App, handle: source::SourceHandle) -> Result<(), TuiE
             Err(e)
         }
     };
-    // The source finishes at most its current step.
+    stop(handle);
+    result
+}
+
+/// Stops a source and waits for its thread: it finishes at most its current step.
+fn stop(handle: source::SourceHandle) {
     let source::SourceHandle {
         control, thread, ..
     } = handle;
+    let _ = control.send(Control::Quit);
     drop(control);
     let _ = thread.join();
+}
+
+/// The app for one page of `segscope tour`: the tour's keys, rows in the data's order.
+pub fn tour_app(b: &crate::tour::scenes::Built) -> App {
+    let c = &b.config;
+    let compare = b.page == crate::tour::Page::Compare;
+    let info = RunInfo {
+        backend: c.backend.name().to_string(),
+        loss: if compare {
+            "mse and pairwise".into()
+        } else {
+            "mse".into()
+        },
+        optimizer: format!("{:?}", c.train.optimizer).to_lowercase(),
+        lr: c.train.lr,
+        batch_size: c.train.batch_size,
+        data: b.dataset.source.clone(),
+        save_dir: "segscope-checkpoints".into(),
+        export_path: "segscope-segments.csv".into(),
+    };
+    let mut app = App::new(
+        b.dataset.clone(),
+        b.partition.clone(),
+        c.ui.clone(),
+        info,
+        crate::app::Keymap::tour(),
+    );
+    app.tour = Some(crate::tour::TourView { page: b.page });
+    if !compare {
+        app.view.sort = crate::app::SortKey::Id;
+        app.view.desc = false;
+        app.refresh_rows();
+    }
+    app
+}
+
+/// Runs `segscope tour` from `first`: one page at a time on the same terminal, each with its
+/// own model on its own thread, until the learner quits.
+pub fn run_tour(
+    first: crate::tour::Page,
+    backend: crate::config::BackendKind,
+) -> Result<(), String> {
+    crate::signals::install();
+    let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let mut terminal = ratatui::try_init().map_err(|e| format!("terminal: {e}"))?;
+    let guard = RestoreGuard;
+    let source_panic = terminal::hook_source_panics(source::driver::THREAD_NAME);
+    let mut page = first;
+    let result = loop {
+        let built = match page.build(backend) {
+            Ok(b) => b,
+            Err(e) => break Err(e),
+        };
+        let mut app = tour_app(&built);
+        let handle = match source::spawn(built.source, app.ui.steps_per_second) {
+            Ok(h) => h,
+            Err(e) => break Err(e.to_string()),
+        };
+        app.caps = handle.capabilities;
+        let outcome = event_loop::run(
+            &mut terminal,
+            &mut app,
+            &handle,
+            &event_loop::Watch {
+                source_panic: &source_panic,
+                stdin_is_tty,
+            },
+        );
+        stop(handle);
+        if wait_for_input(Duration::ZERO, stdin_is_tty) == Wait::HungUp {
+            // As in `run_handle`: nothing to restore on a terminal that is gone.
+            std::mem::forget(guard);
+            std::mem::forget(terminal);
+            return Ok(());
+        }
+        match outcome {
+            Err(e) => break Err(e.to_string()),
+            Ok(event_loop::Ended::HungUp) => break Ok(()),
+            Ok(event_loop::Ended::Quit) => {}
+        }
+        if crate::signals::received().is_some() {
+            break Ok(());
+        }
+        match app
+            .leave
+            .and_then(|l| page.neighbour(l == crate::tour::Leave::Next))
+        {
+            Some(p) => page = p,
+            None => break Ok(()),
+        }
+    };
+    drop(guard);
     result
 }

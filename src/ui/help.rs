@@ -26,7 +26,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .title(Line::from(Span::styled(" Keys ", theme::TITLE)))
         .title_bottom(Line::from(Span::styled(
             format!(
-                " keys can be changed in config.toml under [keys] · {} or {} closes ",
+                " {} · {} or {} closes ",
+                if app.tour.is_some() {
+                    "the tour's keys"
+                } else {
+                    "keys can be changed in config.toml under [keys]"
+                },
                 app.keymap.key_label(Action::Help),
                 app.keymap.key_label(Action::Back)
             ),

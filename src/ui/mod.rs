@@ -13,6 +13,7 @@ mod help;
 mod metrics;
 mod segments;
 pub mod theme;
+mod tour;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -33,10 +34,12 @@ pub struct Areas {
     pub weights: Rect,
     pub metrics: Rect,
     pub footer: Rect,
+    /// `segscope tour`: the explanation panel, below the table.
+    pub tour: Option<Rect>,
 }
 
 /// Splits the screen. Also used by the event loop to know how many table rows fit.
-pub fn layout(area: Rect) -> Areas {
+pub fn layout(area: Rect, app: &App) -> Areas {
     let [header, main, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Fill(1),
@@ -45,12 +48,23 @@ pub fn layout(area: Rect) -> Areas {
     .areas(area);
     let [table, side] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(main);
+    // On a short screen the sparkline gives up height so the loss chart keeps some.
+    let weights_h = if main.height >= 36 { 12 } else { 6 };
     let [loss, weights, metrics] = Layout::vertical([
         Constraint::Fill(1),
-        Constraint::Length(12),
+        Constraint::Length(weights_h),
         Constraint::Length(12),
     ])
     .areas(side);
+    let (table, tour) = if app.tour.is_some() {
+        // The tour's tables are small: the rows plus borders and header, at most 40%.
+        let rows = app.view.rows.len() as u16 + 3;
+        let h = rows.clamp(4, (table.height * 2 / 5).max(4));
+        let [t, e] = Layout::vertical([Constraint::Length(h), Constraint::Fill(1)]).areas(table);
+        (t, Some(e))
+    } else {
+        (table, None)
+    };
     Areas {
         header,
         table,
@@ -58,12 +72,13 @@ pub fn layout(area: Rect) -> Areas {
         weights,
         metrics,
         footer,
+        tour,
     }
 }
 
 /// Segment rows that fit in the table at this terminal size (borders and header row excluded).
-pub fn table_page(area: Rect) -> usize {
-    layout(area).table.height.saturating_sub(3) as usize
+pub fn table_page(area: Rect, app: &App) -> usize {
+    layout(area, app).table.height.saturating_sub(3) as usize
 }
 
 impl Widget for &App {
@@ -77,9 +92,12 @@ impl Widget for &App {
             .render(area, buf);
             return;
         }
-        let a = layout(area);
+        let a = layout(area, self);
         render_header(self, a.header, buf);
         segments::render(self, a.table, buf);
+        if let Some(t) = a.tour {
+            tour::render(self, t, buf);
+        }
         if self.show_datamap {
             datamap::render(self, a.loss, buf);
         } else {
@@ -267,10 +285,40 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             theme::DIM,
         ));
     } else {
-        for (key, label) in app.keymap.footer() {
+        for (key, label, pad) in footer_items(app.keymap.footer(), area.width as usize) {
             spans.push(Span::styled(format!(" {key} "), theme::KEY));
-            spans.push(Span::styled(format!(" {label}  "), theme::LABEL));
+            spans.push(Span::styled(format!("{pad}{label}{pad} "), theme::LABEL));
         }
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// The footer's hints that fit in `width`: spaced out when there is room, compact when not, and
+/// when even that is too wide the hints before `help` and `quit` give way from the end, so the
+/// way to every other key is always on screen.
+fn footer_items(
+    mut items: Vec<(String, &'static str)>,
+    width: usize,
+) -> Vec<(String, &'static str, &'static str)> {
+    let len = |items: &[(String, &str)], pad: usize| -> usize {
+        items
+            .iter()
+            .map(|(k, l)| k.chars().count() + 2 + l.chars().count() + 1 + 2 * pad)
+            .sum()
+    };
+    // The last hint's trailing space may fall off the edge.
+    let width = width + 1;
+    if len(&items, 1) <= width {
+        return items.into_iter().map(|(k, l)| (k, l, " ")).collect();
+    }
+    while len(&items, 0) > width {
+        let Some(drop) = items
+            .iter()
+            .rposition(|(_, l)| *l != "help" && *l != "quit")
+        else {
+            break;
+        };
+        items.remove(drop);
+    }
+    items.into_iter().map(|(k, l)| (k, l, "")).collect()
 }

@@ -65,13 +65,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // What-if edits in force: a column naming each row's.
     let edited = !app.edits.is_empty();
     let edit_w: u16 = if edited { 14 } else { 0 };
-    let base = 2 + DOC_W + 3 + 7 * 3 + 6 + 3 + 1 + 8 + model_w + edit_w;
+    let base = 2 + 3 + 7 * 3 + 6 + 3 + 1 + 8 + model_w + edit_w;
     let mut bar_w = SHARE_BAR_W as u16;
-    let width_of = |oof: bool, issue: bool, grad: bool, bar: u16| -> u16 {
-        base + bar + if oof { 8 } else { 0 } + if issue { 7 } else { 0 } + if grad { 7 } else { 0 }
+    let mut doc_w = DOC_W;
+    let width_of = |oof: bool, issue: bool, grad: bool, bar: u16, doc: u16| -> u16 {
+        base + doc
+            + bar
+            + if oof { 8 } else { 0 }
+            + if issue { 7 } else { 0 }
+            + if grad { 7 } else { 0 }
     };
     let mut hidden: Vec<&str> = Vec::new();
-    while area.width < width_of(show_oof, issue, grad.is_some(), bar_w) + MIN_TEXT_W {
+    while area.width < width_of(show_oof, issue, grad.is_some(), bar_w, doc_w) + MIN_TEXT_W {
         if grad.take().is_some() {
             hidden.push("grad");
         } else if show_oof {
@@ -83,6 +88,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         } else if bar_w > 0 {
             bar_w = 0;
             hidden.push("share bar");
+        } else if doc_w > 0 {
+            // The preview below the table names the selected row's document.
+            doc_w = 0;
+            hidden.push("doc");
         } else {
             break;
         }
@@ -90,7 +99,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let oof_w: u16 = if show_oof { 8 } else { 0 };
     let issue_w: u16 = if issue { 7 } else { 0 };
     let grad_w: u16 = if grad.is_some() { 7 } else { 0 };
-    let fixed = base + bar_w + oof_w + issue_w + grad_w;
+    let fixed = base + doc_w + bar_w + oof_w + issue_w + grad_w;
     if !hidden.is_empty() {
         title.push(Span::styled(
             format!("· too narrow for {} ", hidden.join(", ")),
@@ -135,12 +144,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 Span::raw("")
             };
-            let mut cells = vec![
-                Cell::from(format::trim(&ds.docs[s.doc].id, DOC_W as usize)),
+            let mut cells = Vec::new();
+            if doc_w > 0 {
+                cells.push(Cell::from(format::trim(&ds.docs[s.doc].id, DOC_W as usize)));
+            }
+            cells.extend([
                 Cell::from(format!("{:>3}", s.index)),
                 Cell::from(format::trim(&s.text, text_w)),
                 Cell::from(format!("{:>7}", format::score(ds.target(i)))),
-            ];
+            ]);
             let model_cells: Vec<(f32, f32)> = if models.is_empty() {
                 vec![(pred, resid)]
             } else {
@@ -222,13 +234,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
         })
         .collect();
-    let mut header: Vec<String> = ["doc", "  #", "text", " target"].map(String::from).to_vec();
-    let mut widths = vec![
-        Constraint::Length(DOC_W),
+    let mut header: Vec<String> = Vec::new();
+    let mut widths = Vec::new();
+    if doc_w > 0 {
+        header.push("doc".into());
+        widths.push(Constraint::Length(DOC_W));
+    }
+    header.extend(["  #", "text", " target"].map(String::from));
+    widths.extend([
         Constraint::Length(3),
         Constraint::Fill(1),
         Constraint::Length(7),
-    ];
+    ]);
     if models.is_empty() {
         header.extend(["   pred".to_string(), "  resid".to_string()]);
         widths.extend([Constraint::Length(7), Constraint::Length(7)]);

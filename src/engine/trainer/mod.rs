@@ -14,6 +14,7 @@
 mod edits;
 mod eval;
 mod marks;
+mod pin;
 mod step;
 
 use eval::Evaluation;
