@@ -429,6 +429,18 @@ fn check(action: Action, key: &KeySpec) {
             press(&mut app, key);
             assert!(!app.view.outliers_only, "{label}: then clears the filters");
         }
+        Action::TagsColumn => {
+            assert!(!app.view.show_tags, "{label}");
+            press(&mut app, key);
+            assert!(app.view.show_tags, "{label}");
+            press(&mut app, key);
+            assert!(!app.view.show_tags, "{label}");
+        }
+        Action::Preview => {
+            assert!(app.show_preview, "{label}: shown by default");
+            press(&mut app, key);
+            assert!(!app.show_preview, "{label}");
+        }
         Action::NextScene | Action::PrevScene => {
             // Outside the tour there are no pages to move between, even with its keys.
             app.keymap = Keymap::tour();

@@ -36,6 +36,29 @@ impl App {
         }
     }
 
+    /// Segments with a prediction at both ends, as (index, at the mark, now), largest |change| first;
+    /// at most `k` of them.
+    pub fn diff_moved(&self, k: usize) -> Vec<(usize, f32, f32)> {
+        let (Some((_, then)), Some(r)) = (self.marks.last(), self.report.as_ref()) else {
+            return Vec::new();
+        };
+        let mut v: Vec<(usize, f32, f32)> = (0..self.ds.segments.len())
+            .filter(|&i| self.part.is_labelled(i))
+            .filter_map(|i| {
+                let (a, b) = (then.get(i)?.pred, r.segments.get(i)?.pred);
+                (a.is_finite() && b.is_finite()).then_some((i, a, b))
+            })
+            .collect();
+        let key = |x: &(usize, f32, f32)| (x.2 - x.1).abs();
+        let k = k.min(v.len());
+        if k > 0 && k < v.len() {
+            v.select_nth_unstable_by(k - 1, |a, b| key(b).total_cmp(&key(a)));
+            v.truncate(k);
+        }
+        v.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.0.cmp(&b.0)));
+        v
+    }
+
     /// Opens or closes the diff against the last mark.
     pub(super) fn toggle_diff(&mut self) {
         if self.marks.is_empty() {
@@ -44,8 +67,29 @@ impl App {
             self.overlay = if self.overlay == Overlay::Diff {
                 Overlay::None
             } else {
+                self.diff_cursor = 0;
                 Overlay::Diff
             };
+        }
+    }
+}
+
+impl App {
+    /// Moves the diff view's cursor by `delta` rows.
+    pub(super) fn move_diff_cursor(&mut self, delta: isize) {
+        let n = self
+            .diff_moved(self.diff_cursor + delta.max(0) as usize + 1)
+            .len();
+        let c = (self.diff_cursor as isize + delta).clamp(0, n.saturating_sub(1) as isize);
+        self.diff_cursor = c as usize;
+    }
+
+    /// Opens the detail view of the diff view's selected segment; Esc comes back to the diff.
+    pub(super) fn open_from_diff(&mut self) {
+        if let Some(&(i, _, _)) = self.diff_moved(self.diff_cursor + 1).get(self.diff_cursor) {
+            self.overlay = Overlay::Detail(i);
+            self.detail_scroll = 0;
+            self.detail_from_diff = true;
         }
     }
 }

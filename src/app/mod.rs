@@ -127,6 +127,14 @@ pub struct App {
     pub datamap: Option<DataMap>,
     /// The data map replaces the loss chart.
     pub show_datamap: bool,
+    /// The selected segment's whole text, wrapped, below the table.
+    pub show_preview: bool,
+    /// Lines the detail view's text is scrolled by.
+    pub detail_scroll: u16,
+    /// The diff view's selected row, and whether the open detail view came from it (Esc goes
+    /// back there).
+    pub diff_cursor: usize,
+    pub detail_from_diff: bool,
     /// Marked steps and every segment's prediction then (for the diff view), newest last.
     pub marks: Vec<(u64, Arc<Vec<SegmentEval>>)>,
     /// The last fork: the run went back from the first step to the second (a rewind, or the
@@ -182,6 +190,7 @@ impl App {
                 outliers_only: false,
                 region: None,
                 show_context: false,
+                show_tags: false,
                 rows: Vec::new(),
                 cursor: 0,
                 offset: 0,
@@ -208,6 +217,10 @@ impl App {
             dm_window: Window::default(),
             datamap: None,
             show_datamap: false,
+            show_preview: true,
+            detail_scroll: 0,
+            diff_cursor: 0,
+            detail_from_diff: false,
             marks: Vec::new(),
             forked: None,
             edits: Edits::default(),
@@ -274,8 +287,17 @@ impl App {
                 self.status = None;
                 self.engine(Control::Back(1));
             }
+            Action::Up if self.overlay == Overlay::Diff => self.move_diff_cursor(-1),
+            Action::Down if self.overlay == Overlay::Diff => self.move_diff_cursor(1),
             Action::Up => self.move_cursor(-1),
             Action::Down => self.move_cursor(1),
+            // In the detail view the page keys scroll its text.
+            Action::PageUp if matches!(self.overlay, Overlay::Detail(_)) => {
+                self.detail_scroll = self.detail_scroll.saturating_sub(5);
+            }
+            Action::PageDown if matches!(self.overlay, Overlay::Detail(_)) => {
+                self.detail_scroll = self.detail_scroll.saturating_add(5);
+            }
             Action::PageUp => self.move_cursor(-(self.page.max(1) as isize)),
             Action::PageDown => self.move_cursor(self.page.max(1) as isize),
             Action::Home => self.move_cursor(isize::MIN / 2),
@@ -322,9 +344,12 @@ impl App {
             }
             Action::NextOutlier => self.jump_outlier(true),
             Action::PrevOutlier => self.jump_outlier(false),
+            Action::Detail if self.overlay == Overlay::Diff => self.open_from_diff(),
             Action::Detail => {
+                self.detail_from_diff = false;
                 if let Some(i) = self.selected() {
                     self.overlay = Overlay::Detail(i);
+                    self.detail_scroll = 0;
                 }
             }
             Action::LogY => self.log_y = !self.log_y,
@@ -346,6 +371,8 @@ impl App {
                     self.status = Some("nothing to export before the first report".into());
                 }
             }
+            Action::TagsColumn => self.view.show_tags = !self.view.show_tags,
+            Action::Preview => self.show_preview = !self.show_preview,
             Action::ShowContext => {
                 self.view.show_context = !self.view.show_context;
                 self.refresh_rows();
@@ -397,6 +424,9 @@ impl App {
                     self.view.typing = false;
                     self.view.filter.clear();
                     self.refresh_rows();
+                } else if matches!(self.overlay, Overlay::Detail(_)) && self.detail_from_diff {
+                    self.detail_from_diff = false;
+                    self.overlay = Overlay::Diff;
                 } else if self.overlay != Overlay::None {
                     self.overlay = Overlay::None;
                 } else if !self.view.filter.is_empty()

@@ -89,6 +89,8 @@ pub struct TableView {
     pub region: Option<crate::analysis::datamap::Region>,
     /// Context-only segments (no target) are listed too, dimmed.
     pub show_context: bool,
+    /// A column of each row's tags and `meta` labels.
+    pub show_tags: bool,
     /// Global segment indices of the visible rows, in display order.
     pub rows: Vec<usize>,
     /// Position of the cursor in `rows`.

@@ -23,7 +23,10 @@ impl App {
         } else if self.view.cursor >= self.view.offset + page {
             self.view.offset = self.view.cursor + 1 - page;
         }
-        if let (Overlay::Detail(_), Some(i)) = (self.overlay, self.selected()) {
+        if let (Overlay::Detail(was), Some(i)) = (self.overlay, self.selected()) {
+            if was != i {
+                self.detail_scroll = 0;
+            }
             self.overlay = Overlay::Detail(i);
         }
     }

@@ -154,20 +154,26 @@ impl Dataset {
 }
 
 /// Labels for segment `index` from a document's `meta`: every key whose value is an object with
-/// an entry for that index (`{"noise": {"1": "flipped"}}` labels segment 1 `noise: flipped`).
+/// an entry for that index (`{"noise": {"1": "flipped"}}` labels segment 1 `noise: flipped`), and
+/// every key whose value is a plain string, number or boolean, which labels each segment of the
+/// document (ProcessBench's `generator` and `final_answer_correct`).
 pub fn meta_labels(meta: Option<&Value>, index: usize) -> Vec<(String, String)> {
     let Some(Value::Object(m)) = meta else {
         return Vec::new();
     };
     let key = index.to_string();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
     m.iter()
         .filter_map(|(k, v)| {
-            let label = v.as_object()?.get(&key)?;
-            let text = match label {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+            let label = match v {
+                Value::Object(o) => o.get(&key)?,
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => v,
+                Value::Null | Value::Array(_) => return None,
             };
-            Some((k.clone(), text))
+            Some((k.clone(), text(label)))
         })
         .collect()
 }

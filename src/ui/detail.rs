@@ -59,8 +59,11 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
         Constraint::Fill(1),
     ])
     .areas(inner);
+    // Scrolled (PgUp/PgDn) when the text is taller than its part of the popup.
+    let max_scroll = (wrapped as u16).saturating_sub(text_area.height);
     Paragraph::new(context)
         .wrap(Wrap { trim: false })
+        .scroll((app.detail_scroll.min(max_scroll), 0))
         .render(text_area, buf);
     Paragraph::new(facts_text)
         .wrap(Wrap { trim: false })
@@ -91,12 +94,14 @@ fn render_frame(app: &App, i: usize, area: Rect, buf: &mut Buffer) -> Rect {
         ]))
         .title_bottom(Line::from(Span::styled(
             format!(
-                " {} close · {}/{} previous/next segment · {}/{} outliers ",
+                " {} close · {}/{} previous/next segment · {}/{} outliers · {}/{} scroll the text ",
                 app.keymap.key_label(crate::app::Action::Back),
                 app.keymap.key_label(crate::app::Action::Up),
                 app.keymap.key_label(crate::app::Action::Down),
                 app.keymap.key_label(crate::app::Action::PrevOutlier),
                 app.keymap.key_label(crate::app::Action::NextOutlier),
+                app.keymap.key_label(crate::app::Action::PageUp),
+                app.keymap.key_label(crate::app::Action::PageDown),
             ),
             theme::DIM,
         )));
@@ -132,17 +137,28 @@ fn context_lines(app: &App, i: usize) -> Vec<Line<'static>> {
             format::score(sj.score.unwrap_or(f32::NAN)),
             format::score(pj)
         );
-        if j == i {
-            lines.push(Line::from(vec![
-                Span::styled(format!("▶ {:>2}  ", sj.index), theme::TITLE),
-                Span::styled(sj.text.clone(), theme::VALUE),
-                Span::styled(nums, theme::LABEL),
-            ]));
+        let (mark, mark_style, text_style, nums_style) = if j == i {
+            ("▶", theme::TITLE, theme::VALUE, theme::LABEL)
         } else {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:>2}  {}", sj.index, sj.text), theme::DIM),
-                Span::styled(nums, theme::DIM),
-            ]));
+            (" ", theme::DIM, theme::DIM, theme::DIM)
+        };
+        // The step's own line breaks, each line under the first (a step of a math solution is
+        // often an equation on a line of its own).
+        let text: Vec<&str> = sj.text.trim_end().lines().collect();
+        let last = text.len().saturating_sub(1);
+        for (k, t) in text.iter().enumerate() {
+            let mut spans = vec![
+                if k == 0 {
+                    Span::styled(format!("{mark} {:>2}  ", sj.index), mark_style)
+                } else {
+                    Span::raw("      ")
+                },
+                Span::styled(t.to_string(), text_style),
+            ];
+            if k == last {
+                spans.push(Span::styled(nums.clone(), nums_style));
+            }
+            lines.push(Line::from(spans));
         }
     }
     lines

@@ -50,6 +50,15 @@ pub fn bar(frac: f64, width: usize) -> String {
 }
 
 /// Trims `s` to at most `width` characters, marking the cut with "…".
+/// `s` on one line: each line break shown as ` ↵ `, tabs as spaces (a table cell shows only
+/// its first line, which would hide the rest of a multi-line step).
+pub fn one_line(s: &str) -> String {
+    s.trim_end()
+        .replace("\r\n", "\n")
+        .replace('\n', " ↵ ")
+        .replace('\t', " ")
+}
+
 pub fn trim(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_string();

@@ -11,6 +11,7 @@ mod edits;
 pub mod format;
 mod help;
 mod metrics;
+mod preview;
 mod segments;
 pub mod theme;
 mod tour;
@@ -36,6 +37,8 @@ pub struct Areas {
     pub footer: Rect,
     /// `segscope tour`: the explanation panel, below the table.
     pub tour: Option<Rect>,
+    /// The selected segment's whole text, below the table.
+    pub preview: Option<Rect>,
 }
 
 /// Splits the screen. Also used by the event loop to know how many table rows fit.
@@ -65,6 +68,16 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     } else {
         (table, None)
     };
+    let (table, preview) = if app.show_preview && app.tour.is_none() {
+        let [t, p] = Layout::vertical([
+            Constraint::Fill(1),
+            Constraint::Length(preview::height(table.height)),
+        ])
+        .areas(table);
+        (t, Some(p))
+    } else {
+        (table, None)
+    };
     Areas {
         header,
         table,
@@ -73,6 +86,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         metrics,
         footer,
         tour,
+        preview,
     }
 }
 
@@ -97,6 +111,9 @@ impl Widget for &App {
         segments::render(self, a.table, buf);
         if let Some(t) = a.tour {
             tour::render(self, t, buf);
+        }
+        if let Some(p) = a.preview {
+            preview::render(self, p, buf);
         }
         if self.show_datamap {
             datamap::render(self, a.loss, buf);

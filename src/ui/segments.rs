@@ -13,6 +13,8 @@ const DOC_W: u16 = 10;
 const SHARE_BAR_W: usize = 6;
 /// The narrowest the text column gets before optional columns give way.
 const MIN_TEXT_W: u16 = 16;
+/// The tags and labels column.
+const TAGS_W: u16 = 18;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let v = &app.view;
@@ -65,18 +67,21 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // What-if edits in force: a column naming each row's.
     let edited = !app.edits.is_empty();
     let edit_w: u16 = if edited { 14 } else { 0 };
+    // The tags and meta labels, when asked for (`t`).
+    let mut tags = v.show_tags;
     let base = 2 + 3 + 7 * 3 + 6 + 3 + 1 + 8 + model_w + edit_w;
     let mut bar_w = SHARE_BAR_W as u16;
     let mut doc_w = DOC_W;
-    let width_of = |oof: bool, issue: bool, grad: bool, bar: u16, doc: u16| -> u16 {
+    let width_of = |oof: bool, issue: bool, grad: bool, bar: u16, doc: u16, tags: bool| -> u16 {
         base + doc
+            + if tags { TAGS_W + 1 } else { 0 }
             + bar
             + if oof { 8 } else { 0 }
             + if issue { 7 } else { 0 }
             + if grad { 7 } else { 0 }
     };
     let mut hidden: Vec<&str> = Vec::new();
-    while area.width < width_of(show_oof, issue, grad.is_some(), bar_w, doc_w) + MIN_TEXT_W {
+    while area.width < width_of(show_oof, issue, grad.is_some(), bar_w, doc_w, tags) + MIN_TEXT_W {
         if grad.take().is_some() {
             hidden.push("grad");
         } else if show_oof {
@@ -92,6 +97,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             // The preview below the table names the selected row's document.
             doc_w = 0;
             hidden.push("doc");
+        } else if tags {
+            tags = false;
+            hidden.push("tags");
         } else {
             break;
         }
@@ -99,7 +107,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let oof_w: u16 = if show_oof { 8 } else { 0 };
     let issue_w: u16 = if issue { 7 } else { 0 };
     let grad_w: u16 = if grad.is_some() { 7 } else { 0 };
-    let fixed = base + doc_w + bar_w + oof_w + issue_w + grad_w;
+    let tags_w: u16 = if tags { TAGS_W + 1 } else { 0 };
+    let fixed = base + doc_w + bar_w + oof_w + issue_w + grad_w + tags_w;
     if !hidden.is_empty() {
         title.push(Span::styled(
             format!("· too narrow for {} ", hidden.join(", ")),
@@ -150,9 +159,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
             cells.extend([
                 Cell::from(format!("{:>3}", s.index)),
-                Cell::from(format::trim(&s.text, text_w)),
-                Cell::from(format!("{:>7}", format::score(ds.target(i)))),
+                Cell::from(format::trim(&format::one_line(&s.text), text_w)),
             ]);
+            if tags {
+                cells.push(Cell::from(Span::styled(
+                    format::trim(&tags_text(s), TAGS_W as usize),
+                    theme::LABEL,
+                )));
+            }
+            cells.push(Cell::from(format!("{:>7}", format::score(ds.target(i)))));
             let model_cells: Vec<(f32, f32)> = if models.is_empty() {
                 vec![(pred, resid)]
             } else {
@@ -240,12 +255,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         header.push("doc".into());
         widths.push(Constraint::Length(DOC_W));
     }
-    header.extend(["  #", "text", " target"].map(String::from));
-    widths.extend([
-        Constraint::Length(3),
-        Constraint::Fill(1),
-        Constraint::Length(7),
-    ]);
+    header.extend(["  #", "text"].map(String::from));
+    widths.extend([Constraint::Length(3), Constraint::Fill(1)]);
+    if tags {
+        header.push("tags · labels".into());
+        widths.push(Constraint::Length(TAGS_W));
+    }
+    header.push(" target".into());
+    widths.push(Constraint::Length(7));
     if models.is_empty() {
         header.extend(["   pred".to_string(), "  resid".to_string()]);
         widths.extend([Constraint::Length(7), Constraint::Length(7)]);
@@ -291,4 +308,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let r = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
         Span::styled(msg, theme::DIM).render(r, buf);
     }
+}
+
+/// A segment's tags, then its `meta` labels as `key=value`, comma-separated.
+pub fn tags_text(s: &crate::data::Segment) -> String {
+    s.tags
+        .iter()
+        .cloned()
+        .chain(s.labels.iter().map(|(k, v)| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(",")
 }

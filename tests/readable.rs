@@ -1,0 +1,160 @@
+//! Readable on real data: a multi-line step in the table, the preview and the detail view; tags
+//! and a document's scalar `meta` as labels; the diff view's own cursor.
+
+mod common;
+
+use std::sync::Arc;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use segscope::app::{Action, App, Keymap, Overlay};
+use segscope::config::UiConfig;
+use segscope::data::{ReadOptions, parse_str};
+
+/// ProcessBench's shape: a step whose answer is on its second line, a document-level generator.
+const DATA: &str = r#"{"id": "math-454", "prompt": "Simplify.", "split": "train", "meta": {"generator": "Qwen2-7B", "final_answer_correct": false}, "segments": [{"text": "Combine like terms.", "score": 1.0, "tags": ["algebra"]}, {"text": "Thus, the final answer is:\n\\boxed{3a-2}", "score": 0.0, "tags": ["answer"]}]}
+{"id": "math-2", "prompt": "Add.", "split": "dev", "segments": [{"text": "Intersection Points\nThe intersection is at x = 2.", "score": 1.0}]}
+"#;
+
+fn app() -> App {
+    let ds = Arc::new(
+        parse_str(DATA, "pb.jsonl", &ReadOptions::default())
+            .expect("data")
+            .0,
+    );
+    let part = common::partition(&ds);
+    let mut app = App::new(
+        ds,
+        part,
+        UiConfig::default(),
+        common::info(),
+        Keymap::default(),
+    );
+    app.view.sort = segscope::app::SortKey::Id;
+    app.view.desc = false;
+    app.refresh_rows();
+    app
+}
+
+fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    t.draw(|f| f.render_widget(app, f.area())).expect("draw");
+    t.backend().to_string()
+}
+
+#[test]
+fn a_step_past_its_first_line_break_is_shown_whole() {
+    let mut app = app();
+    app.update(Action::Down);
+    assert_eq!(app.selected(), Some(1));
+    for (w, h) in [(160, 48), (100, 28)] {
+        let screen = draw(&app, w, h);
+        // The table keeps the line after the break, marked (at 100 columns the text column is
+        // too narrow to reach it; the preview has it).
+        if w == 160 {
+            assert!(
+                screen.contains("Thus, the final answer is: ↵ \\box"),
+                "{screen}"
+            );
+        }
+        // The preview has both lines, each on its own.
+        let lines: Vec<&str> = screen.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| l.contains("│Thus, the final answer is:  "))
+            .unwrap_or_else(|| panic!("{w}x{h}: the preview's first line: {screen}"));
+        assert!(
+            lines[first + 1].contains("│\\boxed{3a-2}"),
+            "{w}x{h}: {screen}"
+        );
+        // Its title names the segment, its tags and the document's labels.
+        assert!(screen.contains("math-454:1"), "{screen}");
+        assert!(screen.contains("answer,"), "{screen}");
+    }
+    app.update(Action::Preview);
+    assert!(
+        !draw(&app, 160, 48).contains("│\\boxed{3a-2}"),
+        "v hides the preview"
+    );
+}
+
+#[test]
+fn the_detail_view_keeps_line_breaks_and_scrolls() {
+    let mut app = app();
+    app.update(Action::ToggleSplit);
+    app.update(Action::Detail);
+    let screen = draw(&app, 160, 48);
+    assert!(
+        !screen.contains("PointsThe"),
+        "lines are not joined: {screen}"
+    );
+    assert!(screen.contains("Intersection Points"), "{screen}");
+    assert!(screen.contains("The intersection is at x = 2."), "{screen}");
+    assert!(screen.contains("scroll the text"), "{screen}");
+    app.update(Action::PageDown);
+    assert_eq!(app.detail_scroll, 5, "PgDn scrolls the detail view's text");
+    assert!(matches!(app.overlay, Overlay::Detail(_)), "and stays in it");
+    app.update(Action::PageUp);
+    assert_eq!(app.detail_scroll, 0);
+}
+
+#[test]
+fn tags_and_scalar_meta_are_labels_in_the_column_filter_and_detail() {
+    let mut app = app();
+    let s = &app.ds.segments[1];
+    assert!(
+        s.labels.contains(&("generator".into(), "Qwen2-7B".into())),
+        "{:?}",
+        s.labels
+    );
+    assert!(
+        s.labels
+            .contains(&("final_answer_correct".into(), "false".into()))
+    );
+    app.update(Action::TagsColumn);
+    let screen = draw(&app, 200, 48);
+    assert!(screen.contains("tags · labels"), "{screen}");
+    assert!(screen.contains("algebra,final_answer_c"), "{screen}");
+    for c in "tag:answer".chars() {
+        app.update(Action::Filter);
+        app.update(Action::FilterChar(c));
+    }
+    app.update(Action::FilterDone);
+    assert_eq!(app.view.rows, vec![1]);
+    app.update(Action::Back);
+    for c in "label:qwen".chars() {
+        app.update(Action::FilterChar(c));
+    }
+    assert_eq!(app.view.rows, vec![0, 1], "both steps of the Qwen document");
+    app.update(Action::Detail);
+    let detail = draw(&app, 160, 48);
+    assert!(detail.contains("generator Qwen2-7B"), "{detail}");
+}
+
+#[test]
+fn the_diff_view_has_its_own_cursor_enter_opens_its_row_and_esc_comes_back() {
+    let mut app = common::app_after(4);
+    app.update(Action::Mark);
+    let ds = app.ds.clone();
+    for s in 5..=12 {
+        app.on_report(common::report(&ds, s), 25.0);
+    }
+    app.refresh_rows();
+    let table_sel = app.selected();
+    app.update(Action::Diff);
+    assert_eq!(app.overlay, Overlay::Diff);
+    app.update(Action::Down);
+    assert_eq!(app.diff_cursor, 1);
+    assert_eq!(app.selected(), table_sel, "the main table's cursor stays");
+    let second = app.diff_moved(2)[1].0;
+    app.update(Action::Detail);
+    assert_eq!(
+        app.overlay,
+        Overlay::Detail(second),
+        "the diff's row, not the table's"
+    );
+    app.update(Action::Back);
+    assert_eq!(app.overlay, Overlay::Diff, "Esc comes back to the diff");
+    app.update(Action::Back);
+    assert_eq!(app.overlay, Overlay::None);
+}
