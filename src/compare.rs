@@ -59,11 +59,19 @@ pub const RANKED: [Ranked; 5] = [
     ("pair acc", true, |m| m.pairwise_acc),
 ];
 
-/// For each ranked metric, the model that leads on the dev split.
+/// For each ranked metric, the model that leads on the dev split; none where every model ties
+/// (at step 0 they are the same model).
 pub fn leaders(models: &[ModelResult]) -> Vec<(&'static str, String)> {
     RANKED
         .iter()
         .filter_map(|&(name, higher, f)| {
+            let values: Vec<f64> = models.iter().map(|m| f(&m.dev)).collect();
+            let tied = values
+                .windows(2)
+                .all(|w| w[0] == w[1] || (w[0].is_nan() && w[1].is_nan()));
+            if tied {
+                return None;
+            }
             let best = models
                 .iter()
                 .filter(|m| f(&m.dev).is_finite())

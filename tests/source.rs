@@ -95,6 +95,7 @@ fn next_reports(h: &source::SourceHandle, n: usize) -> (Vec<u64>, Vec<String>) {
             Ok(Event::Report(r, _)) => steps.push(r.step),
             Ok(Event::Message(m)) => msgs.push(m),
             Ok(Event::Data(..)) => panic!("the trainer's segments never change"),
+            Ok(Event::Replay(..)) => panic!("a trainer replays nothing"),
             Ok(Event::Edited(ds)) => msgs.push(format!("(edited: {})", ds.target(0))),
             Err(e) => panic!("no report after {steps:?}: {e}"),
         }

@@ -250,3 +250,109 @@ fn without_a_control_file_the_keys_say_so() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Takes the source's events into `app` until `cond` holds (or 5 s pass).
+fn pump(
+    h: &segscope::source::SourceHandle,
+    app: &mut segscope::app::App,
+    cond: impl Fn(&segscope::app::App) -> bool,
+) {
+    use segscope::source::Event;
+    for _ in 0..500 {
+        while let Ok(e) = h.events.try_recv() {
+            match e {
+                Event::Report(r, rate) => app.on_report(*r, rate),
+                Event::Replay(r, newest) => app.on_replay(*r, newest),
+                Event::Message(m) => app.on_io_done(m),
+                Event::Data(ds, part) => app.set_data(ds, part),
+                Event::Edited(ds) => app.set_edited(ds),
+            }
+        }
+        if cond(app) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!(
+        "timed out: history {:?}",
+        app.history.iter().map(|h| h.step).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() {
+    use segscope::app::{Action, App, Keymap};
+    use segscope::source::watch;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("done.jsonl");
+    let steps: String = (1..=30).map(step).collect();
+    std::fs::write(
+        &p,
+        format!(
+            "{}\n{SEGS}{steps}",
+            r#"{"format": "segscope.stream", "version": 1}"#
+        ),
+    )
+    .expect("write");
+    let mut w = watch::open(&p, watch::Open::default(), |_| {}).expect("open");
+    let (ds, part) = watch::data_of(&mut w).expect("segments");
+    let mut app = App::new(
+        ds,
+        part,
+        segscope::config::UiConfig::default(),
+        segscope::app::RunInfo {
+            backend: "stream".into(),
+            loss: String::new(),
+            optimizer: "t".into(),
+            lr: 0.0,
+            batch_size: 0,
+            data: "done.jsonl".into(),
+            save_dir: "ck".into(),
+            export_path: "out.csv".into(),
+        },
+        Keymap::default(),
+    );
+    let h = watch::spawn(w).expect("spawn");
+    app.caps = h.capabilities;
+    pump(&h, &mut app, |a| a.history.len() == 30);
+    assert_eq!(
+        app.history.first().map(|p| p.step),
+        Some(1),
+        "every step, not the last alone"
+    );
+    assert!(app.datamap.is_some(), "the data map has its steps");
+    assert_eq!(app.replay, None);
+    // Two steps back: the history stays whole and nothing forked; the header and the chart say
+    // which step is shown.
+    for _ in 0..2 {
+        app.update(Action::StepBack);
+        for e in app.outbox.drain(..) {
+            if let segscope::app::Effect::Source(c) = e {
+                h.control.send(c).expect("send");
+            }
+        }
+    }
+    pump(&h, &mut app, |a| a.replay == Some((28, 30)));
+    assert_eq!(app.history.len(), 30);
+    assert_eq!(app.forked, None, "a replay is not a fork");
+    assert_eq!(app.report.as_ref().map(|r| r.step), Some(28));
+    let screen = {
+        let mut t =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).expect("terminal");
+        t.draw(|f| f.render_widget(&app, f.area())).expect("draw");
+        t.backend().to_string()
+    };
+    assert!(screen.contains("replaying step 28 of 30"), "{screen}");
+    assert!(screen.contains("step 28 of 30 (r: newest)"), "{screen}");
+    // r goes back to the newest, though this writer takes no commands.
+    app.update(Action::ToggleRun);
+    for e in app.outbox.drain(..) {
+        if let segscope::app::Effect::Source(c) = e {
+            h.control.send(c).expect("send");
+        }
+    }
+    pump(&h, &mut app, |a| {
+        a.replay.is_none() && a.report.as_ref().is_some_and(|r| r.step == 30)
+    });
+    assert_eq!(app.history.len(), 30);
+}

@@ -140,6 +140,8 @@ pub struct App {
     /// The last fork: the run went back from the first step to the second (a rewind, or the
     /// best model restored).
     pub forked: Option<(u64, u64)>,
+    /// A stream's recorded step shown again, and the newest recorded step (`None`: live).
+    pub replay: Option<(u64, u64)>,
     /// The what-if edits in force, in order (the source has the same list).
     pub edits: Edits,
     /// A weight or target being typed.
@@ -223,6 +225,7 @@ impl App {
             detail_from_diff: false,
             marks: Vec::new(),
             forked: None,
+            replay: None,
             edits: Edits::default(),
             prompt: None,
             tour: None,
@@ -269,9 +272,15 @@ impl App {
                 self.status = None;
                 self.engine(Control::Step(self.ui.n_steps));
             }
+            // Replaying a stream's older step, r goes back to the newest whether or not the
+            // writer takes commands.
+            Action::ToggleRun if self.replay.is_some() && !self.caps.run => {
+                self.status = None;
+                self.engine(Control::Run);
+            }
             Action::ToggleRun if !self.caps.run => {
                 self.status = Some(
-                    "this stream's writer takes no commands (its header names no control file); space and p replay the recorded steps".into(),
+                    "this stream's writer takes no commands; space and p replay its steps".into(),
                 );
             }
             Action::ToggleRun => self.toggle_run(),
@@ -376,6 +385,12 @@ impl App {
             Action::ShowContext => {
                 self.view.show_context = !self.view.show_context;
                 self.refresh_rows();
+            }
+            Action::RestoreBest if self.report.as_ref().is_some_and(|r| !r.models.is_empty()) => {
+                self.status = Some(
+                    "a comparison keeps no best model: train one objective to go back to its best step"
+                        .into(),
+                );
             }
             Action::RestoreBest => match self.best {
                 Some((step, _)) => {

@@ -38,6 +38,7 @@ impl App {
     /// Takes in a step report from the engine. `rate` is the measured steps per second.
     pub fn on_report(&mut self, r: StepReport, rate: f64) {
         self.rate = rate;
+        self.replay = None;
         if let Some(reason) = &r.diverged {
             self.run = RunState::Diverged {
                 step: r.step,
@@ -110,6 +111,22 @@ impl App {
                     self.model_preds.pop_front();
                 }
             }
+        }
+        self.analysis = Analysis::of(&r, &self.part, &self.classes, self.ui.outlier_k);
+        self.refresh_label_metrics(&r);
+        self.report = Some(r);
+        self.view.dirty = true;
+    }
+
+    /// Shows a recorded step again (a stream's `p` and `space`): the table, metrics and detail
+    /// view are that step's; the history stays whole. `newest` is the newest recorded step; when
+    /// it is the step shown, the view is live again.
+    pub fn on_replay(&mut self, r: StepReport, newest: u64) {
+        self.replay = (r.step != newest).then_some((r.step, newest));
+        if let Some(old) = self.report.take()
+            && r.eval_step != old.eval_step
+        {
+            self.prev_metrics = Some((old.train, old.dev));
         }
         self.analysis = Analysis::of(&r, &self.part, &self.classes, self.ui.outlier_k);
         self.refresh_label_metrics(&r);

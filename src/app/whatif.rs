@@ -12,12 +12,19 @@ pub struct Prompt {
 }
 
 impl App {
+    /// Why this source takes no what-if edits.
+    pub(super) fn no_edits_why(&self) -> String {
+        if self.report.as_ref().is_some_and(|r| !r.models.is_empty()) {
+            "a comparison takes no what-if edits: train one objective to edit its data".into()
+        } else {
+            "this source has no training to edit; edits need segscope's own trainer".into()
+        }
+    }
+
     /// Adds a what-if edit of the selected segment, if the data and the source allow it.
     pub(super) fn edit(&mut self, segment: usize, action: EditAction) {
         if !self.caps.edit {
-            self.status = Some(
-                "this source has no training to edit; edits need segscope's own trainer".into(),
-            );
+            self.status = Some(self.no_edits_why());
             return;
         }
         if let Err((_, why)) = edits::check(&self.ds, &self.part, segment, action) {
@@ -70,9 +77,7 @@ impl App {
     /// Starts typing a weight (`weight`) or a target for the selected segment.
     pub(super) fn start_prompt(&mut self, weight: bool) {
         if !self.caps.edit {
-            self.status = Some(
-                "this source has no training to edit; edits need segscope's own trainer".into(),
-            );
+            self.status = Some(self.no_edits_why());
         } else if let Some(i) = self.selected() {
             self.prompt = Some(Prompt {
                 segment: i,

@@ -82,6 +82,9 @@ pub enum Control {
 pub enum Event {
     /// A step's report, and the measured steps per second.
     Report(Box<StepReport>, f64),
+    /// A recorded step shown again (a stream's `p` and `space`), and the newest recorded step:
+    /// the history stays; when the two are the same the view is live again.
+    Replay(Box<StepReport>, u64),
     /// The result of a command that did I/O (a save), or of an export; a warning.
     Message(String),
     /// The segments changed (a stream added some, or was rewritten): the dataset and partition

@@ -206,10 +206,10 @@ impl Watch {
                 let was_replaying = self.position.take().is_some();
                 match self.command("run") {
                     Ok(m) => (Some(m), was_replaying),
-                    Err(e) => (
-                        Some(format!("following the newest step; {e}")),
-                        was_replaying,
-                    ),
+                    Err(_) if was_replaying => {
+                        (Some("back to the newest recorded step".into()), true)
+                    }
+                    Err(e) => (Some(e), false),
                 }
             }
             Control::Pause => (Some(self.command("pause").unwrap_or_else(|e| e)), false),
@@ -324,14 +324,30 @@ pub fn spawn(w: Watch) -> std::io::Result<SourceHandle> {
 }
 
 fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {
-    let send = |w: &Watch, rate: f64| match w.shown() {
-        Some(r) => out.send(Event::Report(Box::new(r.clone()), rate)).is_ok(),
-        None => true,
+    // Every recorded step goes to the app once, in order, so its charts, data map and diff have
+    // the whole history, whether the stream is finished or still growing. While an older step is
+    // shown (`p`), new steps wait; they follow when the view is live again.
+    let mut sent = 0usize;
+    let catch_up = |w: &Watch, sent: &mut usize, rate: f64| -> bool {
+        let n = w.state.reports.len();
+        for r in &w.state.reports[(*sent).min(n)..] {
+            if out.send(Event::Report(Box::new(r.clone()), rate)).is_err() {
+                return false;
+            }
+        }
+        *sent = n;
+        true
     };
-    let send_shown = |w: &Watch| send(w, 0.0);
+    let replay = |w: &Watch| -> bool {
+        let newest = w.state.reports.last().map_or(0, |r| r.step);
+        match w.shown() {
+            Some(r) => out.send(Event::Replay(Box::new(r.clone()), newest)).is_ok(),
+            None => true,
+        }
+    };
     // Steps per second as they arrive from the writer.
     let mut meter = super::driver::RateMeter::default();
-    if !send_shown(&w) {
+    if !catch_up(&w, &mut sent, 0.0) {
         return;
     }
     let mut segments = w.state.segments();
@@ -340,7 +356,7 @@ fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {
             Ok(Control::Quit) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(c) => {
                 let (msg, show) = w.control(&c);
-                if show && !send_shown(&w) {
+                if show && !(replay(&w) && (!w.live() || catch_up(&w, &mut sent, 0.0))) {
                     return;
                 }
                 if let Some(m) = msg
@@ -377,7 +393,7 @@ fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {
             for _ in 0..steps {
                 rate = meter.tick();
             }
-            if w.live() && !send(&w, rate) {
+            if w.live() && !catch_up(&w, &mut sent, rate) {
                 return;
             }
         }

@@ -84,6 +84,7 @@ impl Loop {
         loop {
             match source.events.try_recv() {
                 Ok(source::Event::Report(r, rate)) => app.on_report(*r, rate),
+                Ok(source::Event::Replay(r, newest)) => app.on_replay(*r, newest),
                 Ok(source::Event::Message(m)) => app.on_io_done(m),
                 Ok(source::Event::Data(ds, part)) => app.set_data(ds, part),
                 Ok(source::Event::Edited(ds)) => app.set_edited(ds),
@@ -227,8 +228,13 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
                     let tx = source.events_tx.clone();
                     // Off the UI thread: a million rows take a while to write.
                     thread::spawn(move || {
-                        let written =
-                            export::write(&path, &r, &ds, &part, k, map.as_ref(), &labels);
+                        // A comparison exports every model's prediction and residual.
+                        let written = if r.models.is_empty() {
+                            export::write(&path, &r, &ds, &part, k, map.as_ref(), &labels)
+                                .map_err(|e| e.to_string())
+                        } else {
+                            crate::compare::write_report(&path, &r, &ds, &part)
+                        };
                         let mut msg = match written {
                             Ok(n) => format!("exported {n} segments to {}", path.display()),
                             Err(e) => format!("export failed: {e}"),

@@ -145,6 +145,12 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled("━ train ", Style::new().fg(theme::TRAIN)),
         Span::styled("━ dev ", Style::new().fg(theme::DEV)),
     ];
+    if let Some((shown, newest)) = app.replay {
+        spans.push(Span::styled(
+            format!("│ ▶ step {shown} of {newest} (r: newest) "),
+            theme::STATUS,
+        ));
+    }
     if let Some((from, to)) = app.forked {
         // The charts were cut back: the run went back and forked there.
         spans.push(Span::styled(

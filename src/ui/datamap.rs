@@ -32,12 +32,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .borders(Borders::ALL)
             .border_style(theme::BORDER)
             .title(Line::from(title));
-        Paragraph::new(format!(
-            "The data map needs two refreshed steps; it looks back over the last {WINDOW}."
-        ))
-        .style(theme::DIM)
-        .block(block)
-        .render(area, buf);
+        let why = match app.forked {
+            Some((_, to)) => format!(
+                "The run went back to step {to}: the data map fills again after two refreshed steps (it looks back over the last {WINDOW})."
+            ),
+            None => format!(
+                "The data map needs two refreshed steps; it looks back over the last {WINDOW}."
+            ),
+        };
+        Paragraph::new(why)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .style(theme::DIM)
+            .block(block)
+            .render(area, buf);
         return;
     };
     let counts = map.counts(&app.part, split);
@@ -45,6 +52,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         format!("{} · steps {}-{} · ", split.name(), map.first, map.last),
         theme::LABEL,
     ));
+    // The counts must fit the title: on a narrow panel the region names shrink to letters.
+    let long: usize = Region::ALL
+        .iter()
+        .zip(&counts)
+        .map(|(r, c)| r.name().len() + c.to_string().len() + 2)
+        .sum::<usize>()
+        + title
+            .iter()
+            .map(|s| s.content.chars().count())
+            .sum::<usize>();
+    let short = long + 2 > area.width as usize;
     for (r, c) in Region::ALL.iter().zip(counts) {
         let style = if app.view.region == Some(*r) {
             Style::new()
@@ -53,7 +71,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             Style::new().fg(color(*r))
         };
-        title.push(Span::styled(format!("{} {c} ", r.name()), style));
+        let name = if short { &r.name()[..1] } else { r.name() };
+        title.push(Span::styled(format!("{name} {c} "), style));
     }
     let rows = app.part.indices(split);
     // `l` (log y) applies here too: a few large residuals otherwise squash everything else

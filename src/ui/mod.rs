@@ -156,7 +156,11 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     let step = app.report.as_ref().map_or(0, |r| r.step);
     // A stream runs at its writer's pace: "following" its newest step unless paused through the
     // control file.
+    let replay = app
+        .replay
+        .map(|(s, n)| format!("● replaying step {s} of {n}"));
     let state = match (app.info.backend.as_str(), &app.run) {
+        _ if replay.is_some() => "paused",
         ("stream", crate::app::RunState::Running) => "following",
         _ => app.run.label(),
     };
@@ -174,7 +178,10 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(" segscope ", theme::TITLE),
         Span::styled(format!(" step {step} "), theme::VALUE),
         Span::raw(" "),
-        Span::styled(format!("● {state}"), theme::state(state)),
+        Span::styled(
+            replay.unwrap_or_else(|| format!("● {state}")),
+            theme::state(state),
+        ),
         Span::raw("  "),
     ];
     l1.extend(kv("", format!("{:.1} steps/s", app.rate)));
@@ -254,15 +261,7 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         };
         l2.push(Span::styled(text, theme::DIM));
     }
-    if let Some(r) = app.report.as_ref().filter(|r| !r.models.is_empty()) {
-        // A comparison: which model leads on which metric (dev split).
-        let lead = crate::compare::leaders(&r.models)
-            .into_iter()
-            .map(|(metric, model)| format!("{metric} {model}"))
-            .collect::<Vec<_>>()
-            .join(" · ");
-        l2.push(Span::styled(format!("  leads: {lead}"), theme::VALUE));
-    }
+    // A status message goes before the comparison's leaders, so it is never cut by them.
     if let crate::app::RunState::Diverged { step, reason } = &app.run {
         l2.push(Span::styled(
             format!("  diverged at step {step}: {reason}"),
@@ -270,6 +269,17 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         ));
     } else if let Some(s) = &app.status {
         l2.push(Span::styled(format!("  {s}"), theme::STATUS));
+    }
+    if let Some(r) = app.report.as_ref().filter(|r| !r.models.is_empty())
+        && !crate::compare::leaders(&r.models).is_empty()
+    {
+        // A comparison: which model leads on which metric (dev split).
+        let lead = crate::compare::leaders(&r.models)
+            .into_iter()
+            .map(|(metric, model)| format!("{metric} {model}"))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        l2.push(Span::styled(format!("  leads: {lead}"), theme::VALUE));
     }
     Paragraph::new(vec![Line::from(l1), Line::from(l2)]).render(area, buf);
 }

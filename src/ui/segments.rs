@@ -63,6 +63,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         16 * models.len() as u16 - 16
     };
+    if let Some(first) = models.first() {
+        // Whose column is whose: each model's own prediction and residual; the share, gradient
+        // and outlier flag belong to the first model.
+        title.push(Span::styled(
+            format!("· p/r: each model's pred/resid; share ! of {} ", first.name),
+            theme::DIM,
+        ));
+    }
     let mut grad = app.report.as_ref().filter(|r| !r.grad.is_empty());
     // What-if edits in force: a column naming each row's.
     let edited = !app.edits.is_empty();
