@@ -444,6 +444,10 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, us
     #[derive(serde::Deserialize)]
     struct In {
         id: String,
+        /// The segment's text as the cross-fit saw it: an id of other data can name a segment
+        /// of this one.
+        #[serde(default)]
+        text: Option<String>,
         oof_prediction: Option<f32>,
         oof_residual: Option<f32>,
         label_score: Option<f32>,
@@ -474,8 +478,12 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, us
     };
     let mut out = vec![OofSegment::MISSING; ds.segments.len()];
     let mut unknown = 0;
+    let mut other_text = 0;
     for r in rows {
         match ids.get(&r.id) {
+            Some(&i) if r.text.as_ref().is_some_and(|t| *t != ds.segments[i].text) => {
+                other_text += 1;
+            }
             Some(&i) => {
                 out[i] = OofSegment {
                     pred: r.oof_prediction.unwrap_or(f32::NAN),
@@ -489,5 +497,15 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, us
             None => unknown += 1,
         }
     }
-    Ok((out, unknown))
+    let known = out.iter().filter(|o| o.pred.is_finite()).count();
+    if known == 0 {
+        return Err(if other_text > 0 {
+            format!(
+                "{file}: its {other_text} ids name segments of this dataset with other text: a cross-fit of other data (run `segscope crossfit` on this one)"
+            )
+        } else {
+            format!("{file}: none of its ids is in the dataset (a cross-fit of other data?)")
+        });
+    }
+    Ok((out, unknown + other_text))
 }

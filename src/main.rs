@@ -133,21 +133,13 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         app.labels = Some(labels);
         if let Some(p) = &cli.crossfit {
             let (oof, unknown) = segscope::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
-            let known = oof.iter().filter(|o| o.pred.is_finite()).count();
-            if known == 0 {
-                return Err((
-                    2,
-                    format!(
-                        "{}: none of its ids is in the dataset (a cross-fit of other data?)",
-                        p.display()
-                    ),
-                ));
-            }
             if unknown > 0 {
-                eprintln!(
-                    "segscope: warning: {}: {unknown} ids are not in the dataset",
+                // On screen, where it is seen: standard error is under the dashboard.
+                let known = oof.iter().filter(|o| o.pred.is_finite()).count();
+                app.status = Some(format!(
+                    "{}: {unknown} of its rows are not segments of this data ({known} loaded)",
                     p.display()
-                );
+                ));
             }
             app.labels_note.push_str(&audit_note(p));
             app.set_oof(oof);

@@ -158,3 +158,33 @@ fn the_diff_view_has_its_own_cursor_enter_opens_its_row_and_esc_comes_back() {
     app.update(Action::Back);
     assert_eq!(app.overlay, Overlay::None);
 }
+
+#[test]
+fn a_cross_fit_of_other_data_is_refused_not_loaded_blank() {
+    let ds = parse_str(DATA, "pb.jsonl", &ReadOptions::default())
+        .expect("data")
+        .0;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("oof.csv");
+    let header =
+        "id,text,oof_prediction,oof_residual,label_score,label_model,label_document,label_issue";
+    // The same ids, other text: another data set's cross-fit.
+    std::fs::write(
+        &p,
+        format!("{header}\nmath-454:0,Something else.,0.5,0.5,0.1,0.5,,false\n"),
+    )
+    .expect("write");
+    let e = segscope::crossfit::read(&p, &ds).expect_err("refused");
+    assert!(e.contains("other text"), "{e}");
+    // One row of this data and one of other data: loaded, and the other counted.
+    std::fs::write(
+        &p,
+        format!(
+            "{header}\nmath-454:0,Combine like terms.,0.5,0.5,0.1,0.5,,false\nmath-454:1,Not this.,0.5,0.5,0.1,0.5,,false\n"
+        ),
+    )
+    .expect("write");
+    let (oof, unknown) = segscope::crossfit::read(&p, &ds).expect("read");
+    assert_eq!(unknown, 1);
+    assert!(oof[0].pred.is_finite() && oof[1].pred.is_nan());
+}

@@ -260,14 +260,44 @@ fn the_data_map_takes_log_y_too() {
 
 #[test]
 fn help_shows_every_key_on_the_smallest_terminal() {
+    // At 100x28 the help is taller than the screen: scrolling through it shows every key and
+    // every description whole, none cut at the edge.
     let mut app = common::app_after(12);
     app.update(Action::Help);
-    let screen = draw(&app, 100, 28);
-    for (keys, text) in app.keymap.help() {
-        let words: String = text.chars().take(18).collect();
+    let mut seen = String::new();
+    for _ in 0..12 {
+        let screen = draw(&app, 100, 28);
         assert!(
-            screen.contains(&keys) && screen.contains(&words),
-            "help at 100x28 lacks {keys}: {words}"
+            screen.contains("scroll"),
+            "the help says it scrolls: {screen}"
+        );
+        seen.push_str(&screen);
+        app.update(Action::PageDown);
+    }
+    // Lines joined: a description wrapped under its key reads on.
+    let text: String = seen
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '"' || c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = words(&text);
+    for (keys, help) in app.keymap.help() {
+        assert!(text.contains(&keys), "help at 100x28 lacks {keys}");
+        let last: String = words(help)
+            .split(' ')
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            text.contains(&words(help).split(' ').take(3).collect::<Vec<_>>().join(" ")),
+            "help at 100x28 lacks the start of: {help}"
+        );
+        let tail: Vec<&str> = last.split(' ').collect();
+        assert!(
+            tail.iter().all(|w| text.contains(w)),
+            "help at 100x28 cuts: {help}"
         );
     }
 }

@@ -129,8 +129,9 @@ pub struct App {
     pub show_datamap: bool,
     /// The selected segment's whole text, wrapped, below the table.
     pub show_preview: bool,
-    /// Lines the detail view's text is scrolled by.
+    /// Lines the detail view's text, and the help, are scrolled by.
     pub detail_scroll: u16,
+    pub help_scroll: u16,
     /// The diff view's selected row, and whether the open detail view came from it (Esc goes
     /// back there).
     pub diff_cursor: usize,
@@ -193,6 +194,7 @@ impl App {
                 region: None,
                 show_context: false,
                 show_tags: false,
+                keep: None,
                 rows: Vec::new(),
                 cursor: 0,
                 offset: 0,
@@ -221,6 +223,7 @@ impl App {
             show_datamap: false,
             show_preview: true,
             detail_scroll: 0,
+            help_scroll: 0,
             diff_cursor: 0,
             detail_from_diff: false,
             marks: Vec::new(),
@@ -264,13 +267,18 @@ impl App {
         // A status message stays until something replaces it: moving around must not hide
         // "converged" or "saved". Asking for training clears it.
         match action {
-            Action::Step => {
+            Action::Step | Action::StepN => {
                 self.status = None;
-                self.engine(Control::Step(1));
-            }
-            Action::StepN => {
-                self.status = None;
-                self.engine(Control::Step(self.ui.n_steps));
+                // A step by hand after convergence: the run is no longer where it converged.
+                if self.run == RunState::Converged {
+                    self.run = RunState::Paused;
+                }
+                let n = if action == Action::Step {
+                    1
+                } else {
+                    self.ui.n_steps
+                };
+                self.engine(Control::Step(n));
             }
             // Replaying a stream's older step, r goes back to the newest whether or not the
             // writer takes commands.
@@ -296,10 +304,23 @@ impl App {
                 self.status = None;
                 self.engine(Control::Back(1));
             }
+            Action::Up if self.overlay == Overlay::Help => {
+                self.help_scroll = self.help_scroll.saturating_sub(1);
+            }
+            Action::Down if self.overlay == Overlay::Help => {
+                self.help_scroll = self.help_scroll.saturating_add(1);
+            }
             Action::Up if self.overlay == Overlay::Diff => self.move_diff_cursor(-1),
             Action::Down if self.overlay == Overlay::Diff => self.move_diff_cursor(1),
             Action::Up => self.move_cursor(-1),
             Action::Down => self.move_cursor(1),
+            // The help scrolls when it is taller than the screen.
+            Action::PageUp if self.overlay == Overlay::Help => {
+                self.help_scroll = self.help_scroll.saturating_sub(10);
+            }
+            Action::PageDown if self.overlay == Overlay::Help => {
+                self.help_scroll = self.help_scroll.saturating_add(10);
+            }
             // In the detail view the page keys scroll its text.
             Action::PageUp if matches!(self.overlay, Overlay::Detail(_)) => {
                 self.detail_scroll = self.detail_scroll.saturating_sub(5);
@@ -427,6 +448,7 @@ impl App {
                 self.overlay = if self.overlay == Overlay::Help {
                     Overlay::None
                 } else {
+                    self.help_scroll = 0;
                     Overlay::Help
                 };
             }

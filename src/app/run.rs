@@ -35,6 +35,8 @@ impl App {
         match self.run {
             RunState::Running => {
                 self.run = RunState::Paused;
+                // Paused, nothing is stepping: a rate would be stale.
+                self.rate = 0.0;
                 self.status = None;
                 self.engine(Control::Pause);
             }

@@ -91,6 +91,8 @@ pub struct TableView {
     pub show_context: bool,
     /// A column of each row's tags and `meta` labels.
     pub show_tags: bool,
+    /// The segment the next refresh keeps under the cursor wherever it sorts (an edited one).
+    pub keep: Option<usize>,
     /// Global segment indices of the visible rows, in display order.
     pub rows: Vec<usize>,
     /// Position of the cursor in `rows`.

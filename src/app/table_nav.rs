@@ -55,10 +55,10 @@ impl App {
     pub fn refresh_rows(&mut self) {
         // Follow the selected segment through re-sorting, except at the very top: a user
         // watching the largest shares wants to keep watching the largest shares.
-        let keep = if self.view.cursor == 0 {
-            None
-        } else {
-            self.selected()
+        let keep = match self.view.keep.take() {
+            Some(i) => Some(i),
+            None if self.view.cursor == 0 => None,
+            None => self.selected(),
         };
         let filter = table::Filter::parse(&self.view.filter);
         let segs = self.report.as_ref().map(|r| r.segments.clone());

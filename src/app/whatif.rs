@@ -37,6 +37,9 @@ impl App {
             action,
             step,
         });
+        // The edited segment stays selected through the re-sort its new target or weight
+        // brings, even at the top of the table.
+        self.view.keep = Some(segment);
         self.engine(Control::SetEdits(self.edits.clone()));
     }
 

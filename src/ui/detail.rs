@@ -204,8 +204,22 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         Line::from(vec![
             Span::styled("raters ", theme::LABEL),
             Span::styled(ratings, theme::VALUE),
-            Span::styled("   spread ", theme::LABEL),
-            Span::styled(format!("{:.2}", s.rater_spread()), theme::VALUE),
+            Span::styled(
+                if s.ratings.is_empty() {
+                    ""
+                } else {
+                    "   spread "
+                },
+                theme::LABEL,
+            ),
+            Span::styled(
+                if s.ratings.is_empty() {
+                    String::new()
+                } else {
+                    format!("{:.2}", s.rater_spread())
+                },
+                theme::VALUE,
+            ),
             Span::styled("   tags ", theme::LABEL),
             Span::styled(
                 if s.tags.is_empty() {
@@ -290,7 +304,13 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         (Some(prev), Some(now), Some(r)) => {
             let (b, a, moved, frac) =
                 step_effect(prev[i].pred, now.pred, s.score.unwrap_or(f32::NAN));
-            let batch_note = if app.analysis.in_batch[i] {
+            // Which rows the step trained on: a stream may not say (no batch), and with the
+            // full batch every training row is in it.
+            let batch_note = if app.part.split_of(i) == crate::data::Split::Dev {
+                "dev: not trained on"
+            } else if r.batch.is_empty() {
+                ""
+            } else if app.analysis.in_batch[i] {
                 "in the batch"
             } else {
                 "not in the batch"
@@ -318,7 +338,14 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
                         theme::WORSE
                     },
                 ),
-                Span::styled(format!("  ({batch_note})"), theme::DIM),
+                Span::styled(
+                    if batch_note.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({batch_note})")
+                    },
+                    theme::DIM,
+                ),
             ]));
         }
         _ => fact_lines.push(Line::from(Span::styled(

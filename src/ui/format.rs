@@ -59,6 +59,34 @@ pub fn one_line(s: &str) -> String {
         .replace('\t', " ")
 }
 
+/// `s` in at most `width` characters, cut at a word with `…` when it is longer.
+pub fn fit_words(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for w in s.split(' ') {
+        let next = if out.is_empty() {
+            w.chars().count()
+        } else {
+            out.chars().count() + 1 + w.chars().count()
+        };
+        if next + 1 > width {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    if out.is_empty() {
+        // One word longer than the line.
+        return trim(s, width);
+    }
+    out.push('…');
+    out
+}
+
 pub fn trim(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_string();
@@ -74,6 +102,19 @@ pub fn trim(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_words_cuts_at_a_word() {
+        assert_eq!(
+            fit_words("exported 12 segments", 40),
+            "exported 12 segments"
+        );
+        assert_eq!(
+            fit_words("exported 12 segments to out.csv", 22),
+            "exported 12 segments…"
+        );
+        assert_eq!(fit_words("abcdefghij", 5), "abcd…");
+    }
 
     #[test]
     fn formats() {

@@ -1,57 +1,92 @@
-//! The help overlay: every key and what it does, generated from the keymap table. When the
-//! terminal is too short for one column of keys, they go in two, so every key is always shown.
+//! The help overlay: every key and what it does, generated from the keymap table, each
+//! description whole (wrapped under its key); when they are taller than the screen the list
+//! scrolls (↑/↓, PgUp/PgDn) and says how far down it is.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Row, Table, Widget};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use super::{detail::centered, theme};
 use crate::app::{Action, App};
 
+/// Width of the keys' column.
+const KEY_W: usize = 14;
+
+/// The help's lines for a popup `width` wide inside its borders: each description wrapped at
+/// words, its continuation lines under the description, not under the keys.
+pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let text_w = width.saturating_sub(KEY_W + 1).max(10);
+    let mut out = Vec::new();
+    for (keys, text) in app.keymap.help() {
+        let mut rows: Vec<String> = vec![String::new()];
+        for w in text.split(' ') {
+            let last = rows.last_mut().map_or(0, |r| r.chars().count());
+            if last > 0 && last + 1 + w.chars().count() > text_w {
+                rows.push(w.to_string());
+            } else if let Some(r) = rows.last_mut() {
+                if !r.is_empty() {
+                    r.push(' ');
+                }
+                r.push_str(w);
+            }
+        }
+        for (k, r) in rows.into_iter().enumerate() {
+            let key = if k == 0 { keys.clone() } else { String::new() };
+            out.push(Line::from(vec![
+                Span::styled(format!(" {key:<KEY_W$}"), theme::VALUE),
+                Span::styled(r, theme::LABEL),
+            ]));
+        }
+    }
+    out
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let help = app.keymap.help();
-    // Borders and a blank line above and below.
-    let fits = area.height.saturating_sub(4).max(1) as usize;
-    let columns = if help.len() > fits { 2 } else { 1 };
-    let per_column = help.len().div_ceil(columns);
-    let h = (per_column as u16 + 4).min(area.height);
-    let mut popup = centered(area, if columns == 1 { 60 } else { 100 }, 100);
+    let mut popup = centered(area, 100, 100);
+    popup.width = popup.width.min(110);
+    popup.x = area.x + (area.width - popup.width) / 2;
+    let all = lines(app, popup.width.saturating_sub(2) as usize);
+    let h = (all.len() as u16 + 2).min(area.height);
     popup.y = area.y + (area.height - h) / 2;
     popup.height = h;
+    let visible = h.saturating_sub(2) as usize;
+    let max_scroll = all.len().saturating_sub(visible);
+    let scroll = (app.help_scroll as usize).min(max_scroll);
     Clear.render(popup, buf);
+    let more = if max_scroll > 0 {
+        format!(
+            "lines {}-{} of {} · {}/{} {}/{} scroll · ",
+            scroll + 1,
+            scroll + visible,
+            all.len(),
+            app.keymap.key_label(Action::Up),
+            app.keymap.key_label(Action::Down),
+            app.keymap.key_label(Action::PageUp),
+            app.keymap.key_label(Action::PageDown),
+        )
+    } else {
+        String::new()
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme::TITLE)
         .title(Line::from(Span::styled(" Keys ", theme::TITLE)))
         .title_bottom(Line::from(Span::styled(
             format!(
-                " {} · {} or {} closes ",
+                " {more}{} · {} or {} closes ",
                 if app.tour.is_some() {
                     "the tour's keys"
                 } else {
-                    "keys can be changed in config.toml under [keys]"
+                    "change keys in config.toml [keys]"
                 },
                 app.keymap.key_label(Action::Help),
                 app.keymap.key_label(Action::Back)
             ),
             theme::DIM,
         )));
-    let inner = block.inner(popup);
-    block.render(popup, buf);
-    let areas = Layout::horizontal(vec![Constraint::Fill(1); columns]).split(inner);
-    for (chunk, rect) in help.chunks(per_column.max(1)).zip(areas.iter()) {
-        let rows: Vec<Row> = chunk
-            .iter()
-            .map(|(keys, text)| {
-                Row::new(vec![
-                    Cell::from(Span::styled(keys.clone(), theme::VALUE)),
-                    Cell::from(Span::styled(*text, theme::LABEL)),
-                ])
-            })
-            .collect();
-        // Two columns leave the descriptions less room; the widest key label is 8 wide.
-        let key_w = if columns == 1 { 16 } else { 10 };
-        Table::new(rows, [Constraint::Length(key_w), Constraint::Fill(1)]).render(*rect, buf);
-    }
+    Paragraph::new(all)
+        .scroll((scroll as u16, 0))
+        .block(block)
+        .render(popup, buf);
 }

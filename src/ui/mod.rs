@@ -261,14 +261,24 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         };
         l2.push(Span::styled(text, theme::DIM));
     }
-    // A status message goes before the comparison's leaders, so it is never cut by them.
-    if let crate::app::RunState::Diverged { step, reason } = &app.run {
-        l2.push(Span::styled(
-            format!("  diverged at step {step}: {reason}"),
-            theme::WORSE,
-        ));
-    } else if let Some(s) = &app.status {
-        l2.push(Span::styled(format!("  {s}"), theme::STATUS));
+    // A status message goes before the comparison's leaders, and is never cut: when it does not
+    // fit after the losses it takes the whole line (cut at a word, with …, only if longer).
+    let message = if let crate::app::RunState::Diverged { step, reason } = &app.run {
+        Some((format!("diverged at step {step}: {reason}"), theme::WORSE))
+    } else {
+        app.status.clone().map(|s| (s, theme::STATUS))
+    };
+    let used = |l: &[Span]| l.iter().map(|s| s.content.chars().count()).sum::<usize>();
+    let width = area.width as usize;
+    if let Some((text, style)) = message {
+        if used(&l2) + 2 + text.chars().count() <= width {
+            l2.push(Span::styled(format!("  {text}"), style));
+        } else {
+            l2 = vec![Span::styled(
+                format!(" {}", format::fit_words(&text, width.saturating_sub(1))),
+                style,
+            )];
+        }
     }
     if let Some(r) = app.report.as_ref().filter(|r| !r.models.is_empty())
         && !crate::compare::leaders(&r.models).is_empty()

@@ -22,15 +22,28 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut title = vec![
         Span::styled(" Segments ", theme::TITLE),
         Span::styled(format!("{} ", v.split.name()), theme::VALUE),
-        Span::styled(
+    ];
+    // Where the view is in a table longer than the screen.
+    let inner_h = area.height.saturating_sub(3) as usize;
+    let start = v.offset.min(v.rows.len().saturating_sub(inner_h.max(1)));
+    let end = (start + inner_h).min(v.rows.len());
+    title.push(Span::styled(
+        if end - start < v.rows.len() {
+            format!(
+                "rows {}-{end} of {} · sorted by {} {arrow} ",
+                start + 1,
+                v.rows.len(),
+                v.sort.name()
+            )
+        } else {
             format!(
                 "{} rows · sorted by {} {arrow} ",
                 v.rows.len(),
                 v.sort.name()
-            ),
-            theme::LABEL,
-        ),
-    ];
+            )
+        },
+        theme::LABEL,
+    ));
     if !v.filter.is_empty() || (v.typing && app.prompt.is_none()) {
         title.push(Span::styled(
             format!("· filter \"{}\" ", v.filter),
@@ -127,9 +140,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .borders(Borders::ALL)
         .border_style(theme::BORDER)
         .title(Line::from(title));
-    let inner_h = area.height.saturating_sub(3) as usize;
-    let start = v.offset.min(v.rows.len().saturating_sub(inner_h.max(1)));
-    let end = (start + inner_h).min(v.rows.len());
     let segs = app.report.as_ref().map(|r| r.segments.clone());
     // The bar is relative to the largest share of the split, so the top row is a full bar.
     let max_share = match v.split {
@@ -140,6 +150,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // cross-fitted residual).
     let text_w = area.width.saturating_sub(fixed).max(8) as usize;
     let ds = &app.ds;
+    let weights = edited.then(|| app.edits.weights(ds.segments.len()));
     let rows: Vec<Row> = v.rows[start..end]
         .iter()
         .enumerate()
@@ -204,10 +215,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     style,
                 )));
             }
-            cells.push(Cell::from(Line::from(vec![
-                Span::raw(format!("{:>5} ", format::pct(share))),
-                Span::styled(format!("{bar:<w$}", w = bar_w as usize), theme::BAR),
-            ])));
+            let excluded = weights.as_ref().is_some_and(|w| w[i] == 0.0);
+            cells.push(Cell::from(if excluded {
+                // Trained with weight 0: it carries no share of the loss.
+                Line::from(Span::styled(format!("{:>5} ", "excl"), theme::DIM))
+            } else {
+                Line::from(vec![
+                    Span::raw(format!("{:>5} ", format::pct(share))),
+                    Span::styled(format!("{bar:<w$}", w = bar_w as usize), theme::BAR),
+                ])
+            }));
             if let Some(r) = grad {
                 let g = r.grad_of(i).share;
                 cells.push(Cell::from(if g.is_nan() {

@@ -10,7 +10,8 @@ pub(super) fn merge(
     dev_rows: &[usize],
     dev: Vec<SegmentEval>,
 ) -> Vec<SegmentEval> {
-    let mut segs = vec![SegmentEval::default(); n];
+    // Context-only and held-out segments have no prediction (not a prediction of 0).
+    let mut segs = vec![SegmentEval::UNKNOWN; n];
     for (&i, e) in train_rows.iter().zip(train).chain(dev_rows.iter().zip(dev)) {
         segs[i] = e;
     }
