@@ -517,10 +517,21 @@ fn convergence_pauses_a_running_app_and_r_runs_on() {
     assert_eq!(app.steps_since_best(), app.ui.converge_patience);
     assert!(app.outbox.contains(&Effect::Source(Control::Pause)));
     assert!(app.status.as_deref().unwrap_or("").contains("converged"));
+    assert_eq!(app.rate, 0.0, "a converged run shows no stale rate");
     app.update(Action::Down);
     assert!(app.status.is_some(), "moving around keeps the message");
     app.update(Action::ToggleRun);
     assert_eq!(app.run, RunState::Running);
+    app.update(Action::ToggleRun);
+    assert_eq!(
+        (app.run.clone(), app.rate),
+        (RunState::Paused, 0.0),
+        "paused: no rate"
+    );
+    // A step by hand after convergence: no longer converged.
+    app.run = RunState::Converged;
+    app.update(Action::Step);
+    assert_eq!(app.run, RunState::Paused);
 }
 
 #[test]

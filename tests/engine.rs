@@ -778,3 +778,12 @@ fn excluding_the_recorded_corruptions_lowers_the_dev_loss() {
         assert_eq!(r.grad_of(e.segment).share, 0.0);
     }
 }
+
+#[test]
+fn a_context_segment_has_no_prediction_not_a_zero() {
+    let text = r#"{"id": "d", "split": "train", "segments": [{"text": "a labelled step", "score": 1.0}, {"text": "a step after the first error", "score": null}]}"#;
+    let mut t = trainer(dataset(text), &Config::default());
+    let r = t.step();
+    assert!(r.segments[0].pred.is_finite());
+    assert!(r.segments[1].pred.is_nan(), "{}", r.segments[1].pred);
+}

@@ -188,3 +188,62 @@ fn a_cross_fit_of_other_data_is_refused_not_loaded_blank() {
     assert_eq!(unknown, 1);
     assert!(oof[0].pred.is_finite() && oof[1].pred.is_nan());
 }
+
+#[test]
+fn an_edited_segment_stays_selected_through_the_re_sort() {
+    let mut app = common::app_after(12);
+    app.caps = segscope::app::Capabilities::TRAINER;
+    // The top row (the cursor at 0 normally stays at the top through a re-sort).
+    let first = app.selected().expect("a row");
+    app.update(Action::Target);
+    for c in "-0.9".chars() {
+        app.update(Action::FilterChar(c));
+    }
+    app.update(Action::FilterDone);
+    assert_eq!(app.edits.list.len(), 1);
+    // The edit makes the segment's share small: it sorts elsewhere, and the cursor follows it.
+    let ds = app.ds.clone();
+    let mut r = common::report(&ds, 13);
+    let mut segs = (*r.segments).clone();
+    segs[first].share = 0.0;
+    r.segments = Arc::new(segs);
+    app.on_report(r, 0.0);
+    app.refresh_rows();
+    assert_eq!(app.selected(), Some(first));
+    assert_ne!(app.view.cursor, 0, "it moved down the table");
+}
+
+#[test]
+fn a_long_status_is_never_cut_mid_word_at_100x28() {
+    let mut app = common::app_after(3);
+    let msg = "exported 3471 segments to /a/rather/long/path/segscope-segments.csv, and the edits to /a/rather/long/path/segscope-segments.edits.jsonl";
+    app.on_io_done(msg.into());
+    let screen = draw(&app, 100, 28);
+    let line = screen.lines().nth(1).expect("the header's second line");
+    let shown = line.trim_matches('"').trim();
+    assert!(shown.starts_with("exported 3471 segments"), "{line}");
+    assert!(shown.ends_with('…'), "{line}");
+    let cut = shown.trim_end_matches('…');
+    assert!(
+        msg.starts_with(cut) && msg[cut.len()..].starts_with(' '),
+        "cut at a word: {line}"
+    );
+    // A short one stays beside the losses.
+    app.on_io_done("saved".into());
+    let screen = draw(&app, 100, 28);
+    assert!(
+        screen
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("train loss") && l.contains("saved"))
+    );
+}
+
+#[test]
+fn the_detail_view_shows_no_raters_spread_without_raters() {
+    let mut app = app();
+    app.update(Action::Detail);
+    let screen = draw(&app, 160, 48);
+    assert!(screen.contains("raters"), "{screen}");
+    assert!(!screen.contains("spread 0.00"), "{screen}");
+}

@@ -184,6 +184,7 @@ impl App {
         self.convergence.observe(r);
         if self.convergence.converged() && self.run == RunState::Running {
             self.run = RunState::Converged;
+            self.rate = 0.0;
             self.outbox.push(Effect::Source(Control::Pause));
             self.status = Some(format!(
                 "converged: {} loss has not improved by {}% for {} steps (r runs on)",
