@@ -247,3 +247,13 @@ fn the_detail_view_shows_no_raters_spread_without_raters() {
     assert!(screen.contains("raters"), "{screen}");
     assert!(!screen.contains("spread 0.00"), "{screen}");
 }
+
+#[test]
+fn the_detail_view_keeps_its_facts_at_100x28() {
+    let mut app = common::app_after(12);
+    app.update(Action::Detail);
+    let screen = draw(&app, 100, 28);
+    assert!(screen.contains("last step (12)"), "{screen}");
+    assert!(screen.contains("data map"), "{screen}");
+    assert!(screen.contains("data labels"), "{screen}");
+}

@@ -41,18 +41,19 @@ pub fn step_effect(before: f32, after: f32, target: f32) -> (f32, f32, f32, f32)
 pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
     let inner = render_frame(app, i, area, buf);
     let context = context_lines(app, i);
-    // As tall as the text needs (long segments wrap), at most half the popup; the chart gets the rest.
+    // The chart keeps 5 rows; the facts come before the text, which scrolls (PgUp/PgDn): the
+    // text gets what the facts leave, at least a third and at most half, and the facts the rest.
     let w = inner.width.max(1) as usize;
     let wrapped: usize = context.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
-    let text_h = (wrapped as u16 + 1).min(inner.height / 2);
-    // The facts as tall as they need (at least 6 rows), leaving the chart 5.
     let facts_text = fact_lines(app, i);
-    let facts_h: usize = facts_text
+    let facts_need: u16 = facts_text
         .iter()
-        .map(|l| l.width().max(1).div_ceil(w))
+        .map(|l| l.width().max(1).div_ceil(w) as u16)
         .sum();
-    let room = inner.height.saturating_sub(text_h + 5);
-    let facts_h = (facts_h as u16).clamp(6.min(room), room.max(6.min(room)));
+    let avail = inner.height.saturating_sub(5);
+    let text_need = (wrapped as u16 + 1).min(inner.height / 2);
+    let facts_h = facts_need.min(avail.saturating_sub(text_need.min(avail / 3)));
+    let text_h = text_need.min(avail.saturating_sub(facts_h));
     let [text_area, facts, chart] = Layout::vertical([
         Constraint::Length(text_h),
         Constraint::Length(facts_h),
@@ -82,7 +83,8 @@ fn render_frame(app: &App, i: usize, area: Rect, buf: &mut Buffer) -> Rect {
     } else {
         Span::raw("")
     };
-    let popup = centered(area, 86, 86);
+    // A short terminal gives the popup its whole height.
+    let popup = centered(area, 86, if area.height < 40 { 100 } else { 86 });
     Clear.render(popup, buf);
     let block = Block::default()
         .borders(Borders::ALL)
