@@ -21,3 +21,31 @@ impl App {
         self.refresh_rows();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{test_app, test_report};
+    use super::*;
+
+    #[test]
+    fn regions_cycle_and_say_when_the_map_is_not_ready() {
+        let mut app = test_app();
+        app.next_region();
+        assert_eq!(app.view.region, Some(Region::Easy));
+        assert!(
+            app.status
+                .as_deref()
+                .is_some_and(|s| s.contains("two refreshed steps"))
+        );
+        for s in 0..3 {
+            let r = test_report(&app, s, &[0.5, 0.5, 0.5, 0.5]);
+            app.on_report(r, 0.0);
+        }
+        assert!(app.datamap.is_some());
+        app.next_region();
+        app.next_region();
+        assert_eq!(app.view.region, Some(Region::Hard));
+        app.next_region();
+        assert_eq!(app.view.region, None);
+    }
+}

@@ -93,3 +93,34 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{test_app, test_report};
+    use super::*;
+
+    #[test]
+    fn a_mark_keeps_predictions_and_the_diff_ranks_what_moved() {
+        let mut app = test_app();
+        app.mark();
+        assert!(
+            app.status
+                .as_deref()
+                .is_some_and(|s| s.contains("nothing to mark"))
+        );
+        app.on_report(test_report(&app, 1, &[0.1, 0.1, 0.1, 0.1]), 0.0);
+        app.mark();
+        assert_eq!(app.marks.len(), 1);
+        assert_eq!(app.outbox, vec![Effect::Source(Control::Mark)]);
+        app.on_report(test_report(&app, 2, &[0.9, 0.2, 0.1, 0.1]), 0.0);
+        let moved = app.diff_moved(10);
+        assert_eq!(moved[0].0, 0, "the largest change first");
+        assert_eq!(moved[1].0, 1);
+        app.toggle_diff();
+        assert_eq!(app.overlay, Overlay::Diff);
+        app.move_diff_cursor(1);
+        app.open_from_diff();
+        assert_eq!(app.overlay, Overlay::Detail(1));
+        assert!(app.detail_from_diff);
+    }
+}

@@ -209,6 +209,27 @@ impl App {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{test_app, test_report};
+
+    #[test]
+    fn a_replay_shows_an_older_step_without_forking_and_a_lower_report_forks() {
+        let mut app = test_app();
+        for s in 0..4 {
+            let r = test_report(&app, s, &[0.1 * s as f32; 4]);
+            app.on_report(r, 0.0);
+        }
+        let old = test_report(&app, 1, &[0.1; 4]);
+        app.on_replay(old, 3);
+        assert_eq!(app.replay, Some((1, 3)));
+        assert_eq!((app.history.len(), app.forked), (4, None));
+        let newest = test_report(&app, 3, &[0.3; 4]);
+        app.on_replay(newest, 3);
+        assert_eq!(app.replay, None, "the newest step is live");
+        let back = test_report(&app, 2, &[0.2; 4]);
+        app.on_report(back, 0.0);
+        assert_eq!(app.forked, Some((3, 2)), "a source that went back forked");
+        assert_eq!(app.history.len(), 3);
+    }
     #[test]
     pub(super) fn history_stays_bounded_and_keeps_its_newest_half_whole() {
         let mut h: Vec<u64> = (0..super::HISTORY_CAP as u64 + 1).collect();

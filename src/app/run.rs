@@ -84,3 +84,26 @@ impl App {
         self.status = Some(message);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_app;
+    use super::*;
+
+    #[test]
+    fn run_pause_and_speeds() {
+        let mut app = test_app();
+        app.rate = 12.0;
+        app.toggle_run();
+        assert_eq!(app.run, RunState::Running);
+        app.toggle_run();
+        assert_eq!((app.run.clone(), app.rate), (RunState::Paused, 0.0));
+        app.speed = 200.0;
+        app.change_speed(true);
+        assert_eq!(app.speed, 0.0, "after 200/s comes as fast as possible");
+        app.change_speed(false);
+        assert_eq!(app.speed, 200.0);
+        app.on_engine_lost("gone".into());
+        assert!(app.status.as_deref().is_some_and(|s| s.contains("gone")));
+    }
+}

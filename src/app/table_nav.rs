@@ -156,3 +156,29 @@ impl App {
         self.refresh_rows();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{test_app, test_report};
+    use super::*;
+
+    #[test]
+    fn rows_filter_sort_and_the_cursor_follows_its_segment() {
+        let mut app = test_app();
+        app.on_report(test_report(&app, 1, &[0.0, 0.0, 0.0, 0.0]), 0.0);
+        app.refresh_rows();
+        // Train only, by share: "one" (residual 1.0) first.
+        assert_eq!(app.view.rows, vec![0, 2, 1]);
+        app.move_cursor(1);
+        assert_eq!(app.selected(), Some(2));
+        app.view.filter = "tw".into();
+        app.refresh_rows();
+        assert_eq!(app.view.rows, vec![1]);
+        app.view.filter.clear();
+        app.refresh_rows();
+        app.next_sort();
+        assert_ne!(app.view.sort, SortKey::Share);
+        app.move_cursor(isize::MAX / 2);
+        assert_eq!(app.view.cursor, 2, "clamped to the last row");
+    }
+}

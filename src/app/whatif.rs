@@ -99,3 +99,51 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{test_app, test_report};
+
+    #[test]
+    fn a_typed_target_becomes_an_edit_and_a_bad_number_is_refused() {
+        let mut app = test_app();
+        app.on_report(test_report(&app, 1, &[0.1, 0.1, 0.1, 0.1]), 0.0);
+        app.start_prompt(false);
+        assert!(app.view.typing && app.prompt.is_some());
+        if let Some(p) = app.prompt.as_mut() {
+            p.text.push_str("x1");
+        }
+        app.submit_prompt();
+        assert!(
+            app.status
+                .as_deref()
+                .is_some_and(|s| s.contains("not a number"))
+        );
+        assert!(app.edits.is_empty());
+        app.start_prompt(false);
+        if let Some(p) = app.prompt.as_mut() {
+            p.text.push_str("0.25");
+        }
+        app.submit_prompt();
+        assert_eq!(app.edits.list.len(), 1);
+        assert_eq!(
+            app.view.keep,
+            app.selected(),
+            "the edited segment stays selected"
+        );
+        app.undo();
+        assert!(app.edits.is_empty());
+    }
+
+    #[test]
+    fn a_source_without_training_says_why_it_takes_no_edits() {
+        let mut app = test_app();
+        app.caps.edit = false;
+        app.toggle_exclude();
+        assert!(
+            app.status
+                .as_deref()
+                .is_some_and(|s| s.contains("own trainer"))
+        );
+    }
+}
