@@ -126,6 +126,12 @@ fn tags_and_scalar_meta_are_labels_in_the_column_filter_and_detail() {
         app.update(Action::FilterChar(c));
     }
     assert_eq!(app.view.rows, vec![0, 1], "both steps of the Qwen document");
+    // A plain word finds tags and labels too (`/answer`, `/qwen2`).
+    app.update(Action::Back);
+    for c in "algebra".chars() {
+        app.update(Action::FilterChar(c));
+    }
+    assert_eq!(app.view.rows, vec![0], "a plain word matches a tag");
     app.update(Action::Detail);
     let detail = draw(&app, 160, 48);
     assert!(detail.contains("generator Qwen2-7B"), "{detail}");

@@ -24,7 +24,7 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{test_app, test_report};
+    use super::super::testing::{test_app, test_report};
     use super::*;
 
     #[test]

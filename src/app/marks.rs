@@ -96,7 +96,7 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{test_app, test_report};
+    use super::super::testing::{test_app, test_report};
     use super::*;
 
     #[test]

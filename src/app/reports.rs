@@ -155,9 +155,7 @@ impl App {
     /// starts again; the loss history stays.
     pub fn set_data(&mut self, ds: Arc<Dataset>, part: Arc<Partition>) {
         let n = ds.segments.len();
-        self.search_text = (0..n)
-            .map(|i| format!("{} {}", ds.segment_id(i), ds.segments[i].text).to_lowercase())
-            .collect();
+        self.search_text = super::search_text(&ds);
         self.label_keys = ds.label_keys();
         self.ds = ds;
         self.part = part;
@@ -209,7 +207,7 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{test_app, test_report};
+    use super::super::testing::{test_app, test_report};
 
     #[test]
     fn a_replay_shows_an_older_step_without_forking_and_a_lower_report_forks() {

@@ -87,7 +87,7 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_app;
+    use super::super::testing::test_app;
     use super::*;
 
     #[test]

@@ -135,7 +135,7 @@ impl Filter {
         f
     }
 
-    /// Whether segment `i` passes; `search_text` is its lower-cased id and text.
+    /// Whether segment `i` passes; `search_text` is its lower-cased id, text, tags and labels.
     pub fn matches(&self, ds: &crate::data::Dataset, i: usize, search_text: &str) -> bool {
         let s = &ds.segments[i];
         (self.text.is_empty() || search_text.contains(&self.text))

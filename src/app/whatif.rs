@@ -102,7 +102,7 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{test_app, test_report};
+    use super::super::testing::{test_app, test_report};
 
     #[test]
     fn a_typed_target_becomes_an_edit_and_a_bad_number_is_refused() {
