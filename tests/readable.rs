@@ -114,7 +114,7 @@ fn tags_and_scalar_meta_are_labels_in_the_column_filter_and_detail() {
     app.update(Action::TagsColumn);
     let screen = draw(&app, 200, 48);
     assert!(screen.contains("tags · labels"), "{screen}");
-    assert!(screen.contains("algebra,final_answer_c"), "{screen}");
+    assert!(screen.contains("algebra,false,Qwe…"), "{screen}");
     for c in "tag:answer".chars() {
         app.update(Action::Filter);
         app.update(Action::FilterChar(c));

@@ -182,7 +182,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ]);
             if tags {
                 cells.push(Cell::from(Span::styled(
-                    format::trim(&tags_text(s), TAGS_W as usize),
+                    format::trim(&tags_values(s), TAGS_W as usize),
                     theme::LABEL,
                 )));
             }
@@ -341,6 +341,17 @@ pub fn tags_text(s: &crate::data::Segment) -> String {
         .iter()
         .cloned()
         .chain(s.labels.iter().map(|(k, v)| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The column's shorter form: the tags, then the labels' values alone (the keys repeat on every
+/// row; the preview and the detail view name them).
+fn tags_values(s: &crate::data::Segment) -> String {
+    s.tags
+        .iter()
+        .chain(s.labels.iter().map(|(_, v)| v))
+        .cloned()
         .collect::<Vec<_>>()
         .join(",")
 }
