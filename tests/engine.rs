@@ -780,10 +780,17 @@ fn excluding_the_recorded_corruptions_lowers_the_dev_loss() {
 }
 
 #[test]
-fn a_context_segment_has_no_prediction_not_a_zero() {
+fn a_context_segment_is_scored_by_the_model_with_no_residual_or_share() {
     let text = r#"{"id": "d", "split": "train", "segments": [{"text": "a labelled step", "score": 1.0}, {"text": "a step after the first error", "score": null}]}"#;
     let mut t = trainer(dataset(text), &Config::default());
-    let r = t.step();
-    assert!(r.segments[0].pred.is_finite());
-    assert!(r.segments[1].pred.is_nan(), "{}", r.segments[1].pred);
+    // The same model scores it on the refresh path, the fused full-batch path and predict_all.
+    let r0 = t.snapshot_report();
+    let r1 = t.step();
+    for r in [&r0, &r1] {
+        let c = r.segments[1];
+        assert!(c.pred.is_finite(), "{}", c.pred);
+        assert!(c.residual.is_nan() && c.share == 0.0 && c.loss == 0.0);
+    }
+    assert_eq!(t.predict_all()[1], r1.segments[1].pred);
+    assert_eq!(r1.train.n, 1, "it is not trained on or measured");
 }

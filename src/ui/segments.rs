@@ -216,7 +216,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 )));
             }
             let excluded = weights.as_ref().is_some_and(|w| w[i] == 0.0);
-            cells.push(Cell::from(if excluded {
+            cells.push(Cell::from(if s.score.is_none() {
+                // Context only: scored, but it has no loss to share.
+                Line::from(Span::styled(format!("{:>5} ", "—"), theme::DIM))
+            } else if excluded {
                 // Trained with weight 0: it carries no share of the loss.
                 Line::from(Span::styled(format!("{:>5} ", "excl"), theme::DIM))
             } else {

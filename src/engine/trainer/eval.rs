@@ -2,18 +2,26 @@
 
 use super::*;
 
-/// Every segment's result in dataset order, from per-row results of the two splits.
+/// Every segment's result in dataset order, from per-row results of the two splits and the
+/// context rows' predictions (no residual, loss or share: they have no target).
 pub(super) fn merge(
     n: usize,
     train_rows: &[usize],
     train: Vec<SegmentEval>,
     dev_rows: &[usize],
     dev: Vec<SegmentEval>,
+    context: (&[usize], &[f32]),
 ) -> Vec<SegmentEval> {
-    // Context-only and held-out segments have no prediction (not a prediction of 0).
+    // Held-out segments (a cross-fitting fold) have no prediction (not a prediction of 0).
     let mut segs = vec![SegmentEval::UNKNOWN; n];
     for (&i, e) in train_rows.iter().zip(train).chain(dev_rows.iter().zip(dev)) {
         segs[i] = e;
+    }
+    for (&i, &pred) in context.0.iter().zip(context.1) {
+        segs[i] = SegmentEval {
+            pred,
+            ..SegmentEval::UNKNOWN
+        };
     }
     segs
 }
@@ -91,7 +99,8 @@ impl Trainer {
             preds[i] = p;
         }
         if let Some(dx) = &self.dev_x {
-            for (p, &i) in self.predict(dx).into_iter().zip(&self.dev_rows) {
+            let rows = self.dev_rows.iter().chain(&self.context_rows);
+            for (p, &i) in self.predict(dx).into_iter().zip(rows) {
                 preds[i] = p;
             }
         }
@@ -103,11 +112,12 @@ impl Trainer {
         let t0 = Instant::now();
         let loss = self.settings.loss;
         let (tp, hidden) = self.predict_hidden(&self.train_x, true);
-        let dp = self
+        let mut dp = self
             .dev_x
             .as_ref()
             .map(|x| self.predict(x))
             .unwrap_or_default();
+        let cp = dp.split_off(self.dev_rows.len().min(dp.len()));
         let (te, train) = evaluate_rows(
             &self.dataset,
             &self.train_rows,
@@ -126,6 +136,7 @@ impl Trainer {
             te,
             &self.dev_rows,
             de,
+            (&self.context_rows, &cp),
         );
         Evaluation {
             step: self.state.step,

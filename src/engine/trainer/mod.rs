@@ -138,10 +138,13 @@ pub struct Trainer {
     /// Global segment indices of each split, in dataset order.
     train_rows: Arc<Vec<usize>>,
     dev_rows: Vec<usize>,
+    /// Segments without a target, scored after the dev rows by `dev_x`'s pass.
+    context_rows: Vec<usize>,
     /// Each split's documents as position lists (for pairwise accuracy), computed once.
     train_groups: Vec<Vec<usize>>,
     dev_groups: Vec<Vec<usize>>,
     train_x: Inputs,
+    /// Inputs of the dev rows, then the context rows (None when there are neither).
     dev_x: Option<Inputs>,
     /// [n_train, 1] targets.
     train_y: Tensor<2>,
@@ -220,7 +223,14 @@ impl Trainer {
         if train_rows.is_empty() {
             return Err(EngineError::NoTrainData);
         }
-        let (train_x, dev_x) = split_inputs(features, &train_rows, &dev_rows, &plain);
+        // Context-only segments (no target) are scored too, in the same no-grad pass as the dev
+        // rows, after them: the model can score any step, and a step after a first error is
+        // where a reader looks for the next one.
+        let context_rows: Vec<usize> = (0..dataset.segments.len())
+            .filter(|&i| dataset.segments[i].score.is_none())
+            .collect();
+        let scored: Vec<usize> = dev_rows.iter().chain(&context_rows).copied().collect();
+        let (train_x, dev_x) = split_inputs(features, &train_rows, &scored, &plain);
         let ty: Vec<f32> = train_rows.iter().map(|&i| dataset.target(i)).collect();
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
         let optim = Self::make_optimizer(&settings);
@@ -254,6 +264,7 @@ impl Trainer {
             optim,
             train_rows: Arc::new(train_rows),
             dev_rows,
+            context_rows,
             train_groups,
             dev_groups,
             train_x,

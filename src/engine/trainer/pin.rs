@@ -95,7 +95,13 @@ impl Trainer {
         };
         put(&self.train_x, &self.train_rows);
         if let Some(dx) = &self.dev_x {
-            put(dx, &self.dev_rows);
+            let rows: Vec<usize> = self
+                .dev_rows
+                .iter()
+                .chain(&self.context_rows)
+                .copied()
+                .collect();
+            put(dx, &rows);
         }
         (preds, hidden)
     }

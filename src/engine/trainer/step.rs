@@ -21,6 +21,8 @@ use crate::engine::tensors::{host_preds, objective};
 /// One split's predictions, per-row results and metrics, computed beside the update.
 struct SplitEval {
     preds: Vec<f32>,
+    /// The context rows' predictions (after the dev rows in the same pass).
+    context: Vec<f32>,
     rows: Vec<SegmentEval>,
     metrics: SplitMetrics,
 }
@@ -269,11 +271,13 @@ impl Trainer {
                             Ok(sums) => m.forward_from(sums, x),
                             Err(_) => m.forward(x),
                         };
-                        let preds = host_preds(pred);
+                        let mut preds = host_preds(pred);
+                        let context = preds.split_off(dev_rows.len().min(preds.len()));
                         let (rows, metrics) =
                             evaluate_rows(dataset, dev_rows, &preds, dev_groups, loss_kind);
                         SplitEval {
                             preds,
+                            context,
                             rows,
                             metrics,
                         }
@@ -302,6 +306,7 @@ impl Trainer {
                     next,
                     SplitEval {
                         preds,
+                        context: Vec::new(),
                         rows,
                         metrics,
                     },
@@ -336,16 +341,20 @@ impl Trainer {
         if let Some((next, train, grads)) = measured.train {
             self.lookahead = Some(next);
             // No dev rows: the metrics of an empty split, as a refresh would give.
-            let (de, dm) = measured
+            let (de, dm, context) = measured
                 .dev
-                .map(|d| (d.rows, d.metrics))
-                .unwrap_or_else(|| evaluate_rows(&self.dataset, &[], &[], &[], self.settings.loss));
+                .map(|d| (d.rows, d.metrics, d.context))
+                .unwrap_or_else(|| {
+                    let (r, m) = evaluate_rows(&self.dataset, &[], &[], &[], self.settings.loss);
+                    (r, m, Vec::new())
+                });
             let segments = Arc::new(merge(
                 self.dataset.segments.len(),
                 &self.train_rows,
                 train.rows,
                 &self.dev_rows,
                 de,
+                (&self.context_rows, &context),
             ));
             let ev = Evaluation {
                 step,
