@@ -263,3 +263,23 @@ fn the_detail_view_keeps_its_facts_at_100x28() {
     assert!(screen.contains("data map"), "{screen}");
     assert!(screen.contains("data labels"), "{screen}");
 }
+
+#[test]
+fn the_data_map_title_keeps_every_count_at_100x28() {
+    let mut app = common::app_after(12);
+    app.update(Action::DataMap);
+    let map = app.datamap.as_ref().expect("a data map");
+    let counts = map.counts(&app.part, segscope::data::Split::Train);
+    let screen = draw(&app, 100, 28);
+    let title = screen.lines().nth(2).expect("the panels' top line");
+    let want = format!("e {} a {} h {}", counts[0], counts[1], counts[2]);
+    assert!(title.contains(&want), "{want} in {title}");
+    let wide = draw(&app, 160, 48);
+    assert!(
+        wide.contains(&format!(
+            "easy {} ambiguous {} hard {}",
+            counts[0], counts[1], counts[2]
+        )),
+        "{wide}"
+    );
+}

@@ -48,21 +48,28 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     };
     let counts = map.counts(&app.part, split);
-    title.push(Span::styled(
-        format!("{} · steps {}-{} · ", split.name(), map.first, map.last),
-        theme::LABEL,
-    ));
-    // The counts must fit the title: on a narrow panel the region names shrink to letters.
+    let range = format!("{} · steps {}-{} · ", split.name(), map.first, map.last);
+    // The counts must fit the title: on a narrow panel the title shortens and the region names
+    // shrink to their first letters.
     let long: usize = Region::ALL
         .iter()
         .zip(&counts)
         .map(|(r, c)| r.name().len() + c.to_string().len() + 2)
         .sum::<usize>()
-        + title
-            .iter()
-            .map(|s| s.content.chars().count())
-            .sum::<usize>();
+        + " Data map ".len()
+        + range.chars().count();
     let short = long + 2 > area.width as usize;
+    if short {
+        title = vec![
+            Span::styled(" Map ", theme::TITLE),
+            Span::styled(
+                format!("{} {}-{} · ", split.name(), map.first, map.last),
+                theme::LABEL,
+            ),
+        ];
+    } else {
+        title.push(Span::styled(range, theme::LABEL));
+    }
     for (r, c) in Region::ALL.iter().zip(counts) {
         let style = if app.view.region == Some(*r) {
             Style::new()
