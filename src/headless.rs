@@ -360,7 +360,7 @@ fn finish(
             &ds,
             &part,
             opts.outlier_k,
-            window.map(&part).as_ref(),
+            window.map(&part, &crate::labels::classes(&ds)).as_ref(),
             &opts.labels,
         )?;
     }

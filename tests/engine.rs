@@ -167,7 +167,9 @@ fn data_map_puts_corruptions_in_hard(
     part: &Partition,
 ) {
     use segscope::analysis::datamap::Region;
-    let map = window.map(part).expect("a map over 20 steps");
+    let map = window
+        .map(part, &segscope::labels::classes(ds))
+        .expect("a map over 20 steps");
     assert_eq!((map.first, map.last, map.steps), (281, 300, 20));
     let labelled: Vec<usize> = (0..ds.segments.len())
         .filter(|&i| part.is_labelled(i))

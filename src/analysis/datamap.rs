@@ -4,9 +4,10 @@
 //! deviation of its prediction), and a region: easy, ambiguous or hard.
 //!
 //! Thresholds are relative to the segment's split, so they follow the target's scale and the gap
-//! between fitted and held-out residuals: a segment is ambiguous when its variability exceeds
-//! [`K`] times its split's median variability, hard when its mean |residual| exceeds [`K`] times
-//! its split's median mean |residual| (and it is not ambiguous), and easy otherwise.
+//! between fitted and held-out residuals, and with binary labels to its class too (otherwise the
+//! minority class is simply "hard"): a segment is ambiguous when its variability exceeds [`K`]
+//! times its group's median variability, hard when its mean |residual| exceeds [`K`] times its
+//! group's median mean |residual| (and it is not ambiguous), and easy otherwise.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -70,18 +71,20 @@ pub struct DataMap {
     pub last: u64,
     pub steps: usize,
     pub points: Vec<Point>,
-    /// The thresholds used, per split (train, dev): mean |residual| above `hard_at` is high,
-    /// variability above `ambiguous_at` is high.
-    pub hard_at: [f32; 2],
-    pub ambiguous_at: [f32; 2],
+    /// The thresholds used, per split (train, dev) and class (one class unless the labels are
+    /// binary): mean |residual| above `hard_at` is high, variability above `ambiguous_at` is high.
+    pub hard_at: [Vec<f32>; 2],
+    pub ambiguous_at: [Vec<f32>; 2],
 }
 
 impl DataMap {
-    /// The map over `window` (oldest first; each entry a refreshed step and its predictions).
-    /// `None` with fewer than two steps: a spread needs two.
+    /// The map over `window` (oldest first; each entry a refreshed step and its predictions);
+    /// `classes` as `labels::classes` gives them (empty: one class). `None` with fewer than two
+    /// steps: a spread needs two.
     pub fn of<'a>(
         window: impl IntoIterator<Item = (u64, &'a [SegmentEval])>,
         part: &Partition,
+        classes: &[u8],
     ) -> Option<DataMap> {
         let window: Vec<(u64, &[SegmentEval])> = window.into_iter().collect();
         if window.len() < 2 {
@@ -111,37 +114,51 @@ impl DataMap {
                 region: None,
             };
         }
-        // Each split against its own medians: dev residuals are out of sample, and larger.
-        let mut hard_at = [f32::NAN; 2];
-        let mut ambiguous_at = [f32::NAN; 2];
+        // Each split against its own medians (dev residuals are out of sample, and larger), and
+        // each class against its own.
+        let n_classes = classes.iter().max().map_or(1, |&m| usize::from(m) + 1);
+        let class_of = |i: usize| classes.get(i).map_or(0, |&c| usize::from(c));
+        let mut hard_at = [vec![f32::NAN; n_classes], vec![f32::NAN; n_classes]];
+        let mut ambiguous_at = hard_at.clone();
         for (k, split) in [Split::Train, Split::Dev].into_iter().enumerate() {
-            let rows = part.indices(split);
-            let median_of = |f: fn(&Point) -> f32| {
-                let mut v: Vec<f32> = rows
+            let split_rows = part.indices(split);
+            for c in 0..n_classes {
+                let rows: Vec<usize> = split_rows
                     .iter()
-                    .map(|&i| f(&points[i]))
-                    .filter(|x| x.is_finite())
+                    .copied()
+                    .filter(|&i| class_of(i) == c)
                     .collect();
-                if v.is_empty() {
-                    return f32::NAN;
+                let median_of = |f: fn(&Point) -> f32| {
+                    let mut v: Vec<f32> = rows
+                        .iter()
+                        .map(|&i| f(&points[i]))
+                        .filter(|x| x.is_finite())
+                        .collect();
+                    if v.is_empty() {
+                        return f32::NAN;
+                    }
+                    let mid = v.len() / 2;
+                    *v.select_nth_unstable_by(mid, f32::total_cmp).1
+                };
+                let (h, a) = (
+                    (K as f32) * median_of(|p| p.abs_residual),
+                    (K as f32) * median_of(|p| p.variability),
+                );
+                hard_at[k][c] = h;
+                ambiguous_at[k][c] = a;
+                for &i in &rows {
+                    let p = &mut points[i];
+                    if !p.abs_residual.is_finite() || !p.variability.is_finite() {
+                        continue;
+                    }
+                    p.region = Some(if p.variability > a {
+                        Region::Ambiguous
+                    } else if p.abs_residual > h {
+                        Region::Hard
+                    } else {
+                        Region::Easy
+                    });
                 }
-                let mid = v.len() / 2;
-                *v.select_nth_unstable_by(mid, f32::total_cmp).1
-            };
-            hard_at[k] = (K as f32) * median_of(|p| p.abs_residual);
-            ambiguous_at[k] = (K as f32) * median_of(|p| p.variability);
-            for &i in &rows {
-                let p = &mut points[i];
-                if !p.abs_residual.is_finite() || !p.variability.is_finite() {
-                    continue;
-                }
-                p.region = Some(if p.variability > ambiguous_at[k] {
-                    Region::Ambiguous
-                } else if p.abs_residual > hard_at[k] {
-                    Region::Hard
-                } else {
-                    Region::Easy
-                });
             }
         }
         Some(DataMap {
@@ -196,8 +213,12 @@ impl Window {
         self.steps.retain(|(s, _)| *s <= step);
     }
 
-    pub fn map(&self, part: &Partition) -> Option<DataMap> {
-        DataMap::of(self.steps.iter().map(|(s, v)| (*s, v.as_slice())), part)
+    pub fn map(&self, part: &Partition, classes: &[u8]) -> Option<DataMap> {
+        DataMap::of(
+            self.steps.iter().map(|(s, v)| (*s, v.as_slice())),
+            part,
+            classes,
+        )
     }
 }
 
@@ -213,6 +234,47 @@ mod tests {
             loss: 0.0,
             share: 0.0,
         }
+    }
+
+    #[test]
+    fn with_binary_labels_each_class_is_measured_against_itself() {
+        // 25 steps labelled 1 fit well (residual 0.1) but one (residual 0.8); 15 labelled 0 sit
+        // at residual -0.6, one at -0.95. Together, every label-0 step is "hard"; per class,
+        // only the label-1 step that misses by far.
+        let text: String = (0..40)
+            .map(|i| {
+                let y = if i < 25 { 1.0 } else { 0.0 };
+                format!(
+                    "{{\"id\": \"d{i}\", \"split\": \"train\", \"segments\": [{{\"text\": \"s\", \"score\": {y}}}]}}\n"
+                )
+            })
+            .collect();
+        let ds: Dataset = crate::data::parse_str(&text, "t", &Default::default())
+            .expect("data")
+            .0;
+        let part = Partition::new(&ds, 0.0);
+        let preds: Vec<SegmentEval> = (0..40)
+            .map(|i| match i {
+                0 => eval(0.2, 1.0),
+                1..=24 => eval(0.9, 1.0),
+                25 => eval(0.95, 0.0),
+                _ => eval(0.6, 0.0),
+            })
+            .collect();
+        let window = [(1u64, preds.as_slice()), (2, preds.as_slice())];
+        let hard = |m: &DataMap| -> Vec<usize> {
+            (0..40)
+                .filter(|&i| m.points[i].region == Some(Region::Hard))
+                .collect()
+        };
+        let pooled = DataMap::of(window, &part, &[]).expect("map");
+        let mut want: Vec<usize> = vec![0];
+        want.extend(25..40);
+        assert_eq!(hard(&pooled), want, "pooled: the minority class is hard");
+        let classes = crate::labels::classes(&ds);
+        let per_class = DataMap::of(window, &part, &classes).expect("map");
+        assert_eq!(hard(&per_class), vec![0]);
+        assert_eq!(per_class.hard_at[0].len(), 2, "a threshold per class");
     }
 
     #[test]
@@ -241,7 +303,8 @@ mod tests {
                 (s + 1, v)
             })
             .collect();
-        let m = DataMap::of(steps.iter().map(|(s, v)| (*s, v.as_slice())), &part).expect("map");
+        let m =
+            DataMap::of(steps.iter().map(|(s, v)| (*s, v.as_slice())), &part, &[]).expect("map");
         assert_eq!((m.first, m.last, m.steps), (1, 4, 4));
         assert_eq!(m.points[7].region, Some(Region::Hard));
         assert!((m.points[7].mean_residual - 1.5).abs() < 1e-6);

@@ -96,7 +96,7 @@ impl App {
             self.pred_history
                 .push_back((r.eval_step, r.segments.clone()));
             self.dm_window.push(r.eval_step, r.segments.clone());
-            self.datamap = self.dm_window.map(&self.part);
+            self.datamap = self.dm_window.map(&self.part, &self.classes);
             while self.pred_history.len() > self.pred_history_cap {
                 self.pred_history.pop_front();
             }
@@ -141,7 +141,7 @@ impl App {
         self.model_history.retain(|(s, _)| *s <= step);
         self.model_preds.retain(|(s, _)| *s <= step);
         self.dm_window.truncate(step);
-        self.datamap = self.dm_window.map(&self.part);
+        self.datamap = self.dm_window.map(&self.part, &self.classes);
         self.best = None;
         for h in &self.history {
             if h.dev_loss.is_finite() && self.best.is_none_or(|(_, b)| h.dev_loss < b) {

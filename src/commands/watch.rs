@@ -82,7 +82,7 @@ pub fn watch(
             for s in &w.state.reports {
                 window.push(s.eval_step, s.segments.clone());
             }
-            let map = window.map(&part);
+            let map = window.map(&part, &segscope::labels::classes(&ds));
             segscope::export::write(p, r, &ds, &part, config.ui.outlier_k, map.as_ref(), &labels)
                 .map_err(|e| (1, e.to_string()))?;
         }

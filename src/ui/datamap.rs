@@ -104,16 +104,27 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .fold(0.0f64, f64::max)
     };
     // Room for the thresholds even when every point is below them.
-    let x1 = (max_of(|p| p.0).max(f64::from(map.ambiguous_at[k])) * 1.05).max(1e-6);
+    // The thresholds of every class of this split (one class unless the labels are binary).
+    let finite_max = |v: &[f32]| {
+        v.iter()
+            .filter(|x| x.is_finite())
+            .fold(0f64, |m, &x| m.max(f64::from(x)))
+    };
+    let finite_min = |v: &[f32]| {
+        v.iter()
+            .filter(|x| x.is_finite())
+            .fold(f64::INFINITY, |m, &x| m.min(f64::from(x)))
+    };
+    let x1 = (max_of(|p| p.0).max(finite_max(&map.ambiguous_at[k])) * 1.05).max(1e-6);
     let ys = groups.iter().flat_map(|g| g.1.iter().map(|p| p.1));
     let (y0, y1) = if app.log_y {
         let lo = ys
             .clone()
             .fold(f64::INFINITY, f64::min)
-            .min(y_of(map.hard_at[k]));
+            .min(y_of(finite_min(&map.hard_at[k]) as f32));
         let hi = ys
             .fold(f64::NEG_INFINITY, f64::max)
-            .max(y_of(map.hard_at[k]));
+            .max(y_of(finite_max(&map.hard_at[k]) as f32));
         let (lo, hi) = if lo.is_finite() {
             (lo, hi)
         } else {
@@ -123,14 +134,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         (
             0.0,
-            (max_of(|p| p.1).max(f64::from(map.hard_at[k])) * 1.05).max(1e-6),
+            (max_of(|p| p.1).max(finite_max(&map.hard_at[k])) * 1.05).max(1e-6),
         )
     };
     let selected = app
         .selected()
         .map(|i| map.points[i])
         .filter(|p| p.variability.is_finite() && p.abs_residual.is_finite());
-    let (hard_at, amb_at) = (y_of(map.hard_at[k]), f64::from(map.ambiguous_at[k]));
+    let lines: Vec<(f64, f64)> = map.hard_at[k]
+        .iter()
+        .zip(&map.ambiguous_at[k])
+        .filter(|(h, a)| h.is_finite() && a.is_finite())
+        .map(|(&h, &a)| (y_of(h), f64::from(a)))
+        .collect();
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme::BORDER)
@@ -153,8 +169,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .x_bounds([0.0, x1])
         .y_bounds([y0, y1])
         .paint(|ctx| {
-            ctx.draw(&CLine::new(0.0, hard_at, amb_at, hard_at, Color::DarkGray));
-            ctx.draw(&CLine::new(amb_at, y0, amb_at, y1, Color::DarkGray));
+            for &(hard_at, amb_at) in &lines {
+                ctx.draw(&CLine::new(0.0, hard_at, amb_at, hard_at, Color::DarkGray));
+                ctx.draw(&CLine::new(amb_at, y0, amb_at, y1, Color::DarkGray));
+            }
             for (r, p) in &groups {
                 ctx.draw(&Points {
                     coords: p,
