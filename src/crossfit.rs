@@ -82,6 +82,8 @@ pub struct Row {
     pub label_issue: bool,
     /// The data's `meta` labels, `key=label` joined by `;`.
     pub labels: String,
+    /// Why the segment's tags or labels contradict its target (`labels::contradict`), or empty.
+    pub contradicts: String,
 }
 
 /// The whole cross-fit: per-segment rows (labelled segments, dataset order) and per-fold reports.
@@ -192,7 +194,9 @@ pub fn run(
         config.ui.outlier_k as f32,
     );
     let part = Partition::new(ds, config.dev_fraction);
-    let z = robust_z(&segments, &part, &crate::labels::classes(ds));
+    let classes = crate::labels::classes(ds);
+    let z = robust_z(&segments, &part, &classes);
+    let contradicts = crate::labels::contradict::contradictions(ds, &classes);
     let rows = (0..ds.segments.len())
         .filter(|&i| part.is_labelled(i))
         .map(|i| {
@@ -219,6 +223,7 @@ pub fn run(
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect::<Vec<_>>()
                     .join(";"),
+                contradicts: contradicts[i].clone().unwrap_or_default(),
             }
         })
         .collect();

@@ -93,6 +93,8 @@ pub struct App {
     pub analysis: Analysis,
     /// Each segment's class for the outliers' robust z (`labels::classes`).
     pub classes: Vec<u8>,
+    /// Why each segment's tags or labels contradict its target (`labels::contradict`).
+    pub contradictions: Vec<Option<String>>,
     pub view: TableView,
     pub overlay: Overlay,
     pub status: Option<String>,
@@ -167,8 +169,10 @@ impl App {
         let speed = ui.steps_per_second;
         let per_step = n.max(1) * std::mem::size_of::<SegmentEval>();
         let classes = crate::labels::classes(&ds);
+        let contradictions = crate::labels::contradict::contradictions(&ds, &classes);
         let mut app = App {
             classes,
+            contradictions,
             pred_history_cap: (PRED_HISTORY_BYTES / per_step).clamp(2, 2000),
             convergence: Convergence::new(ui.converge_patience, ui.converge_min_rel),
             ds,

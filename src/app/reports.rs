@@ -161,6 +161,7 @@ impl App {
         self.part = part;
         self.analysis = Analysis::empty(n);
         self.classes = crate::labels::classes(&self.ds);
+        self.contradictions = crate::labels::contradict::contradictions(&self.ds, &self.classes);
         self.report = None;
         self.pred_history.clear();
         self.oof = None;

@@ -3,6 +3,7 @@
 //! plants canaries to calibrate the flags on the user's own data ([`audit`]).
 
 pub mod audit;
+pub mod contradict;
 pub mod kind;
 pub mod linear;
 pub mod metrics;

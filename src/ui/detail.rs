@@ -234,6 +234,12 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         ]),
         labels_line(app, s),
     ];
+    if let Some(why) = app.contradictions.get(i).and_then(Option::as_deref) {
+        fact_lines.push(Line::from(vec![
+            Span::styled("contradicts its tags ", theme::OUTLIER),
+            Span::styled(why.to_string(), theme::VALUE),
+        ]));
+    }
     let oof = oof_spans(app, i);
     if !oof.is_empty() {
         // Its own line: the score and its parts read as one phrase.
