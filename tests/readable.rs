@@ -5,8 +5,6 @@ mod common;
 
 use std::sync::Arc;
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use segscope::app::{Action, App, Keymap, Overlay};
 use segscope::config::UiConfig;
 use segscope::data::{ReadOptions, parse_str};
@@ -36,19 +34,13 @@ fn app() -> App {
     app
 }
 
-fn draw(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    t.draw(|f| f.render_widget(app, f.area())).expect("draw");
-    t.backend().to_string()
-}
-
 #[test]
 fn a_step_past_its_first_line_break_is_shown_whole() {
     let mut app = app();
     app.update(Action::Down);
     assert_eq!(app.selected(), Some(1));
     for (w, h) in [(160, 48), (100, 28)] {
-        let screen = draw(&app, w, h);
+        let screen = common::draw(&app, w, h);
         // The table keeps the line after the break, marked (at 100 columns the text column is
         // too narrow to reach it; the preview has it).
         if w == 160 {
@@ -73,7 +65,7 @@ fn a_step_past_its_first_line_break_is_shown_whole() {
     }
     app.update(Action::Preview);
     assert!(
-        !draw(&app, 160, 48).contains("│\\boxed{3a-2}"),
+        !common::draw(&app, 160, 48).contains("│\\boxed{3a-2}"),
         "v hides the preview"
     );
 }
@@ -83,7 +75,7 @@ fn the_detail_view_keeps_line_breaks_and_scrolls() {
     let mut app = app();
     app.update(Action::ToggleSplit);
     app.update(Action::Detail);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     assert!(
         !screen.contains("PointsThe"),
         "lines are not joined: {screen}"
@@ -112,7 +104,7 @@ fn tags_and_scalar_meta_are_labels_in_the_column_filter_and_detail() {
             .contains(&("final_answer_correct".into(), "false".into()))
     );
     app.update(Action::TagsColumn);
-    let screen = draw(&app, 200, 48);
+    let screen = common::draw(&app, 200, 48);
     assert!(screen.contains("tags · labels"), "{screen}");
     assert!(screen.contains("algebra,false,Qwe…"), "{screen}");
     for c in "tag:answer".chars() {
@@ -133,7 +125,7 @@ fn tags_and_scalar_meta_are_labels_in_the_column_filter_and_detail() {
     }
     assert_eq!(app.view.rows, vec![0], "a plain word matches a tag");
     app.update(Action::Detail);
-    let detail = draw(&app, 160, 48);
+    let detail = common::draw(&app, 160, 48);
     assert!(detail.contains("generator Qwen2-7B"), "{detail}");
 }
 
@@ -224,7 +216,7 @@ fn a_long_status_is_never_cut_mid_word_at_100x28() {
     let mut app = common::app_after(3);
     let msg = "exported 3471 segments to /a/rather/long/path/segscope-segments.csv, and the edits to /a/rather/long/path/segscope-segments.edits.jsonl";
     app.on_io_done(msg.into());
-    let screen = draw(&app, 100, 28);
+    let screen = common::draw(&app, 100, 28);
     let line = screen.lines().nth(1).expect("the header's second line");
     let shown = line.trim_matches('"').trim();
     assert!(shown.starts_with("exported 3471 segments"), "{line}");
@@ -236,7 +228,7 @@ fn a_long_status_is_never_cut_mid_word_at_100x28() {
     );
     // A short one stays beside the losses.
     app.on_io_done("saved".into());
-    let screen = draw(&app, 100, 28);
+    let screen = common::draw(&app, 100, 28);
     assert!(
         screen
             .lines()
@@ -249,7 +241,7 @@ fn a_long_status_is_never_cut_mid_word_at_100x28() {
 fn the_detail_view_shows_no_raters_spread_without_raters() {
     let mut app = app();
     app.update(Action::Detail);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     assert!(screen.contains("raters"), "{screen}");
     assert!(!screen.contains("spread 0.00"), "{screen}");
 }
@@ -258,7 +250,7 @@ fn the_detail_view_shows_no_raters_spread_without_raters() {
 fn the_detail_view_keeps_its_facts_at_100x28() {
     let mut app = common::app_after(12);
     app.update(Action::Detail);
-    let screen = draw(&app, 100, 28);
+    let screen = common::draw(&app, 100, 28);
     assert!(screen.contains("last step (12)"), "{screen}");
     assert!(screen.contains("data map"), "{screen}");
     assert!(screen.contains("data labels"), "{screen}");
@@ -270,11 +262,11 @@ fn the_data_map_title_keeps_every_count_at_100x28() {
     app.update(Action::DataMap);
     let map = app.datamap.as_ref().expect("a data map");
     let counts = map.counts(&app.part, segscope::data::Split::Train);
-    let screen = draw(&app, 100, 28);
+    let screen = common::draw(&app, 100, 28);
     let title = screen.lines().nth(2).expect("the panels' top line");
     let want = format!("e {} a {} h {}", counts[0], counts[1], counts[2]);
     assert!(title.contains(&want), "{want} in {title}");
-    let wide = draw(&app, 160, 48);
+    let wide = common::draw(&app, 160, 48);
     assert!(
         wide.contains(&format!(
             "easy {} ambiguous {} hard {}",

@@ -3,26 +3,18 @@
 
 mod common;
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use segscope::app::{Action, App};
-
-fn draw(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    t.draw(|f| f.render_widget(app, f.area())).expect("draw");
-    t.backend().to_string()
-}
 
 #[test]
 fn main_view() {
     let app = common::app_after(12);
-    insta::assert_snapshot!("main_view", draw(&app, 160, 48));
+    insta::assert_snapshot!("main_view", common::draw(&app, 160, 48));
 }
 
 #[test]
 fn main_view_before_any_step() {
     let app = common::app();
-    insta::assert_snapshot!("main_view_empty", draw(&app, 160, 48));
+    insta::assert_snapshot!("main_view_empty", common::draw(&app, 160, 48));
 }
 
 #[test]
@@ -31,7 +23,7 @@ fn detail_view_shows_the_last_step_and_the_data_labels() {
     // The flipped segment: first by share.
     assert_eq!(app.selected(), Some(3));
     app.update(Action::Detail);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     assert!(screen.contains("noise flipped"), "the meta label is shown");
     assert!(
         screen.contains("of the gap to the target"),
@@ -44,7 +36,7 @@ fn detail_view_shows_the_last_step_and_the_data_labels() {
 fn help_overlay_lists_every_key() {
     let mut app = common::app_after(12);
     app.update(Action::Help);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     for (keys, text) in app.keymap.help() {
         assert!(screen.contains(&keys), "help lacks {keys}");
         assert!(screen.contains(text), "help lacks {text}");
@@ -58,17 +50,17 @@ fn log_scale_recent_history_and_dev_split() {
     app.update(Action::LogY);
     app.update(Action::ToggleSplit);
     app.update(Action::NextSort);
-    insta::assert_snapshot!("main_view_log_dev", draw(&app, 160, 48));
+    insta::assert_snapshot!("main_view_log_dev", common::draw(&app, 160, 48));
 }
 
 #[test]
 fn a_small_terminal_gets_a_message_not_a_panic() {
     let app = common::app_after(2);
-    let screen = draw(&app, 60, 10);
+    let screen = common::draw(&app, 60, 10);
     assert!(screen.contains("needs a terminal of at least"));
     // Odd sizes around the minimum draw without panicking.
     for (w, h) in [(100, 28), (101, 29), (240, 70), (100, 60), (300, 28)] {
-        let s = draw(&app, w, h);
+        let s = common::draw(&app, w, h);
         assert!(s.contains("segscope"), "{w}x{h}");
     }
 }
@@ -129,7 +121,7 @@ fn compare_app() -> App {
 #[test]
 fn compare_view_shows_every_model_side_by_side() {
     let mut app = compare_app();
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     for want in [
         "mse p",
         "pair r",
@@ -142,7 +134,7 @@ fn compare_view_shows_every_model_side_by_side() {
     }
     insta::assert_snapshot!("compare_view", screen);
     app.update(Action::Detail);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     assert!(
         screen.contains("━ pairwise"),
         "each model's history in the detail view"
@@ -165,7 +157,7 @@ fn mini_batch_rows_older_than_the_step_are_marked() {
     r.pred_steps = std::sync::Arc::new(steps);
     app.on_report(r, 25.0);
     app.refresh_rows();
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     let row_of = |i: usize| {
         let text: String = ds.segments[i].text.chars().take(20).collect();
         screen
@@ -191,7 +183,7 @@ fn data_map_panel_and_region_filter() {
     app.update(Action::Region);
     app.update(Action::Region);
     app.update(Action::Region);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     assert!(
         screen.contains("Data map"),
         "the panel replaces the loss chart"
@@ -216,7 +208,7 @@ fn diff_view_lists_what_moved_since_the_mark() {
     }
     app.refresh_rows();
     app.update(Action::Diff);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     assert!(screen.contains("step 4 → step 12"));
     insta::assert_snapshot!("diff_view", screen);
 }
@@ -230,13 +222,13 @@ fn edits_show_in_a_column_a_panel_and_on_the_loss_chart() {
     for c in "-0.25".chars() {
         app.update(Action::FilterChar(c));
     }
-    let typing = draw(&app, 160, 48);
+    let typing = common::draw(&app, 160, 48);
     assert!(
         typing.contains("new target for"),
         "the prompt is in the footer"
     );
     app.update(Action::FilterDone);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     assert!(
         screen.contains("excl") && screen.contains("t -0.25"),
         "the edit column"
@@ -244,7 +236,7 @@ fn edits_show_in_a_column_a_panel_and_on_the_loss_chart() {
     assert!(screen.contains("2 edits"), "the loss chart says so");
     insta::assert_snapshot!("edits_main", screen);
     app.update(Action::EditsPanel);
-    let panel = draw(&app, 160, 48);
+    let panel = common::draw(&app, 160, 48);
     assert!(panel.contains("What-if edits") && panel.contains("exclude"));
     insta::assert_snapshot!("edits_panel", panel);
 }
@@ -254,7 +246,7 @@ fn the_data_map_takes_log_y_too() {
     let mut app = common::app_after(12);
     app.update(Action::DataMap);
     app.update(Action::LogY);
-    let screen = draw(&app, 160, 48);
+    let screen = common::draw(&app, 160, 48);
     assert!(screen.contains("mean |residual|, log"), "the axis says so");
 }
 
@@ -266,7 +258,7 @@ fn help_shows_every_key_on_the_smallest_terminal() {
     app.update(Action::Help);
     let mut seen = String::new();
     for _ in 0..12 {
-        let screen = draw(&app, 100, 28);
+        let screen = common::draw(&app, 100, 28);
         assert!(
             screen.contains("scroll"),
             "the help says it scrolls: {screen}"
@@ -319,11 +311,11 @@ fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_t
             })
             .collect(),
     );
-    let wide = draw(&app, 160, 48);
+    let wide = common::draw(&app, 160, 48);
     assert!(wide.contains(" issue"), "{wide}");
     assert!(wide.contains("0.30!"), "the flagged row is marked: {wide}");
     // At the smallest supported size the optional columns give way and the text stays.
-    let narrow = draw(&app, 100, 28);
+    let narrow = common::draw(&app, 100, 28);
     let header = narrow
         .lines()
         .find(|l| l.contains("  #") && l.contains("target"))
@@ -333,7 +325,7 @@ fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_t
     // The detail view explains the score.
     app.view.cursor = app.view.rows.iter().position(|&i| i == 3).expect("row 3");
     app.update(Action::Detail);
-    let detail = draw(&app, 160, 48);
+    let detail = common::draw(&app, 160, 48);
     assert!(detail.contains("label issue 0.30"), "{detail}");
     assert!(detail.contains("flagged"), "{detail}");
 }

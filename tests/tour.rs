@@ -2,8 +2,8 @@
 //! (the same ones `tests/engine.rs` pins in `fact_*`), the page keys, and snapshots of every page
 //! at 100x28 and 160x48.
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+mod common;
+
 use segscope::app::{Action, App};
 use segscope::config::BackendKind;
 use segscope::tour::{self, Leave, PAGES, Page, PageRun};
@@ -172,12 +172,6 @@ fn app_on(p: Page, steps: usize) -> App {
     app
 }
 
-fn draw(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    t.draw(|f| f.render_widget(app, f.area())).expect("draw");
-    t.backend().to_string()
-}
-
 #[test]
 fn n_and_p_leave_a_page_only_where_there_is_one() {
     let mut app = app_on(Page::OneStep, 0);
@@ -208,7 +202,7 @@ fn every_page_at_both_sizes() {
         };
         let app = app_on(p, steps);
         for (w, h) in [(100, 28), (160, 48)] {
-            let screen = draw(&app, w, h);
+            let screen = common::draw(&app, w, h);
             assert!(screen.contains("tour"), "{p:?} {w}x{h}");
             assert!(
                 screen.contains("? help") || screen.contains("?  help"),

@@ -67,7 +67,7 @@ impl App {
     /// Excludes the selected segment from training, or brings it back.
     pub(super) fn toggle_exclude(&mut self) {
         if let Some(i) = self.selected() {
-            let excluded = self.edits.weights(self.ds.segments.len())[i] == 0.0;
+            let excluded = self.edits.weight_of(i) == 0.0;
             let action = if excluded {
                 EditAction::Weight(1.0)
             } else {

@@ -108,6 +108,21 @@ impl Edits {
     }
 
     /// Every segment's training weight (1 unless edited), dataset order.
+    /// Segment `i`'s training weight under the edits (1 unless reweighted): the last weight or
+    /// exclusion of it wins, as in [`Edits::weights`], without building the whole vector.
+    pub fn weight_of(&self, i: usize) -> f32 {
+        self.list
+            .iter()
+            .rev()
+            .filter(|e| e.segment == i)
+            .find_map(|e| match e.action {
+                Action::Exclude => Some(0.0),
+                Action::Weight(v) => Some(v),
+                Action::Target(_) => None,
+            })
+            .unwrap_or(1.0)
+    }
+
     pub fn weights(&self, n: usize) -> Vec<f32> {
         let mut w = vec![1.0; n];
         for e in &self.list {
@@ -321,6 +336,29 @@ mod tests {
             .0;
         let part = Partition::new(&ds, 0.0);
         (ds, part)
+    }
+
+    #[test]
+    fn weight_of_agrees_with_weights() {
+        let e = |segment, action| Edit {
+            segment,
+            action,
+            step: 0,
+        };
+        let edits = Edits {
+            list: vec![
+                e(0, Action::Exclude),
+                e(2, Action::Weight(0.5)),
+                e(0, Action::Target(0.3)),
+                e(2, Action::Exclude),
+                e(1, Action::Weight(2.0)),
+            ],
+        };
+        let all = edits.weights(4);
+        for (i, &w) in all.iter().enumerate() {
+            assert_eq!(edits.weight_of(i), w, "segment {i}");
+        }
+        assert_eq!(all, vec![0.0, 2.0, 0.0, 1.0]);
     }
 
     #[test]

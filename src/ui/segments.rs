@@ -150,7 +150,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // cross-fitted residual).
     let text_w = area.width.saturating_sub(fixed).max(8) as usize;
     let ds = &app.ds;
-    let weights = edited.then(|| app.edits.weights(ds.segments.len()));
     let rows: Vec<Row> = v.rows[start..end]
         .iter()
         .enumerate()
@@ -215,7 +214,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     style,
                 )));
             }
-            let excluded = weights.as_ref().is_some_and(|w| w[i] == 0.0);
+            // Per visible row: the edits are few, the rows may be a million.
+            let excluded = edited && app.edits.weight_of(i) == 0.0;
             cells.push(Cell::from(if s.score.is_none() {
                 // Context only: scored, but it has no loss to share.
                 Line::from(Span::styled(format!("{:>5} ", "—"), theme::DIM))

@@ -125,3 +125,11 @@ pub fn app_after(last: u64) -> App {
     a.refresh_rows();
     a
 }
+
+/// The screen `app` draws at `w` x `h`, as text.
+pub fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut t =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("test terminal");
+    t.draw(|f| f.render_widget(app, f.area())).expect("draw");
+    t.backend().to_string()
+}
