@@ -60,47 +60,82 @@ pub fn run(app: App, source: Box<dyn Source>) -> Result<(), TuiError> {
     run_handle(app, handle)
 }
 
+/// The terminal a dashboard draws on, from raw mode in to restored out, across one or more
+/// sources (the tour's pages share it).
+struct Screen {
+    terminal: ratatui::DefaultTerminal,
+    guard: RestoreGuard,
+    source_panic: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    stdin_is_tty: bool,
+}
+
+impl Screen {
+    fn open() -> Result<Screen, TuiError> {
+        // SIGINT/SIGTERM/SIGHUP end the loop through its normal path (typed Ctrl-C in raw mode is
+        // a key, and quits through the keymap).
+        crate::signals::install();
+        // Asked once, now: after a hang-up isatty(0) answers false, which would hide the hang-up.
+        let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+        let terminal = ratatui::try_init()?;
+        Ok(Screen {
+            terminal,
+            guard: RestoreGuard,
+            source_panic: terminal::hook_source_panics(source::driver::THREAD_NAME),
+            stdin_is_tty,
+        })
+    }
+
+    /// Runs the event loop on `handle` until the user quits or the terminal hangs up, then tells
+    /// the source to quit (the caller joins it: after restoring the terminal, so a long step
+    /// never holds the shell back).
+    fn run(
+        &mut self,
+        app: &mut App,
+        handle: &source::SourceHandle,
+    ) -> Result<event_loop::Ended, TuiError> {
+        app.caps = handle.capabilities;
+        let outcome = event_loop::run(
+            &mut self.terminal,
+            app,
+            handle,
+            &event_loop::Watch {
+                source_panic: &self.source_panic,
+                stdin_is_tty: self.stdin_is_tty,
+            },
+        );
+        let _ = handle.control.send(Control::Quit);
+        outcome
+    }
+
+    /// Whether the terminal has hung up.
+    fn gone(&self) -> bool {
+        wait_for_input(Duration::ZERO, self.stdin_is_tty) == Wait::HungUp
+    }
+
+    /// Restores the terminal, unless it is gone: nothing to restore then, and Terminal's Drop
+    /// would try to show the cursor and eprintln! its failure, which panics with no stderr, so
+    /// it is not dropped.
+    fn close(self) {
+        if self.gone() {
+            std::mem::forget(self.guard);
+            std::mem::forget(self.terminal);
+        } else {
+            drop(self.guard);
+        }
+    }
+}
+
 /// Runs the dashboard on a source already running on its own thread, until the user quits.
 pub fn run_handle(mut app: App, handle: source::SourceHandle) -> Result<(), TuiError> {
-    app.caps = handle.capabilities;
-    // SIGINT/SIGTERM/SIGHUP end the loop through its normal path (typed Ctrl-C in raw mode is a
-    // key, and quits through the keymap).
-    crate::signals::install();
-
-    // Asked once, now: after a hang-up isatty(0) answers false, which would hide the hang-up.
-    let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let mut terminal = ratatui::try_init()?;
-    let guard = RestoreGuard;
-    let source_panic = terminal::hook_source_panics(source::driver::THREAD_NAME);
-    let outcome = event_loop::run(
-        &mut terminal,
-        &mut app,
-        &handle,
-        &event_loop::Watch {
-            source_panic: &source_panic,
-            stdin_is_tty,
-        },
-    );
-    let _ = handle.control.send(Control::Quit);
-    let gone = wait_for_input(Duration::ZERO, stdin_is_tty) == Wait::HungUp;
-    let result = match outcome {
-        // A write error on a hung-up terminal is the same end as noticing the hang-up.
-        _ if gone => {
-            // Nothing to restore on a terminal that is gone. Terminal's Drop would try to show the
-            // cursor and eprintln! its failure, which panics with no stderr, so it is not dropped.
-            std::mem::forget(guard);
-            std::mem::forget(terminal);
-            Ok(())
-        }
-        Ok(_) => {
-            drop(guard);
-            Ok(())
-        }
-        Err(e) => {
-            drop(guard);
-            Err(e)
-        }
+    let mut screen = Screen::open()?;
+    let outcome = screen.run(&mut app, &handle);
+    // A write error on a hung-up terminal is the same end as noticing the hang-up.
+    let result = if screen.gone() {
+        Ok(())
+    } else {
+        outcome.map(|_| ())
     };
+    screen.close();
     stop(handle);
     result
 }
@@ -155,11 +190,7 @@ pub fn run_tour(
     first: crate::tour::Page,
     backend: crate::config::BackendKind,
 ) -> Result<(), String> {
-    crate::signals::install();
-    let stdin_is_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let mut terminal = ratatui::try_init().map_err(|e| format!("terminal: {e}"))?;
-    let guard = RestoreGuard;
-    let source_panic = terminal::hook_source_panics(source::driver::THREAD_NAME);
+    let mut screen = Screen::open().map_err(|e| e.to_string())?;
     let mut page = first;
     let result = loop {
         let built = match page.build(backend) {
@@ -171,22 +202,10 @@ pub fn run_tour(
             Ok(h) => h,
             Err(e) => break Err(e.to_string()),
         };
-        app.caps = handle.capabilities;
-        let outcome = event_loop::run(
-            &mut terminal,
-            &mut app,
-            &handle,
-            &event_loop::Watch {
-                source_panic: &source_panic,
-                stdin_is_tty,
-            },
-        );
+        let outcome = screen.run(&mut app, &handle);
         stop(handle);
-        if wait_for_input(Duration::ZERO, stdin_is_tty) == Wait::HungUp {
-            // As in `run_handle`: nothing to restore on a terminal that is gone.
-            std::mem::forget(guard);
-            std::mem::forget(terminal);
-            return Ok(());
+        if screen.gone() {
+            break Ok(());
         }
         match outcome {
             Err(e) => break Err(e.to_string()),
@@ -204,6 +223,6 @@ pub fn run_tour(
             None => break Ok(()),
         }
     };
-    drop(guard);
+    screen.close();
     result
 }
