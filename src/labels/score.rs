@@ -5,9 +5,11 @@
 //!   self-confidence); flags per class, where the probability of the other class reaches that
 //!   class's own average (cleanlab's per-class thresholds);
 //! - first-error data: the document as a whole. Each step's probability of being right (context
-//!   steps included) gives a prior over where the first error is; each label agrees with a
-//!   position or not, and disagrees with probability `noise`. A label's score is the posterior
-//!   probability that it disagrees with the true position;
+//!   steps included) gives a prior over where the first error is; the annotator either placed
+//!   it right or a step or two away (`FIRST_ERROR_SHIFT`), and each label may also disagree on
+//!   its own (`FIRST_ERROR_NOISE`). A label's score is the posterior probability that it
+//!   disagrees with the true position; the flags are the labels whose posteriors give the
+//!   highest expected F1;
 //! - ordinal, bounded and continuous: the residual over the spread of residuals among segments
 //!   with similar predictions (a robust z per prediction decile), flagged past `outlier_k`.
 
@@ -22,6 +24,16 @@ use crate::engine::metrics::{median, robust_sigma};
 /// 0.05 to 0.2 rank flips within 0.02 AP of each other, and 0.2 ranks moved first errors a
 /// little better (0.186 against 0.175 AP) at a cost on flips.
 pub const FIRST_ERROR_NOISE: f64 = 0.1;
+
+/// How often an annotator of first-error data puts the first error at a nearby step instead of
+/// the right one (a document-level mistake, where `FIRST_ERROR_NOISE` is one step's). On planted
+/// ProcessBench noise (BENCHMARKS.md, seeds 0-4) it raised the AP of moved first errors from
+/// 0.162 to 0.197 and cost flips 0.006 (0.965 to 0.959); 0.05 to 0.4 all ranked moved errors
+/// better than none.
+pub const FIRST_ERROR_SHIFT: f64 = 0.1;
+
+/// How far, in steps, a misplaced first error lands from the true one.
+pub const SHIFT_REACH: usize = 2;
 
 /// One labelled segment's score and its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -80,16 +92,17 @@ pub fn score(
                             }
                         })
                         .collect();
-                    let wrong = first_error_posterior(&p, &labels, FIRST_ERROR_NOISE);
+                    let wrong =
+                        first_error_posterior(&p, &labels, FIRST_ERROR_NOISE, FIRST_ERROR_SHIFT);
                     for (k, w) in wrong.into_iter().enumerate() {
                         let s = &mut out[r.start + k];
                         if let Some(w) = w {
                             s.document = w as f32;
                             s.score = w as f32;
-                            s.flag = w >= 0.5;
                         }
                     }
                 }
+                flag_for_expected_f1(&mut out);
             }
             out
         }
@@ -140,8 +153,17 @@ fn binary(ds: &Dataset, lo: f32, hi: f32, pred: &[f32]) -> Vec<LabelScore> {
 /// (with no last factor for j = n). Under j the labels should be: right before j, wrong at j,
 /// absent after j; each step that does not match (a wrong label, or one present where it should be
 /// absent, or absent where it should be present) costs a factor `noise`, each that matches
-/// 1 - noise. Linear in n: each position's count of mismatches comes from prefix sums.
-pub fn first_error_posterior(p: &[f64], labels: &[Option<bool>], noise: f64) -> Vec<Option<f64>> {
+/// 1 - noise: L(labels | j). The annotator may also have misplaced the first error: with
+/// probability `shift` the labels were written for a position l within `SHIFT_REACH` steps of j
+/// (each equally likely; both l and j errors, not "no error"), so
+/// P(labels | j) = (1 - shift) L(labels | j) + shift mean_l L(labels | l).
+/// Each position's count of mismatches comes from prefix sums: O(n SHIFT_REACH).
+pub fn first_error_posterior(
+    p: &[f64],
+    labels: &[Option<bool>],
+    noise: f64,
+    shift: f64,
+) -> Vec<Option<f64>> {
     let n = p.len();
     // bad_before[j]: steps k < j that are not labelled right.
     let mut bad_before = vec![0usize; n + 1];
@@ -155,20 +177,41 @@ pub fn first_error_posterior(p: &[f64], labels: &[Option<bool>], noise: f64) -> 
             labelled_after[j + 1] + usize::from(j + 1 < n && labels[j + 1].is_some());
     }
     let (ln_ok, ln_bad) = ((1.0 - noise).ln(), noise.ln());
-    let mut logw = vec![0.0f64; n + 1];
+    // lik[l]: ln P(labels | an annotator who placed the first error at l), step noise only.
+    let mut lik = vec![0.0f64; n + 1];
+    let mut prior = vec![0.0f64; n + 1];
     let mut prefix = 0.0f64; // sum of ln p_k for k < j
     for j in 0..=n {
-        let (prior, at_j, after) = if j < n {
+        let (pr, at_j, after) = if j < n {
             let at = usize::from(labels[j] != Some(false));
             (prefix + (1.0 - p[j]).ln(), at, labelled_after[j])
         } else {
             (prefix, 0, 0)
         };
         let bad = bad_before[j] + at_j + after;
-        logw[j] = prior + bad as f64 * ln_bad + (n - bad) as f64 * ln_ok;
+        lik[j] = bad as f64 * ln_bad + (n - bad) as f64 * ln_ok;
+        prior[j] = pr;
         if j < n {
             prefix += p[j].ln();
         }
+    }
+    let mut logw = vec![0.0f64; n + 1];
+    for j in 0..=n {
+        let near: Vec<f64> = if j < n && shift > 0.0 {
+            (j.saturating_sub(SHIFT_REACH)..(j + SHIFT_REACH + 1).min(n))
+                .filter(|&l| l != j)
+                .map(|l| lik[l])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let l = if near.is_empty() {
+            lik[j]
+        } else {
+            let moved = log_sum_exp(&near) - (near.len() as f64).ln();
+            log_sum_exp(&[(1.0 - shift).ln() + lik[j], shift.ln() + moved])
+        };
+        logw[j] = prior[j] + l;
     }
     let max = logw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let w: Vec<f64> = logw.iter().map(|l| (l - max).exp()).collect();
@@ -191,6 +234,36 @@ pub fn first_error_posterior(p: &[f64], labels: &[Option<bool>], noise: f64) -> 
             None => None,
         })
         .collect()
+}
+
+/// Flags the labels whose posteriors, read as probabilities of being wrong, give the flags the
+/// highest expected F1: the top k, for the k that maximises 2 S_k / (k + S), where S_k is the sum
+/// of the k highest posteriors and S the sum of all (the expected number of wrong labels).
+fn flag_for_expected_f1(out: &mut [LabelScore]) {
+    let mut order: Vec<usize> = (0..out.len())
+        .filter(|&i| out[i].document.is_finite())
+        .collect();
+    order.sort_by(|&a, &b| out[b].document.total_cmp(&out[a].document));
+    let total: f64 = order.iter().map(|&i| f64::from(out[i].document)).sum();
+    let (mut best, mut best_k, mut sum) = (0.0f64, 0usize, 0.0f64);
+    for (k, &i) in order.iter().enumerate() {
+        sum += f64::from(out[i].document);
+        let f1 = 2.0 * sum / ((k + 1) as f64 + total);
+        if f1 > best {
+            (best, best_k) = (f1, k + 1);
+        }
+    }
+    for (k, &i) in order.iter().enumerate() {
+        out[i].flag = k < best_k;
+    }
+}
+
+fn log_sum_exp(xs: &[f64]) -> f64 {
+    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return max;
+    }
+    max + xs.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
 }
 
 /// |residual| over the robust spread of residuals among segments with similar predictions.
@@ -246,7 +319,7 @@ mod tests {
         // 0.25 * 0.1 * 0.9; j=2: prior 0.25, none -> 0.25 * 0.81.
         let w = [0.5 * 0.01, 0.25 * 0.09, 0.25 * 0.81];
         let total: f64 = w.iter().sum();
-        let got = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(true)], 0.1);
+        let got = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(true)], 0.1, 0.0);
         let want0 = w[0] / total;
         let want1 = (w[0] + w[1]) / total;
         assert!((got[0].unwrap() - want0).abs() < 1e-12, "{got:?}");
@@ -254,11 +327,57 @@ mod tests {
     }
 
     #[test]
+    fn a_misplaced_first_error_matches_a_hand_computed_case() {
+        // Two steps: right, wrong. p = (0.5, 0.5), noise 0.1, shift 0.2 (reach 2: from j=0 the
+        // only other error position is l=1, and from j=1 it is l=0).
+        // Step-noise likelihoods: L(0) = 0.1 * 0.1 (step 0 labelled right at the error, step 1
+        // labelled after it); L(1) = 0.9 * 0.9; L(2) = 0.9 * 0.1 (step 1 labelled wrong).
+        // Mixed: j=0: 0.8 L(0) + 0.2 L(1); j=1: 0.8 L(1) + 0.2 L(0); j=2 (no error): L(2).
+        // Priors: 0.5, 0.25, 0.25.
+        let (l0, l1, l2) = (0.01, 0.81, 0.09);
+        let w = [
+            0.5 * (0.8 * l0 + 0.2 * l1),
+            0.25 * (0.8 * l1 + 0.2 * l0),
+            0.25 * l2,
+        ];
+        let total: f64 = w.iter().sum();
+        let got = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(false)], 0.1, 0.2);
+        // Step 0's "right" is wrong if j <= 0; step 1's "wrong" is wrong unless j = 1.
+        assert!((got[0].unwrap() - w[0] / total).abs() < 1e-12, "{got:?}");
+        assert!(
+            (got[1].unwrap() - (1.0 - w[1] / total)).abs() < 1e-12,
+            "{got:?}"
+        );
+        // And without the shift the same labels are suspected less.
+        let plain = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(false)], 0.1, 0.0);
+        assert!(plain[0].unwrap() < got[0].unwrap(), "{plain:?} {got:?}");
+    }
+
+    #[test]
+    fn flags_take_the_top_k_of_highest_expected_f1() {
+        // Posteriors 0.9, 0.8, 0.3, 0.1, 0.1: S = 2.2. Expected F1 of the top k = 2 S_k / (k + S):
+        // k=1 1.8/3.2 = 0.5625; k=2 3.4/4.2 = 0.8095; k=3 4.0/5.2 = 0.769; so k = 2.
+        let mut out: Vec<LabelScore> = [0.1f32, 0.9, 0.3, 0.8, 0.1]
+            .iter()
+            .map(|&d| LabelScore {
+                score: d,
+                model: d,
+                document: d,
+                flag: false,
+            })
+            .collect();
+        out.push(LabelScore::NONE);
+        flag_for_expected_f1(&mut out);
+        let flags: Vec<bool> = out.iter().map(|s| s.flag).collect();
+        assert_eq!(flags, [false, true, false, true, false, false]);
+    }
+
+    #[test]
     fn a_wrong_label_before_right_ones_is_the_suspect() {
         // right, wrong, right, right: the "wrong" at step 1 contradicts the layout.
         let p = [0.8, 0.8, 0.8, 0.8];
         let labels = [Some(true), Some(false), Some(true), Some(true)];
-        let got = first_error_posterior(&p, &labels, 0.1);
+        let got = first_error_posterior(&p, &labels, 0.1, 0.0);
         let s: Vec<f64> = got.into_iter().map(|x| x.unwrap()).collect();
         assert!(s[1] > 0.5, "{s:?}");
         assert!(s[0] < s[1] && s[2] < s[1] && s[3] < s[1], "{s:?}");
@@ -268,7 +387,7 @@ mod tests {
     fn a_consistent_document_the_model_agrees_with_scores_low() {
         let p = [0.9, 0.9, 0.1, 0.5];
         let labels = [Some(true), Some(true), Some(false), None];
-        let got = first_error_posterior(&p, &labels, 0.1);
+        let got = first_error_posterior(&p, &labels, 0.1, 0.0);
         assert!(got[..3].iter().all(|x| x.unwrap() < 0.2), "{got:?}");
         assert_eq!(got[3], None);
     }
