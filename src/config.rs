@@ -190,7 +190,7 @@ impl Default for TrainConfig {
             loss: LossName::Mse,
             huber_delta: 1.0,
             optimizer: OptimizerName::Adam,
-            lr: 0.003,
+            lr: 0.02,
             momentum: 0.9,
             weight_decay: 0.001,
             batch_size: 0,

@@ -267,7 +267,19 @@ fn flat_form_and_csv_report_carry_the_noise_labels() {
 #[test]
 fn save_then_resume_continues_the_step_count() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let o = segscope(&["--headless", "--steps", "2", "--save", "ck"], dir.path());
+    // `--keep last`: the checkpoint is of step 2 whichever step had the lower dev loss.
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "2",
+            "--keep",
+            "last",
+            "--save",
+            "ck",
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.path().join("ck/LATEST").is_file());
     assert!(dir.path().join("ck/step-000002/model.bpk").is_file());
@@ -462,6 +474,8 @@ fn edits_apply_at_start_and_convert_writes_the_edited_data() {
             "--headless",
             "--steps",
             "2",
+            "--keep",
+            "last",
             "--edits",
             "e.jsonl",
             "--save",

@@ -800,6 +800,8 @@ fn every_option_of_every_command_has_an_effect_or_a_refusal() {
             "--headless",
             "--steps",
             "2",
+            "--keep",
+            "last",
             "--data",
             "d.jsonl",
             "--stream",

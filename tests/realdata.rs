@@ -263,3 +263,44 @@ fn finds_the_corruptions(
     assert!(cf.predictions.iter().all(|p| p.is_finite()));
     assert_eq!(part.counts().0 + part.counts().1, cf.rows.len());
 }
+
+/// The summary of a default headless run on the shared ProcessBench records, with `extra` args.
+fn processbench_summary(extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/processbench-gsm8k.json"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_segscope"))
+        .args(["--headless", "--data", data])
+        .args(extra)
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let last = out.lines().last().expect("summary line");
+    serde_json::from_str::<serde_json::Value>(last).expect("json")["summary"].clone()
+}
+
+#[test]
+fn the_default_rate_reaches_processbenchs_best_model_in_half_the_steps() {
+    // ProcessBench's long steps (real, human-labelled; ../shared/data): the default rate (0.02)
+    // against the old default (0.003), full batch, early stopping as configured.
+    let new = processbench_summary(&[]);
+    let old = processbench_summary(&["--lr", "0.003"]);
+    let step = |s: &serde_json::Value| s["best_step"].as_u64().expect("best step");
+    let loss = |s: &serde_json::Value| s["best_dev"]["loss"].as_f64().expect("dev loss");
+    assert!(
+        step(&new) * 2 <= step(&old) + 5,
+        "best step {} against {}",
+        step(&new),
+        step(&old)
+    );
+    assert!(
+        loss(&new) <= loss(&old) * 1.005,
+        "best dev loss {} against {}",
+        loss(&new),
+        loss(&old)
+    );
+}
