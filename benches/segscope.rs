@@ -562,11 +562,18 @@ fn bench_crossfit() {
 }
 
 /// Where a full-batch step's time goes, stage by stage, on the bundled data and on ProcessBench's
-/// long steps: featurising (once per run), then per step the forward pass, the loss, the backward
-/// pass and the optimiser's update of the plain loop (each ended by reading a value back, so the
-/// stage's work is done when its clock stops), and the instrumented trainer's step and its
-/// evaluation (predictions, metrics, norms) as the trainer's own report times them.
+/// long steps. Featurising runs once per run. Then, per step of the plain loop, each stage is
+/// ended by reading a value back, so its work is done when its clock stops: the forward pass
+/// (n-gram sums, hidden layer, head), the loss, the backward pass (ended by reading a gradient),
+/// the optimiser's update. Then the instrumentation the trainer adds, each timed alone on the same
+/// step's tensors: the gradient norm, the per-tensor weight-change norms, reading the
+/// predictions back with every metric (`evaluate_rows`), and the gradient share. In the trainer
+/// the norms run on a helper thread beside the update and the next forward pass, so its own step
+/// (last two columns, as its report times them) costs less than the sum of the stages.
 fn bench_profile() {
+    use segscope::engine::influence::grad_shares;
+    use segscope::engine::instrument::{GradList, change_norms, collect, sum_squares};
+    use segscope::engine::report::evaluate_rows;
     let cfg = Config::default();
     let pb = std::path::Path::new("../shared/data/processbench-gsm8k.json");
     let mut sets = vec![(
@@ -582,28 +589,54 @@ fn bench_profile() {
         "\n## profile: one full-batch step, stage by stage (median of 20 steps after 5 warm-up steps, ms)"
     );
     println!(
-        "| data | segments | featurise (once) | forward | loss | backward | optimiser update | trainer step | trainer evaluation |"
+        "| data | segments | featurise (once) | forward | loss | backward | optimiser update | grad norm | weight-change norms | predictions and metrics | gradient share | sum of stages | trainer step | trainer evaluation |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, ds) in sets {
         let s = Instant::now();
         let _ = featurize(&ds, &cfg.features);
         let feat = s.elapsed().as_secs_f64() * 1e3;
         let mut b = Bare::new(&ds, &cfg);
-        let (mut fw, mut ls, mut bw, mut up) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let part = Partition::new(&ds, cfg.dev_fraction);
+        let rows = part.indices(Split::Train);
+        // Positions of the training rows, grouped by document (rows are in document order).
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (k, &r) in rows.iter().enumerate() {
+            match groups.last_mut() {
+                Some(g) if ds.segments[rows[g[0]]].doc == ds.segments[r].doc => g.push(k),
+                _ => groups.push(vec![k]),
+            }
+        }
+        let mut t: [Vec<f64>; 9] = Default::default();
         for k in 0..25 {
-            let s = Instant::now();
-            let pred = b.model.forward(&b.x);
+            let mut clock = Instant::now();
+            let mut lap = |i: usize, t: &mut [Vec<f64>; 9]| {
+                if k >= 5 {
+                    t[i].push(clock.elapsed().as_secs_f64() * 1e3);
+                }
+                clock = Instant::now();
+            };
+            let h = b.model.hidden_from(b.model.type_sums(&b.x.types), &b.x);
+            let pred = b.model.head.forward(h.clone());
             let _ = pred.clone().inner().sum().into_scalar::<f32>();
-            let t1 = s.elapsed().as_secs_f64() * 1e3;
-            let s = Instant::now();
-            let loss = loss_tensor(pred, b.y.clone(), LossKind::Mse);
+            lap(0, &mut t);
+            let loss = loss_tensor(pred.clone(), b.y.clone(), LossKind::Mse);
             let _ = loss.clone().inner().into_scalar::<f32>();
-            let t2 = s.elapsed().as_secs_f64() * 1e3;
-            let s = Instant::now();
+            lap(1, &mut t);
             let grads = GradientsParams::from_grads(loss.backward(), &b.model);
-            let t3 = s.elapsed().as_secs_f64() * 1e3;
-            let s = Instant::now();
+            let bias = b.model.head.bias.as_ref().expect("head bias");
+            let _ = grads
+                .get::<1>(bias.id)
+                .map(|g| g.sum().into_scalar::<f32>());
+            lap(2, &mut t);
+            let mut gl = GradList {
+                grads: &grads,
+                tensors: Vec::new(),
+            };
+            b.model.visit(&mut gl);
+            let grad_tensors = gl.tensors;
+            let before = collect(&b.model).tensors;
+            lap(8, &mut t); // not reported: handles only
             b.model = b.optim.step(b.lr, b.model.clone(), grads);
             let _ = b
                 .model
@@ -611,30 +644,40 @@ fn bench_profile() {
                 .bias
                 .as_ref()
                 .map(|p| p.val().inner().sum().into_scalar::<f32>());
-            let t4 = s.elapsed().as_secs_f64() * 1e3;
-            if k >= 5 {
-                fw.push(t1);
-                ls.push(t2);
-                bw.push(t3);
-                up.push(t4);
-            }
+            lap(3, &mut t);
+            let _ = sum_squares(grad_tensors);
+            lap(4, &mut t);
+            let _ = change_norms(before, collect(&b.model).tensors);
+            lap(5, &mut t);
+            let preds = segscope::engine::tensors::host_preds(pred.inner());
+            let (evals, _) = evaluate_rows(&ds, &rows, &preds, &groups, LossKind::Mse);
+            lap(6, &mut t);
+            let residuals: Vec<f32> = evals.iter().map(|e| e.residual).collect();
+            let _ = grad_shares(h.inner(), &residuals, LossKind::Mse, &[]);
+            lap(7, &mut t);
         }
-        let mut t = trainer(&ds, &cfg);
+        let mut tr = trainer(&ds, &cfg);
         let (mut st, mut ev) = (Vec::new(), Vec::new());
         for k in 0..25 {
-            let r = t.step();
+            let r = tr.step();
             if k >= 5 {
                 st.push(r.step_ms);
                 ev.push(r.eval_ms);
             }
         }
+        let m: Vec<f64> = t[..8].iter().map(|v| median(v.clone())).collect();
+        let sum: f64 = m.iter().sum();
         println!(
-            "| {name} | {} | {feat:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {name} | {} | {feat:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {sum:.1} | {:.1} | {:.1} |",
             ds.segments.len(),
-            median(fw),
-            median(ls),
-            median(bw),
-            median(up),
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+            m[5],
+            m[6],
+            m[7],
             median(st),
             median(ev)
         );
