@@ -5,11 +5,19 @@ Same data (the bundled assets/segments.jsonl, or --data FILE), same features (lo
 unigrams and bigrams and character 3-5-grams with < > marks, FNV-1a hashed into 32768 buckets, plus
 log length, position, prompt overlap and previous-segment overlap), same model (mean-pooled 32-wide
 embeddings + 4 dense features -> Linear 64 -> ReLU -> Linear 1), same loss (MSE), same optimiser
-(Adam, lr 0.003, eps 1e-5 as burn's default, coupled L2 weight decay 0.001 as burn's), full batch.
+(Adam, lr 0.02 as segscope's default, eps 1e-5 as burn's default, coupled L2 weight decay 0.001
+as burn's), full batch, on the training documents' labelled segments (`split` declared by the
+data, or taken from a segscope report with --split-from).
 The mean pool is PyTorch's own EmbeddingBag(mode="sum") with per-sample weights count / N.
 
     pip install torch numpy
-    python3 bench/torch_step.py [--data FILE] [--steps 200] [--threads 2]
+    python3 bench/torch_step.py [--data FILE] [--steps 200] [--threads 2] [--split-from REPORT.csv]
+
+ProcessBench, on segscope's own split:
+
+    segscope convert ../shared/data/processbench-gsm8k.json --to segscope --out pb.jsonl
+    segscope --headless --steps 1 --data pb.jsonl --report pb.csv --out /dev/null
+    python3 bench/torch_step.py --data pb.jsonl --split-from pb.csv
 
 It prints the median time per step and steps per second. Nothing in segscope depends on it.
 """
@@ -77,6 +85,8 @@ def featurize(docs):
         sets = [set(w) for w in words]
         n = len(words)
         for k, (s, w) in enumerate(zip(d["segments"], words)):
+            if s.get("score") is None:
+                continue  # context steps: never trained on, as in segscope
             g = grams(w)
             counts = {}
             for i in g:
@@ -114,14 +124,24 @@ def main():
     ap.add_argument("--data", default="assets/segments.jsonl")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--split-from", metavar="REPORT.csv",
+                    help="take each document's split from a segscope --report CSV (for data that "
+                         "declares none, such as ProcessBench converted with `segscope convert`)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     t0 = time.perf_counter()
-    ids, w, off, dense, y = featurize(load(args.data))
+    docs = load(args.data)
+    if args.split_from:
+        import csv
+        split = {r["doc"]: r["split"] for r in csv.DictReader(open(args.split_from))
+                 if r["split"] in ("train", "dev")}
+        for d in docs:
+            d["split"] = split.get(d["id"], "train")
+    ids, w, off, dense, y = featurize(docs)
     feat_s = time.perf_counter() - t0
     model = Model()
-    opt = torch.optim.Adam(model.parameters(), lr=0.003, eps=1e-5, weight_decay=0.001)
+    opt = torch.optim.Adam(model.parameters(), lr=0.02, eps=1e-5, weight_decay=0.001)
     times = []
     for step in range(args.steps + 5):
         s = time.perf_counter()

@@ -59,7 +59,8 @@ impl Bare {
         plain.seed(cfg.seed);
         let ad = plain.clone().autodiff();
         let rows = Partition::new(ds, cfg.dev_fraction).indices(Split::Train);
-        let (x, _) = split_inputs(f, &rows, &[], &plain);
+        let flat = cfg.train.batch_size == 0;
+        let (x, _) = split_inputs(f, &rows, &[], flat, &plain);
         let y: Vec<f32> = rows.iter().map(|&i| ds.target(i)).collect();
         let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
         let optim = AdamConfig::new()

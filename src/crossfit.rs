@@ -363,7 +363,7 @@ fn mlp_folds(
         t.restore_best();
         let (best_step, inner_dev_loss) = t.best().map_or((steps, f64::NAN), |b| (b.0, b.1.loss));
         let device = plain_device(config.backend);
-        let (x, _) = split_inputs(features.clone(), &held, &[], &device);
+        let (x, _) = split_inputs(features.clone(), &held, &[], true, &device);
         let preds = t.predict(&x);
         let (mut sq, mut labelled) = (0.0, 0);
         for (&i, &p) in held.iter().zip(&preds) {

@@ -556,7 +556,7 @@ fn grad_norm_from_scratch(t: &Trainer, cfg: &Config) -> f64 {
     let f = featurize(ds, &cfg.features);
     let plain = plain_device(cfg.backend);
     let rows = t.partition().indices(Split::Train);
-    let (x, _) = split_inputs(f, &rows, &[], &plain);
+    let (x, _) = split_inputs(f, &rows, &[], cfg.train.batch_size == 0, &plain);
     let y: Vec<f32> = rows.iter().map(|&i| ds.target(i)).collect();
     let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
     let model = t.model().clone();
@@ -662,7 +662,8 @@ fn gradient_shares_match_autodiff_per_segment() {
     }
 
     let plain = plain_device(cfg.backend);
-    let (x, _) = split_inputs(featurize(&ds, &cfg.features), &rows, &[], &plain);
+    // Padded: the check below selects one row at a time, as mini-batches do.
+    let (x, _) = split_inputs(featurize(&ds, &cfg.features), &rows, &[], false, &plain);
     let y: Vec<f32> = rows.iter().map(|&i| ds.target(i)).collect();
     let y = Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
     let model = t.model().clone();

@@ -7,6 +7,7 @@
 //! - [`influence`]: each training segment's gradient share and alignment at the output layer.
 //! - [`checkpoint`]: saving and resuming; [`tuning`]: allocator and denormal tuning.
 
+pub mod bags;
 pub mod checkpoint;
 pub mod influence;
 pub mod instrument;

@@ -4,6 +4,8 @@
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
+use super::bags::Bags;
+
 /// Sizes of the model. Saved beside every checkpoint so a checkpoint can be rebuilt. Built from
 /// the config's `[model]` and `[features]` sections, which hold the one default of each size.
 #[derive(Config, Debug, PartialEq)]
@@ -48,27 +50,22 @@ impl SegmentModelConfig {
     }
 }
 
-/// The word-type table shared by every batch (see `data::features::Features`).
+/// The word-type table shared by every batch (see `data::features::Features`): each word type's
+/// grams, weighted by their occurrence counts.
 #[derive(Debug, Clone)]
 pub struct TypeTable {
-    /// [T, Wt] bucket ids of each word type's grams.
-    pub ids: Tensor<2, Int>,
-    /// [T, Wt] occurrence counts (0 on padding).
-    pub counts: Tensor<2>,
+    pub types: usize,
+    pub bags: Bags,
 }
 
 /// Inputs for a batch of segments.
 #[derive(Debug, Clone)]
 pub struct Inputs {
     pub types: TypeTable,
-    /// [n, Wk] word-type index of each distinct token.
-    pub tok_types: Tensor<2, Int>,
-    /// [n, Wk] token count / N.
-    pub tok_weights: Tensor<2>,
-    /// [n, Wb] bigram bucket ids.
-    pub big_ids: Tensor<2, Int>,
-    /// [n, Wb] bigram count / N.
-    pub big_weights: Tensor<2>,
+    /// Each row's distinct word types (indices into the type table), weighted count / N.
+    pub tok: Bags,
+    /// Each row's word-bigram buckets, weighted count / N.
+    pub big: Bags,
     /// [n, DENSE] dense features.
     pub dense: Tensor<2>,
     /// [n, E] the data's own embeddings, when it has them.
@@ -80,14 +77,12 @@ impl Inputs {
         self.dense.dims()[0]
     }
 
-    /// The rows at `index` ([k] ints), in that order.
+    /// The rows at `index` ([k] ints), in that order (padded inputs: mini-batches).
     pub fn select(&self, index: Tensor<1, Int>) -> Inputs {
         Inputs {
             types: self.types.clone(),
-            tok_types: self.tok_types.clone().select(0, index.clone()),
-            tok_weights: self.tok_weights.clone().select(0, index.clone()),
-            big_ids: self.big_ids.clone().select(0, index.clone()),
-            big_weights: self.big_weights.clone().select(0, index.clone()),
+            tok: self.tok.select(index.clone()),
+            big: self.big.select(index.clone()),
             dense: self.dense.clone().select(0, index.clone()),
             embedding: self.embedding.clone().map(|e| e.select(0, index)),
         }
@@ -97,25 +92,12 @@ impl Inputs {
     pub fn slice(&self, start: usize, end: usize) -> Inputs {
         Inputs {
             types: self.types.clone(),
-            tok_types: self.tok_types.clone().slice(start..end),
-            tok_weights: self.tok_weights.clone().slice(start..end),
-            big_ids: self.big_ids.clone().slice(start..end),
-            big_weights: self.big_weights.clone().slice(start..end),
+            tok: self.tok.slice(start, end),
+            big: self.big.slice(start, end),
             dense: self.dense.clone().slice(start..end),
             embedding: self.embedding.clone().map(|e| e.slice(start..end)),
         }
     }
-}
-
-/// A weighted sum of gathered rows: sum_j w[i, j] table[ids[i, j]], [n, d].
-fn weighted_gather(table: Tensor<2>, ids: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<2> {
-    let [n, width] = ids.dims();
-    let d = table.dims()[1];
-    let rows = table.select(0, ids.reshape([n * width])); // [n * W, d]
-    let rows = rows.reshape([n, width, d]); // [n, W, d]
-    (rows * weights.unsqueeze_dim::<3>(2))
-        .sum_dim(1)
-        .squeeze_dim::<2>(1) // [n, d]
 }
 
 #[derive(Module, Debug)]
@@ -133,25 +115,18 @@ impl SegmentModel {
     /// The sum of each word type's own gram embeddings, once per type: [T, d]. It depends only on
     /// the weights, so one value serves every batch of a step.
     pub fn type_sums(&self, types: &TypeTable) -> Tensor<2> {
+        let table = self.emb.weight.val();
         if !self.hashed {
             // Unused without the n-grams (and the table is one row): nothing to gather.
-            return Tensor::zeros([1, 1], &types.counts.device());
+            return Tensor::zeros([1, 1], &table.device());
         }
-        weighted_gather(
-            self.emb.weight.val(),
-            types.ids.clone(),
-            types.counts.clone(),
-        )
+        types.bags.gather(table, types.types)
     }
 
     /// The mean of the embeddings of every n-gram of each segment, from the type sums: [n, d].
     fn pooled_from(&self, type_sums: Tensor<2>, x: &Inputs) -> Tensor<2> {
-        weighted_gather(type_sums, x.tok_types.clone(), x.tok_weights.clone())
-            + weighted_gather(
-                self.emb.weight.val(),
-                x.big_ids.clone(),
-                x.big_weights.clone(),
-            )
+        let n = x.rows();
+        x.tok.gather(type_sums, n) + x.big.gather(self.emb.weight.val(), n)
     }
 
     /// The mean of the embeddings of every n-gram of each segment: [n, d].

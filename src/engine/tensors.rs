@@ -3,6 +3,7 @@
 
 use burn::prelude::*;
 
+use super::bags::Bags;
 use super::metrics::LossKind;
 use super::model::{Inputs, TypeTable};
 use crate::config::BackendKind;
@@ -145,15 +146,17 @@ pub fn objective(
     }
 }
 
-/// The word-type table as tensors.
+/// The word-type table as tensors. It is never selected from, so always flat.
 fn type_table(f: &Features, device: &Device) -> TypeTable {
+    let all: Vec<usize> = (0..f.types).collect();
     TypeTable {
-        ids: Tensor::from_ints(
-            TensorData::new(f.type_ids.clone(), [f.types, f.type_width]),
-            device,
-        ),
-        counts: Tensor::from_data(
-            TensorData::new(f.type_counts.clone(), [f.types, f.type_width]),
+        types: f.types,
+        bags: Bags::build(
+            &f.type_ids,
+            &f.type_counts,
+            f.type_width,
+            &all,
+            true,
             device,
         ),
     }
@@ -162,10 +165,13 @@ fn type_table(f: &Features, device: &Device) -> TypeTable {
 /// The input tensors of the `train` and `dev` rows (dev `None` when empty), built from `f` one
 /// array at a time, each array freed once its rows are copied out: at a million segments the
 /// host features are about 400 MB, and a copy of all of them would coexist with them otherwise.
+/// `flat`: the n-gram bags without padding, for full batches (see `engine::bags`); mini-batches
+/// need them padded.
 pub fn split_inputs(
     f: Features,
     train: &[usize],
     dev: &[usize],
+    flat: bool,
     device: &Device,
 ) -> (Inputs, Option<Inputs>) {
     let types = type_table(&f, device);
@@ -181,13 +187,8 @@ pub fn split_inputs(
         embedding,
         ..
     } = f;
-    let ints = |src: Vec<i32>, width: usize| {
-        let make = |rows: &[usize]| {
-            Tensor::<2, Int>::from_ints(
-                TensorData::new(take_rows(&src, width, rows), [rows.len(), width]),
-                device,
-            )
-        };
+    let bags = |ids: Vec<i32>, weights: Vec<f32>, width: usize| {
+        let make = |rows: &[usize]| Bags::build(&ids, &weights, width, rows, flat, device);
         (make(train), make(dev))
     };
     let floats = |src: Vec<f32>, width: usize| {
@@ -199,10 +200,8 @@ pub fn split_inputs(
         };
         (make(train), make(dev))
     };
-    let (tt, dt) = ints(tok_types, tok_width);
-    let (tw, dw) = floats(tok_weights, tok_width);
-    let (tb, db) = ints(big_ids, big_width);
-    let (tbw, dbw) = floats(big_weights, big_width);
+    let (tt, dt) = bags(tok_types, tok_weights, tok_width);
+    let (tb, db) = bags(big_ids, big_weights, big_width);
     let (td, dd) = floats(dense, DENSE);
     let (te, de) = if embedding_dim > 0 {
         let (t, d) = floats(embedding, embedding_dim);
@@ -212,19 +211,15 @@ pub fn split_inputs(
     };
     let train_x = Inputs {
         types: types.clone(),
-        tok_types: tt,
-        tok_weights: tw,
-        big_ids: tb,
-        big_weights: tbw,
+        tok: tt,
+        big: tb,
         dense: td,
         embedding: te,
     };
     let dev_x = (!dev.is_empty()).then(|| Inputs {
         types,
-        tok_types: dt,
-        tok_weights: dw,
-        big_ids: db,
-        big_weights: dbw,
+        tok: dt,
+        big: db,
         dense: dd,
         embedding: de,
     });

@@ -230,7 +230,9 @@ impl Trainer {
             .filter(|&i| dataset.segments[i].score.is_none())
             .collect();
         let scored: Vec<usize> = dev_rows.iter().chain(&context_rows).copied().collect();
-        let (train_x, dev_x) = split_inputs(features, &train_rows, &scored, &plain);
+        // Full batches gather their n-grams without padding; mini-batches select rows, padded.
+        let flat = settings.batch_size == 0;
+        let (train_x, dev_x) = split_inputs(features, &train_rows, &scored, flat, &plain);
         let ty: Vec<f32> = train_rows.iter().map(|&i| dataset.target(i)).collect();
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
         let optim = Self::make_optimizer(&settings);

@@ -1,0 +1,212 @@
+//! Weighted bags of embedding rows, the model's pooling input: padded (rows of equal width, zero
+//! weights on the padding) or flat (one entry per (row, id) pair, no padding).
+//!
+//! Full-batch inputs are flat: ProcessBench's steps carry 22 distinct words on average and up to
+//! 85, so a padded gather moved about 4x the rows it needed, in the forward pass and again in the
+//! backward pass (`cargo bench -- profile`; BENCHMARKS.md). Mini-batches select rows on the
+//! device, which the padded layout makes one `select`, so they stay padded.
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::IndexingUpdateOp;
+
+/// Bags for `n` rows.
+// A few of these exist per run (train, dev, the type table), moved rarely: their size is no cost.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Bags {
+    /// `ids` and `weights` [n, W]; a row's bag is its non-zero weights.
+    Padded {
+        ids: Tensor<2, Int>,
+        weights: Tensor<2>,
+    },
+    Flat(Flat),
+}
+
+/// Entries sorted by row: entry p adds `weights[p]` times the table's row `ids[p]` to row
+/// `rows[p]`. Row i's entries are `offsets[i]..offsets[i + 1]` (host), so a range of rows is a
+/// range of entries.
+#[derive(Debug, Clone)]
+pub struct Flat {
+    rows: Tensor<1, Int>,
+    ids: Tensor<1, Int>,
+    /// [P, 1]
+    weights: Tensor<2>,
+    offsets: Arc<Vec<usize>>,
+}
+
+impl Bags {
+    /// The bags of `rows` of a host array of `width` ids and weights per row (zero weight:
+    /// padding), padded or flat.
+    pub fn build(
+        ids: &[i32],
+        weights: &[f32],
+        width: usize,
+        rows: &[usize],
+        flat: bool,
+        device: &Device,
+    ) -> Bags {
+        if !flat {
+            let take = |i: usize, j: usize| i * width + j;
+            let mut pi = Vec::with_capacity(rows.len() * width);
+            let mut pw = Vec::with_capacity(rows.len() * width);
+            for &r in rows {
+                pi.extend((0..width).map(|j| ids[take(r, j)]));
+                pw.extend((0..width).map(|j| weights[take(r, j)]));
+            }
+            return Bags::Padded {
+                ids: Tensor::from_ints(TensorData::new(pi, [rows.len(), width]), device),
+                weights: Tensor::from_data(TensorData::new(pw, [rows.len(), width]), device),
+            };
+        }
+        let (mut er, mut ei, mut ew) = (Vec::new(), Vec::new(), Vec::new());
+        let mut offsets = Vec::with_capacity(rows.len() + 1);
+        offsets.push(0);
+        for (k, &r) in rows.iter().enumerate() {
+            for j in 0..width {
+                let w = weights[r * width + j];
+                if w != 0.0 {
+                    er.push(k as i32);
+                    ei.push(ids[r * width + j]);
+                    ew.push(w);
+                }
+            }
+            offsets.push(ei.len());
+        }
+        let p = ei.len();
+        Bags::Flat(Flat {
+            rows: Tensor::from_ints(TensorData::new(er, [p]), device),
+            ids: Tensor::from_ints(TensorData::new(ei, [p]), device),
+            weights: Tensor::from_data(TensorData::new(ew, [p, 1]), device),
+            offsets: Arc::new(offsets),
+        })
+    }
+
+    /// Each row's weighted sum of `table`'s rows: [n, d].
+    pub fn gather(&self, table: Tensor<2>, n: usize) -> Tensor<2> {
+        let d = table.dims()[1];
+        match self {
+            Bags::Padded { ids, weights } => {
+                let width = ids.dims()[1];
+                let rows = table.select(0, ids.clone().reshape([n * width])); // [n * W, d]
+                let rows = rows.reshape([n, width, d]); // [n, W, d]
+                (rows * weights.clone().unsqueeze_dim::<3>(2))
+                    .sum_dim(1)
+                    .squeeze_dim::<2>(1) // [n, d]
+            }
+            Bags::Flat(f) => {
+                let zeros = Tensor::<2>::zeros([n, d], &table.device());
+                if f.offsets.last().copied().unwrap_or(0) == 0 {
+                    // No entry at all (every text empty): nothing to gather.
+                    return zeros;
+                }
+                let rows = table.select(0, f.ids.clone()) * f.weights.clone(); // [P, d]
+                zeros.select_assign(0, f.rows.clone(), rows, IndexingUpdateOp::Add)
+            }
+        }
+    }
+
+    /// The bags of the rows at `index`. Padded bags only: flat ones are built for full batches,
+    /// which never select.
+    pub fn select(&self, index: Tensor<1, Int>) -> Bags {
+        match self {
+            Bags::Padded { ids, weights } => Bags::Padded {
+                ids: ids.clone().select(0, index.clone()),
+                weights: weights.clone().select(0, index),
+            },
+            Bags::Flat(_) => unreachable!("mini-batch inputs are built padded"),
+        }
+    }
+
+    /// The bags of rows `start..end`.
+    pub fn slice(&self, start: usize, end: usize) -> Bags {
+        match self {
+            Bags::Padded { ids, weights } => Bags::Padded {
+                ids: ids.clone().slice(start..end),
+                weights: weights.clone().slice(start..end),
+            },
+            Bags::Flat(f) => {
+                let (a, b) = (f.offsets[start], f.offsets[end]);
+                if a == b {
+                    // No entry in these rows: the tensors are never read (see `gather`).
+                    return Bags::Flat(Flat {
+                        offsets: Arc::new(vec![0; end - start + 1]),
+                        ..f.clone()
+                    });
+                }
+                Bags::Flat(Flat {
+                    rows: f.rows.clone().slice(a..b) - start as i32,
+                    ids: f.ids.clone().slice(a..b),
+                    weights: f.weights.clone().slice(a..b),
+                    offsets: Arc::new(f.offsets[start..=end].iter().map(|o| o - a).collect()),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BackendKind;
+    use crate::engine::tensors::plain_device;
+
+    // Four rows of width 3 over a table of 5 rows; zero weights are padding. Row 2 is empty.
+    const IDS: [i32; 12] = [0, 3, 0, 1, 1, 4, 0, 0, 0, 2, 4, 0];
+    const W: [f32; 12] = [0.5, 0.5, 0.0, 0.25, 0.25, 0.5, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0];
+
+    fn table(device: &Device) -> Tensor<2> {
+        let v: Vec<f32> = (0..10).map(|i| i as f32 * 0.5 - 1.0).collect();
+        Tensor::from_data(TensorData::new(v, [5, 2]), device)
+    }
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().expect("floats")
+    }
+
+    #[test]
+    fn flat_and_padded_bags_gather_the_same_sums() {
+        let device = plain_device(BackendKind::Flex);
+        let rows = [0, 1, 2, 3];
+        let padded = Bags::build(&IDS, &W, 3, &rows, false, &device);
+        let flat = Bags::build(&IDS, &W, 3, &rows, true, &device);
+        let a = values(padded.gather(table(&device), 4));
+        let b = values(flat.gather(table(&device), 4));
+        // Row 0: 0.5 t0 + 0.5 t3 = 0.5 (-1, -0.5) + 0.5 (2, 2.5) = (0.5, 1); row 2: nothing.
+        assert_eq!(&b[..2], &[0.5, 1.0]);
+        assert_eq!(&b[4..6], &[0.0, 0.0]);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_slice_of_flat_bags_is_the_bags_of_those_rows() {
+        let device = plain_device(BackendKind::Flex);
+        let all = Bags::build(&IDS, &W, 3, &[0, 1, 2, 3], true, &device);
+        let some = Bags::build(&IDS, &W, 3, &[1, 2, 3], true, &device);
+        let a = values(all.slice(1, 4).gather(table(&device), 3));
+        let b = values(some.gather(table(&device), 3));
+        assert_eq!(a, b);
+        // Rows with no entry at all, alone.
+        let empty = values(all.slice(2, 3).gather(table(&device), 1));
+        assert_eq!(empty, [0.0, 0.0]);
+    }
+
+    #[test]
+    fn the_table_gets_the_same_gradient_through_either_layout() {
+        let device = plain_device(BackendKind::Flex).autodiff();
+        let rows = [3, 0, 1];
+        let grad = |flat: bool| {
+            let t = table(&device).require_grad();
+            let bags = Bags::build(&IDS, &W, 3, &rows, flat, &device);
+            let out = bags.gather(t.clone(), 3);
+            let weights = Tensor::<2>::from_data(
+                TensorData::new(vec![1.0f32, -2.0, 0.5, 3.0, -1.0, 0.25], [3, 2]),
+                &device,
+            );
+            let g = (out * weights).sum().backward();
+            t.grad(&g).map(values).expect("a gradient")
+        };
+        assert_eq!(grad(true), grad(false));
+    }
+}
