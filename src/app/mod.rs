@@ -528,7 +528,7 @@ fn search_text(ds: &Dataset) -> Vec<String> {
                 t.push(' ');
                 t.push_str(tag);
             }
-            for (k, v) in &s.labels {
+            for (k, v) in s.labels.iter() {
                 t.push_str(&format!(" {k}={v}"));
             }
             t.to_lowercase()

@@ -2,6 +2,7 @@
 //! document, segment indices and their `meta` labels, and the line each came from.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -67,6 +68,9 @@ pub enum Record {
     },
 }
 
+static NO_LABELS: std::sync::LazyLock<Arc<Vec<(String, String)>>> =
+    std::sync::LazyLock::new(|| Arc::new(Vec::new()));
+
 impl RawSegment {
     /// The segment placed at `index` of document `doc`, with its `meta` labels, from `line`.
     fn place(self, doc: usize, index: usize, line: usize, meta: Option<&Value>) -> Segment {
@@ -81,7 +85,15 @@ impl RawSegment {
             score: self.score,
             ratings: self.ratings,
             tags: self.tags,
-            labels: meta_labels(meta, index),
+            labels: {
+                let labels = meta_labels(meta, index);
+                if labels.is_empty() {
+                    // One shared empty list, not an allocation per segment.
+                    NO_LABELS.clone()
+                } else {
+                    Arc::new(labels)
+                }
+            },
             line,
         }
     }
@@ -211,7 +223,14 @@ impl Builder {
                 let start = self.segments.len();
                 for (k, mut r) in segments.into_iter().enumerate() {
                     self.take_embedding(&mut r);
-                    self.segments.push(r.place(doc, k, line, meta.as_ref()));
+                    let mut s = r.place(doc, k, line, meta.as_ref());
+                    // The previous segment's labels, shared when they are the same.
+                    if let Some(prev) = self.segments[start..].last()
+                        && prev.labels == s.labels
+                    {
+                        s.labels = prev.labels.clone();
+                    }
+                    self.segments.push(s);
                 }
                 self.push_document(id, prompt, split, start, meta, line);
                 self.open_flat = false;

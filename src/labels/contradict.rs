@@ -29,7 +29,7 @@ pub fn contradictions(ds: &Dataset, classes: &[u8]) -> Vec<Option<String>> {
         for t in &s.tags {
             groups.entry(format!("tag {t}")).or_default().push(i);
         }
-        for (k, v) in &s.labels {
+        for (k, v) in s.labels.iter() {
             groups.entry(format!("{k}={v}")).or_default().push(i);
         }
     }

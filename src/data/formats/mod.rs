@@ -332,6 +332,26 @@ mod tests {
     }
 
     #[test]
+    fn segments_with_the_same_meta_labels_share_them() {
+        // A scalar meta key labels every segment alike; an indexed one labels segment 1 alone.
+        let ds = parse(
+            r#"{"id": "d", "segments": [{"text": "a", "score": 1}, {"text": "b", "score": 0}, {"text": "c", "score": 1}, {"text": "d", "score": 1}], "meta": {"generator": "g", "noise": {"1": "flipped"}}}"#,
+        )
+        .unwrap();
+        let l: Vec<&std::sync::Arc<Vec<(String, String)>>> =
+            ds.segments.iter().map(|s| &s.labels).collect();
+        assert_eq!(ds.segments[1].label("noise"), Some("flipped"));
+        assert!(
+            ds.segments
+                .iter()
+                .all(|s| s.label("generator") == Some("g"))
+        );
+        assert!(!std::sync::Arc::ptr_eq(l[0], l[1]));
+        assert!(!std::sync::Arc::ptr_eq(l[1], l[2]));
+        assert!(std::sync::Arc::ptr_eq(l[2], l[3]));
+    }
+
+    #[test]
     fn reads_the_flat_form_grouping_consecutive_lines() {
         let ds = parse(
             "{\"doc\": \"a\", \"text\": \"one\", \"score\": 0.4}\n\n{\"doc\": \"a\", \"text\": \"two\", \"score\": 0.1}\n{\"doc\": \"b\", \"text\": \"three\", \"score\": -1}\n",
