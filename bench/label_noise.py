@@ -78,6 +78,12 @@ def load_bundled(path):
     return docs
 
 
+def signs(docs):
+    """The bundled data as +1/-1 sentence labels (the sign of each score; 0 counts as +1)."""
+    return [dict(d, steps=[(t, None if y is None else (1.0 if y >= 0 else -1.0))
+                           for t, y in d["steps"]]) for d in docs]
+
+
 def plant(docs, kind, seed, binary, rate):
     """A noisy copy of docs and the set of planted (doc index, step index)."""
     rng = random.Random(seed)
@@ -86,9 +92,11 @@ def plant(docs, kind, seed, binary, rate):
     if kind == "flips":
         labelled = [(i, k) for i, d in enumerate(docs) for k, (_, y) in enumerate(d["steps"])
                     if y is not None]
+        pm = binary and any(y == -1.0 for d in docs for _, y in d["steps"])
         for i, k in rng.sample(labelled, round(rate * len(labelled))):
             text, y = noisy[i]["steps"][k]
-            noisy[i]["steps"][k] = (text, 1.0 - y if binary else -y)
+            # Binary 0/1 labels flip to the other class; +1/-1 and continuous scores change sign.
+            noisy[i]["steps"][k] = (text, 1.0 - y if binary and y in (0.0, 1.0) and not pm else -y)
             planted.add((i, k))
     else:  # moved first errors
         with_error = [i for i, d in enumerate(docs) if d["first_error"] >= 0]
@@ -180,6 +188,8 @@ def peer(docs, binary, seed):
                 ys.append(y)
                 groups.append(i)
     ys = np.array(ys)
+    if binary:
+        ys = (ys > 0).astype(float)  # 0/1 and -1/+1 alike
     groups = np.array(groups)
     oof = np.zeros((len(ys), 2)) if binary else np.zeros(len(ys))
     # GroupKFold has no shuffle in older releases; shuffle the groups' order by the seed instead.
@@ -267,6 +277,7 @@ def main():
         ("processbench flips 5%", load_processbench(PROCESSBENCH), True, "flips", 0.05),
         ("processbench moved 10%", load_processbench(PROCESSBENCH), True, "moved", 0.10),
         ("bundled flips 5%", load_bundled(BUNDLED), False, "flips", 0.05),
+        ("bundled +1/-1 flips 5%", signs(load_bundled(BUNDLED)), True, "flips", 0.05),
     ]
     rows = []
     for name, docs, binary, kind, rate in cases:
