@@ -30,8 +30,8 @@ pub const FIRST_ERROR_NOISE: f64 = 0.02;
 /// How often an annotator of first-error data puts the first error at a nearby step instead of
 /// the right one (a document-level mistake). On planted ProcessBench noise (BENCHMARKS.md, seeds
 /// 0-4, per-step noise 0.1) it raised the AP of moved first errors from 0.162 to 0.197 and cost
-/// flips 0.006 (0.965 to 0.959); 0.05 to 0.4 all ranked moved errors better than none; with
-/// per-step noise 0.02, 0.05, 0.1 and 0.2 gave 0.221, 0.228 and 0.223.
+/// flips 0.006 (0.965 to 0.959); 0.05 to 0.4 all ranked moved errors better than none. With
+/// per-step noise 0.02, shifts of 0.05, 0.1 and 0.2 gave 0.221, 0.228 and 0.223.
 pub const FIRST_ERROR_SHIFT: f64 = 0.1;
 
 /// How far, in steps, a misplaced first error lands from the true one.
