@@ -275,3 +275,27 @@ fn the_data_map_title_keeps_every_count_at_100x28() {
         "{wide}"
     );
 }
+
+#[test]
+fn the_first_error_f1_shows_its_threshold_at_both_sizes() {
+    let mut app = common::app_after(3);
+    app.label_metrics = Some(segscope::labels::metrics::LabelMetrics {
+        auroc: (0.9, 0.7),
+        log_loss: (0.3, 0.4),
+        brier: (0.1, 0.1),
+        first_error_f1: 0.3333,
+        threshold: 0.7,
+    });
+    for (w, h) in [(160, 48), (100, 28)] {
+        let screen = common::draw(&app, w, h);
+        let row = screen
+            .lines()
+            .find(|l| l.contains("1st-err F1"))
+            .unwrap_or_else(|| panic!("{w}x{h}: no first-error F1 row: {screen}"));
+        // At 100 columns the label used to lose its threshold: `1st-err F1@0`.
+        assert!(
+            row.contains("@ 0.70") && row.contains("0.3333"),
+            "{w}x{h}: {row}"
+        );
+    }
+}

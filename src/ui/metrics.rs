@@ -100,13 +100,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 format!("{:>9}  ", format::num(m.first_error_f1)),
                 theme::VALUE,
             ));
-            let blank = Cell::from("");
-            let (tr, dv) = if on_dev { (blank, f1) } else { (f1, blank) };
+            // The threshold goes in the split's column that has no F1, so that a narrow panel
+            // never cuts it from the label (it read `1st-err F1@0` at 100 columns).
+            let at = Cell::from(Span::styled(
+                format!("{:>9}  ", format!("@ {:.2}", m.threshold)),
+                theme::DIM,
+            ));
+            let (tr, dv) = if on_dev { (at, f1) } else { (f1, at) };
             extra.push(Row::new(vec![
-                Cell::from(Span::styled(
-                    format!("1st-err F1@{:.2}", m.threshold),
-                    theme::LABEL,
-                )),
+                Cell::from(Span::styled("1st-err F1", theme::LABEL)),
                 tr,
                 dv,
             ]));
@@ -127,8 +129,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Table::new(
         rows,
         [
-            // Room for `1st-err F1@0.70` when it is shown.
-            Constraint::Length(if app.label_metrics.is_some() { 15 } else { 11 }),
+            // Room for the longest label, `1st-err F1`.
+            Constraint::Length(11),
             Constraint::Length(13),
             Constraint::Length(13),
         ],
