@@ -11,6 +11,8 @@ use std::sync::Arc;
 use burn::prelude::*;
 use burn::tensor::IndexingUpdateOp;
 
+use crate::data::features::take_rows;
+
 /// Bags for `n` rows.
 // A few of these exist per run (train, dev, the type table), moved rarely: their size is no cost.
 #[allow(clippy::large_enum_variant)]
@@ -48,16 +50,14 @@ impl Bags {
         device: &Device,
     ) -> Bags {
         if !flat {
-            let take = |i: usize, j: usize| i * width + j;
-            let mut pi = Vec::with_capacity(rows.len() * width);
-            let mut pw = Vec::with_capacity(rows.len() * width);
-            for &r in rows {
-                pi.extend((0..width).map(|j| ids[take(r, j)]));
-                pw.extend((0..width).map(|j| weights[take(r, j)]));
-            }
+            let (n, pi, pw) = (
+                rows.len(),
+                take_rows(ids, width, rows),
+                take_rows(weights, width, rows),
+            );
             return Bags::Padded {
-                ids: Tensor::from_ints(TensorData::new(pi, [rows.len(), width]), device),
-                weights: Tensor::from_data(TensorData::new(pw, [rows.len(), width]), device),
+                ids: Tensor::from_ints(TensorData::new(pi, [n, width]), device),
+                weights: Tensor::from_data(TensorData::new(pw, [n, width]), device),
             };
         }
         let (mut er, mut ei, mut ew) = (Vec::new(), Vec::new(), Vec::new());
