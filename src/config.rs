@@ -238,7 +238,8 @@ impl Default for UiConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
-    /// The flags' threshold is the lowest whose precision on the canaries is at least this.
+    /// The flags' threshold is the lowest whose expected precision (`labels::audit::calibrate`)
+    /// is at least this.
     pub min_precision: f64,
     /// The share of labelled segments whose label a canary changes (for first-error data, by
     /// moving the first error of enough records).
