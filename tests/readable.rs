@@ -299,3 +299,21 @@ fn the_first_error_f1_shows_its_threshold_at_both_sizes() {
         );
     }
 }
+
+#[test]
+fn the_flags_expected_precision_stays_in_the_header_at_100x28() {
+    let mut app = common::app_after(3);
+    // What `--crossfit` sets beside an audit: the label kind, then the audit's expectation.
+    app.labels_note = "binary 0/1, first-error · flags P~0.52 R~0.82 (audit)".to_string();
+    for (w, h) in [(160, 48), (100, 28)] {
+        let screen = common::draw(&app, w, h);
+        let header = screen.lines().nth(1).unwrap_or_default();
+        // At 100 columns the outlier counts and their rule came first and cut it at "labels binar".
+        assert!(
+            header.contains("flags P~0.52 R~0.82 (audit)"),
+            "{w}x{h}: {header}"
+        );
+    }
+    let wide = common::draw(&app, 160, 48);
+    assert!(wide.lines().nth(1).unwrap_or_default().contains("outliers"));
+}
