@@ -128,7 +128,7 @@ pub fn crossfit(
             .map_err(|e| (1, e.to_string()))?;
         cf.set_threshold(a.threshold);
         eprintln!(
-            "segscope: audit: {} canaries ({}) in {} copies of {} labels; their average precision {:.3}; the data holds about {} wrong labels",
+            "segscope: audit: {} canaries ({}) in {} copies of {} labels; their average precision {:.3}; the data holds about {} wrong labels as easy to find as these",
             a.canaries,
             a.canary_kind,
             a.repeats,
