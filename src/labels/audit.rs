@@ -254,15 +254,16 @@ pub struct Scored {
 }
 
 /// The least share of the canaries a threshold must rank above to estimate from (see
-/// [`calibrate`]). Measured on planted noise, ten seeds (BENCHMARKS.md), with recall matched by
-/// rank: 0.5 left the +1/-1 sentence labels' flags at true precision 0.36 where 0.50 was
-/// expected; 0.2 brought them to 0.45 and kept ProcessBench's flips within 0.1.
+/// [`calibrate`]). Chosen with a replica of this audit over the planted-noise benchmark's copies,
+/// seeds 0-9 (BENCHMARKS.md), recall matched by rank: a floor of 0.5 left the +1/-1 sentence
+/// labels' flags at true precision 0.36 where 0.50 was expected; 0.2 (with `COUNT_SD`) at 0.42,
+/// with ProcessBench's flips at 0.54.
 const MIN_RECALL: f64 = 0.2;
 
 /// Standard deviations added to each count of real flags before dividing by the canaries'
 /// recall: an allowance for fewer of the real wrong labels than of the canaries happening to
 /// rank above a threshold, since the minimum over many thresholds picks exactly those. Without
-/// it, ProcessBench's flips were expected at 0.50 and reached 0.59.
+/// it (in the same replica), ProcessBench's flips were expected at 0.50 and reached 0.59.
 const COUNT_SD: f64 = 0.5;
 
 /// The threshold. Canaries alone cannot give the flags' precision: wrong labels already in the
