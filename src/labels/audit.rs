@@ -254,16 +254,16 @@ pub struct Scored {
 }
 
 /// The least share of the canaries a threshold must rank above to estimate from (see
-/// [`calibrate`]). Chosen with a replica of this audit over the planted-noise benchmark's copies,
-/// seeds 0-9 (BENCHMARKS.md), recall matched by rank: a floor of 0.5 left the +1/-1 sentence
-/// labels' flags at true precision 0.36 where 0.50 was expected; 0.2 (with `COUNT_SD`) at 0.42,
-/// with ProcessBench's flips at 0.54.
+/// [`calibrate`]). Chosen with `bench/audit_replica.py` (this rule over cached cross-fits of the
+/// planted-noise benchmark's copies, seeds 0-4 / 5-9), recall matched by rank: a floor of 0.5
+/// left the +1/-1 sentence labels' flags at true precision 0.36 / 0.35 where 0.50 was expected;
+/// 0.2 (with `COUNT_SD`) at 0.45 / 0.40, with ProcessBench's flips at 0.53 / 0.57.
 const MIN_RECALL: f64 = 0.2;
 
 /// Standard deviations added to each count of real flags before dividing by the canaries'
 /// recall: an allowance for fewer of the real wrong labels than of the canaries happening to
 /// rank above a threshold, since the minimum over many thresholds picks exactly those. Without
-/// it (in the same replica), ProcessBench's flips were expected at 0.50 and reached 0.59.
+/// it (in the same replica), ProcessBench's flips were expected at 0.50 and reached 0.59 / 0.62.
 const COUNT_SD: f64 = 0.5;
 
 /// The threshold. Canaries alone cannot give the flags' precision: wrong labels already in the

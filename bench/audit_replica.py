@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""A replica of `segscope audit`'s threshold rule, over cached cross-fits, to try its constants.
+
+Not run by CI. Needs a release build. `segscope audit` cross-fits several canary copies per kind;
+trying a rule on the benchmark's planted copies that way takes minutes per setting. This script
+cross-fits once (`cache`: for each case and seed of `bench/label_noise.py`, the noisy copy and five
+copies of 5% canaries per kind, planted here in Python as the audit plants them), and then replays
+the audit's rule over the cache in a second (`eval`), against the truth of the planted noise:
+
+    python3 bench/audit_replica.py cache --seeds 10            # about 2 minutes
+    python3 bench/audit_replica.py eval --floor 0.2 --sd 0.5   # the shipped constants
+    python3 bench/audit_replica.py eval --floor 0.5 --sd 0     # the rule before 2026-12-01
+    python3 bench/audit_replica.py eval --kind mirror          # one kind of canary, not the best
+
+Cases: ProcessBench flips and moved first errors, the bundled data's sign flips (continuous) and
+its signs as +1/-1 labels, as in label_noise.py (whose loaders and planting it imports).
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import label_noise as L  # noqa: E402
+
+CACHE = os.path.join(tempfile.gettempdir(), "segscope-audit-replica")
+CASES = ["pbflips", "pbmoved", "cont", "pm"]
+REPEATS = 5
+
+
+def crossfit(binary_path, docs, tmp, first_error, seed):
+    data = os.path.join(tmp, "data.jsonl")
+    out = os.path.join(tmp, "out.csv")
+    L.write_segscope(docs, data)
+    cmd = [binary_path, "crossfit", "--data", data, "--out", out, "--seed", str(seed)]
+    if first_error:
+        cfg = os.path.join(tmp, "config.toml")
+        open(cfg, "w").write('[data]\nfirst_error = "yes"\n')
+        cmd += ["--config", cfg]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return {"%s:%s" % (r["doc"], r["index"]): float(r["label_score"])
+            for r in csv.DictReader(open(out)) if r["target"]}
+
+
+def canaries(docs, kind, seed, rate=0.05):
+    """A copy of docs with canaries of one kind (as src/labels/audit.rs plants them) and their keys."""
+    rng = random.Random(seed)
+    copy = [dict(d, steps=list(d["steps"])) for d in docs]
+    lab = [(i, k) for i, d in enumerate(docs) for k, (_, y) in enumerate(d["steps"]) if y is not None]
+    vals = sorted(y for d in docs for _, y in d["steps"] if y is not None)
+    budget = max(1, round(rate * len(lab)))
+    changed = set()
+    if kind == "moved":
+        lo, hi = vals[0], vals[-1]
+        with_err = [i for i, d in enumerate(docs)
+                    if [y for _, y in d["steps"] if y is not None][-1:] == [lo]]
+        rng.shuffle(with_err)
+        for i in with_err:
+            if len(changed) >= budget:
+                break
+            st = docs[i]["steps"]
+            e = next(k for k, (_, y) in enumerate(st) if y == lo)
+            e2 = e + rng.choice([m for m in (-2, -1, 1, 2) if 0 <= e + m < len(st)])
+            new = []
+            for k, (t, y) in enumerate(st):
+                v = hi if k < e2 else lo if k == e2 else None
+                new.append((t, v))
+                if v is not None and v != y:
+                    changed.add("%s:%d" % (docs[i]["id"], k))
+            copy[i]["steps"] = new
+        return copy, changed
+    if kind == "flip":
+        lo, hi = vals[0], vals[-1]
+    else:  # the middle 98% of the targets (RANGE_TAIL)
+        lo, hi = vals[round(0.01 * (len(vals) - 1))], vals[round(0.99 * (len(vals) - 1))]
+    for i, k in rng.sample(lab, budget):
+        t, y = copy[i]["steps"][k]
+        mid = (lo + hi) / 2
+        if kind == "flip":
+            v = lo if y > mid else hi
+        elif kind == "mirror":
+            v = lo + hi - y
+        else:  # far
+            u = rng.random() * 0.15 * (hi - lo)
+            v = lo + u if y > mid else hi - u
+        copy[i]["steps"][k] = (t, v)
+        changed.add("%s:%d" % (docs[i]["id"], k))
+    return copy, changed
+
+
+def cache(args):
+    os.makedirs(CACHE, exist_ok=True)
+    for case in CASES:
+        for seed in range(args.seeds):
+            path = os.path.join(CACHE, "%s-%d.json" % (case, seed))
+            if os.path.exists(path):
+                continue
+            if case.startswith("pb"):
+                base, fe, binary, kinds = L.load_processbench(L.PROCESSBENCH), True, True, ["moved", "flip"]
+            else:
+                base, fe, binary = L.load_bundled(L.BUNDLED), False, case == "pm"
+                base = L.signs(base) if binary else base
+                kinds = ["flip"] if binary else ["mirror", "far"]
+            moved = case == "pbmoved"
+            noisy, _ = L.plant(base, "moved" if moved else "flips", 1000 + seed, binary,
+                               0.10 if moved else 0.05)
+            truth = sorted("%s:%d" % (noisy[i]["id"], k) for i, k in L.wrong(base, noisy))
+            with tempfile.TemporaryDirectory() as tmp:
+                real = crossfit(args.segscope, noisy, tmp, fe, seed)
+                can = {}
+                for kind in kinds:
+                    can[kind] = []
+                    for r in range(REPEATS):
+                        s2 = (seed + 1 + r) * 0x9E3779B9 % 2**32
+                        copy, changed = canaries(noisy, kind, s2)
+                        sc = crossfit(args.segscope, copy, tmp, fe, s2)
+                        can[kind].append({"scores": list(sc.values()),
+                                          "canary": [k in changed for k in sc]})
+            json.dump({"real": real, "truth": truth, "canaries": can}, open(path, "w"))
+            print(case, seed, flush=True)
+
+
+def calibrate(real_sorted, copies, floor, sd, min_precision=0.5):
+    """The audit's rule (src/labels/audit.rs `calibrate`): (estimate, threshold, expected precision)."""
+    nreal = len(real_sorted)
+    per = []
+    npos = 0
+    for c in copies:
+        other = sorted((s for s, k in zip(c["scores"], c["canary"]) if not k), reverse=True)
+        can = sorted((s for s, k in zip(c["scores"], c["canary"]) if k), reverse=True)
+        npos += len(can)
+        per.append((other, can))
+    points = []
+    for k, t in enumerate(real_sorted):
+        if k + 1 < nreal and real_sorted[k + 1] == t:
+            continue
+        n = k + 1
+        found = 0
+        for other, can in per:
+            m = min(max(1, round(n * len(other) / nreal)), len(other))
+            tc = other[m - 1]
+            found += sum(1 for s in can if s >= tc)
+        points.append((t, n, found))
+    vals = [(n + sd * math.sqrt(n)) * npos / c for _, n, c in points
+            if c >= 5 and c >= floor * npos]
+    e = min(vals) if vals else math.inf
+    best = None
+    if math.isfinite(e):
+        for t, n, c in points:
+            if e * c / npos / n >= min_precision:
+                best = (t, min(1.0, e * c / npos / n))
+    return e, best
+
+
+def evaluate(args):
+    print("| case | canaries | estimated wrong (true) | flagged | expected precision | true precision, "
+          "seeds 0-4 / 5-9 |")
+    print("|---|---|---|---|---|---|")
+    for case in CASES:
+        rows = []
+        for seed in range(args.seeds):
+            d = json.load(open(os.path.join(CACHE, "%s-%d.json" % (case, seed))))
+            real_sorted = sorted(d["real"].values(), reverse=True)
+            results = {k: calibrate(real_sorted, reps, args.floor, args.sd)
+                       for k, reps in d["canaries"].items()}
+            kind = args.kind if args.kind in results else min(results, key=lambda k: results[k][0])
+            e, best = results[kind]
+            if best is None:
+                continue
+            flagged = [k for k, s in d["real"].items() if s >= best[0]]
+            tp = sum(k in set(d["truth"]) for k in flagged)
+            rows.append((kind, e, len(d["truth"]), len(flagged), best[1], tp / len(flagged), seed))
+        m = lambda j, rs=rows: statistics.mean(r[j] for r in rs) if rs else float("nan")  # noqa: E731
+        lo = [r for r in rows if r[6] < 5]
+        hi = [r for r in rows if r[6] >= 5]
+        print("| %s | %s | %.1f (%.0f) | %.1f | %.2f | %.2f / %.2f |" % (
+            case, ",".join(sorted({r[0] for r in rows})), m(1), m(2), m(3), m(4),
+            m(5, lo), m(5, hi)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cache")
+    c.add_argument("--seeds", type=int, default=10)
+    c.add_argument("--segscope", default=os.path.join(L.ROOT, "target", "release", "segscope"))
+    e = sub.add_parser("eval")
+    e.add_argument("--seeds", type=int, default=10)
+    e.add_argument("--floor", type=float, default=0.2, help="MIN_RECALL")
+    e.add_argument("--sd", type=float, default=0.5, help="COUNT_SD")
+    e.add_argument("--kind", default="", help="one kind of canary instead of the best")
+    args = ap.parse_args()
+    (cache if args.cmd == "cache" else evaluate)(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
