@@ -531,44 +531,55 @@ fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
     for part in &parts {
         dense.extend_from_slice(&part.dense);
     }
-    // Each part fills its own run of rows, on its own thread: writing the padded arrays is most of
-    // this function's time at a million segments.
-    std::thread::scope(|s| {
-        let (mut tt, mut tw) = (&mut tok_types[..], &mut tok_weights[..]);
-        let (mut bi, mut bw) = (&mut big_ids[..], &mut big_weights[..]);
-        for (part, remap) in parts.iter().zip(&remaps) {
-            let rows = part.totals.len();
-            let (t1, t2) = std::mem::take(&mut tt).split_at_mut(rows * tok_width);
-            let (w1, w2) = std::mem::take(&mut tw).split_at_mut(rows * tok_width);
-            let (b1, b2) = std::mem::take(&mut bi).split_at_mut(rows * big_width);
-            let (v1, v2) = std::mem::take(&mut bw).split_at_mut(rows * big_width);
-            (tt, tw, bi, bw) = (t2, w2, b2, v2);
-            s.spawn(move || {
-                let mut pairs: Vec<(u32, u32)> = Vec::new();
-                for r in 0..rows {
-                    let total = part.totals[r].max(1) as f32;
-                    pairs.clear();
-                    pairs.extend(
-                        part.tok[part.tok_off[r]..part.tok_off[r + 1]]
-                            .iter()
-                            .map(|&(t, c)| (remap[t as usize], c)),
-                    );
-                    // Rows list their types in ascending id; remapped ids may need re-sorting.
-                    pairs.sort_unstable();
-                    for (j, &(t, c)) in pairs.iter().enumerate() {
-                        t1[r * tok_width + j] = t as i32;
-                        w1[r * tok_width + j] = c as f32 / total;
+    // One part at a time, each freed as soon as its rows are written, so that at a million
+    // segments the parts (about 270 MB) do not all coexist with the padded arrays (425 MB) they
+    // fill; within a part, runs of rows on their own threads: writing the padded arrays is most
+    // of this function's time.
+    let workers = parts.len().max(1);
+    let (mut tt, mut tw) = (&mut tok_types[..], &mut tok_weights[..]);
+    let (mut bi, mut bw) = (&mut big_ids[..], &mut big_weights[..]);
+    for (part, remap) in std::mem::take(&mut parts).into_iter().zip(&remaps) {
+        let rows = part.totals.len();
+        let chunk = rows.div_ceil(workers).max(1);
+        std::thread::scope(|s| {
+            let mut start = 0;
+            while start < rows {
+                let len = chunk.min(rows - start);
+                let (t1, t2) = std::mem::take(&mut tt).split_at_mut(len * tok_width);
+                let (w1, w2) = std::mem::take(&mut tw).split_at_mut(len * tok_width);
+                let (b1, b2) = std::mem::take(&mut bi).split_at_mut(len * big_width);
+                let (v1, v2) = std::mem::take(&mut bw).split_at_mut(len * big_width);
+                (tt, tw, bi, bw) = (t2, w2, b2, v2);
+                let part = &part;
+                s.spawn(move || {
+                    let mut pairs: Vec<(u32, u32)> = Vec::new();
+                    for k in 0..len {
+                        let r = start + k;
+                        let total = part.totals[r].max(1) as f32;
+                        pairs.clear();
+                        pairs.extend(
+                            part.tok[part.tok_off[r]..part.tok_off[r + 1]]
+                                .iter()
+                                .map(|&(t, c)| (remap[t as usize], c)),
+                        );
+                        // Rows list their types in ascending id; remapped ids may need re-sorting.
+                        pairs.sort_unstable();
+                        for (j, &(t, c)) in pairs.iter().enumerate() {
+                            t1[k * tok_width + j] = t as i32;
+                            w1[k * tok_width + j] = c as f32 / total;
+                        }
+                        let bigs = &part.big[part.big_off[r]..part.big_off[r + 1]];
+                        for (j, &(b, c)) in bigs.iter().enumerate() {
+                            b1[k * big_width + j] = b as i32;
+                            v1[k * big_width + j] = c as f32 / total;
+                        }
                     }
-                    let bigs = &part.big[part.big_off[r]..part.big_off[r + 1]];
-                    for (j, &(b, c)) in bigs.iter().enumerate() {
-                        b1[r * big_width + j] = b as i32;
-                        v1[r * big_width + j] = c as f32 / total;
-                    }
-                }
-            });
-        }
-    });
-    drop(parts);
+                });
+                start += len;
+            }
+        });
+        drop(part);
+    }
     Features {
         embedding_dim: 0,
         embedding: Vec::new(),
