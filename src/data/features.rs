@@ -538,7 +538,7 @@ fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
     let workers = parts.len().max(1);
     let (mut tt, mut tw) = (&mut tok_types[..], &mut tok_weights[..]);
     let (mut bi, mut bw) = (&mut big_ids[..], &mut big_weights[..]);
-    for (part, remap) in std::mem::take(&mut parts).into_iter().zip(&remaps) {
+    for (part, remap) in parts.into_iter().zip(&remaps) {
         let rows = part.totals.len();
         let chunk = rows.div_ceil(workers).max(1);
         std::thread::scope(|s| {
