@@ -226,45 +226,39 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     l2.extend(kv("dev loss", format::num(dv)));
     l2.push(trend_span(dv, prev.map(|p| p.1.loss), true));
     l2.push(Span::raw("  "));
-    let outliers = Span::styled(
-        format!(
-            "{} train · {} dev",
-            app.analysis.n_outliers.0, app.analysis.n_outliers.1
-        ),
-        theme::OUTLIER,
+    let outliers = format!(
+        "{} train · {} dev",
+        app.analysis.n_outliers.0, app.analysis.n_outliers.1
     );
-    let rule = Span::styled(
-        if app.classes.is_empty() {
-            format!(" (|z| > {})", app.ui.outlier_k)
-        } else {
-            format!(" (|z| > {} within class)", app.ui.outlier_k)
-        },
-        theme::DIM,
-    );
-    let labels = (!app.labels_note.is_empty())
-        .then(|| Span::styled(format!("  labels {}", app.labels_note), theme::LABEL));
+    let rule = if app.classes.is_empty() {
+        format!(" (|z| > {})", app.ui.outlier_k)
+    } else {
+        format!(" (|z| > {} within class)", app.ui.outlier_k)
+    };
+    let labels = (!app.labels_note.is_empty()).then(|| format!("labels {}", app.labels_note));
     let used = |l: &[Span]| l.iter().map(|s| s.content.chars().count()).sum::<usize>();
     let width = area.width as usize;
     let wide = used(&l2)
         + "outliers ".len()
-        + used(&[outliers.clone(), rule.clone()])
-        + labels.as_ref().map_or(0, |l| l.content.chars().count())
+        + outliers.chars().count()
+        + rule.chars().count()
+        + labels.as_ref().map_or(0, |l| 2 + l.chars().count())
         <= width;
     if wide {
         l2.push(Span::styled("outliers ", theme::LABEL));
-        l2.extend([outliers, rule]);
-        l2.extend(labels);
+        l2.push(Span::styled(outliers, theme::OUTLIER));
+        l2.push(Span::styled(rule, theme::DIM));
+        if let Some(l) = labels {
+            l2.push(Span::styled(format!("  {l}"), theme::LABEL));
+        }
     } else {
         // Narrow: the label kind and the flags' expected precision (an audit's) come before the
         // outlier counts, which lose their rule's explanation, so a cut falls on the counts.
         if let Some(l) = labels {
-            l2.push(Span::styled(
-                l.content.trim_start().to_string() + "  ",
-                theme::LABEL,
-            ));
+            l2.push(Span::styled(format!("{l}  "), theme::LABEL));
         }
         l2.push(Span::styled("outliers ", theme::LABEL));
-        l2.push(outliers);
+        l2.push(Span::styled(outliers, theme::OUTLIER));
     }
     if let Some(r) = &app.report
         && r.eval_step != r.step
