@@ -12,7 +12,15 @@ data, the way real noise looks for that data:
   - flips:  5% of the labelled steps get the other class (binary labels), or, on the bundled
             continuous scores, the opposite sign (s -> -s, the bundled generator's own corruption);
   - moved:  10% of the records with a first error get it moved 1 or 2 steps, earlier or later
-            (first-error data only: steps before it become 1, the step at it 0, later ones context).
+            (first-error data only: steps before it become 1, the step at it 0, later ones context);
+  - annotator: the noise annotators of first-error data really make, in 10% of all records: a
+            record with a first error has it moved 1 or 2 steps either way (two in three) or
+            dropped, so the solution reads all correct (one in three); a correct record gets an
+            invented first error at a random step.
+With --judge AUROC (first-error data), each noisy copy also gets an outside judge: a calibrated
+P(step is right) whose AUROC against the clean labels is the one given (steps after a clean first
+error, which nobody labelled, are taken as wrong half the time). segscope reads it with
+`--judge FILE`; the peer gives it to cleanlab as its predicted probabilities ("peer judge").
 A wrong label is any labelled step whose label differs from the clean one (a step that was context
 and is now labelled counts). ProcessBench's human labels are taken as clean. The bundled data is
 not clean: its generator broke about 2% of its labels and recorded which (`meta.noise`), so those
@@ -133,18 +141,29 @@ def plant(docs, kind, seed, binary, rate):
             # Binary 0/1 labels flip to the other class; +1/-1 and continuous scores change sign.
             noisy[i]["steps"][k] = (text, 1.0 - y if binary and y in (0.0, 1.0) and not pm else -y)
             planted.add((i, k))
-    else:  # moved first errors
-        with_error = [i for i, d in enumerate(docs) if d["first_error"] >= 0]
-        for i in rng.sample(with_error, round(rate * len(with_error))):
+    else:  # moved first errors, or the annotator's kinds of mistake
+        if kind == "moved":
+            chosen = [i for i, d in enumerate(docs) if d["first_error"] >= 0]
+            chosen = rng.sample(chosen, round(rate * len(chosen)))
+        else:
+            chosen = rng.sample(range(len(docs)), round(rate * len(docs)))
+        for i in chosen:
             n = len(docs[i]["steps"])
             e = docs[i]["first_error"]
-            moves = [m for m in (-2, -1, 1, 2) if 0 <= e + m < n]
-            if not moves:
+            moves = [m for m in (-2, -1, 1, 2) if 0 <= e + m < n] if e >= 0 else []
+            if e < 0:
+                if kind == "moved":
+                    continue
+                e2 = rng.randrange(n)  # invented in a correct solution
+            elif kind == "annotator" and (not moves or rng.random() < 1 / 3):
+                e2 = -1  # missed: the solution reads all correct
+            elif not moves:
                 continue
-            e2 = e + rng.choice(moves)
+            else:
+                e2 = e + rng.choice(moves)
             steps = []
             for k, (text, _) in enumerate(docs[i]["steps"]):
-                y = 1.0 if k < e2 else 0.0 if k == e2 else None
+                y = 1.0 if e2 < 0 or k < e2 else 0.0 if k == e2 else None
                 steps.append((text, y))
                 if y is not None and y != docs[i]["steps"][k][1]:
                     planted.add((i, k))
@@ -171,6 +190,52 @@ def write_processbench(docs, path):
         r["label"] = d["first_error"]
         out.append(r)
     json.dump(out, open(path, "w"))
+
+
+def judge(docs, auroc, seed):
+    """A simulated outside judge of the clean labels: per step (doc index, step) -> P(right).
+    Scores are binormal with unit variance and means d apart, d = sqrt(2) Phi^-1(AUROC), so the
+    AUROC between right and wrong steps is the one asked; P(right | score) is then exact (a
+    calibrated judge). Steps after a clean first error are wrong half the time."""
+    import math
+    from statistics import NormalDist
+    rng = random.Random(seed * 7919 + int(auroc * 1000))
+    d = math.sqrt(2) * NormalDist().inv_cdf(auroc)
+    truth = {}
+    for i, doc in enumerate(docs):
+        e = doc["first_error"]
+        for k in range(len(doc["steps"])):
+            truth[(i, k)] = (e < 0 or k < e) if (e < 0 or k <= e) else rng.random() < 0.5
+    prior = sum(truth.values()) / len(truth)
+    out = {}
+    for key, right in truth.items():
+        s = rng.gauss(d / 2 if right else -d / 2, 1.0)
+        out[key] = 1 / (1 + math.exp(-(d * s + math.log(prior / (1 - prior)))))
+    return out
+
+
+def write_judge(docs, probs, path):
+    with open(path, "w") as f:
+        for i, d in enumerate(docs):
+            for k in range(len(d["steps"])):
+                f.write(json.dumps({"id": "%s:%d" % (d["id"], k), "p_correct": probs[(i, k)]}) + "\n")
+
+
+def peer_judge(docs, probs):
+    """cleanlab given the judge's probabilities as its predicted probabilities."""
+    import numpy as np
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+    labels, pp = [], []
+    for i, d in enumerate(docs):
+        for k, (_, y) in enumerate(d["steps"]):
+            if y is not None:
+                labels.append(int(y > 0))
+                pp.append([1 - probs[(i, k)], probs[(i, k)]])
+    labels, pp = np.array(labels), np.array(pp)
+    quality = get_label_quality_scores(labels, pp)
+    flags = find_label_issues(labels, pp)
+    return list(1.0 - quality), [bool(f) for f in flags]
 
 
 # ---------------------------------------------------------------- scoring
@@ -257,7 +322,7 @@ def peer(docs, binary, seed):
 
 # ---------------------------------------------------------------- segscope
 def segscope(docs, binary, kind, seed, binary_path, tmp, extra, audit=False):
-    if kind == "moved":
+    if kind in ("moved", "annotator"):
         data = os.path.join(tmp, "noisy.json")
         write_processbench(docs, data)
     else:
@@ -306,11 +371,14 @@ def main():
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--extra", default="", help="extra arguments for segscope crossfit")
     ap.add_argument("--who", default="", help="comma-separated subset of: peer, segscope, "
-                    "segscope audit, segscope run")
+                    "segscope audit, segscope run, peer judge, segscope judge")
+    ap.add_argument("--judge", default="", help="comma-separated AUROCs of a simulated outside "
+                    "judge (first-error cases only), e.g. 0.75,0.85,0.95")
     args = ap.parse_args()
     cases = [
         ("processbench flips 5%", load_processbench(PROCESSBENCH), True, "flips", 0.05),
         ("processbench moved 10%", load_processbench(PROCESSBENCH), True, "moved", 0.10),
+        ("processbench annotator 10%", load_processbench(PROCESSBENCH), True, "annotator", 0.10),
         ("bundled flips 5%", load_bundled(BUNDLED), False, "flips", 0.05),
         ("bundled +1/-1 flips 5%", signs(load_bundled(BUNDLED)), True, "flips", 0.05),
     ]
@@ -326,12 +394,26 @@ def main():
             with tempfile.TemporaryDirectory() as tmp:
                 whos = ["segscope", "segscope audit", "segscope run"]
                 whos = whos if args.no_peer else ["peer"] + whos
+                if args.judge and "first_error" in docs[0] and kind != "flips":
+                    for a in args.judge.split(","):
+                        whos += ["peer judge %s" % a, "segscope judge %s" % a]
                 if args.who:
-                    whos = [w for w in whos if w in args.who.split(",")]
+                    whos = [w for w in whos if w in args.who.split(",") or (
+                        "judge" in w and w.rsplit(" ", 1)[0] in args.who.split(","))]
                 for who in whos:
                     t0 = time.time()
                     expected = None
-                    if who == "peer":
+                    if who.startswith(("peer judge", "segscope judge")):
+                        probs = judge(docs, float(who.split()[-1]), seed)
+                        if who.startswith("peer"):
+                            scores, flags = peer_judge(noisy, probs)
+                        else:
+                            jf = os.path.join(tmp, "judge.jsonl")
+                            write_judge(noisy, probs, jf)
+                            scores, flags, expected = segscope(
+                                noisy, binary, kind, seed, args.segscope, tmp,
+                                args.extra.split() + ["--judge", jf])
+                    elif who == "peer":
                         scores, flags = peer(noisy, binary, seed)
                     else:
                         scores, flags, expected = segscope(
@@ -355,7 +437,7 @@ def main():
           "| audit's expected precision | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in dict.fromkeys(r[0] for r in rows):
-        for who in ("peer", "segscope", "segscope audit", "segscope run"):
+        for who in dict.fromkeys(r[2] for r in rows):
             rs = [r for r in rows if r[0] == name and r[2] == who]
             if not rs:
                 continue

@@ -548,6 +548,7 @@ fn bench_crossfit() {
             learner,
             seed: cfg.seed,
             repeats,
+            judges: Default::default(),
         };
         let s = Instant::now();
         let mut fold_steps = Vec::new();
@@ -745,6 +746,7 @@ fn bench_crossfit_scale() {
         learner: Learner::Linear,
         seed: cfg.seed,
         repeats: 1,
+        judges: Default::default(),
     };
     let s = Instant::now();
     segscope::crossfit::run(&ds, &f, &cfg, info, &opts, |_| {}).expect("crossfit");

@@ -310,6 +310,11 @@ pub struct CrossfitArgs {
     /// The per-segment out-of-fold report (.csv, or JSON lines; "-" for stdout)
     #[arg(long, value_name = "FILE", default_value = "segscope-crossfit.csv")]
     pub out: PathBuf,
+    /// An outside judge of the steps (binary labels): JSON lines {"id": "doc:index",
+    /// "p_correct": 0.93} or a CSV with those columns; weighed with segscope's model and the
+    /// verifiers by how well it agrees with the labels out of fold. Repeat for several
+    #[arg(long, value_name = "FILE")]
+    pub judge: Vec<PathBuf>,
 }
 
 /// Every option, lowered into one flat set that the program reads: a subcommand's own options

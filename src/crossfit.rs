@@ -21,7 +21,11 @@ use crate::data::partition::split_for_id;
 use crate::data::{Dataset, Features, Partition, Split};
 use crate::engine::report::SegmentEval;
 use crate::engine::{EngineError, TrainSettings, Trainer, plain_device, split_inputs};
+use crate::labels::evidence::{self, Weights};
+use crate::labels::judge::Judge;
 use crate::labels::linear::{LinearModel, LinearSettings, Objective, SparseRows};
+use crate::labels::score::{Suggestion, probability, suggestions};
+use crate::labels::verify::{self, Verdict};
 use crate::labels::{LabelInfo, LabelKind, LabelScore};
 
 /// The fold of a document: a stable hash of its id and the seed, independent of the train/dev
@@ -80,6 +84,13 @@ pub struct Row {
     pub label_document: f32,
     /// The flag: the kind's default rule, or `label_score >= threshold` after an audit.
     pub label_issue: bool,
+    /// What the verifiers found in the step: `false: <claim>; it is <value>` for the first false
+    /// claim, `N checked, all true`, or empty.
+    pub verifier: String,
+    /// First-error data: the document's most likely first wrong step under the posterior (its
+    /// index; -1 for "no error"), and that position's probability. Empty for other data.
+    pub suggested_first_error: Option<i64>,
+    pub suggested_probability: Option<f32>,
     /// The data's `meta` labels, `key=label` joined by `;`.
     pub labels: String,
     /// Why the segment's tags or labels contradict its target (`labels::contradict`), or empty.
@@ -97,7 +108,16 @@ pub struct Crossfit {
     pub predictions: Vec<f32>,
     /// Per segment: the label score (NaN parts for context).
     pub scores: Vec<LabelScore>,
+    /// Per segment, in target units: what the label score read, the model's prediction weighed
+    /// with the verifiers and judges (binary labels), or the prediction itself.
+    pub evidence: Vec<f32>,
     pub labels: LabelInfo,
+    /// Per segment: the verifiers' verdict.
+    pub verdicts: Vec<Verdict>,
+    /// Per document (first-error data): where the first error most likely is.
+    pub suggestions: Vec<Option<Suggestion>>,
+    /// Binary labels: how the model, the verifiers and the judges were weighed.
+    pub weights: Option<Weights>,
 }
 
 impl Crossfit {
@@ -122,6 +142,8 @@ pub struct Options {
     pub seed: u64,
     /// Fold splits whose out-of-fold predictions are averaged (each from its own seed).
     pub repeats: usize,
+    /// Outside judges of the steps (binary labels), weighed with the model and the verifiers.
+    pub judges: Arc<Vec<Judge>>,
 }
 
 /// Cross-fits `ds` with `opts.learner` and scores every label by `labels`; `progress` hears
@@ -186,13 +208,43 @@ pub fn run(
             _ => SegmentEval::UNKNOWN,
         })
         .collect();
+    let verdicts = verify::verify_all(ds);
+    // Binary labels: the model's probability, the verifiers and the judges weighed into one.
+    let (evidence, weights) = match labels.kind {
+        LabelKind::Binary { lo, hi } => {
+            let p_model: Vec<f64> = predictions
+                .iter()
+                .map(|&x| {
+                    if x.is_finite() {
+                        probability(x, lo, hi)
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect();
+            let right: Vec<Option<bool>> = ds
+                .segments
+                .iter()
+                .map(|s| s.score.map(|v| labels.kind.is_high(v)))
+                .collect();
+            let (p, w) = evidence::combine(ds, &fold, k, &p_model, &right, &verdicts, &opts.judges);
+            let pred: Vec<f32> = p.iter().map(|&p| lo + p as f32 * (hi - lo)).collect();
+            (pred, Some(w))
+        }
+        _ => (predictions.clone(), None),
+    };
     let scores = crate::labels::score(
         ds,
         &labels.kind,
         labels.first_error,
-        &predictions,
+        &evidence,
         config.ui.outlier_k as f32,
     );
+    let suggestions = if labels.first_error {
+        suggestions(ds, &labels.kind, &evidence)
+    } else {
+        vec![None; ds.docs.len()]
+    };
     let part = Partition::new(ds, config.dev_fraction);
     let classes = crate::labels::classes(ds);
     let z = robust_z(&segments, &part, &classes);
@@ -217,6 +269,10 @@ pub fn run(
                 label_model: scores[i].model,
                 label_document: scores[i].document,
                 label_issue: scores[i].flag,
+                verifier: verdicts[i].summary(),
+                suggested_first_error: suggestions[s.doc]
+                    .map(|g| g.first_error.map_or(-1, |e| e as i64)),
+                suggested_probability: suggestions[s.doc].map(|g| g.probability as f32),
                 labels: s
                     .labels
                     .iter()
@@ -233,7 +289,11 @@ pub fn run(
         segments,
         predictions,
         scores,
+        evidence,
         labels,
+        verdicts,
+        suggestions,
+        weights,
     })
 }
 

@@ -642,6 +642,16 @@ fn cases() -> Vec<Case> {
             "--out",
             (w(&["--out", "x2.csv"]), file_has("x2.csv", "label_score")),
         );
+        // A judge gives P(step is right): continuous scores have no such thing (its effect on
+        // binary labels: tests/labels.rs and tests/cli.rs).
+        push(
+            sub,
+            "--judge",
+            (
+                w(&["--judge", "d.jsonl", "--out", "x.csv"]),
+                Refused("--judge needs binary labels"),
+            ),
+        );
         push(
             sub,
             "--config",

@@ -222,6 +222,7 @@ fn out_of_fold_residuals_find_the_recorded_corruptions_in_both_splits() {
             learner,
             seed: cfg.seed,
             repeats: 1,
+            judges: Default::default(),
         };
         let mut folds = 0;
         let cf =

@@ -31,6 +31,24 @@ pub fn audit_note(report: &std::path::Path) -> String {
     }
 }
 
+/// First-error data: how many documents' most likely first error is not where the labels put
+/// it.
+fn suggested_moves(cf: &segscope::crossfit::Crossfit) -> Option<String> {
+    let docs: Vec<_> = cf.suggestions.iter().flatten().collect();
+    if docs.is_empty() {
+        return None;
+    }
+    let differ = docs.iter().filter(|s| s.differs()).count();
+    let likely = docs
+        .iter()
+        .filter(|s| s.differs() && s.probability > 0.5)
+        .count();
+    Some(format!(
+        "{differ} of {} documents have their most likely first error elsewhere than labelled ({likely} with probability above 0.5): columns suggested_first_error, suggested_probability",
+        docs.len()
+    ))
+}
+
 /// `segscope crossfit` and `segscope audit`: out-of-fold predictions and label scores, progress
 /// and the summary on stderr, the report to `out`; with `audit`, the flags' threshold set from
 /// canaries and the audit's figures beside the report (`OUT.audit.json`).
@@ -79,9 +97,37 @@ pub fn crossfit(
     if let Some(p) = &audit_path {
         outputs.push(Output::file("--out's .audit.json", p, false));
     }
-    plan(cli, &config, &[], &outputs)?;
+    let judge_inputs: Vec<(&str, &std::path::Path)> = args
+        .judge
+        .iter()
+        .map(|p| ("--judge", p.as_path()))
+        .collect();
+    plan(cli, &config, &judge_inputs, &outputs)?;
     let ds = load_data(cli, &config)?;
     let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+    if !args.judge.is_empty() && !matches!(info.kind, segscope::labels::LabelKind::Binary { .. }) {
+        return Err((
+            2,
+            format!(
+                "--judge needs binary labels (a judge gives the probability that a step is right); these are {}",
+                info.describe()
+            ),
+        ));
+    }
+    let judges = args
+        .judge
+        .iter()
+        .map(|p| segscope::labels::judge::read(p, &ds))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| (2, e.to_string()))?;
+    for j in &judges {
+        eprintln!(
+            "segscope: judge {}: {} of {} steps judged",
+            j.name,
+            j.judged,
+            ds.segments.len()
+        );
+    }
     let features = segscope::data::features::featurize(&ds, &config.features);
     let ds = std::sync::Arc::new(ds);
     let o = segscope::crossfit::Options {
@@ -95,6 +141,7 @@ pub fn crossfit(
         learner: args.learner,
         seed: config.seed,
         repeats: args.repeats,
+        judges: std::sync::Arc::new(judges),
     };
     if !(1..=20).contains(&args.repeats) {
         return Err((
@@ -122,6 +169,17 @@ pub fn crossfit(
         );
     })
     .map_err(|e| (1, e.to_string()))?;
+    if let Some(w) = &cf.weights {
+        let failed = cf.verdicts.iter().filter(|v| v.failed > 0).count();
+        let checked = cf.verdicts.iter().filter(|v| v.checked > 0).count();
+        eprintln!(
+            "segscope: verifiers: {checked} steps with checkable claims, {failed} with a false one; evidence weighed (log-odds of right): {}",
+            w.describe()
+        );
+    }
+    if let Some(moved) = suggested_moves(&cf) {
+        eprintln!("segscope: {moved}");
+    }
     if audit {
         let real: Vec<f32> = cf.scores.iter().map(|s| s.score).collect();
         let a = segscope::labels::audit::run(&ds, &features, &config, info, &o, &real)

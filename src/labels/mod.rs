@@ -1,13 +1,17 @@
 //! Finding wrong labels: the kind of a dataset's labels ([`kind`]), the fast cross-fit learner
-//! ([`linear`]), the label-issue score and its default flags ([`score`]), and the audit that
-//! plants canaries to calibrate the flags on the user's own data ([`audit`]).
+//! ([`linear`]), evidence beyond a step's words ([`verify`]'s checked claims, [`judge`]'s outside
+//! judges, weighed in [`evidence`]), the label-issue score and its default flags ([`score`]), and
+//! the audit that plants canaries to calibrate the flags on the user's own data ([`audit`]).
 
 pub mod audit;
 pub mod contradict;
+pub mod evidence;
+pub mod judge;
 pub mod kind;
 pub mod linear;
 pub mod metrics;
 pub mod score;
+pub mod verify;
 
 pub use kind::{LabelKind, first_error};
 pub use score::{LabelScore, score};

@@ -6,8 +6,9 @@
 //!   class's own average (cleanlab's per-class thresholds);
 //! - first-error data: the document as a whole. Each step's probability of being right (context
 //!   steps included) gives a prior over where the first error is; the annotator either placed
-//!   it right or a step or two away (`FIRST_ERROR_SHIFT`), and each label may also disagree on
-//!   its own (`FIRST_ERROR_NOISE`). A label's score is the posterior probability that it
+//!   it right, or a step or two away (`FIRST_ERROR_SHIFT`), or missed it (`FIRST_ERROR_MISS`),
+//!   or invented one in a right solution (`FIRST_ERROR_INVENT`), and each label may also
+//!   disagree on its own (`FIRST_ERROR_NOISE`). A label's score is the posterior probability that it
 //!   disagrees with the true position; the flags are the labels whose posteriors give the
 //!   highest expected F1;
 //! - ordinal, bounded and continuous: the residual over the spread of residuals among segments
@@ -36,6 +37,52 @@ pub const FIRST_ERROR_SHIFT: f64 = 0.1;
 
 /// How far, in steps, a misplaced first error lands from the true one.
 pub const SHIFT_REACH: usize = 2;
+
+/// How often an annotator misses the error of a wrong solution and labels every step right.
+/// With `FIRST_ERROR_INVENT`, chosen on planted annotator noise in ProcessBench, seeds 0-4
+/// (`bench/label_noise.py --only processbench`, verifiers on): miss and invent 0 / 0.03 / 0.05 /
+/// 0.1 ranked annotator noise at AP 0.251 / 0.317 / 0.334 / 0.339, moved first errors at 0.260 /
+/// 0.250 / 0.234 / 0.195 and flips at 0.955 / 0.960 / 0.960 / 0.951; miss 0.05 with invent 0.1,
+/// and 0.1 with 0.05, gave 0.331 and 0.330 on annotator noise, less on the others.
+pub const FIRST_ERROR_MISS: f64 = 0.05;
+
+/// How often an annotator invents a first error in a correct solution (at any step).
+pub const FIRST_ERROR_INVENT: f64 = 0.05;
+
+/// How an annotator of first-error data errs, in the document posterior.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Annotator {
+    /// Per step, a label that disagrees on its own.
+    pub noise: f64,
+    /// The first error put up to `SHIFT_REACH` steps away.
+    pub shift: f64,
+    /// A wrong solution labelled all right.
+    pub miss: f64,
+    /// A first error labelled in a right solution.
+    pub invent: f64,
+}
+
+impl Annotator {
+    /// segscope's model of annotators.
+    pub fn default_model() -> Annotator {
+        Annotator {
+            noise: FIRST_ERROR_NOISE,
+            shift: FIRST_ERROR_SHIFT,
+            miss: FIRST_ERROR_MISS,
+            invent: FIRST_ERROR_INVENT,
+        }
+    }
+
+    /// Per-step noise and shifted first errors only.
+    pub fn steps(noise: f64, shift: f64) -> Annotator {
+        Annotator {
+            noise,
+            shift,
+            miss: 0.0,
+            invent: 0.0,
+        }
+    }
+}
 
 /// One labelled segment's score and its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -94,8 +141,7 @@ pub fn score(
                             }
                         })
                         .collect();
-                    let wrong =
-                        first_error_posterior(&p, &labels, FIRST_ERROR_NOISE, FIRST_ERROR_SHIFT);
+                    let wrong = first_error_posterior(&p, &labels, &Annotator::default_model());
                     for (k, w) in wrong.into_iter().enumerate() {
                         let s = &mut out[r.start + k];
                         if let Some(w) = w {
@@ -157,15 +203,43 @@ fn binary(ds: &Dataset, lo: f32, hi: f32, pred: &[f32]) -> Vec<LabelScore> {
 /// absent, or absent where it should be present) costs a factor `noise`, each that matches
 /// 1 - noise: L(labels | j). The annotator may also have misplaced the first error: with
 /// probability `shift` the labels were written for a position l within `SHIFT_REACH` steps of j
-/// (each equally likely; both l and j errors, not "no error"), so
-/// P(labels | j) = (1 - shift) L(labels | j) + shift mean_l L(labels | l).
+/// (each equally likely; both l and j errors, not "no error"); with probability `miss` (j an
+/// error) written for no error; with probability `invent` (j = n) written for an error at any
+/// step. So for j < n
+/// P(labels | j) = (1 - shift - miss) L(labels | j) + shift mean_l L(labels | l) + miss L(labels | n)
+/// and P(labels | n) = (1 - invent) L(labels | n) + invent mean_{l<n} L(labels | l).
 /// Each position's count of mismatches comes from prefix sums: O(n SHIFT_REACH).
 pub fn first_error_posterior(
     p: &[f64],
     labels: &[Option<bool>],
-    noise: f64,
-    shift: f64,
+    annotator: &Annotator,
 ) -> Vec<Option<f64>> {
+    let n = p.len();
+    let w = first_error_positions(p, labels, annotator);
+    // at_or_before[k] = P(j <= k).
+    let mut cum = 0.0;
+    let at_or_before: Vec<f64> = w[..n]
+        .iter()
+        .map(|x| {
+            cum += x;
+            cum
+        })
+        .collect();
+    (0..n)
+        .map(|k| match labels[k] {
+            // A "right" label is right only if the first error comes later.
+            Some(true) => Some(at_or_before[k]),
+            // A "wrong" label is right only if the first error is here.
+            Some(false) => Some(1.0 - w[k]),
+            None => None,
+        })
+        .collect()
+}
+
+/// The posterior over the true first error's position j = 0..=n (n: no error), normalised; the
+/// model of [`first_error_posterior`].
+pub fn first_error_positions(p: &[f64], labels: &[Option<bool>], a: &Annotator) -> Vec<f64> {
+    let (noise, shift) = (a.noise, a.shift);
     let n = p.len();
     // bad_before[j]: steps k < j that are not labelled right.
     let mut bad_before = vec![0usize; n + 1];
@@ -197,43 +271,100 @@ pub fn first_error_posterior(
             prefix += p[j].ln();
         }
     }
+    // Any error position, equally likely: what an invented first error is written for.
+    let anywhere = if n > 0 {
+        log_sum_exp(&lik[..n]) - (n as f64).ln()
+    } else {
+        f64::NEG_INFINITY
+    };
     let mut logw = vec![0.0f64; n + 1];
     for j in 0..=n {
-        let near: Vec<f64> = if j < n && shift > 0.0 {
-            (j.saturating_sub(SHIFT_REACH)..(j + SHIFT_REACH + 1).min(n))
+        // The annotator's ways of writing the labels for a true first error at j: (weight,
+        // ln likelihood); the weights of the ways that exist here sum to 1.
+        let mut ways: Vec<(f64, f64)> = Vec::with_capacity(3);
+        if j < n {
+            let near: Vec<f64> = (j.saturating_sub(SHIFT_REACH)..(j + SHIFT_REACH + 1).min(n))
                 .filter(|&l| l != j)
                 .map(|l| lik[l])
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let l = if near.is_empty() {
-            lik[j]
-        } else {
-            let moved = log_sum_exp(&near) - (near.len() as f64).ln();
-            log_sum_exp(&[(1.0 - shift).ln() + lik[j], shift.ln() + moved])
-        };
-        logw[j] = prior[j] + l;
+                .collect();
+            if shift > 0.0 && !near.is_empty() {
+                ways.push((shift, log_sum_exp(&near) - (near.len() as f64).ln()));
+            }
+            if a.miss > 0.0 {
+                ways.push((a.miss, lik[n]));
+            }
+        } else if a.invent > 0.0 && n > 0 {
+            ways.push((a.invent, anywhere));
+        }
+        let rest = 1.0 - ways.iter().map(|w| w.0).sum::<f64>();
+        let terms: Vec<f64> = std::iter::once(rest.ln() + lik[j])
+            .chain(ways.iter().map(|(w, l)| w.ln() + l))
+            .collect();
+        logw[j] = prior[j] + log_sum_exp(&terms);
     }
     let max = logw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let w: Vec<f64> = logw.iter().map(|l| (l - max).exp()).collect();
     let total: f64 = w.iter().sum();
-    // at_or_before[k] = P(j <= k).
-    let mut cum = 0.0;
-    let at_or_before: Vec<f64> = w[..n]
+    w.into_iter().map(|x| x / total).collect()
+}
+
+/// Where a first-error document's first error most likely is, under the posterior.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Suggestion {
+    /// The step's index in its document (`Segment::index`), or None for "no error".
+    pub first_error: Option<usize>,
+    pub probability: f64,
+    /// Where the labels put it (None: no step labelled wrong).
+    pub labelled: Option<usize>,
+}
+
+impl Suggestion {
+    /// Whether the suggestion differs from the labels.
+    pub fn differs(&self) -> bool {
+        self.first_error != self.labelled
+    }
+}
+
+/// Per document of first-error data, the most likely first error given `pred` (every segment's
+/// prediction in target units); None for documents without labels, or when the labels are not
+/// binary.
+pub fn suggestions(ds: &Dataset, kind: &LabelKind, pred: &[f32]) -> Vec<Option<Suggestion>> {
+    let LabelKind::Binary { lo, hi } = *kind else {
+        return vec![None; ds.docs.len()];
+    };
+    ds.docs
         .iter()
-        .map(|x| {
-            cum += x / total;
-            cum
-        })
-        .collect();
-    (0..n)
-        .map(|k| match labels[k] {
-            // A "right" label is right only if the first error comes later.
-            Some(true) => Some(at_or_before[k]),
-            // A "wrong" label is right only if the first error is here.
-            Some(false) => Some(1.0 - w[k] / total),
-            None => None,
+        .map(|doc| {
+            let r = doc.segments.clone();
+            let labels: Vec<Option<bool>> = ds.segments[r.clone()]
+                .iter()
+                .map(|s| s.score.map(|v| kind.is_high(v)))
+                .collect();
+            if labels.iter().all(Option::is_none) {
+                return None;
+            }
+            let p: Vec<f64> = pred[r.clone()]
+                .iter()
+                .map(|&x| {
+                    if x.is_finite() {
+                        probability(x, lo, hi)
+                    } else {
+                        0.5
+                    }
+                })
+                .collect();
+            let w = first_error_positions(&p, &labels, &Annotator::default_model());
+            let (j, &pj) = w
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap_or((r.len(), &1.0));
+            let index = |k: usize| ds.segments[r.start + k].index;
+            Some(Suggestion {
+                first_error: (j < r.len()).then(|| index(j)),
+                probability: pj,
+                labelled: labels.iter().position(|l| *l == Some(false)).map(index),
+            })
         })
         .collect()
 }
@@ -321,7 +452,11 @@ mod tests {
         // 0.25 * 0.1 * 0.9; j=2: prior 0.25, none -> 0.25 * 0.81.
         let w = [0.5 * 0.01, 0.25 * 0.09, 0.25 * 0.81];
         let total: f64 = w.iter().sum();
-        let got = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(true)], 0.1, 0.0);
+        let got = first_error_posterior(
+            &[0.5, 0.5],
+            &[Some(true), Some(true)],
+            &Annotator::steps(0.1, 0.0),
+        );
         let want0 = w[0] / total;
         let want1 = (w[0] + w[1]) / total;
         assert!((got[0].unwrap() - want0).abs() < 1e-12, "{got:?}");
@@ -343,7 +478,11 @@ mod tests {
             0.25 * l2,
         ];
         let total: f64 = w.iter().sum();
-        let got = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(false)], 0.1, 0.2);
+        let got = first_error_posterior(
+            &[0.5, 0.5],
+            &[Some(true), Some(false)],
+            &Annotator::steps(0.1, 0.2),
+        );
         // Step 0's "right" is wrong if j <= 0; step 1's "wrong" is wrong unless j = 1.
         assert!((got[0].unwrap() - w[0] / total).abs() < 1e-12, "{got:?}");
         assert!(
@@ -351,8 +490,55 @@ mod tests {
             "{got:?}"
         );
         // And without the shift the same labels are suspected less.
-        let plain = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(false)], 0.1, 0.0);
+        let plain = first_error_posterior(
+            &[0.5, 0.5],
+            &[Some(true), Some(false)],
+            &Annotator::steps(0.1, 0.0),
+        );
         assert!(plain[0].unwrap() < got[0].unwrap(), "{plain:?} {got:?}");
+    }
+
+    #[test]
+    fn a_missed_or_invented_first_error_matches_a_hand_computed_case() {
+        // Two steps, both labelled right; p = (0.5, 0.5), noise 0.1, no shift, miss 0.2, invent
+        // 0.3. Step-noise likelihoods: L(0) = 0.1 * 0.1, L(1) = 0.9 * 0.1, L(2) = 0.9 * 0.9.
+        // j=0: 0.8 L(0) + 0.2 L(2); j=1: 0.8 L(1) + 0.2 L(2); j=2: 0.7 L(2) + 0.3 (L(0) + L(1)) / 2.
+        let (l0, l1, l2) = (0.01, 0.09, 0.81);
+        let w = [
+            0.5 * (0.8 * l0 + 0.2 * l2),
+            0.25 * (0.8 * l1 + 0.2 * l2),
+            0.25 * (0.7 * l2 + 0.3 * (l0 + l1) / 2.0),
+        ];
+        let total: f64 = w.iter().sum();
+        let a = Annotator {
+            noise: 0.1,
+            shift: 0.0,
+            miss: 0.2,
+            invent: 0.3,
+        };
+        let got = first_error_positions(&[0.5, 0.5], &[Some(true), Some(true)], &a);
+        for j in 0..3 {
+            assert!((got[j] - w[j] / total).abs() < 1e-12, "{got:?}");
+        }
+        // A missed error makes "all right" labels more suspect than step noise alone does.
+        let plain = first_error_posterior(
+            &[0.5, 0.5],
+            &[Some(true), Some(true)],
+            &Annotator::steps(0.1, 0.0),
+        );
+        let mixed = first_error_posterior(&[0.5, 0.5], &[Some(true), Some(true)], &a);
+        assert!(mixed[0].unwrap() > plain[0].unwrap(), "{plain:?} {mixed:?}");
+    }
+
+    #[test]
+    fn the_suggestion_is_the_most_likely_position() {
+        // The model is sure step 1 is wrong, the labels put the error at step 3.
+        let p = [0.95, 0.02, 0.5, 0.5];
+        let labels = [Some(true), Some(true), Some(true), Some(false)];
+        let w = first_error_positions(&p, &labels, &Annotator::default_model());
+        let best = (0..w.len()).max_by(|&a, &b| w[a].total_cmp(&w[b])).unwrap();
+        assert_eq!(best, 1, "{w:?}");
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
     #[test]
@@ -379,7 +565,7 @@ mod tests {
         // right, wrong, right, right: the "wrong" at step 1 contradicts the layout.
         let p = [0.8, 0.8, 0.8, 0.8];
         let labels = [Some(true), Some(false), Some(true), Some(true)];
-        let got = first_error_posterior(&p, &labels, 0.1, 0.0);
+        let got = first_error_posterior(&p, &labels, &Annotator::steps(0.1, 0.0));
         let s: Vec<f64> = got.into_iter().map(|x| x.unwrap()).collect();
         assert!(s[1] > 0.5, "{s:?}");
         assert!(s[0] < s[1] && s[2] < s[1] && s[3] < s[1], "{s:?}");
@@ -389,7 +575,7 @@ mod tests {
     fn a_consistent_document_the_model_agrees_with_scores_low() {
         let p = [0.9, 0.9, 0.1, 0.5];
         let labels = [Some(true), Some(true), Some(false), None];
-        let got = first_error_posterior(&p, &labels, 0.1, 0.0);
+        let got = first_error_posterior(&p, &labels, &Annotator::steps(0.1, 0.0));
         assert!(got[..3].iter().all(|x| x.unwrap() < 0.2), "{got:?}");
         assert_eq!(got[3], None);
     }
