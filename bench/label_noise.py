@@ -357,7 +357,11 @@ def segscope(docs, binary, kind, seed, binary_path, tmp, extra, audit=False):
                 flags.append(flag[(d["id"], k)])
     expected = None
     if audit is True:
-        expected = json.load(open(out + ".audit.json"))["precision"]
+        a = json.load(open(out + ".audit.json"))
+        expected = a["precision"]
+        if a.get("estimated_documents") is not None:
+            print("  audit: about %d documents misplaced, %d wrong labels" % (
+                a["estimated_documents"], a["estimated_wrong"]), flush=True)
     return scores, flags, expected
 
 
@@ -429,8 +433,9 @@ def main():
                           "  (%d wrong of %d)" % row[:-1]
                           + "  best F1 %.3f" % best_f1(scores, positive)
                           + ("" if expected is None else "  expected P %.2f" % expected)
-                          + "  (%d planted, %d the data's own)" % (
-                              len(planted & truth), len(truth - planted)),
+                          + "  (%d planted, %d the data's own; %d documents)" % (
+                              len(planted & truth), len(truth - planted),
+                              len({i for i, _ in truth})),
                           flush=True)
     print()
     print("| data, noise | who | AP (mean of seeds) | flags F1 | flagged | precision | recall "

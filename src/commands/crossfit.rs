@@ -185,14 +185,24 @@ pub fn crossfit(
         let a = segscope::labels::audit::run(&ds, &features, &config, info, &o, &real)
             .map_err(|e| (1, e.to_string()))?;
         cf.set_threshold(a.threshold);
+        let holds = match a.estimated_documents {
+            Some(docs) => format!(
+                "the data holds about {docs} documents whose first error is misplaced (found like these canaries; {} wrong labels)",
+                a.estimated_wrong
+            ),
+            None => format!(
+                "the data holds about {} wrong labels as easy to find as these",
+                a.estimated_wrong
+            ),
+        };
+        let planted = if a.canary_documents > 0 {
+            format!(" in {} documents", a.canary_documents)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "segscope: audit: {} canaries ({}) in {} copies of {} labels; their average precision {:.3}; the data holds about {} wrong labels as easy to find as these",
-            a.canaries,
-            a.canary_kind,
-            a.repeats,
-            a.labelled,
-            a.average_precision,
-            a.estimated_wrong
+            "segscope: audit: {} canaries ({}{planted}) in {} copies of {} labels; their average precision {:.3}; {holds}",
+            a.canaries, a.canary_kind, a.repeats, a.labelled, a.average_precision,
         );
         if a.reached {
             eprintln!(

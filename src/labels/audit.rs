@@ -16,7 +16,7 @@ use crate::engine::EngineError;
 /// What the canaries say about the detection, and the threshold they set.
 #[derive(Debug, Clone, Serialize)]
 pub struct Audit {
-    /// `flips`, `moved first errors` or `far values`.
+    /// `flips`, `misplaced first errors`, `mirrored values` or `far values`.
     pub canary_kind: &'static str,
     /// Canaries over all copies, labelled segments in one copy, and the number of copies.
     pub canaries: usize,
@@ -30,6 +30,10 @@ pub struct Audit {
     pub estimated_wrong: usize,
     #[serde(skip)]
     estimated_wrong_f: f64,
+    /// Misplaced first errors: the documents the canaries were planted in (over all copies), and
+    /// the estimate in documents: wrong labels over the canaries' labels per document.
+    pub canary_documents: usize,
+    pub estimated_documents: Option<usize>,
     /// The flags are `label_score >= threshold`: the lowest threshold whose precision on the
     /// canaries is at least `min_precision` (infinite when none is).
     pub threshold: f32,
@@ -50,8 +54,9 @@ pub struct Audit {
 pub enum Canary {
     /// A binary label turned into the other class.
     Flip,
-    /// A first error moved 1 or 2 steps, earlier or later.
-    MovedFirstError,
+    /// A first error as annotators misplace it: moved 1 or 2 steps earlier or later, or missed
+    /// (the solution labelled all right), or invented in a right solution.
+    Misplaced,
     /// A continuous target mirrored within its range (lo + hi - v): a flipped sign on [-1, 1].
     Mirror,
     /// A continuous target from one end of the range to within 15% of the other.
@@ -62,7 +67,7 @@ impl Canary {
     pub fn name(self) -> &'static str {
         match self {
             Canary::Flip => "flips",
-            Canary::MovedFirstError => "moved first errors",
+            Canary::Misplaced => "misplaced first errors",
             Canary::Mirror => "mirrored values",
             Canary::FarValue => "far values",
         }
@@ -72,7 +77,9 @@ impl Canary {
     /// explains the real run's flags best.
     pub fn for_labels(info: &LabelInfo) -> &'static [Canary] {
         match (info.kind, info.first_error) {
-            (LabelKind::Binary { .. }, true) => &[Canary::MovedFirstError, Canary::Flip],
+            // The data's own noise: flips would count labels that are easy to find, not the
+            // misplaced first errors that matter here.
+            (LabelKind::Binary { .. }, true) => &[Canary::Misplaced],
             (LabelKind::Binary { .. }, false) => &[Canary::Flip],
             _ => &[Canary::Mirror, Canary::FarValue],
         }
@@ -113,7 +120,7 @@ pub fn plant(
     values.sort_by(f32::total_cmp);
     let (lo, hi) = match canary {
         // The two classes.
-        Canary::Flip | Canary::MovedFirstError => (
+        Canary::Flip | Canary::Misplaced => (
             values.first().copied().unwrap_or(0.0),
             values.last().copied().unwrap_or(0.0),
         ),
@@ -128,39 +135,41 @@ pub fn plant(
     let mut pool = labelled.clone();
     rng.shuffle(&mut pool);
     match canary {
-        Canary::MovedFirstError => {
-            // Documents with a first error: their last labelled step is the wrong one.
-            let mut with_error: Vec<usize> = (0..ds.docs.len())
-                .filter(|&d| {
-                    let r = ds.docs[d].segments.clone();
-                    let last = r.clone().rev().find(|&i| ds.segments[i].score.is_some());
-                    last.is_some_and(|i| !info.kind.is_high(ds.target(i)))
-                })
-                .collect();
-            rng.shuffle(&mut with_error);
-            for &d in &with_error {
+        Canary::Misplaced => {
+            let mut docs: Vec<usize> = (0..ds.docs.len()).collect();
+            rng.shuffle(&mut docs);
+            for &d in &docs {
                 if changed.iter().filter(|&&c| c).count() >= budget {
                     break;
                 }
                 let r = ds.docs[d].segments.clone();
                 let n = r.len();
-                let e = r
-                    .clone()
-                    .position(|i| ds.segments[i].score.is_some_and(|v| !info.kind.is_high(v)))
-                    .unwrap_or(0);
-                let moves: Vec<isize> = [-2isize, -1, 1, 2]
-                    .into_iter()
-                    .filter(|m| (0..n as isize).contains(&(e as isize + m)))
-                    .collect();
-                if moves.is_empty() {
+                if r.clone().all(|i| ds.segments[i].score.is_none()) {
                     continue;
                 }
-                let e2 = (e as isize + *rng.pick(&moves)) as usize;
+                let e = r
+                    .clone()
+                    .position(|i| ds.segments[i].score.is_some_and(|v| !info.kind.is_high(v)));
+                // The new first error: None for "no error".
+                let e2 = match e {
+                    None => Some(rng.below(n)),
+                    Some(e) => {
+                        let moves: Vec<isize> = [-2isize, -1, 1, 2]
+                            .into_iter()
+                            .filter(|m| (0..n as isize).contains(&(e as isize + m)))
+                            .collect();
+                        if moves.is_empty() || rng.unit() < 1.0 / 3.0 {
+                            None
+                        } else {
+                            Some((e as isize + *rng.pick(&moves)) as usize)
+                        }
+                    }
+                };
                 for (k, i) in r.enumerate() {
-                    let new = match k.cmp(&e2) {
-                        std::cmp::Ordering::Less => Some(hi),
-                        std::cmp::Ordering::Equal => Some(lo),
-                        std::cmp::Ordering::Greater => None,
+                    let new = match e2.map(|e2| k.cmp(&e2)) {
+                        None | Some(std::cmp::Ordering::Less) => Some(hi),
+                        Some(std::cmp::Ordering::Equal) => Some(lo),
+                        Some(std::cmp::Ordering::Greater) => None,
                     };
                     if new != ds.segments[i].score {
                         changed[i] = new.is_some();
@@ -211,12 +220,18 @@ pub fn run(
     let mut best: Option<Audit> = None;
     for &kind in Canary::for_labels(&info) {
         let mut copies = Vec::new();
+        let mut documents = 0;
         for r in 0..config.audit.repeats {
             let seed = opts
                 .seed
                 .wrapping_add(1 + r as u64)
                 .wrapping_mul(0x9e37_79b9);
             let (copy, canary) = plant(ds, &info, kind, config.audit.rate, seed);
+            documents += ds
+                .docs
+                .iter()
+                .filter(|d| d.segments.clone().any(|i| canary[i]))
+                .count();
             let copy = Arc::new(copy);
             let o = Options {
                 seed,
@@ -232,8 +247,17 @@ pub fn run(
             }
             copies.push(scored);
         }
-        let mut a = calibrate(&real, &copies, config.audit.min_precision, kind.name());
+        let mut a = if kind == Canary::Misplaced {
+            calibrate_posterior(&real, &copies, config.audit.min_precision, kind.name())
+        } else {
+            calibrate(&real, &copies, config.audit.min_precision, kind.name())
+        };
         a.repeats = config.audit.repeats;
+        if kind == Canary::Misplaced && a.canaries > 0 && a.estimated_wrong_f.is_finite() {
+            a.canary_documents = documents;
+            let per_document = a.canaries as f64 / documents.max(1) as f64;
+            a.estimated_documents = Some((a.estimated_wrong_f / per_document).round() as usize);
+        }
         // The kind that explains the real flags with the fewest wrong labels: a kind harder to
         // find than the data's own noise would credit the flags with wrong labels they lack.
         if best
@@ -266,28 +290,13 @@ const MIN_RECALL: f64 = 0.2;
 /// it (in the same replica), ProcessBench's flips were expected at 0.50 and reached 0.59 / 0.62.
 const COUNT_SD: f64 = 0.5;
 
-/// The threshold. Canaries alone cannot give the flags' precision: wrong labels already in the
-/// data rank among them and would count as false flags. So, for each threshold t, with N(t) the
-/// real run's flags and r(t) the canaries' recall at the same rank in each copy (a copy is
-/// noisier than the real data, so its scores sit on a shifted scale; the threshold that flags
-/// the same share of a copy's other segments is the one comparable to t):
-/// - the data holds about E = min over t of N(t) / r(t) wrong labels (N(t) >= E r(t) at every t,
-///   since the flags include the E r(t) wrong labels found; the minimum is where false flags are
-///   fewest), taken over thresholds above at least `MIN_RECALL` of the canaries, with N(t)
-///   raised by `COUNT_SD` of its Poisson spread: the minimum of many noisy ratios is biased low;
-/// - the flags' expected precision is E r(t) / N(t), their expected recall r(t).
-///
-/// The threshold is the lowest whose expected precision is at least `min_precision`. This
-/// assumes real wrong labels are as easy to find as the canaries, and that the real run's top
-/// flags are nearly all wrong; BENCHMARKS.md measures how far the expectation is from the truth
-/// on planted noise, and where those assumptions fail.
-pub fn calibrate(
-    real: &[f32],
-    copies: &[Scored],
-    min_precision: f64,
-    canary_kind: &'static str,
-) -> Audit {
-    const MIN_CANARIES: usize = 5;
+/// Fewer canaries found than this at a threshold estimate nothing there.
+const MIN_CANARIES: usize = 5;
+
+/// The real scores, descending; at each distinct real score t (descending), (t, N(t), the
+/// canaries found at the same rank in each copy, summed); and the number of canaries.
+#[allow(clippy::type_complexity)]
+fn rank_points(real: &[f32], copies: &[Scored]) -> (Vec<f32>, Vec<(f32, usize, usize)>, usize) {
     let desc = |v: &mut Vec<f32>| v.sort_by(|a, b| b.total_cmp(a));
     let mut real_sorted: Vec<f32> = real.iter().copied().filter(|s| s.is_finite()).collect();
     desc(&mut real_sorted);
@@ -332,6 +341,31 @@ pub fn calibrate(
             .sum();
         points.push((t, n, found));
     }
+    (real_sorted, points, npos)
+}
+
+/// The threshold. Canaries alone cannot give the flags' precision: wrong labels already in the
+/// data rank among them and would count as false flags. So, for each threshold t, with N(t) the
+/// real run's flags and r(t) the canaries' recall at the same rank in each copy (a copy is
+/// noisier than the real data, so its scores sit on a shifted scale; the threshold that flags
+/// the same share of a copy's other segments is the one comparable to t):
+/// - the data holds about E = min over t of N(t) / r(t) wrong labels (N(t) >= E r(t) at every t,
+///   since the flags include the E r(t) wrong labels found; the minimum is where false flags are
+///   fewest), taken over thresholds above at least `MIN_RECALL` of the canaries, with N(t)
+///   raised by `COUNT_SD` of its Poisson spread: the minimum of many noisy ratios is biased low;
+/// - the flags' expected precision is E r(t) / N(t), their expected recall r(t).
+///
+/// The threshold is the lowest whose expected precision is at least `min_precision`. This
+/// assumes real wrong labels are as easy to find as the canaries, and that the real run's top
+/// flags are nearly all wrong; BENCHMARKS.md measures how far the expectation is from the truth
+/// on planted noise, and where those assumptions fail.
+pub fn calibrate(
+    real: &[f32],
+    copies: &[Scored],
+    min_precision: f64,
+    canary_kind: &'static str,
+) -> Audit {
+    let (_, points, npos) = rank_points(real, copies);
     let errors = points
         .iter()
         .filter(|p| p.2 >= MIN_CANARIES && p.2 as f64 >= MIN_RECALL * npos as f64)
@@ -368,6 +402,8 @@ pub fn calibrate(
             0
         },
         estimated_wrong_f: errors,
+        canary_documents: 0,
+        estimated_documents: None,
         threshold,
         min_precision,
         reached: best.is_some(),
@@ -376,6 +412,79 @@ pub fn calibrate(
         precision_interval: wilson((precision * flagged as f64).round() as usize, flagged),
         recall: found_canaries as f64 / npos.max(1) as f64,
         recall_interval: wilson(found_canaries, npos),
+    }
+}
+
+/// The canaries' recall at which the posterior audit counts the data's wrong labels.
+const COUNT_AT_RECALL: f64 = 0.5;
+
+/// The threshold for first-error data, whose label score is a posterior probability that the
+/// label is wrong: the flags' expected precision at a threshold is the mean posterior of the
+/// labels it flags (on planted ProcessBench noise the mean of the top 50 to 200 was within 0.04
+/// of their true precision; the canaries' rule of [`calibrate`] assumes the top flags are
+/// nearly all wrong, and on misplaced first errors expected 0.50 where 0.13 was true). The
+/// canaries give the recall at each threshold, by rank as in [`calibrate`], and the count: the
+/// expected wrong labels among the flags where the canaries' recall first reaches
+/// `COUNT_AT_RECALL`, over that recall.
+pub fn calibrate_posterior(
+    real: &[f32],
+    copies: &[Scored],
+    min_precision: f64,
+    canary_kind: &'static str,
+) -> Audit {
+    let (real_sorted, points, npos) = rank_points(real, copies);
+    // S(t): the sum of the flagged labels' posteriors, at each point.
+    let mut cum = Vec::with_capacity(real_sorted.len());
+    let mut sum = 0.0f64;
+    for &s in &real_sorted {
+        sum += f64::from(s);
+        cum.push(sum);
+    }
+    let expected_at = |n: usize| cum[n - 1];
+    let mut best = None;
+    for &(t, n, c) in &points {
+        if expected_at(n) / n as f64 >= min_precision {
+            best = Some((t, n, c));
+        }
+    }
+    let errors = points
+        .iter()
+        .find(|p| p.2 >= MIN_CANARIES && p.2 as f64 >= COUNT_AT_RECALL * npos as f64)
+        .map_or(f64::NAN, |&(_, n, c)| {
+            expected_at(n) * npos as f64 / c as f64
+        });
+    let (threshold, flagged, found) = best.unwrap_or((f32::INFINITY, 0, 0));
+    let precision = if flagged > 0 {
+        expected_at(flagged) / flagged as f64
+    } else {
+        0.0
+    };
+    let (scores, canary): (Vec<f32>, Vec<bool>) = copies
+        .iter()
+        .flat_map(|c| c.scores.iter().copied().zip(c.canary.iter().copied()))
+        .unzip();
+    Audit {
+        canary_kind,
+        canaries: npos,
+        labelled: real_sorted.len(),
+        repeats: 1,
+        average_precision: average_precision(&scores, &canary),
+        estimated_wrong: if errors.is_finite() {
+            errors.round() as usize
+        } else {
+            0
+        },
+        estimated_wrong_f: errors,
+        canary_documents: 0,
+        estimated_documents: None,
+        threshold,
+        min_precision,
+        reached: best.is_some(),
+        flagged,
+        precision,
+        precision_interval: wilson((precision * flagged as f64).round() as usize, flagged),
+        recall: found as f64 / npos.max(1) as f64,
+        recall_interval: wilson(found, npos),
     }
 }
 
@@ -432,6 +541,34 @@ mod tests {
         none.canary = vec![false; 100];
         let n = calibrate(&r, &[none], 0.5, "flips");
         assert!(!n.reached && n.threshold.is_infinite() && n.flagged == 0);
+    }
+
+    #[test]
+    fn the_posterior_audit_expects_the_mean_posterior_of_its_flags() {
+        // Real posteriors: 2 at 0.9, 2 at 0.5, 6 at 0.2, 10 at 0.05 (N = 2, 4, 10, 20; sums
+        // 1.8, 2.8, 4.0, 4.5; means 0.9, 0.7, 0.4, 0.225).
+        let r = real(&[(2, 0.9), (2, 0.5), (6, 0.2), (10, 0.05)]);
+        // One copy of 20 others and 10 canaries; its thresholds at the same ranks (2, 4, 10,
+        // 20 of 20 others) are 0.8, 0.6, 0.15, 0.0, where canaries found are 3, 5, 8, 10.
+        let mut scores = vec![0.85, 0.85, 0.85, 0.65, 0.65, 0.3, 0.3, 0.3, 0.01, 0.01];
+        let mut canary = vec![true; 10];
+        for (n, v) in [(2, 0.8), (2, 0.6), (6, 0.15), (10, 0.0)] {
+            scores.extend(std::iter::repeat_n(v, n));
+            canary.extend(std::iter::repeat_n(false, n));
+        }
+        let copies = [Scored { scores, canary }];
+        let a = calibrate_posterior(&r, &copies, 0.5, "misplaced first errors");
+        // The lowest threshold whose flags' mean posterior is at least 0.5: 0.5 (4 flags, 0.7).
+        assert_eq!((a.threshold, a.flagged), (0.5, 4));
+        assert!((a.precision - 0.7).abs() < 1e-6, "{}", a.precision);
+        assert!((a.recall - 0.5).abs() < 1e-12, "{}", a.recall);
+        // The count where the canaries' recall first reaches 0.5 (4 flags, 5 of 10 found):
+        // 2.8 / 0.5 = 5.6 wrong labels.
+        assert_eq!(a.estimated_wrong, 6);
+        assert!((a.estimated_wrong_f - 5.6).abs() < 1e-6);
+        // Nothing reaches 0.95.
+        let strict = calibrate_posterior(&r, &copies, 0.95, "misplaced first errors");
+        assert!(!strict.reached && strict.flagged == 0);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use super::context::{CONTEXT, context};
 use crate::data::features::{DENSE, FeatureSpec, grams, tokenize};
 use crate::data::{Dataset, Features};
 
@@ -99,16 +100,18 @@ impl SparseRows {
             }
             start.push(ids.len());
         }
-        // Dense features and own embeddings, standardised so one learning rate suits them all.
-        let width = DENSE + features.embedding_dim;
+        // Dense features, the step's context in its document, and own embeddings, standardised
+        // so one learning rate suits them all.
+        let ctx = context(ds);
+        let width = DENSE + CONTEXT + features.embedding_dim;
         let mut dense = vec![0.0f32; n * width];
         for i in 0..n {
-            dense[i * width..i * width + DENSE]
-                .copy_from_slice(&features.dense[i * DENSE..(i + 1) * DENSE]);
+            let row = &mut dense[i * width..(i + 1) * width];
+            row[..DENSE].copy_from_slice(&features.dense[i * DENSE..(i + 1) * DENSE]);
+            row[DENSE..DENSE + CONTEXT].copy_from_slice(&ctx[i * CONTEXT..(i + 1) * CONTEXT]);
             let e = features.embedding_dim;
             if e > 0 {
-                dense[i * width + DENSE..(i + 1) * width]
-                    .copy_from_slice(&features.embedding[i * e..(i + 1) * e]);
+                row[DENSE + CONTEXT..].copy_from_slice(&features.embedding[i * e..(i + 1) * e]);
             }
         }
         for c in 0..width {

@@ -1,9 +1,10 @@
 //! Finding wrong labels: the kind of a dataset's labels ([`kind`]), the fast cross-fit learner
-//! ([`linear`]), evidence beyond a step's words ([`verify`]'s checked claims, [`judge`]'s outside
+//! ([`linear`], reading each step in its document: [`context`]), evidence beyond a step's words ([`verify`]'s checked claims, [`judge`]'s outside
 //! judges, weighed in [`evidence`]), the label-issue score and its default flags ([`score`]), and
 //! the audit that plants canaries to calibrate the flags on the user's own data ([`audit`]).
 
 pub mod audit;
+pub mod context;
 pub mod contradict;
 pub mod evidence;
 pub mod judge;
