@@ -488,6 +488,9 @@ pub struct OofSegment {
     pub label_model: f32,
     pub label_document: f32,
     pub label_issue: bool,
+    /// First-error data: the document's most likely first error (-1: none) and its probability.
+    pub suggested_first_error: Option<i64>,
+    pub suggested_probability: f32,
 }
 
 impl OofSegment {
@@ -498,6 +501,8 @@ impl OofSegment {
         label_model: f32::NAN,
         label_document: f32::NAN,
         label_issue: false,
+        suggested_first_error: None,
+        suggested_probability: f32::NAN,
     };
 }
 
@@ -519,6 +524,10 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, us
         label_model: Option<f32>,
         label_document: Option<f32>,
         label_issue: Option<bool>,
+        #[serde(default)]
+        suggested_first_error: Option<i64>,
+        #[serde(default)]
+        suggested_probability: Option<f32>,
     }
     let ids: std::collections::HashMap<String, usize> = (0..ds.segments.len())
         .map(|i| (ds.segment_id(i), i))
@@ -557,6 +566,8 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, us
                     label_model: r.label_model.unwrap_or(f32::NAN),
                     label_document: r.label_document.unwrap_or(f32::NAN),
                     label_issue: r.label_issue.unwrap_or(false),
+                    suggested_first_error: r.suggested_first_error,
+                    suggested_probability: r.suggested_probability.unwrap_or(f32::NAN),
                 }
             }
             None => unknown += 1,

@@ -393,6 +393,20 @@ fn check(action: Action, key: &KeySpec) {
                 );
             }
         }
+        Action::AcceptSuggestion => {
+            // Without a cross-fit report there is no suggestion, and the key says so (its
+            // effect with one: the_detail_view_shows_a_false_claim_and_the_suggested_...).
+            press(&mut app, key);
+            assert!(
+                app.status
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("load a cross-fit report"),
+                "{label}: {:?}",
+                app.status
+            );
+            assert!(app.edits.is_empty(), "{label}");
+        }
         Action::Undo => {
             press(&mut app, key);
             assert!(
@@ -687,6 +701,7 @@ fn a_crossfit_with_label_scores_adds_a_sortable_issue_column_and_the_filter_read
             label_model: i as f32,
             label_document: f32::NAN,
             label_issue: i + 1 == n,
+            ..OofSegment::MISSING
         })
         .collect();
     app.set_oof(oof);
@@ -708,5 +723,72 @@ fn a_crossfit_with_label_scores_adds_a_sortable_issue_column_and_the_filter_read
             .rows
             .iter()
             .all(|&i| app.ds.segments[i].label("noise") == Some("flipped"))
+    );
+}
+
+#[test]
+fn the_detail_view_shows_a_false_claim_and_the_suggested_first_error_and_f_moves_it() {
+    use segscope::crossfit::OofSegment;
+    use segscope::data::{Partition, ReadOptions};
+    let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
+    let (ds, _) = segscope::data::read_file(path, &ReadOptions::default()).expect("ProcessBench");
+    let ds = std::sync::Arc::new(ds);
+    let part = std::sync::Arc::new(Partition::new(&ds, 0.0));
+    let mut app = App::new(
+        ds.clone(),
+        part,
+        segscope::config::UiConfig::default(),
+        common::info(),
+        Keymap::default(),
+    );
+    app.labels = Some(segscope::labels::LabelInfo::detect(&ds));
+    app.on_report(common::report(&ds, 1), 25.0);
+    // A report that puts gsm8k-2's first error at step 0 (it is labelled at step 1).
+    let doc = ds
+        .docs
+        .iter()
+        .position(|d| d.id == "gsm8k-2")
+        .expect("gsm8k-2");
+    app.set_oof(
+        (0..ds.segments.len())
+            .map(|i| OofSegment {
+                suggested_first_error: (ds.segments[i].doc == doc).then_some(0),
+                suggested_probability: 0.7,
+                ..OofSegment::MISSING
+            })
+            .collect(),
+    );
+    app.update(Action::Filter);
+    for c in "gsm8k-2:1".chars() {
+        app.update(Action::FilterChar(c));
+    }
+    app.update(Action::FilterDone);
+    app.refresh_rows();
+    app.update(Action::Detail);
+    for (w, h) in [(160, 48), (100, 28)] {
+        let screen = common::draw(&app, w, h);
+        // The step claims 2/5 * 4000 = 800.
+        assert!(
+            screen.contains("verifier false: 2 / 5 · 4,000 = 800; it is 1,600"),
+            "{w}x{h}: {screen}"
+        );
+        assert!(
+            screen.contains("first error most likely step 0 (p 0.70)   labelled step 1"),
+            "{w}x{h}: {screen}"
+        );
+    }
+    app.update(Action::AcceptSuggestion);
+    assert_eq!(app.edits.list.len(), 2, "{:?}", app.status);
+    assert!(
+        app.status
+            .as_deref()
+            .is_some_and(|s| s.contains("gsm8k-2: first error moved to step 0")),
+        "{:?}",
+        app.status
+    );
+    assert!(
+        app.outbox
+            .iter()
+            .any(|e| matches!(e, Effect::Source(Control::SetEdits(_))))
     );
 }

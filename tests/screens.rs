@@ -308,6 +308,7 @@ fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_t
                 label_model: 0.5,
                 label_document: f32::NAN,
                 label_issue: i == 3,
+                ..OofSegment::MISSING
             })
             .collect(),
     );

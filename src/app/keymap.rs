@@ -45,6 +45,7 @@ pub enum Action {
     Exclude,
     Weight,
     Target,
+    AcceptSuggestion,
     Undo,
     EditsPanel,
     Help,
@@ -316,6 +317,13 @@ const TABLE: &[Row] = &[
         &["T"],
         "",
         "what-if: type a new target for the selected segment",
+    ),
+    (
+        Action::AcceptSuggestion,
+        "accept_suggestion",
+        &["F"],
+        "",
+        "what-if: move the document's first-error label to the cross-fit's suggested step",
     ),
     (
         Action::Undo,

@@ -10,6 +10,7 @@ mod labels;
 mod marks;
 mod reports;
 mod run;
+pub mod suggest;
 pub mod table;
 mod table_nav;
 #[cfg(test)]
@@ -439,6 +440,7 @@ impl App {
             Action::Rewind => self.rewind(),
             Action::Diff => self.toggle_diff(),
             Action::Exclude => self.toggle_exclude(),
+            Action::AcceptSuggestion => self.accept_suggestion(),
             Action::Weight | Action::Target => self.start_prompt(action == Action::Weight),
             Action::Undo => self.undo(),
             Action::EditsPanel => {

@@ -241,9 +241,15 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         ]));
     }
     let oof = oof_spans(app, i);
+    let mut at = 1;
     if !oof.is_empty() {
         // Its own line: the score and its parts read as one phrase.
-        fact_lines.insert(1, Line::from(oof));
+        fact_lines.insert(at, Line::from(oof));
+        at += 1;
+    }
+    for line in super::evidence::lines(app, i) {
+        fact_lines.insert(at, line);
+        at += 1;
     }
     // Who moves the weights: the gradient share beside the loss share, and why they differ.
     if let Some(g) = r.map(|r| r.grad_of(i)).filter(|g| !g.share.is_nan()) {

@@ -8,6 +8,7 @@ mod datamap;
 mod detail;
 mod diff;
 mod edits;
+mod evidence;
 pub mod format;
 mod help;
 mod metrics;
