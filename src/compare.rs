@@ -235,12 +235,12 @@ pub fn write_report(
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut file = crate::io_plan::AtomicFile::create(path).map_err(|e| e.to_string())?;
     let rows: Vec<usize> = (0..ds.segments.len())
         .filter(|&i| part.is_labelled(i))
         .collect();
     if is_csv {
-        let mut w = csv::Writer::from_writer(file);
+        let mut w = csv::Writer::from_writer(&mut file);
         w.write_record(&header).map_err(|e| e.to_string())?;
         for &i in &rows {
             let s = &ds.segments[i];
@@ -262,7 +262,7 @@ pub fn write_report(
         w.flush().map_err(|e| e.to_string())?;
     } else {
         use std::io::Write;
-        let mut w = std::io::BufWriter::new(file);
+        let mut w = std::io::BufWriter::new(&mut file);
         for &i in &rows {
             let s = &ds.segments[i];
             let mut o = serde_json::Map::new();
@@ -288,5 +288,6 @@ pub fn write_report(
         }
         w.flush().map_err(|e| e.to_string())?;
     }
+    file.commit().map_err(|e| e.to_string())?;
     Ok(rows.len())
 }

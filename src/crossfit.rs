@@ -449,32 +449,43 @@ fn mlp_folds(
     Ok((pred, reports))
 }
 
-/// Writes the rows: CSV for `.csv` and for `-` (standard output), JSON lines otherwise.
-pub fn write(path: &std::path::Path, rows: &[Row]) -> Result<(), String> {
+/// Writes the rows: CSV for `.csv` and for `-` (standard output), JSON lines otherwise; a file
+/// atomically (`io_plan::AtomicFile`).
+pub fn write(path: &std::path::Path, rows: &[Row]) -> Result<(), crate::io_plan::WriteError> {
     let to_stdout = crate::io_plan::is_stdout(path);
     let is_csv = to_stdout
         || path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let out: Box<dyn std::io::Write> = if to_stdout {
+    let fail = |e: String| crate::io_plan::WriteError::Io {
+        path: path.to_path_buf(),
+        what: "write",
+        source: std::io::Error::other(e),
+    };
+    let mut file = None;
+    let out: Box<dyn std::io::Write + '_> = if to_stdout {
         Box::new(std::io::stdout().lock())
     } else {
-        Box::new(std::fs::File::create(path).map_err(|e| e.to_string())?)
+        Box::new(file.insert(crate::io_plan::AtomicFile::create(path)?))
     };
     if is_csv {
         let mut w = csv::Writer::from_writer(out);
         for r in rows {
-            w.serialize(r).map_err(|e| e.to_string())?;
+            w.serialize(r).map_err(|e| fail(e.to_string()))?;
         }
-        w.flush().map_err(|e| e.to_string())
+        w.flush().map_err(|e| fail(e.to_string()))?;
     } else {
         use std::io::Write;
         let mut w = std::io::BufWriter::new(out);
         for r in rows {
-            serde_json::to_writer(&mut w, r).map_err(|e| e.to_string())?;
-            w.write_all(b"\n").map_err(|e| e.to_string())?;
+            serde_json::to_writer(&mut w, r).map_err(|e| fail(e.to_string()))?;
+            w.write_all(b"\n").map_err(|e| fail(e.to_string()))?;
         }
-        w.flush().map_err(|e| e.to_string())
+        w.flush().map_err(|e| fail(e.to_string()))?;
+    }
+    match file {
+        Some(f) => f.commit_unless_interrupted(),
+        None => Ok(()),
     }
 }
 

@@ -204,8 +204,8 @@ pub enum ExportError {
     Write { path: String, message: String },
 }
 
-/// Writes the table to `path`: CSV for `.csv`, JSON lines otherwise. Written to a temporary file
-/// and renamed, so an existing report is never left half-overwritten.
+/// Writes the table to `path`: CSV for `.csv`, JSON lines otherwise; atomically
+/// (`io_plan::AtomicFile`), so an existing report is never left half-overwritten.
 pub fn write(
     path: &Path,
     report: &StepReport,
@@ -226,20 +226,9 @@ pub fn write(
         write_rows(out, &rows, &keys, is_csv_path(path)).map_err(fail)?;
         return Ok(rows.len());
     }
-    let tmp = path.with_extension(format!(
-        "{}.tmp-{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    let result = (|| -> Result<(), String> {
-        let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-        write_rows(file, &rows, &keys, is_csv_path(path))?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-    })();
-    if let Err(m) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(m));
-    }
+    let mut file = crate::io_plan::AtomicFile::create(path).map_err(|e| fail(e.to_string()))?;
+    write_rows(&mut file, &rows, &keys, is_csv_path(path)).map_err(fail)?;
+    file.commit().map_err(|e| fail(e.to_string()))?;
     Ok(rows.len())
 }
 

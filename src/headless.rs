@@ -90,6 +90,54 @@ pub enum HeadlessError {
     Export(#[from] export::ExportError),
     #[error("{0}")]
     Save(String),
+    #[error(transparent)]
+    Write(#[from] crate::io_plan::WriteError),
+}
+
+impl HeadlessError {
+    /// 2 for an output another process is writing or a link (the user's to change), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HeadlessError::Write(w) => w.exit_code(),
+            _ => 1,
+        }
+    }
+}
+
+/// Where the step lines go: a file written atomically (in place only once complete), or
+/// standard output.
+enum Sink {
+    File(crate::io_plan::AtomicFile),
+    Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Stdout(o) => o.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Stdout(o) => o.flush(),
+        }
+    }
+}
+
+impl Sink {
+    /// Ends the output: standard output flushed, a file renamed into place.
+    fn finish(
+        self,
+        io_err: impl FnOnce(std::io::Error) -> HeadlessError,
+    ) -> Result<(), HeadlessError> {
+        match self {
+            Sink::File(f) => Ok(f.commit()?),
+            Sink::Stdout(mut o) => o.flush().map_err(io_err),
+        }
+    }
 }
 
 /// Stream output, when asked for.
@@ -111,9 +159,23 @@ fn stream_writer(
         &run,
         opts.config.clone(),
     )
-    .map_err(|e| HeadlessError::Output {
-        path: name.clone(),
-        source: e,
+    .map_err(|e| {
+        // A stream another process holds is the user's to sort out (exit 2), not a failure.
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::io_plan::WriteError>())
+        {
+            Some(crate::io_plan::WriteError::Locked { path, holder }) => {
+                HeadlessError::Write(crate::io_plan::WriteError::Locked {
+                    path: path.clone(),
+                    holder: holder.clone(),
+                })
+            }
+            _ => HeadlessError::Output {
+                path: name.clone(),
+                source: e,
+            },
+        }
     })?;
     Ok(Some((w, name)))
 }
@@ -215,11 +277,9 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         path: out_name.clone(),
         source,
     };
-    let mut out: Box<dyn Write> = match &opts.out {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(io_err)?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    let mut out = match &opts.out {
+        Some(p) => Sink::File(crate::io_plan::AtomicFile::create(p)?),
+        None => Sink::Stdout(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let progress = opts.progress && std::io::stderr().is_terminal();
     let ds = source.dataset().clone();
@@ -267,7 +327,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
             if progress {
                 eprintln!();
             }
-            out.flush().map_err(io_err)?;
+            out.finish(io_err)?;
             let outcome = Outcome::Diverged {
                 step: report.step,
                 reason: reason.clone(),
@@ -280,7 +340,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         last_step = step;
         last = Some(report);
         if let Some(signal) = crate::signals::received() {
-            out.flush().map_err(io_err)?;
+            out.finish(io_err)?;
             finish(source, opts, last, &window)?;
             return Ok(Outcome::Interrupted {
                 steps: taken,
@@ -322,7 +382,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
     serde_json::to_writer(&mut out, &SummaryLine { summary: &summary })
         .map_err(|e| io_err(std::io::Error::other(e)))?;
     out.write_all(b"\n").map_err(io_err)?;
-    out.flush().map_err(io_err)?;
+    out.finish(io_err)?;
     let map_window = match &best_window {
         Some(w) if kept != last_step => w,
         _ => &window,

@@ -61,6 +61,19 @@ fn mode_options(cli: &Cli, headless: bool) -> Result<(), (u8, String)> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
+    if matches!(
+        cli.command,
+        Some(
+            Command::GenData { .. }
+                | Command::Convert { .. }
+                | Command::Crossfit { .. }
+                | Command::Audit { .. }
+        )
+    ) {
+        // One-shot commands: a signal lets the work end through its normal path, so a
+        // half-written output is removed rather than left (see io_plan::atomic).
+        segscope::signals::install();
+    }
     match &cli.command {
         Some(Command::GenData { docs, seed, out }) => {
             return gen_data(*docs, *seed, out).map(|()| ExitCode::SUCCESS);
@@ -100,9 +113,20 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             let out = cli.out.as_deref().unwrap_or(stdout);
             outputs.push(Output::file("--out", out, true));
         }
+        // The dashboard's export writes its what-if edits and the edited data beside the table.
+        let side: Vec<(std::path::PathBuf, &str)> = match (&cli.report, headless) {
+            (Some(p), false) if !io_plan::is_stdout(p) => vec![
+                (p.with_extension("edits.jsonl"), "--report's .edits.jsonl"),
+                (p.with_extension("data.jsonl"), "--report's .data.jsonl"),
+            ],
+            _ => Vec::new(),
+        };
         if let Some(p) = &cli.report {
             // The dashboard's screen is standard output: its export needs a file.
             outputs.push(Output::file("--report", p, headless));
+        }
+        for (p, flag) in &side {
+            outputs.push(Output::file(flag, p, false));
         }
         if let Some(p) = &cli.stream {
             // A stream is followed as a file by `segscope watch`.
@@ -164,7 +188,7 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         config: serde_json::to_value(&s.config).ok(),
     };
     let (mut source, _) = s.into_source();
-    match headless::run(&mut source, &opts).map_err(|e| (1, e.to_string()))? {
+    match headless::run(&mut source, &opts).map_err(|e| (e.exit_code(), e.to_string()))? {
         Outcome::Finished {
             steps,
             stopped_early,
@@ -242,6 +266,6 @@ fn gen_data(docs: usize, seed: u64, out: &std::path::Path) -> Result<(), (u8, St
         print!("{text}");
         Ok(())
     } else {
-        std::fs::write(out, text).map_err(|e| (1, format!("{}: cannot write: {e}", out.display())))
+        io_plan::write_file(out, text.as_bytes()).map_err(|e| (e.exit_code(), e.to_string()))
     }
 }

@@ -407,3 +407,86 @@ fn key_latency_watching_a_stream() {
     );
     assert!(steps > 10, "the stream was followed");
 }
+
+/// Runs segscope headless in `dir` to write a stream of `docs` generated documents to `stream`.
+fn write_stream(dir: &std::path::Path, docs: &str, stream: &str) {
+    let bin = env!("CARGO_BIN_EXE_segscope");
+    let data = format!("d{docs}.jsonl");
+    let st = std::process::Command::new(bin)
+        .current_dir(dir)
+        .args(["gen-data", "--docs", docs, "--out", &data])
+        .output()
+        .expect("gen-data");
+    assert!(st.status.success());
+    let st = std::process::Command::new(bin)
+        .current_dir(dir)
+        .args([
+            "--headless",
+            "--data",
+            &data,
+            "--steps",
+            "6",
+            "--keep",
+            "last",
+            "--early-stop",
+            "0",
+            "--stream",
+            stream,
+            "--out",
+            "/dev/null",
+        ])
+        .output()
+        .expect("headless");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+#[test]
+fn watch_survives_its_file_rewritten_with_fewer_segments() {
+    // A trainer's stream of 600 documents, then another run writing the same file anew with 20
+    // (truncated in place and written as it goes): the watcher reloads and shows the new data.
+    // It used to panic (index out of bounds) on a step of the old data.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    write_stream(&path, "600", "w.jsonl");
+    let mut s = Session::start_in(dir, &["watch", "w.jsonl"]);
+    s.wait_for("the first stream's steps", |s| s.step() == Some(6));
+    write_stream(&path, "20", "w.jsonl");
+    s.wait_for("the new stream", |s| {
+        s.screen().contains("truncated") || s.screen().contains("replaced") || s.step() == Some(6)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    s.pump(Duration::from_millis(100));
+    s.press(b"q");
+    let status = s.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", s.screen());
+}
+
+#[test]
+fn watch_survives_its_file_replaced_truncated_and_shortened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    write_stream(&path, "60", "a.jsonl");
+    write_stream(&path, "20", "b.jsonl");
+    std::fs::copy(path.join("a.jsonl"), path.join("w.jsonl")).expect("copy");
+    let mut s = Session::start_in(dir, &["watch", "w.jsonl"]);
+    s.wait_for("the stream's steps", |s| s.step() == Some(6));
+    // Replaced by a rename.
+    std::fs::copy(path.join("b.jsonl"), path.join("w.tmp")).expect("copy");
+    std::fs::rename(path.join("w.tmp"), path.join("w.jsonl")).expect("rename");
+    std::thread::sleep(Duration::from_millis(400));
+    s.pump(Duration::from_millis(100));
+    // Truncated to nothing, then shortened to half of the other stream (a cut last line).
+    std::fs::write(path.join("w.jsonl"), b"").expect("truncate");
+    std::thread::sleep(Duration::from_millis(300));
+    let a = std::fs::read(path.join("a.jsonl")).expect("read");
+    std::fs::write(path.join("w.jsonl"), &a[..a.len() / 2]).expect("shorten");
+    std::thread::sleep(Duration::from_millis(400));
+    s.pump(Duration::from_millis(100));
+    s.press(b"q");
+    let status = s.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", s.screen());
+}

@@ -37,6 +37,16 @@ pub(super) const PRED_HISTORY_BYTES: usize = 64 << 20;
 impl App {
     /// Takes in a step report from the engine. `rate` is the measured steps per second.
     pub fn on_report(&mut self, r: StepReport, rate: f64) {
+        // A report of other data (a followed file replaced by a stream of other segments, read
+        // before its new segments arrived) cannot be shown against these segments.
+        if r.segments.len() != self.ds.segments.len() {
+            self.status = Some(format!(
+                "skipped a step of {} segments: the data on screen has {} (the stream was replaced)",
+                r.segments.len(),
+                self.ds.segments.len()
+            ));
+            return;
+        }
         self.rate = rate;
         self.replay = None;
         if let Some(reason) = &r.diverged {
@@ -122,6 +132,9 @@ impl App {
     /// view are that step's; the history stays whole. `newest` is the newest recorded step; when
     /// it is the step shown, the view is live again.
     pub fn on_replay(&mut self, r: StepReport, newest: u64) {
+        if r.segments.len() != self.ds.segments.len() {
+            return;
+        }
         self.replay = (r.step != newest).then_some((r.step, newest));
         if let Some(old) = self.report.take()
             && r.eval_step != old.eval_step
@@ -166,6 +179,14 @@ impl App {
         self.pred_history.clear();
         self.oof = None;
         self.overlay = Overlay::None;
+        // Everything kept per segment of the old data goes with it.
+        self.dm_window = Default::default();
+        self.datamap = None;
+        self.marks.clear();
+        self.label_metrics = None;
+        self.edits = Default::default();
+        self.prompt = None;
+        self.view.keep = None;
         self.view.cursor = 0;
         self.view.offset = 0;
         self.refresh_rows();

@@ -48,12 +48,14 @@ pub fn convert(
     // Into memory first: a segment the format cannot hold is an error before anything is written.
     let mut buf = Vec::new();
     let written = outfmt::write(&ds, to, threshold, &excluded, &mut buf).map_err(|e| (2, e))?;
-    let result = if io_plan::is_stdout(out) {
-        std::io::stdout().lock().write_all(&buf)
+    if io_plan::is_stdout(out) {
+        std::io::stdout()
+            .lock()
+            .write_all(&buf)
+            .map_err(|e| (1, format!("{}: cannot write: {e}", out.display())))?;
     } else {
-        std::fs::write(out, &buf)
-    };
-    result.map_err(|e| (1, format!("{}: cannot write: {e}", out.display())))?;
+        io_plan::write_file(out, &buf).map_err(|e| (e.exit_code(), e.to_string()))?;
+    }
     if written.dropped_context > 0 || written.dropped_docs > 0 {
         eprintln!(
             "segscope: left out {} context step(s) after the last labelled step of their document and {} document(s) without a labelled step: {} has no place for them",

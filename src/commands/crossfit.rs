@@ -180,6 +180,7 @@ pub fn crossfit(
     if let Some(moved) = suggested_moves(&cf) {
         eprintln!("segscope: {moved}");
     }
+    let mut audit_json = None;
     if audit {
         let real: Vec<f32> = cf.scores.iter().map(|s| s.score).collect();
         let a = segscope::labels::audit::run(&ds, &features, &config, info, &o, &real)
@@ -222,14 +223,15 @@ pub fn crossfit(
                 a.min_precision
             );
         }
-        if let Some(p) = &audit_path {
-            let text = serde_json::to_string_pretty(&a).map_err(|e| (1, e.to_string()))?;
-            std::fs::write(p, text + "\n")
-                .map_err(|e| (1, format!("{}: cannot write: {e}", p.display())))?;
-        }
+        audit_json = Some(serde_json::to_string_pretty(&a).map_err(|e| (1, e.to_string()))?);
     }
-    segscope::crossfit::write(&args.out, &cf.rows)
-        .map_err(|e| (1, format!("{}: cannot write: {e}", args.out.display())))?;
+    // The report first: an audit beside no report (a full disk between the two) would describe
+    // a report that is not there.
+    segscope::crossfit::write(&args.out, &cf.rows).map_err(|e| (e.exit_code(), e.to_string()))?;
+    if let (Some(p), Some(text)) = (&audit_path, audit_json) {
+        io_plan::write_file(p, (text + "\n").as_bytes())
+            .map_err(|e| (e.exit_code(), e.to_string()))?;
+    }
     let flagged = cf.rows.iter().filter(|r| r.label_issue).count();
     eprintln!(
         "segscope: wrote {} out-of-fold rows ({flagged} flagged as label issues) to {}{} in {:.1} s",

@@ -35,6 +35,10 @@ pub fn plan(
     if let Some(p) = &cli.crossfit {
         inputs.push(("--crossfit", p));
     }
+    // The checkpoint being resumed is read: no output may land inside it.
+    if let Some(p) = &cli.resume {
+        inputs.push(("--resume", p));
+    }
     inputs.extend_from_slice(extra);
     io_plan::check(&inputs, outputs).map_err(|e| (2, e))
 }

@@ -10,7 +10,10 @@ use crate::engine::StepReport;
 
 /// Writes a stream to a file.
 pub struct Writer {
-    out: BufWriter<std::fs::File>,
+    /// None once a write failed: the stream was cut back to its last whole record and ends.
+    out: Option<BufWriter<std::fs::File>>,
+    /// Bytes of whole records on disk: where a failed write cuts the file back to.
+    whole: u64,
     /// Segment ids, for the batch of mini-batch steps.
     ids: Vec<String>,
     /// Segments in the training split (a batch of all of them is not written out).
@@ -48,7 +51,10 @@ impl Writer {
         run: &str,
         config: Option<serde_json::Value>,
     ) -> std::io::Result<Writer> {
-        let mut out = BufWriter::new(std::fs::File::create(path)?);
+        // In place, not renamed at the end: watchers follow the file as it grows. Under the
+        // lock, so a second writer is refused instead of cutting this one's stream.
+        let file = crate::io_plan::locked_in_place(path).map_err(std::io::Error::other)?;
+        let mut out = BufWriter::new(file);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -67,30 +73,40 @@ impl Writer {
             objective,
             probabilities: false,
         };
-        serde_json::to_writer(&mut out, &header)?;
-        out.write_all(b"\n")?;
         let mut ids = Vec::with_capacity(ds.segments.len());
-        for (i, s) in ds.segments.iter().enumerate() {
-            let doc = &ds.docs[s.doc];
-            let rec = SegmentRecord {
-                id: ds.segment_id(i),
-                doc: doc.id.clone(),
-                index: s.index,
-                split: part.split_of(i).name().into(),
-                text: s.text.clone(),
-                target: s.score,
-                prompt: (s.index == 0 && !doc.prompt.is_empty()).then(|| doc.prompt.clone()),
-                tags: s.tags.clone(),
-                ratings: s.ratings.clone(),
-                labels: s.labels.iter().cloned().collect(),
-            };
-            serde_json::to_writer(&mut out, &rec)?;
+        let written = (|| -> std::io::Result<()> {
+            serde_json::to_writer(&mut out, &header)?;
             out.write_all(b"\n")?;
-            ids.push(rec.id);
+            for (i, s) in ds.segments.iter().enumerate() {
+                let doc = &ds.docs[s.doc];
+                let rec = SegmentRecord {
+                    id: ds.segment_id(i),
+                    doc: doc.id.clone(),
+                    index: s.index,
+                    split: part.split_of(i).name().into(),
+                    text: s.text.clone(),
+                    target: s.score,
+                    prompt: (s.index == 0 && !doc.prompt.is_empty()).then(|| doc.prompt.clone()),
+                    tags: s.tags.clone(),
+                    ratings: s.ratings.clone(),
+                    labels: s.labels.iter().cloned().collect(),
+                };
+                serde_json::to_writer(&mut out, &rec)?;
+                out.write_all(b"\n")?;
+                ids.push(rec.id);
+            }
+            out.flush()
+        })();
+        if let Err(e) = written {
+            // Nothing a watcher could use: an empty stream, not a cut one.
+            let (file, _) = out.into_parts();
+            let _ = file.set_len(0);
+            return Err(e);
         }
-        out.flush()?;
+        let whole = out.get_ref().metadata()?.len();
         Ok(Writer {
-            out,
+            out: Some(out),
+            whole,
             ids,
             train: part.counts().0,
         })
@@ -121,9 +137,28 @@ impl Writer {
             ids: None,
             batch,
         };
-        serde_json::to_writer(&mut self.out, &rec)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+        let mut line = serde_json::to_vec(&rec)?;
+        line.push(b'\n');
+        let Some(out) = self.out.as_mut() else {
+            return Err(std::io::Error::other(
+                "the stream ended after a failed write",
+            ));
+        };
+        match out.write_all(&line).and_then(|_| out.flush()) {
+            Ok(()) => {
+                self.whole += line.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // A full disk or a failing device: the stream ends at its last whole record,
+                // so a watcher never reads a cut line. The buffer is dropped unwritten.
+                if let Some(out) = self.out.take() {
+                    let (file, _) = out.into_parts();
+                    let _ = file.set_len(self.whole);
+                }
+                Err(e)
+            }
+        }
     }
 }
 

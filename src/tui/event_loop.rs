@@ -240,7 +240,7 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
                             Err(e) => format!("export failed: {e}"),
                         };
                         if let Some((p, text)) = edits {
-                            msg.push_str(&match std::fs::write(&p, text) {
+                            msg.push_str(&match crate::io_plan::write_file(&p, text.as_bytes()) {
                                 Ok(()) => format!(", and the edits to {}", p.display()),
                                 Err(e) => {
                                     format!("; the edits were not written to {}: {e}", p.display())
@@ -266,7 +266,7 @@ fn write_edited(p: &std::path::Path, edited: &crate::data::formats::out::Edited)
     let format = out::same_as(&data.format);
     let mut buf = Vec::new();
     let result = out::write(data, format, None, &edited.excluded, &mut buf)
-        .and_then(|_| std::fs::write(p, &buf).map_err(|e| e.to_string()));
+        .and_then(|_| crate::io_plan::write_file(p, &buf).map_err(|e| e.to_string()));
     match result {
         Ok(()) => format!(
             ", and the edited data as {} to {}{}",

@@ -1,6 +1,12 @@
 //! One place that checks a command's inputs and outputs before any work: every output's
 //! directory exists and takes a new file, no output is an input or another output (as canonical
-//! paths, links resolved), and `-` (standard output) only where an output can stream.
+//! paths, links resolved, and as files: a hard link is the same file under another name), and
+//! `-` (standard output) only where an output can stream. [`atomic`] is how outputs are then
+//! written.
+
+pub mod atomic;
+
+pub use atomic::{AtomicFile, WriteError, locked_in_place, write_file};
 
 use std::path::{Path, PathBuf};
 
@@ -57,11 +63,17 @@ fn canonical(p: &Path) -> PathBuf {
     }
 }
 
+/// Whether `a` and `b` are one existing file (device and inode): a hard link has a name of its
+/// own, and only its identity says it is the input.
+fn same_file(a: &Path, b: &Path) -> bool {
+    !is_stdout(a) && !is_stdout(b) && same_file::is_same_file(a, b).unwrap_or(false)
+}
+
 /// Checks `outputs` against `inputs` (flag, path) and each other. Nothing is written but a probe
 /// file, created and removed at once, to learn that a directory takes new files.
 pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), String> {
     let mut stdout_by: Option<&str> = None;
-    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    let mut seen: Vec<(&str, PathBuf, &Path)> = Vec::new();
     for o in outputs {
         if is_stdout(o.path) {
             if !o.streams {
@@ -85,7 +97,21 @@ pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), String>
             if is_stdout(p) {
                 continue;
             }
-            if canonical(p) == c {
+            // An input directory (the checkpoint being resumed) takes no output file inside it;
+            // new checkpoints may go beside the ones it holds (`--save` the same directory).
+            if o.dir && p.is_dir() {
+                continue;
+            }
+            if p.is_dir() && c.starts_with(canonical(p)) {
+                return Err(format!(
+                    "{} {} is inside {} {}, which this run reads: segscope never overwrites its input",
+                    o.flag,
+                    o.path.display(),
+                    flag,
+                    p.display()
+                ));
+            }
+            if canonical(p) == c || same_file(p, o.path) {
                 return Err(format!(
                     "{} {} is also an input ({flag}): segscope never overwrites its input",
                     o.flag,
@@ -93,14 +119,17 @@ pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), String>
                 ));
             }
         }
-        if let Some((flag, _)) = seen.iter().find(|(_, p)| *p == c) {
+        if let Some((flag, _, _)) = seen
+            .iter()
+            .find(|(_, p, path)| *p == c || same_file(path, o.path))
+        {
             return Err(format!(
                 "{} and {flag} are the same file, {}: give each output its own",
                 o.flag,
                 o.path.display()
             ));
         }
-        seen.push((o.flag, c));
+        seen.push((o.flag, c, o.path));
         writable(o)?;
     }
     Ok(())
