@@ -64,6 +64,13 @@ pub fn apply_flags(cfg: &mut Config, cli: &Cli) -> Result<(), ConfigError> {
         cfg.data.path = d.display().to_string();
     }
     if let Some(f) = &cli.format {
+        if f.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                file: "command line".into(),
+                key: "--format".into(),
+                message: "is empty: name a format (`segscope formats` lists them), or leave the flag out to detect it".into(),
+            });
+        }
         cfg.data.format = f.clone();
     }
     if let Some(k) = cli.keep {
@@ -76,6 +83,17 @@ pub fn apply_flags(cfg: &mut Config, cli: &Cli) -> Result<(), ConfigError> {
         cfg.backend = b;
     }
     if let Some(s) = cli.seed {
+        if cli.resume.is_some() {
+            // The checkpoint carries its random state on: a new seed would be silently unused.
+            return Err(ConfigError::Invalid {
+                file: "command line".into(),
+                key: "--seed".into(),
+                message: format!(
+                    "does not apply with --resume: the checkpoint's seed {} and its random state go on",
+                    cfg.seed
+                ),
+            });
+        }
         cfg.seed = s;
     }
     if let Some(v) = cli.lr {
@@ -145,6 +163,9 @@ pub fn build(cli: &Cli) -> Result<Session, SessionError> {
     if let Some(p) = &cli.edits {
         // Checked against the data as loaded; they replace any edits a resumed checkpoint had.
         let edits = crate::data::edits::Edits::read(p, s.trainer.base_dataset(), &s.partition)?;
+        if let Some(note) = edits.repeats_note(s.trainer.base_dataset(), &p.display().to_string()) {
+            eprintln!("segscope: {note}");
+        }
         s.dataset = s.trainer.set_edits(edits);
     }
     Ok(s)

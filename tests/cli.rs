@@ -1181,3 +1181,133 @@ fn an_interrupt_at_any_moment_leaves_the_output_whole_or_absent() {
         assert_whole(&out);
     }
 }
+
+#[test]
+fn options_that_would_be_ignored_are_refused_and_edge_inputs_said_plainly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let o = segscope(&["gen-data", "--docs", "30", "--out", "d.jsonl"], d);
+    assert!(o.status.success());
+    let refused = |args: &[&str], want: &str| {
+        let o = segscope(args, d);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    };
+    refused(
+        &[
+            "--headless",
+            "-d",
+            "d.jsonl",
+            "--format",
+            "",
+            "--steps",
+            "1",
+        ],
+        "`--format`: is empty",
+    );
+    let o = segscope(
+        &[
+            "--headless",
+            "-d",
+            "d.jsonl",
+            "--steps",
+            "1",
+            "--keep",
+            "last",
+            "--save",
+            "ck",
+            "--out",
+            "o.jsonl",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    refused(
+        &[
+            "--headless",
+            "--resume",
+            "ck",
+            "--seed",
+            "9",
+            "--steps",
+            "1",
+            "--out",
+            "o2.jsonl",
+        ],
+        "does not apply with --resume",
+    );
+    refused(
+        &[
+            "convert",
+            "d.jsonl",
+            "--to",
+            "segscope",
+            "--dev-fraction",
+            "0.3",
+            "--out",
+            "c.jsonl",
+        ],
+        "--dev-fraction applies to convert with --edits only",
+    );
+    refused(
+        &[
+            "crossfit", "-d", "d.jsonl", "--folds", "31", "--out", "x.csv",
+        ],
+        "more than the data's 30 documents",
+    );
+    std::fs::write(
+        d.join("one.jsonl"),
+        r#"{"id": "a", "segments": [{"text": "x", "score": 1}, {"text": "y", "score": 0}]}"#,
+    )
+    .expect("write");
+    refused(
+        &["crossfit", "-d", "one.jsonl", "--out", "x.csv"],
+        "at least 2 documents",
+    );
+    // A score a 32-bit float cannot hold is not "not finite".
+    std::fs::write(
+        d.join("huge.jsonl"),
+        r#"{"id": "a", "segments": [{"text": "x", "score": 1e308}]}"#,
+    )
+    .expect("write");
+    refused(
+        &["--headless", "-d", "huge.jsonl", "--steps", "1"],
+        "beyond a 32-bit float's range",
+    );
+    // Two edits of one segment: both read, the last in force, and said.
+    std::fs::write(
+        d.join("e.jsonl"),
+        "{\"id\": \"doc-0000:0\", \"action\": \"exclude\"}\n{\"id\": \"doc-0000:0\", \"action\": \"weight\", \"value\": 1}\n",
+    )
+    .expect("write");
+    let o = segscope(
+        &[
+            "--headless",
+            "-d",
+            "d.jsonl",
+            "--edits",
+            "e.jsonl",
+            "--steps",
+            "1",
+            "--out",
+            "o3.jsonl",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "1 segment(s) edited more than once the same way (first doc-0000:0, 2 times)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // `audit --out -`: the report on standard output, the audit's figures on standard error.
+    let o = segscope(&["audit", "-d", "d.jsonl", "--out", "-"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("segscope: audit figures: {"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -688,7 +688,7 @@ fn judge_files_with_bad_lines_are_refused_by_file_and_line() {
         let o = bin()
             .current_dir(dir.path())
             .args([
-                "crossfit", "--data", data, "--judge", name, "--out", "x.csv",
+                "crossfit", "--data", data, "--folds", "2", "--judge", name, "--out", "x.csv",
             ])
             .output()
             .expect("run");
@@ -709,7 +709,7 @@ fn judge_files_with_bad_lines_are_refused_by_file_and_line() {
     let o = bin()
         .current_dir(dir.path())
         .args([
-            "crossfit", "--data", data, "--judge", "good.csv", "--out", "x.csv",
+            "crossfit", "--data", data, "--folds", "2", "--judge", "good.csv", "--out", "x.csv",
         ])
         .output()
         .expect("run");

@@ -356,3 +356,61 @@ fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() 
     });
     assert_eq!(app.history.len(), 30);
 }
+
+#[test]
+fn headers_of_another_version_are_refused_and_a_cut_last_line_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let o = segscope(
+        &[
+            "--headless",
+            "--steps",
+            "2",
+            "--keep",
+            "last",
+            "--stream",
+            "s.jsonl",
+            "--out",
+            "o.jsonl",
+        ],
+        d,
+    );
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(d.join("s.jsonl")).expect("stream");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let header: serde_json::Value = serde_json::from_str(&lines[0]).expect("header");
+    for (version, shown) in [
+        (Some(serde_json::json!("2.0")), "\"2.0\""),
+        (Some(serde_json::json!(1.5)), "1.5"),
+        (Some(serde_json::json!(2)), "2"),
+        (None, "missing"),
+    ] {
+        let mut h = header.clone();
+        match version {
+            Some(v) => h["version"] = v,
+            None => {
+                h.as_object_mut().expect("object").remove("version");
+            }
+        }
+        lines[0] = h.to_string();
+        std::fs::write(d.join("v.jsonl"), lines.join("\n") + "\n").expect("write");
+        let o = segscope(&["watch", "--headless", "v.jsonl"], d);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{shown}: {err}");
+        assert!(
+            err.contains(&format!(
+                "line 1: stream version {shown}, but this segscope reads version 1"
+            )),
+            "{err}"
+        );
+    }
+    // Cut in the middle of its last step record: counted and said.
+    let cut = &text[..text.len() - 40];
+    std::fs::write(d.join("cut.jsonl"), cut).expect("write");
+    let o = segscope(&["watch", "--headless", "cut.jsonl"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("summary");
+    assert_eq!(summary["bad_lines"], 1, "{summary}");
+    assert_eq!(summary["warnings"], 1, "{summary}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the last line is cut"));
+}

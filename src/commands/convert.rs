@@ -29,6 +29,13 @@ pub fn convert(
     }
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    if cli.dev_fraction.is_some() && cli.edits.is_none() {
+        // The split only says which segments edits may change; without edits it changes nothing.
+        return Err((
+            2,
+            "--dev-fraction applies to convert with --edits only (it decides which segments are training ones)".into(),
+        ));
+    }
     plan(
         cli,
         &config,
@@ -89,6 +96,9 @@ pub fn edited(
         _ => Ok(()),
     })
     .map_err(|e| (2, e.to_string()))?;
+    if let Some(note) = edits.repeats_note(&ds, &p.display().to_string()) {
+        eprintln!("segscope: {note}");
+    }
     let e = segscope::data::formats::out::edited(&ds, &edits);
     Ok((e.data, e.excluded))
 }

@@ -87,6 +87,8 @@ pub fn crossfit(
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     let to_stdout = io_plan::is_stdout(&args.out);
+    // With the report on standard output the audit's figures go to standard error, whole.
+    let audit_to_stderr = audit && to_stdout;
     // The audit's figures go beside the report, or only to stderr when the report streams.
     let audit_path = (audit && !to_stdout).then(|| {
         let mut p = args.out.clone().into_os_string();
@@ -104,6 +106,24 @@ pub fn crossfit(
         .collect();
     plan(cli, &config, &judge_inputs, &outputs)?;
     let ds = load_data(cli, &config)?;
+    // Folds are by document: each needs one to hold out, and the rest to train on.
+    let docs = ds.docs.len();
+    if docs < 2 {
+        return Err((
+            2,
+            format!(
+                "cross-fitting needs at least 2 documents (folds are by document); the data has {docs}"
+            ),
+        ));
+    }
+    if folds > docs {
+        return Err((
+            2,
+            format!(
+                "--folds {folds} is more than the data's {docs} documents: a fold would hold none out (use --folds {docs} or fewer)"
+            ),
+        ));
+    }
     let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
     if !args.judge.is_empty() && !matches!(info.kind, segscope::labels::LabelKind::Binary { .. }) {
         return Err((
@@ -228,6 +248,9 @@ pub fn crossfit(
     // The report first: an audit beside no report (a full disk between the two) would describe
     // a report that is not there.
     segscope::crossfit::write(&args.out, &cf.rows).map_err(|e| (e.exit_code(), e.to_string()))?;
+    if audit_to_stderr && let Some(text) = &audit_json {
+        eprintln!("segscope: audit figures: {}", text.replace('\n', " "));
+    }
     if let (Some(p), Some(text)) = (&audit_path, audit_json) {
         io_plan::write_file(p, (text + "\n").as_bytes())
             .map_err(|e| (e.exit_code(), e.to_string()))?;

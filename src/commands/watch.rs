@@ -36,7 +36,16 @@ pub fn watch(
     let mut w = watch::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
     let (ds, part) = watch::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
     if headless {
-        for m in w.read_all().map_err(|e| (2, e.to_string()))? {
+        let mut warnings = w.read_all().map_err(|e| (2, e.to_string()))?;
+        // Read to its end: a last line without its newline will not be finished now.
+        if let segscope::source::watch::Input::File(f) = &w.input
+            && f.pending() > 0
+        {
+            let before = w.state.warnings.len();
+            w.state.cut_at_end(f.pending());
+            warnings.extend(w.state.warnings[before..].iter().cloned());
+        }
+        for m in warnings {
             eprintln!("segscope: warning: {m}");
         }
         let (ds, part) = watch::data_of(&mut w).unwrap_or((ds, part));

@@ -162,6 +162,41 @@ impl Edits {
         out
     }
 
+    /// Segments edited more than once in the same way (their weight, or their target), with
+    /// how many such edits: the last is the one in force, and a reader of an edits file should
+    /// be told so (a dashboard's export keeps every edit in order, undone ones included).
+    pub fn repeats(&self) -> Vec<(usize, usize)> {
+        let mut weight: HashMap<usize, usize> = HashMap::new();
+        let mut target: HashMap<usize, usize> = HashMap::new();
+        for e in &self.list {
+            let m = match e.action {
+                Action::Target(_) => &mut target,
+                _ => &mut weight,
+            };
+            *m.entry(e.segment).or_default() += 1;
+        }
+        let mut out: Vec<(usize, usize)> = weight
+            .into_iter()
+            .chain(target)
+            .filter(|&(_, n)| n > 1)
+            .collect();
+        out.sort_unstable();
+        out.dedup_by_key(|p| p.0);
+        out
+    }
+
+    /// What [`Edits::repeats`] finds, said for standard error; None when nothing repeats.
+    pub fn repeats_note(&self, ds: &Dataset, source: &str) -> Option<String> {
+        let r = self.repeats();
+        let first = r.first()?;
+        Some(format!(
+            "{source}: {} segment(s) edited more than once the same way (first {}, {} times): the last edit of each is in force",
+            r.len(),
+            ds.segment_id(first.0),
+            first.1
+        ))
+    }
+
     /// A short label of segment `i`'s edits in force (`excl`, `w 0.50`, `t +0.30`), or "".
     pub fn label(&self, i: usize) -> String {
         let (mut w, mut t) = (None, None);

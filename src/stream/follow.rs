@@ -51,6 +51,11 @@ impl Follower {
         }
     }
 
+    /// Bytes of a last line whose newline has not come (yet).
+    pub fn pending(&self) -> usize {
+        self.partial.len()
+    }
+
     /// Reads whatever complete lines have been appended since the last poll.
     pub fn poll(&mut self) -> std::io::Result<Polled> {
         let meta = match std::fs::metadata(&self.path) {

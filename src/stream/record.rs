@@ -110,6 +110,8 @@ pub struct StepRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
     Header(Header),
+    /// A header whose `version` is not a whole number (`"2.0"`, `1.5`) or is missing.
+    OtherVersion(String),
     Segment(Box<SegmentRecord>),
     Step(Box<StepRecord>),
 }
@@ -140,6 +142,12 @@ impl Line {
             );
         };
         let bad = |e: serde_json::Error| format!("a {kind} record: {e}");
+        if kind == "header" && o.get("version").is_none_or(|v| v.as_u64().is_none()) {
+            // A header of another version, or of none: the rest is not to be guessed at.
+            return Ok(Line::OtherVersion(
+                o.get("version").map_or("missing".into(), |v| v.to_string()),
+            ));
+        }
         Ok(match kind {
             "step" => Line::Step(Box::new(serde_json::from_value(v).map_err(bad)?)),
             "header" => Line::Header(serde_json::from_value(v).map_err(bad)?),

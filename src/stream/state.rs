@@ -46,7 +46,7 @@ pub enum StreamError {
     Version {
         file: String,
         line: usize,
-        found: u32,
+        found: String,
     },
     #[error("{file}: line {line}: the header names format \"{found}\", not \"{FORMAT}\"")]
     Format {
@@ -106,7 +106,7 @@ impl StreamState {
                     return Err(StreamError::Version {
                         file: self.source.clone(),
                         line,
-                        found: h.version,
+                        found: h.version.to_string(),
                     });
                 }
                 self.header = Some(h);
@@ -127,6 +127,11 @@ impl StreamState {
                 self.dataset = None;
                 Ok(false)
             }
+            Ok(Line::OtherVersion(found)) => Err(StreamError::Version {
+                file: self.source.clone(),
+                line,
+                found,
+            }),
             Ok(Line::Step(s)) => Ok(self.step(line, *s)),
             Err(e) => {
                 self.bad_lines += 1;
@@ -134,6 +139,17 @@ impl StreamState {
                 Ok(false)
             }
         }
+    }
+
+    /// The stream ended inside a line (`bytes` without a newline): a writer cut off mid-record.
+    /// Counted as a bad line, with a warning.
+    pub fn cut_at_end(&mut self, bytes: usize) {
+        self.bad_lines += 1;
+        let line = self.lines + 1;
+        self.warn(
+            line,
+            format!("the last line is cut ({bytes} bytes without a newline): skipped"),
+        );
     }
 
     fn warn(&mut self, line: usize, message: String) {

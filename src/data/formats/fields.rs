@@ -134,7 +134,10 @@ pub fn target(
         .or_else(|| default(v));
     match mapped {
         Some(x) if (x as f32).is_finite() => Ok(Some(x as f32)),
-        Some(x) => Err(ferr(field, format!("must be finite, found {x}"))),
+        Some(x) => Err(ferr(
+            field,
+            super::segscope::out_of_range(x, &x.to_string()),
+        )),
         None => Err(ferr(
             field,
             format!(

@@ -212,6 +212,17 @@ fn get_string(
     }
 }
 
+/// Why a number cannot be a score: not finite, or finite but beyond what a 32-bit float holds.
+pub(super) fn out_of_range(x: f64, shown: &str) -> String {
+    if x.is_finite() {
+        format!(
+            "{shown} is beyond a 32-bit float's range (magnitude under 3.4e38): rescale the scores"
+        )
+    } else {
+        format!("must be finite, found {shown}")
+    }
+}
+
 fn finite_f32(v: &Value, field: &str) -> Result<f32, FieldError> {
     let Value::Number(n) = v else {
         return Err(ferr(
@@ -224,7 +235,7 @@ fn finite_f32(v: &Value, field: &str) -> Result<f32, FieldError> {
         .ok_or_else(|| ferr(field, format!("`{n}` is not a representable number")))?;
     let y = x as f32;
     if !y.is_finite() {
-        return Err(ferr(field, format!("must be finite, found {n}")));
+        return Err(ferr(field, out_of_range(x, &n.to_string())));
     }
     Ok(y)
 }
