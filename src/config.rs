@@ -311,6 +311,13 @@ pub enum ConfigError {
     },
 }
 
+/// The largest sizes a config may ask for (checked before any work).
+pub const MAX_WORDS: usize = 100_000;
+pub const MAX_EMBED_DIM: usize = 1024;
+pub const MAX_HIDDEN: usize = 4096;
+/// Embedding weights at most (buckets x embed_dim): 2^27, 512 MiB of f32, 1.5 GiB with Adam.
+pub const MAX_TABLE: u64 = 1 << 27;
+
 impl Config {
     /// Parses TOML text; `file` is used in messages.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, ConfigError> {
@@ -371,14 +378,37 @@ impl Config {
                 ),
             );
         }
-        if f.max_words == 0 {
-            return bad("features.max_words", "must be at least 1".into());
+        // Upper bounds too: a size accepted here is allocated before the first step, and a
+        // typo (`embed_dim = 100000`) would otherwise eat the machine's memory.
+        if !(1..=MAX_WORDS).contains(&f.max_words) {
+            return bad(
+                "features.max_words",
+                format!("must be in 1..={MAX_WORDS}, found {}", f.max_words),
+            );
         }
-        if self.model.embed_dim == 0 {
-            return bad("model.embed_dim", "must be at least 1".into());
+        if !(1..=MAX_EMBED_DIM).contains(&self.model.embed_dim) {
+            return bad(
+                "model.embed_dim",
+                format!(
+                    "must be in 1..={MAX_EMBED_DIM}, found {}",
+                    self.model.embed_dim
+                ),
+            );
         }
-        if self.model.hidden == 0 {
-            return bad("model.hidden", "must be at least 1".into());
+        if !(1..=MAX_HIDDEN).contains(&self.model.hidden) {
+            return bad(
+                "model.hidden",
+                format!("must be in 1..={MAX_HIDDEN}, found {}", self.model.hidden),
+            );
+        }
+        let table = f.buckets as u64 * self.model.embed_dim as u64;
+        if table > MAX_TABLE {
+            return bad(
+                "model.embed_dim",
+                format!(
+                    "features.buckets x model.embed_dim = {table} weights, more than {MAX_TABLE} (512 MiB of f32, 1.5 GiB with Adam's state)"
+                ),
+            );
         }
         let t = &self.train;
         if !(t.lr.is_finite() && t.lr > 0.0) {

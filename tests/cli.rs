@@ -1311,3 +1311,66 @@ fn options_that_would_be_ignored_are_refused_and_edge_inputs_said_plainly() {
         stderr(&o)
     );
 }
+
+#[test]
+fn lenient_skips_invalid_utf8_lines_sizes_are_bounded_and_unwritable_outputs_found_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let mut bytes = GOOD.as_bytes().to_vec();
+    bytes.extend_from_slice(
+        b"\n{\"id\": \"c\", \"segments\": [{\"text\": \"caf\xe9\", \"score\": 0.1}]}\n",
+    );
+    bytes.extend_from_slice(GOOD2.as_bytes());
+    bytes.push(b'\n');
+    std::fs::write(d.join("u.jsonl"), &bytes).expect("write");
+    let o = segscope(&["--headless", "-d", "u.jsonl", "--steps", "1"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("u.jsonl:2: invalid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+    let o = segscope(
+        &["--headless", "-d", "u.jsonl", "--lenient", "--steps", "1"],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("u.jsonl:2: skipped: invalid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+    // Sizes are checked before anything is allocated.
+    for (toml, key) in [
+        ("[model]\nembed_dim = 100000\n", "model.embed_dim"),
+        ("[model]\nhidden = 1000000\n", "model.hidden"),
+        ("[features]\nmax_words = 10000000\n", "features.max_words"),
+        (
+            "[features]\nbuckets = 16777216\n[model]\nembed_dim = 64\n",
+            "model.embed_dim",
+        ),
+    ] {
+        std::fs::write(d.join("c.toml"), toml).expect("write");
+        let o = segscope(&["--headless", "--config", "c.toml", "--steps", "1"], d);
+        assert_eq!(o.status.code(), Some(2), "{toml}: {}", stderr(&o));
+        assert!(stderr(&o).contains(key), "{toml}: {}", stderr(&o));
+    }
+    // An immutable output is found in the plan, not after the work (where chattr works).
+    std::fs::write(d.join("imm.jsonl"), b"").expect("write");
+    let immutable = Command::new("chattr")
+        .args(["+i"])
+        .arg(d.join("imm.jsonl"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if immutable {
+        let o = segscope(&["gen-data", "--docs", "3", "--out", "imm.jsonl"], d);
+        let _ = Command::new("chattr")
+            .args(["-i"])
+            .arg(d.join("imm.jsonl"))
+            .status();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("cannot write it"), "{}", stderr(&o));
+    } else {
+        eprintln!("SKIPPED: chattr +i is not available here");
+    }
+}

@@ -212,25 +212,30 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
 
 /// Pairwise accuracy over pairs of segments in the same group whose targets differ: the fraction
 /// ordered the same way by the predictions, a tie in prediction counting one half. `groups` holds
-/// the index ranges (into `pred`/`target`) of each document.
+/// the index ranges (into `pred`/`target`) of each document. O(m log m) per document of m
+/// segments, as Kendall's tau is (a document of 100,000 steps has 5e9 pairs): with P the pairs
+/// whose targets differ, D the discordant ones and T the ones tied in prediction only,
+/// right = P - D - T / 2.
 pub fn pairwise_accuracy(pred: &[f64], target: &[f64], groups: &[Vec<usize>]) -> f64 {
     let (mut right, mut pairs) = (0.0f64, 0u64);
+    let mut buf = Vec::new();
     for g in groups {
-        for (a, &i) in g.iter().enumerate() {
-            for &j in &g[a + 1..] {
-                let dt = target[i] - target[j];
-                if dt == 0.0 {
-                    continue;
-                }
-                pairs += 1;
-                let dp = pred[i] - pred[j];
-                if dp == 0.0 {
-                    right += 0.5;
-                } else if (dp > 0.0) == (dt > 0.0) {
-                    right += 1.0;
-                }
-            }
+        let m = g.len() as u64;
+        if m < 2 {
+            continue;
         }
+        let mut tp: Vec<(f64, f64)> = g.iter().map(|&i| (target[i], pred[i])).collect();
+        tp.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let ts: Vec<f64> = tp.iter().map(|x| x.0).collect();
+        let all = m * (m - 1) / 2;
+        let differ = all - tied_pairs(&ts);
+        let tied_both = tied_pairs(&tp);
+        let mut ps: Vec<f64> = tp.iter().map(|x| x.1).collect();
+        // Sorted by (target, prediction), an inversion in prediction is a discordant pair.
+        let discordant = count_inversions(&mut ps, &mut buf);
+        let tied_pred_only = tied_pairs(&ps) - tied_both;
+        pairs += differ;
+        right += differ as f64 - discordant as f64 - tied_pred_only as f64 / 2.0;
     }
     if pairs == 0 {
         return f64::NAN;
@@ -456,6 +461,58 @@ mod tests {
     }
 
     use super::*;
+
+    /// The definition, pair by pair: the reference for the O(m log m) count.
+    fn pairwise_by_pairs(pred: &[f64], target: &[f64], groups: &[Vec<usize>]) -> f64 {
+        let (mut right, mut pairs) = (0.0f64, 0u64);
+        for g in groups {
+            for (a, &i) in g.iter().enumerate() {
+                for &j in &g[a + 1..] {
+                    let dt = target[i] - target[j];
+                    if dt == 0.0 {
+                        continue;
+                    }
+                    pairs += 1;
+                    let dp = pred[i] - pred[j];
+                    if dp == 0.0 {
+                        right += 0.5;
+                    } else if (dp > 0.0) == (dt > 0.0) {
+                        right += 1.0;
+                    }
+                }
+            }
+        }
+        if pairs == 0 {
+            f64::NAN
+        } else {
+            right / pairs as f64
+        }
+    }
+
+    #[test]
+    fn pairwise_accuracy_counts_as_the_definition_does_ties_included() {
+        // By hand: targets (1, 2, 3), predictions (0.5, 0.5, 0.1): pairs (1,2) tied in
+        // prediction (1/2), (1,3) and (2,3) discordant: 0.5 / 3.
+        let g = vec![vec![0, 1, 2]];
+        let got = pairwise_accuracy(&[0.5, 0.5, 0.1], &[1.0, 2.0, 3.0], &g);
+        assert!((got - 0.5 / 3.0).abs() < 1e-12, "{got}");
+        // Against the pair-by-pair definition on tie-heavy data in several groups.
+        let mut rng = crate::data::hash::Rng::new(7);
+        let n = 300;
+        let target: Vec<f64> = (0..n).map(|_| (rng.unit() * 4.0).floor()).collect();
+        let pred: Vec<f64> = (0..n).map(|_| (rng.unit() * 6.0).floor() / 2.0).collect();
+        let groups: Vec<Vec<usize>> = (0..n)
+            .collect::<Vec<_>>()
+            .chunks(37)
+            .map(<[usize]>::to_vec)
+            .collect();
+        let (fast, slow) = (
+            pairwise_accuracy(&pred, &target, &groups),
+            pairwise_by_pairs(&pred, &target, &groups),
+        );
+        assert!((fast - slow).abs() < 1e-12, "{fast} {slow}");
+        assert!(pairwise_accuracy(&[1.0], &[1.0], &[vec![0]]).is_nan());
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9

@@ -149,6 +149,12 @@ fn writable(o: &Output) -> Result<(), String> {
         }
     } else if p.is_dir() {
         return Err(format!("{} {show}: is a directory, not a file", o.flag));
+    } else if p.is_file() {
+        // An existing output must take writing too: an immutable (`chattr +i`) or read-only
+        // file would otherwise be found only after the work.
+        if let Err(e) = std::fs::OpenOptions::new().write(true).open(p) {
+            return Err(format!("{} {show}: cannot write it: {e}", o.flag));
+        }
     }
     let parent = match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

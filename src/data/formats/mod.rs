@@ -145,8 +145,44 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<(Dataset, Vec<Skippe
             .map_err(io)?;
         bytes = out;
     }
+    if opts.lenient {
+        let (text, mut bad) = utf8_lenient(bytes, &file);
+        let (ds, mut skipped) = parse_str(&text, &file, opts)?;
+        skipped.append(&mut bad);
+        skipped.sort_by_key(|s| s.line);
+        return Ok((ds, skipped));
+    }
     let text = utf8(bytes, &file)?;
     parse_str(&text, &file, opts)
+}
+
+/// `--lenient`: the text with every line that is not valid UTF-8 blanked (so line numbers stay
+/// the file's), and those lines as skipped.
+fn utf8_lenient(bytes: Vec<u8>, file: &str) -> (String, Vec<Skipped>) {
+    match utf8(bytes.clone(), file) {
+        Ok(text) => (text, Vec::new()),
+        Err(_) => {
+            let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+            let mut text = String::with_capacity(body.len());
+            let mut skipped = Vec::new();
+            for (k, line) in body.split(|&b| b == b'\n').enumerate() {
+                if k > 0 {
+                    text.push('\n');
+                }
+                match std::str::from_utf8(line) {
+                    Ok(l) => text.push_str(l),
+                    Err(e) => skipped.push(Skipped {
+                        line: k + 1,
+                        message: format!(
+                            "invalid UTF-8 at byte {} of the line",
+                            e.valid_up_to() + 1
+                        ),
+                    }),
+                }
+            }
+            (text, skipped)
+        }
+    }
 }
 
 /// The text of a file's bytes, without a byte-order mark; invalid UTF-8 is an error naming its
