@@ -31,6 +31,20 @@ pub fn audit_note(report: &std::path::Path) -> String {
     }
 }
 
+/// After a signal: stop here, before more work, and write nothing (see io_plan::atomic).
+fn interrupted(out: &std::path::Path) -> Result<(), (u8, String)> {
+    match segscope::signals::received() {
+        Some(signal) => {
+            let e = segscope::io_plan::WriteError::Interrupted {
+                path: out.to_path_buf(),
+                signal,
+            };
+            Err((e.exit_code(), e.to_string()))
+        }
+        None => Ok(()),
+    }
+}
+
 /// First-error data: how many documents' most likely first error is not where the labels put
 /// it.
 fn suggested_moves(cf: &segscope::crossfit::Crossfit) -> Option<String> {
@@ -148,6 +162,7 @@ pub fn crossfit(
             ds.segments.len()
         );
     }
+    interrupted(&args.out)?;
     let features = segscope::data::features::featurize(&ds, &config.features);
     let ds = std::sync::Arc::new(ds);
     let o = segscope::crossfit::Options {
@@ -189,6 +204,7 @@ pub fn crossfit(
         );
     })
     .map_err(|e| (1, e.to_string()))?;
+    interrupted(&args.out)?;
     if let Some(w) = &cf.weights {
         let failed = cf.verdicts.iter().filter(|v| v.failed > 0).count();
         let checked = cf.verdicts.iter().filter(|v| v.checked > 0).count();

@@ -140,6 +140,17 @@ pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), String>
 fn writable(o: &Output) -> Result<(), String> {
     let p = o.path;
     let show = p.display();
+    if !o.dir
+        && p.symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        // Written through, a link (even a dangling one) would put the output wherever it
+        // points, an input included; outputs are renamed into place, never written through.
+        return Err(format!(
+            "{} {show}: is a symbolic link; segscope never writes through a link: give the real path",
+            o.flag
+        ));
+    }
     if o.dir {
         if p.is_file() {
             return Err(format!("{} {show}: is a file, not a directory", o.flag));
