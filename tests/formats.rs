@@ -605,7 +605,7 @@ fn edited_data_goes_back_out_in_the_format_it_came_in() {
 }
 
 #[test]
-fn an_excluded_step_in_the_middle_is_dropped_from_the_stepwise_formats() {
+fn an_excluded_step_in_the_middle_is_kept_as_context_or_the_export_refused() {
     use segscope::data::edits::Edits;
     use segscope::data::formats::out::{self, OutFormat};
     let ds = read("trl_stepwise.jsonl");
@@ -622,15 +622,30 @@ fn an_excluded_step_in_the_middle_is_dropped_from_the_stepwise_formats() {
     )
     .expect("write");
     let edited = out::edited(&ds, &Edits::read(&e, &ds, &part).expect("edits"));
+    // The stepwise formats have no unlabelled step between labelled ones: leaving it out would
+    // export another, shorter solution, so the export is refused, naming the step.
+    for format in [OutFormat::TrlStepwise, OutFormat::MathShepherd] {
+        let err = out::write(
+            &edited.data,
+            format,
+            Some(0.5),
+            &edited.excluded,
+            &mut Vec::new(),
+        )
+        .expect_err("a middle exclusion is refused");
+        assert!(err.contains(&ds.segment_id(1)), "{format:?}: {err}");
+        assert!(err.contains("inside a solution"), "{format:?}: {err}");
+    }
+    // segscope's format keeps it, as context: the solution is whole.
     let mut buf = Vec::new();
     out::write(
         &edited.data,
-        OutFormat::TrlStepwise,
-        Some(0.5),
+        OutFormat::Segscope,
+        None,
         &edited.excluded,
         &mut buf,
     )
-    .expect("a middle exclusion is dropped, not an error");
+    .expect("segscope keeps it");
     let first: serde_json::Value = serde_json::from_str(
         String::from_utf8_lossy(&buf)
             .lines()
@@ -638,11 +653,10 @@ fn an_excluded_step_in_the_middle_is_dropped_from_the_stepwise_formats() {
             .expect("a line"),
     )
     .expect("json");
-    assert_eq!(
-        first["completions"].as_array().map(Vec::len),
-        Some(2),
-        "{first}"
-    );
+    let segs = first["segments"].as_array().expect("segments");
+    assert_eq!(segs.len(), 3, "{first}");
+    assert!(segs[1]["score"].is_null(), "{first}");
+    assert_eq!(segs[1]["text"], ds.segments[1].text.as_str());
     // Without the exclusion list the same data has an unlabelled step in the middle: an error
     // naming it.
     let err = out::write(

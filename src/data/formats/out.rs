@@ -105,8 +105,8 @@ struct Shepherd<'a> {
 
 /// Writes `ds` as `format` to `w`. `threshold`: a score at or above it is a correct step (true,
 /// `+`); without it the scores must take two values, the higher one correct. `excluded` (empty
-/// for none): segments an edit excluded, which the stepwise formats leave out (segscope's keeps
-/// them, unlabelled).
+/// for none): segments an edit excluded; the stepwise formats leave out those after a document's
+/// last labelled step and refuse those inside a solution (segscope's keeps them, unlabelled).
 pub fn write(
     ds: &Dataset,
     format: OutFormat,
@@ -135,6 +135,32 @@ pub fn write(
             )),
         }
     };
+    // An excluded step with labelled steps after it is inside the solution: leaving it out would
+    // export another, shorter solution, and these formats have no unlabelled step to keep it as.
+    let inside: Vec<String> = ds
+        .docs
+        .iter()
+        .flat_map(|doc| {
+            let last = doc
+                .segments
+                .clone()
+                .rev()
+                .find(|&i| kept(&i) && ds.segments[i].score.is_some());
+            doc.segments
+                .clone()
+                .filter(move |&i| !kept(&i) && last.is_some_and(|l| i < l))
+        })
+        .map(|i| ds.segment_id(i))
+        .collect();
+    if !inside.is_empty() {
+        let shown: Vec<&str> = inside.iter().take(5).map(String::as_str).collect();
+        return Err(format!(
+            "{} excluded step(s) inside a solution ({}{}): {name} has no place for an unlabelled step between labelled ones, and leaving them out would export a different, shorter solution; export to segscope's format, which keeps them as context, or include them again",
+            inside.len(),
+            shown.join(", "),
+            if inside.len() > 5 { ", ..." } else { "" }
+        ));
+    }
     let mut out = Written::default();
     for doc in &ds.docs {
         let segs: Vec<usize> = doc.segments.clone().filter(kept).collect();
