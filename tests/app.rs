@@ -792,3 +792,36 @@ fn the_detail_view_shows_a_false_claim_and_the_suggested_first_error_and_f_moves
             .any(|e| matches!(e, Effect::Source(Control::SetEdits(_))))
     );
 }
+
+#[test]
+fn long_ids_that_share_a_prefix_stay_apart_in_the_table() {
+    use segscope::data::{Partition, ReadOptions};
+    let text = concat!(
+        r#"{"id": "olympiadbench-26", "split": "train", "segments": [{"text": "a step", "score": 1}, {"text": "b step", "score": 0}]}"#,
+        "\n",
+        r#"{"id": "olympiadbench-27", "split": "train", "segments": [{"text": "c step", "score": 1}, {"text": "d step", "score": 0}]}"#,
+        "\n"
+    );
+    let (ds, _) =
+        segscope::data::parse_str(text, "o.jsonl", &ReadOptions::default()).expect("parse");
+    let ds = std::sync::Arc::new(ds);
+    let part = std::sync::Arc::new(Partition::new(&ds, 0.0));
+    let mut app = App::new(
+        ds.clone(),
+        part,
+        segscope::config::UiConfig::default(),
+        common::info(),
+        Keymap::default(),
+    );
+    app.on_report(common::report(&ds, 1), 25.0);
+    app.refresh_rows();
+    let wide = common::draw(&app, 160, 48);
+    assert!(
+        wide.contains("…dbench-26") && wide.contains("…dbench-27"),
+        "{wide}"
+    );
+    // At 100x28 the document column gives way to the text; where ids show, none is cut alike.
+    for screen in [wide, common::draw(&app, 100, 28)] {
+        assert!(!screen.contains("olympiadb…"), "{screen}");
+    }
+}

@@ -29,7 +29,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let d = b - a;
             let selected = first + k == cursor;
             Row::new(vec![
-                Cell::from(format::trim(&ds.docs[s.doc].id, 10)),
+                Cell::from(format::id(&ds.docs[s.doc].id, 10)),
                 Cell::from(format!("{:>3}", s.index)),
                 Cell::from(app.part.split_of(i).name()),
                 Cell::from(format::one_line(&s.text)),

@@ -24,7 +24,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             };
             Row::new(vec![
                 Cell::from(format!("{:>6}", e.step)),
-                Cell::from(app.ds.segment_id(e.segment)),
+                Cell::from(format::id(&app.ds.segment_id(e.segment), 14)),
                 Cell::from(Span::styled(what, theme::STATUS)),
                 Cell::from(value),
                 Cell::from(app.ds.segments[e.segment].text.clone()),

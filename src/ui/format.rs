@@ -87,6 +87,22 @@ pub fn fit_words(s: &str, width: usize) -> String {
     out
 }
 
+/// An id in at most `width` characters, keeping its end: ids of one dataset share their start
+/// (`olympiadbench-26`, `olympiadbench-27`) and differ at the end, so `…dbench-26` tells them
+/// apart where `olympiadb…` would not.
+pub fn id(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut t = String::from("…");
+    t.extend(s.chars().skip(n - (width - 1)));
+    t
+}
+
 pub fn trim(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_string();
@@ -102,6 +118,14 @@ pub fn trim(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_keep_the_end_that_tells_them_apart() {
+        assert_eq!(id("olympiadbench-26", 10), "…dbench-26");
+        assert_eq!(id("olympiadbench-26:3", 14), "…iadbench-26:3");
+        assert_eq!(id("doc-1", 10), "doc-1");
+        assert_eq!(id("abc", 0), "");
+    }
 
     #[test]
     fn fit_words_cuts_at_a_word() {

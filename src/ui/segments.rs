@@ -173,7 +173,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             };
             let mut cells = Vec::new();
             if doc_w > 0 {
-                cells.push(Cell::from(format::trim(&ds.docs[s.doc].id, DOC_W as usize)));
+                cells.push(Cell::from(format::id(&ds.docs[s.doc].id, DOC_W as usize)));
             }
             cells.extend([
                 Cell::from(format!("{:>3}", s.index)),
