@@ -450,6 +450,13 @@ fn check(action: Action, key: &KeySpec) {
             press(&mut app, key);
             assert!(!app.view.show_tags, "{label}");
         }
+        Action::RawMath => {
+            assert!(!app.view.raw_math, "{label}: Unicode by default");
+            press(&mut app, key);
+            assert!(app.view.raw_math, "{label}");
+            press(&mut app, key);
+            assert!(!app.view.raw_math, "{label}");
+        }
         Action::Preview => {
             assert!(app.show_preview, "{label}: shown by default");
             press(&mut app, key);
@@ -824,4 +831,44 @@ fn long_ids_that_share_a_prefix_stay_apart_in_the_table() {
     for screen in [wide, common::draw(&app, 100, 28)] {
         assert!(!screen.contains("olympiadb…"), "{screen}");
     }
+}
+
+#[test]
+fn latex_reads_as_unicode_in_the_preview_and_detail_views_and_l_shows_it_raw() {
+    use segscope::data::{Partition, ReadOptions};
+    let text = concat!(
+        r#"{"id": "p-1", "split": "train", "prompt": "Find \\(x^{2}\\).", "segments": ["#,
+        r#"{"text": "So \\(\\frac{1}{2\\sqrt{2}}\\) and \\(\\mathcal{P}^{-1}\\).", "score": 1}, "#,
+        r#"{"text": "The answer is \\boxed{14}.", "score": 0}]}"#,
+        "\n"
+    );
+    let (ds, _) =
+        segscope::data::parse_str(text, "m.jsonl", &ReadOptions::default()).expect("parse");
+    let ds = std::sync::Arc::new(ds);
+    let part = std::sync::Arc::new(Partition::new(&ds, 0.0));
+    let mut app = App::new(
+        ds.clone(),
+        part,
+        segscope::config::UiConfig::default(),
+        common::info(),
+        Keymap::default(),
+    );
+    app.on_report(common::report(&ds, 1), 25.0);
+    app.update(Action::Filter);
+    for c in "p-1:0".chars() {
+        app.update(Action::FilterChar(c));
+    }
+    app.update(Action::FilterDone);
+    app.refresh_rows();
+    for (w, h) in [(160, 48), (100, 28)] {
+        let screen = common::draw(&app, w, h);
+        assert!(screen.contains("So 1/(2√2) and 𝒫⁻¹."), "{w}x{h}: {screen}");
+    }
+    app.update(Action::Detail);
+    let screen = common::draw(&app, 160, 48);
+    assert!(screen.contains("So 1/(2√2) and 𝒫⁻¹."), "{screen}");
+    assert!(screen.contains("Find x²."), "{screen}");
+    app.update(Action::RawMath);
+    let screen = common::draw(&app, 160, 48);
+    assert!(screen.contains(r"\frac{1}{2\sqrt{2}}"), "{screen}");
 }

@@ -34,6 +34,7 @@ pub enum Action {
     Export,
     ShowContext,
     TagsColumn,
+    RawMath,
     Preview,
     RestoreBest,
     StepBack,
@@ -240,6 +241,13 @@ const TABLE: &[Row] = &[
         &["t"],
         "",
         "show or hide the tags and labels column",
+    ),
+    (
+        Action::RawMath,
+        "raw_math",
+        &["L"],
+        "",
+        "math as written (raw LaTeX) or as Unicode text, in the table, preview and detail",
     ),
     (
         Action::Preview,

@@ -199,6 +199,7 @@ impl App {
                 region: None,
                 show_context: false,
                 show_tags: false,
+                raw_math: false,
                 keep: None,
                 rows: Vec::new(),
                 cursor: 0,
@@ -407,6 +408,7 @@ impl App {
                 }
             }
             Action::TagsColumn => self.view.show_tags = !self.view.show_tags,
+            Action::RawMath => self.view.raw_math = !self.view.raw_math,
             Action::Preview => self.show_preview = !self.show_preview,
             Action::ShowContext => {
                 self.view.show_context = !self.view.show_context;

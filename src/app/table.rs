@@ -91,6 +91,8 @@ pub struct TableView {
     pub show_context: bool,
     /// A column of each row's tags and `meta` labels.
     pub show_tags: bool,
+    /// LaTeX as written instead of as Unicode text (preview and detail views).
+    pub raw_math: bool,
     /// The segment the next refresh keeps under the cursor wherever it sorts (an edited one).
     pub keep: Option<usize>,
     /// Global segment indices of the visible rows, in display order.

@@ -123,7 +123,7 @@ fn context_lines(app: &App, i: usize) -> Vec<Line<'static>> {
             if doc.prompt.is_empty() {
                 "—".to_string()
             } else {
-                doc.prompt.clone()
+                super::shown_text(app, &doc.prompt).into_owned()
             },
             theme::VALUE,
         ),
@@ -146,7 +146,8 @@ fn context_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         };
         // The step's own line breaks, each line under the first (a step of a math solution is
         // often an equation on a line of its own).
-        let text: Vec<&str> = sj.text.trim_end().lines().collect();
+        let shown = super::shown_text(app, &sj.text);
+        let text: Vec<&str> = shown.trim_end().lines().collect();
         let last = text.len().saturating_sub(1);
         for (k, t) in text.iter().enumerate() {
             let mut spans = vec![

@@ -11,10 +11,21 @@ mod edits;
 mod evidence;
 pub mod format;
 mod help;
+mod math;
 mod metrics;
 mod preview;
 mod segments;
 pub mod theme;
+
+/// A segment's text as the views show it: LaTeX as Unicode text unless the raw form was asked
+/// for (`L`).
+pub(crate) fn shown_text<'a>(app: &crate::app::App, text: &'a str) -> std::borrow::Cow<'a, str> {
+    if !app.view.raw_math && math::has_latex(text) {
+        std::borrow::Cow::Owned(math::unicode(text))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
 mod tour;
 
 use ratatui::buffer::Buffer;

@@ -53,8 +53,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ),
             theme::DIM,
         )));
-    let lines: Vec<Line> = s
-        .text
+    let text = super::shown_text(app, &s.text);
+    let lines: Vec<Line> = text
         .lines()
         .map(|l| Line::from(Span::styled(l.to_string(), theme::VALUE)))
         .collect();

@@ -177,7 +177,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
             cells.extend([
                 Cell::from(format!("{:>3}", s.index)),
-                Cell::from(format::trim(&format::one_line(&s.text), text_w)),
+                Cell::from(format::trim(
+                    &format::one_line(&super::shown_text(app, &s.text)),
+                    text_w,
+                )),
             ]);
             if tags {
                 cells.push(Cell::from(Span::styled(
