@@ -380,12 +380,49 @@ pub fn calibrate(
             }
         }
     }
-    let (threshold, flagged, found_canaries, found) = best.unwrap_or((f32::INFINITY, 0, 0, 0.0));
-    let precision = if flagged > 0 {
-        (found / flagged as f64).min(1.0)
-    } else {
-        0.0
-    };
+    let chosen = best.map(|(t, n, c, found)| Chosen {
+        threshold: t,
+        flagged: n,
+        found: c,
+        precision: (found / n as f64).min(1.0),
+    });
+    figures(
+        copies,
+        canary_kind,
+        real.len(),
+        npos,
+        errors,
+        min_precision,
+        chosen,
+    )
+}
+
+/// A threshold an audit chose: the flags it gives, the canaries found there, and the flags'
+/// expected precision.
+struct Chosen {
+    threshold: f32,
+    flagged: usize,
+    found: usize,
+    precision: f64,
+}
+
+/// The audit's figures for a chosen threshold (or none reached).
+fn figures(
+    copies: &[Scored],
+    canary_kind: &'static str,
+    labelled: usize,
+    npos: usize,
+    errors: f64,
+    min_precision: f64,
+    chosen: Option<Chosen>,
+) -> Audit {
+    let reached = chosen.is_some();
+    let c = chosen.unwrap_or(Chosen {
+        threshold: f32::INFINITY,
+        flagged: 0,
+        found: 0,
+        precision: 0.0,
+    });
     let (scores, canary): (Vec<f32>, Vec<bool>) = copies
         .iter()
         .flat_map(|c| c.scores.iter().copied().zip(c.canary.iter().copied()))
@@ -393,7 +430,7 @@ pub fn calibrate(
     Audit {
         canary_kind,
         canaries: npos,
-        labelled: real.len(),
+        labelled,
         repeats: 1,
         average_precision: average_precision(&scores, &canary),
         estimated_wrong: if errors.is_finite() {
@@ -404,14 +441,14 @@ pub fn calibrate(
         estimated_wrong_f: errors,
         canary_documents: 0,
         estimated_documents: None,
-        threshold,
+        threshold: c.threshold,
         min_precision,
-        reached: best.is_some(),
-        flagged,
-        precision,
-        precision_interval: wilson((precision * flagged as f64).round() as usize, flagged),
-        recall: found_canaries as f64 / npos.max(1) as f64,
-        recall_interval: wilson(found_canaries, npos),
+        reached,
+        flagged: c.flagged,
+        precision: c.precision,
+        precision_interval: wilson((c.precision * c.flagged as f64).round() as usize, c.flagged),
+        recall: c.found as f64 / npos.max(1) as f64,
+        recall_interval: wilson(c.found, npos),
     }
 }
 
@@ -453,39 +490,21 @@ pub fn calibrate_posterior(
         .map_or(f64::NAN, |&(_, n, c)| {
             expected_at(n) * npos as f64 / c as f64
         });
-    let (threshold, flagged, found) = best.unwrap_or((f32::INFINITY, 0, 0));
-    let precision = if flagged > 0 {
-        expected_at(flagged) / flagged as f64
-    } else {
-        0.0
-    };
-    let (scores, canary): (Vec<f32>, Vec<bool>) = copies
-        .iter()
-        .flat_map(|c| c.scores.iter().copied().zip(c.canary.iter().copied()))
-        .unzip();
-    Audit {
+    let chosen = best.map(|(t, n, c)| Chosen {
+        threshold: t,
+        flagged: n,
+        found: c,
+        precision: expected_at(n) / n as f64,
+    });
+    figures(
+        copies,
         canary_kind,
-        canaries: npos,
-        labelled: real_sorted.len(),
-        repeats: 1,
-        average_precision: average_precision(&scores, &canary),
-        estimated_wrong: if errors.is_finite() {
-            errors.round() as usize
-        } else {
-            0
-        },
-        estimated_wrong_f: errors,
-        canary_documents: 0,
-        estimated_documents: None,
-        threshold,
+        real_sorted.len(),
+        npos,
+        errors,
         min_precision,
-        reached: best.is_some(),
-        flagged,
-        precision,
-        precision_interval: wilson((precision * flagged as f64).round() as usize, flagged),
-        recall: found as f64 / npos.max(1) as f64,
-        recall_interval: wilson(found, npos),
-    }
+        chosen,
+    )
 }
 
 #[cfg(test)]

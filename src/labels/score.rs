@@ -127,20 +127,7 @@ pub fn score(
             if first_error {
                 for doc in &ds.docs {
                     let r = doc.segments.clone();
-                    let labels: Vec<Option<bool>> = ds.segments[r.clone()]
-                        .iter()
-                        .map(|s| s.score.map(|v| kind.is_high(v)))
-                        .collect();
-                    let p: Vec<f64> = pred[r.clone()]
-                        .iter()
-                        .map(|&x| {
-                            if x.is_finite() {
-                                probability(x, lo, hi)
-                            } else {
-                                0.5
-                            }
-                        })
-                        .collect();
+                    let (labels, p) = document(ds, r.clone(), kind, pred);
                     let wrong = first_error_posterior(&p, &labels, &Annotator::default_model());
                     for (k, w) in wrong.into_iter().enumerate() {
                         let s = &mut out[r.start + k];
@@ -156,6 +143,34 @@ pub fn score(
         }
         _ => scaled_residuals(ds, pred, outlier_k),
     }
+}
+
+/// One document's labels (right, wrong, or none) and each step's probability of being right
+/// (0.5 where there is no prediction): what the first-error posterior reads.
+fn document(
+    ds: &Dataset,
+    r: std::ops::Range<usize>,
+    kind: &LabelKind,
+    pred: &[f32],
+) -> (Vec<Option<bool>>, Vec<f64>) {
+    let LabelKind::Binary { lo, hi } = *kind else {
+        return (Vec::new(), Vec::new());
+    };
+    let labels = ds.segments[r.clone()]
+        .iter()
+        .map(|s| s.score.map(|v| kind.is_high(v)))
+        .collect();
+    let p = pred[r]
+        .iter()
+        .map(|&x| {
+            if x.is_finite() {
+                probability(x, lo, hi)
+            } else {
+                0.5
+            }
+        })
+        .collect();
+    (labels, p)
 }
 
 /// Self-confidence with per-class thresholds.
@@ -329,30 +344,17 @@ impl Suggestion {
 /// prediction in target units); None for documents without labels, or when the labels are not
 /// binary.
 pub fn suggestions(ds: &Dataset, kind: &LabelKind, pred: &[f32]) -> Vec<Option<Suggestion>> {
-    let LabelKind::Binary { lo, hi } = *kind else {
+    if !matches!(kind, LabelKind::Binary { .. }) {
         return vec![None; ds.docs.len()];
-    };
+    }
     ds.docs
         .iter()
         .map(|doc| {
             let r = doc.segments.clone();
-            let labels: Vec<Option<bool>> = ds.segments[r.clone()]
-                .iter()
-                .map(|s| s.score.map(|v| kind.is_high(v)))
-                .collect();
+            let (labels, p) = document(ds, r.clone(), kind, pred);
             if labels.iter().all(Option::is_none) {
                 return None;
             }
-            let p: Vec<f64> = pred[r.clone()]
-                .iter()
-                .map(|&x| {
-                    if x.is_finite() {
-                        probability(x, lo, hi)
-                    } else {
-                        0.5
-                    }
-                })
-                .collect();
             let w = first_error_positions(&p, &labels, &Annotator::default_model());
             let (j, &pj) = w
                 .iter()
