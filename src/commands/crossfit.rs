@@ -63,6 +63,125 @@ fn suggested_moves(cf: &segscope::crossfit::Crossfit) -> Option<String> {
     ))
 }
 
+/// The linear learner has its own fixed settings: segscope's training options do not reach it.
+fn mlp_only(cli: &Cli, args: &segscope::cli::CrossfitArgs) -> Result<(), (u8, String)> {
+    if args.learner == segscope::crossfit::Learner::Mlp {
+        return Ok(());
+    }
+    for (set, flag) in [
+        (args.steps.is_some(), "--steps"),
+        (cli.backend.is_some(), "--backend"),
+        (cli.lr.is_some(), "--lr"),
+        (cli.batch_size.is_some(), "--batch-size"),
+        (cli.optimizer.is_some(), "--optimizer"),
+        (cli.eval_every.is_some(), "--eval-every"),
+    ] {
+        if set {
+            return Err((
+                2,
+                format!(
+                    "{flag} applies to --learner mlp only (the linear learner trains with fixed settings)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Folds are by document: each needs one to hold out, and the rest to train on.
+fn enough_documents(folds: usize, docs: usize) -> Result<(), (u8, String)> {
+    if docs < 2 {
+        return Err((
+            2,
+            format!(
+                "cross-fitting needs at least 2 documents (folds are by document); the data has {docs}"
+            ),
+        ));
+    }
+    if folds > docs {
+        return Err((
+            2,
+            format!(
+                "--folds {folds} is more than the data's {docs} documents: a fold would hold none out (use --folds {docs} or fewer)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The `--judge` files, read against the data (binary labels only), each said on stderr.
+fn judges(
+    args: &segscope::cli::CrossfitArgs,
+    ds: &segscope::data::Dataset,
+    info: &segscope::labels::LabelInfo,
+) -> Result<Vec<segscope::labels::judge::Judge>, (u8, String)> {
+    if !args.judge.is_empty() && !matches!(info.kind, segscope::labels::LabelKind::Binary { .. }) {
+        return Err((
+            2,
+            format!(
+                "--judge needs binary labels (a judge gives the probability that a step is right); these are {}",
+                info.describe()
+            ),
+        ));
+    }
+    let judges = args
+        .judge
+        .iter()
+        .map(|p| segscope::labels::judge::read(p, ds))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| (2, e.to_string()))?;
+    for j in &judges {
+        eprintln!(
+            "segscope: judge {}: {} of {} steps judged",
+            j.name,
+            j.judged,
+            ds.segments.len()
+        );
+    }
+    Ok(judges)
+}
+
+/// The audit's figures on stderr: what the canaries were, what the data holds, the flags.
+fn say_audit(a: &segscope::labels::audit::Audit) {
+    let holds = match a.estimated_documents {
+        Some(docs) => format!(
+            "the data holds about {docs} documents whose first error is misplaced (found like these canaries; {} wrong labels)",
+            a.estimated_wrong
+        ),
+        None => format!(
+            "the data holds about {} wrong labels as easy to find as these",
+            a.estimated_wrong
+        ),
+    };
+    let planted = if a.canary_documents > 0 {
+        format!(" in {} documents", a.canary_documents)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "segscope: audit: {} canaries ({}{planted}) in {} copies of {} labels; their average precision {:.3}; {holds}",
+        a.canaries, a.canary_kind, a.repeats, a.labelled, a.average_precision,
+    );
+    if a.reached {
+        eprintln!(
+            "segscope: audit: {} flags at label_score >= {:.4}: expected precision {:.2} ({:.2}-{:.2}), recall {:.2} ({:.2}-{:.2})",
+            a.flagged,
+            a.threshold,
+            a.precision,
+            a.precision_interval.0,
+            a.precision_interval.1,
+            a.recall,
+            a.recall_interval.0,
+            a.recall_interval.1
+        );
+    } else {
+        eprintln!(
+            "segscope: audit: no threshold reaches an expected precision of {}: nothing is flagged",
+            a.min_precision
+        );
+    }
+}
+
 /// `segscope crossfit` and `segscope audit`: out-of-fold predictions and label scores, progress
 /// and the summary on stderr, the report to `out`; with `audit`, the flags' threshold set from
 /// canaries and the audit's figures beside the report (`OUT.audit.json`).
@@ -77,27 +196,7 @@ pub fn crossfit(
     if !(2..=100).contains(&folds) {
         return Err((2, format!("--folds must be from 2 to 100, found {folds}")));
     }
-    if args.learner != segscope::crossfit::Learner::Mlp {
-        // The linear learner has its own fixed settings: segscope's training options do not
-        // reach it.
-        for (set, flag) in [
-            (args.steps.is_some(), "--steps"),
-            (cli.backend.is_some(), "--backend"),
-            (cli.lr.is_some(), "--lr"),
-            (cli.batch_size.is_some(), "--batch-size"),
-            (cli.optimizer.is_some(), "--optimizer"),
-            (cli.eval_every.is_some(), "--eval-every"),
-        ] {
-            if set {
-                return Err((
-                    2,
-                    format!(
-                        "{flag} applies to --learner mlp only (the linear learner trains with fixed settings)"
-                    ),
-                ));
-            }
-        }
-    }
+    mlp_only(cli, args)?;
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     let to_stdout = io_plan::is_stdout(&args.out);
@@ -121,47 +220,9 @@ pub fn crossfit(
     plan(cli, &config, &judge_inputs, &outputs)?;
     let ds = load_data(cli, &config)?;
     // Folds are by document: each needs one to hold out, and the rest to train on.
-    let docs = ds.docs.len();
-    if docs < 2 {
-        return Err((
-            2,
-            format!(
-                "cross-fitting needs at least 2 documents (folds are by document); the data has {docs}"
-            ),
-        ));
-    }
-    if folds > docs {
-        return Err((
-            2,
-            format!(
-                "--folds {folds} is more than the data's {docs} documents: a fold would hold none out (use --folds {docs} or fewer)"
-            ),
-        ));
-    }
+    enough_documents(folds, ds.docs.len())?;
     let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
-    if !args.judge.is_empty() && !matches!(info.kind, segscope::labels::LabelKind::Binary { .. }) {
-        return Err((
-            2,
-            format!(
-                "--judge needs binary labels (a judge gives the probability that a step is right); these are {}",
-                info.describe()
-            ),
-        ));
-    }
-    let judges = args
-        .judge
-        .iter()
-        .map(|p| segscope::labels::judge::read(p, &ds))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| (2, e.to_string()))?;
-    for j in &judges {
-        eprintln!(
-            "segscope: judge {}: {} of {} steps judged",
-            j.name,
-            j.judged,
-            ds.segments.len()
-        );
-    }
+    let judges = judges(args, &ds, &info)?;
     interrupted(&args.out)?;
     let features = segscope::data::features::featurize(&ds, &config.features);
     let ds = std::sync::Arc::new(ds);
@@ -222,43 +283,7 @@ pub fn crossfit(
         let a = segscope::labels::audit::run(&ds, &features, &config, info, &o, &real)
             .map_err(|e| (1, e.to_string()))?;
         cf.set_threshold(a.threshold);
-        let holds = match a.estimated_documents {
-            Some(docs) => format!(
-                "the data holds about {docs} documents whose first error is misplaced (found like these canaries; {} wrong labels)",
-                a.estimated_wrong
-            ),
-            None => format!(
-                "the data holds about {} wrong labels as easy to find as these",
-                a.estimated_wrong
-            ),
-        };
-        let planted = if a.canary_documents > 0 {
-            format!(" in {} documents", a.canary_documents)
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "segscope: audit: {} canaries ({}{planted}) in {} copies of {} labels; their average precision {:.3}; {holds}",
-            a.canaries, a.canary_kind, a.repeats, a.labelled, a.average_precision,
-        );
-        if a.reached {
-            eprintln!(
-                "segscope: audit: {} flags at label_score >= {:.4}: expected precision {:.2} ({:.2}-{:.2}), recall {:.2} ({:.2}-{:.2})",
-                a.flagged,
-                a.threshold,
-                a.precision,
-                a.precision_interval.0,
-                a.precision_interval.1,
-                a.recall,
-                a.recall_interval.0,
-                a.recall_interval.1
-            );
-        } else {
-            eprintln!(
-                "segscope: audit: no threshold reaches an expected precision of {}: nothing is flagged",
-                a.min_precision
-            );
-        }
+        say_audit(&a);
         audit_json = Some(serde_json::to_string_pretty(&a).map_err(|e| (1, e.to_string()))?);
     }
     // The report first: an audit beside no report (a full disk between the two) would describe
