@@ -22,6 +22,7 @@ pub enum Action {
     End,
     NextSort,
     ReverseSort,
+    SortByIssue,
     Filter,
     OutliersOnly,
     ToggleSplit,
@@ -170,6 +171,13 @@ const TABLE: &[Row] = &[
         &["S"],
         "",
         "reverse the sort order",
+    ),
+    (
+        Action::SortByIssue,
+        "sort_by_issue",
+        &["I"],
+        "",
+        "sort by label issue, most likely wrong first (needs a cross-fit report)",
     ),
     (
         Action::Filter,

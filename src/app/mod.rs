@@ -339,6 +339,7 @@ impl App {
             Action::Home => self.move_cursor(isize::MIN / 2),
             Action::End => self.move_cursor(isize::MAX / 2),
             Action::NextSort => self.next_sort(),
+            Action::SortByIssue => self.sort_by_issue(),
             Action::ReverseSort => {
                 self.view.desc = !self.view.desc;
                 self.refresh_rows();

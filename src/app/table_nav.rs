@@ -140,6 +140,19 @@ impl App {
         self.view.rows.get(self.view.cursor).copied()
     }
 
+    /// Sorts by label issue, most likely wrong first: the flags' column in one key.
+    pub(super) fn sort_by_issue(&mut self) {
+        if !self.has_label_scores() {
+            self.status = Some(
+                "no label scores: open a cross-fit report (--crossfit FILE, from `segscope crossfit` or `segscope audit`)".into(),
+            );
+            return;
+        }
+        self.view.sort = SortKey::Issue;
+        self.view.desc = true;
+        self.refresh_rows();
+    }
+
     /// Sorts by the next column this run has.
     pub(super) fn next_sort(&mut self) {
         // Skip the columns this run does not have.
