@@ -314,6 +314,8 @@ fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_t
     );
     let wide = common::draw(&app, 160, 48);
     assert!(wide.contains(" issue"), "{wide}");
+    // The column says what it shows: the residual, as the report's `oof_residual`.
+    assert!(wide.contains("oof res"), "{wide}");
     assert!(wide.contains("0.30!"), "the flagged row is marked: {wide}");
     // At the smallest supported size the optional columns give way and the text stays.
     let narrow = common::draw(&app, 100, 28);

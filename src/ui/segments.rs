@@ -314,7 +314,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     header.extend(["!", "b"].map(String::from));
     widths.extend([Constraint::Length(3), Constraint::Length(1)]);
     if show_oof {
-        header.push("    oof".to_string());
+        // The out-of-fold residual, as the report's `oof_residual` (its `oof_prediction` is the
+        // prediction).
+        header.push("oof res".to_string());
         widths.push(Constraint::Length(7));
     }
     if issue {
