@@ -63,6 +63,24 @@ fn suggested_moves(cf: &segscope::crossfit::Crossfit) -> Option<String> {
     ))
 }
 
+/// `--folds` and `--repeats` within their ranges: more folds than 100 is leave-a-few-documents-out
+/// at a hundred times the cost, and a huge number would only ask for impossible allocations.
+fn counts(args: &segscope::cli::CrossfitArgs) -> Result<(), (u8, String)> {
+    if !(2..=100).contains(&args.folds) {
+        return Err((
+            2,
+            format!("--folds must be from 2 to 100, found {}", args.folds),
+        ));
+    }
+    if !(1..=20).contains(&args.repeats) {
+        return Err((
+            2,
+            format!("--repeats must be from 1 to 20, found {}", args.repeats),
+        ));
+    }
+    Ok(())
+}
+
 /// The linear learner has its own fixed settings: segscope's training options do not reach it.
 fn mlp_only(cli: &Cli, args: &segscope::cli::CrossfitArgs) -> Result<(), (u8, String)> {
     if args.learner == segscope::crossfit::Learner::Mlp {
@@ -191,11 +209,7 @@ pub fn crossfit(
     audit: bool,
 ) -> Result<ExitCode, (u8, String)> {
     let folds = args.folds;
-    // More folds than that is leave-a-few-documents-out at a hundred times the cost; a huge
-    // number would only ask for impossible allocations.
-    if !(2..=100).contains(&folds) {
-        return Err((2, format!("--folds must be from 2 to 100, found {folds}")));
-    }
+    counts(args)?;
     mlp_only(cli, args)?;
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
@@ -239,12 +253,6 @@ pub fn crossfit(
         repeats: args.repeats,
         judges: std::sync::Arc::new(judges),
     };
-    if !(1..=20).contains(&args.repeats) {
-        return Err((
-            2,
-            format!("--repeats must be from 1 to 20, found {}", args.repeats),
-        ));
-    }
     eprintln!(
         "segscope: {} segments, {} labelled; labels: {}",
         ds.segments.len(),

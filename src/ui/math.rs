@@ -2,6 +2,8 @@
 //! indices as super- and subscripts where Unicode has them, Greek letters, relations, `\mathcal`,
 //! `\boxed{14}` as `[14]`, math delimiters dropped. What it does not know it leaves as written.
 
+use crate::labels::verify::latex::closing_brace;
+
 /// The common commands and their Unicode text.
 const SYMBOLS: &[(&str, &str)] = &[
     ("cdot", "·"),
@@ -157,22 +159,10 @@ fn convert(c: &[char], out: &mut String) {
 /// The argument after `c[i - 1]`: a `{...}` group or one character; and the index after it.
 fn group(c: &[char], i: usize) -> (&[char], usize) {
     match c.get(i) {
-        Some('{') => {
-            let mut depth = 0usize;
-            for j in i..c.len() {
-                match c[j] {
-                    '{' => depth += 1,
-                    '}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return (&c[i + 1..j], j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            (&c[i + 1..], c.len())
-        }
+        Some('{') => match closing_brace(c, i) {
+            Some(j) => (&c[i + 1..j], j + 1),
+            None => (&c[i + 1..], c.len()),
+        },
         Some('\\') => {
             let mut j = i + 1;
             while j < c.len() && c[j].is_ascii_alphabetic() {

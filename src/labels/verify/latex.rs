@@ -71,29 +71,35 @@ fn convert(c: &[char], out: &mut String) {
     }
 }
 
+/// The brace characters, named: a match arm on them reads as code, not as a block.
+const OPEN: char = '{';
+const CLOSE: char = '}';
+
+/// The index of the brace that closes the one at `c[open]`, nesting counted; None when it is
+/// never closed. The one brace matcher of LaTeX text (the claim reader and the Unicode view).
+pub fn closing_brace(c: &[char], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (j, &ch) in c.iter().enumerate().skip(open) {
+        if ch == OPEN {
+            depth += 1;
+        } else if ch == CLOSE {
+            depth -= 1;
+            if depth == 0 {
+                return Some(j);
+            }
+        }
+    }
+    None
+}
+
 /// The group `{...}` starting at `c[i]` (or the single character there): its contents and the
 /// index after it.
 fn group(c: &[char], mut i: usize) -> Option<(&[char], usize)> {
     while i < c.len() && c[i] == ' ' {
         i += 1;
     }
-    match c.get(i)? {
-        '{' => {
-            let mut depth = 0usize;
-            for j in i..c.len() {
-                match c[j] {
-                    '{' => depth += 1,
-                    '}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some((&c[i + 1..j], j + 1));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            None
-        }
+    match *c.get(i)? {
+        OPEN => closing_brace(c, i).map(|j| (&c[i + 1..j], j + 1)),
         '\\' => None,
         _ => Some((&c[i..i + 1], i + 1)),
     }
