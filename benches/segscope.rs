@@ -12,13 +12,13 @@ use std::time::Instant;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
 use segscope::config::{BackendKind, Config};
-use segscope::crossfit::Learner;
 use segscope::data::features::featurize;
 use segscope::data::{self, Dataset, Partition, ReadOptions, Split, generate};
 use segscope::engine::metrics::LossKind;
 use segscope::engine::model::{Inputs, SegmentModel};
 use segscope::engine::{TrainSettings, Trainer};
 use segscope::engine::{loss_tensor, plain_device, split_inputs};
+use segscope::labels::crossfit::Learner;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -309,6 +309,7 @@ fn bench_screen() {
                 step,
                 batch: Arc::new(part.indices(Split::Train)),
                 batch_loss: train.loss,
+                trainer_loss: None,
                 eval_step: step,
                 segments: segs.clone(),
                 pred_steps: Arc::default(),
@@ -541,7 +542,7 @@ fn bench_crossfit() {
         (Learner::Linear, 1),
         (Learner::Linear, 3),
     ] {
-        let opts = segscope::crossfit::Options {
+        let opts = segscope::labels::crossfit::Options {
             folds: 5,
             max_steps: cfg.train.steps,
             patience: cfg.train.early_stop,
@@ -552,7 +553,7 @@ fn bench_crossfit() {
         };
         let s = Instant::now();
         let mut fold_steps = Vec::new();
-        segscope::crossfit::run(&ds, &f, &cfg, info, &opts, |r| fold_steps.push(r.steps))
+        segscope::labels::crossfit::run(&ds, &f, &cfg, info, &opts, |r| fold_steps.push(r.steps))
             .expect("crossfit");
         let cf = s.elapsed().as_secs_f64();
         println!(
@@ -739,7 +740,7 @@ fn bench_crossfit_scale() {
     let n = ds.segments.len();
     let ds = Arc::new(ds);
     let info = segscope::labels::LabelInfo::of(&ds, &cfg).expect("labels");
-    let opts = segscope::crossfit::Options {
+    let opts = segscope::labels::crossfit::Options {
         folds: 5,
         max_steps: 0,
         patience: u64::MAX,
@@ -749,7 +750,7 @@ fn bench_crossfit_scale() {
         judges: Default::default(),
     };
     let s = Instant::now();
-    segscope::crossfit::run(&ds, &f, &cfg, info, &opts, |_| {}).expect("crossfit");
+    segscope::labels::crossfit::run(&ds, &f, &cfg, info, &opts, |_| {}).expect("crossfit");
     let cf = s.elapsed().as_secs_f64();
     println!("\n## crossfit at scale: {what}, {n} segments, linear learner, 5 folds");
     println!("| stage | seconds |");

@@ -136,6 +136,14 @@ pub struct RunArgs {
     /// (from `segscope crossfit` or `audit`; the dashboard)
     #[arg(long, value_name = "FILE")]
     pub crossfit: Option<PathBuf>,
+    /// Cross-fit and audit the data in the background as the dashboard starts (what `A` does),
+    /// then sort by label issue (the dashboard)
+    #[arg(long)]
+    pub audit: bool,
+    /// An outside judge of the steps for the dashboard's audit (binary labels): JSON lines
+    /// {"id": "doc:index", "p_correct": 0.93} or CSV with those columns. Repeat for several
+    #[arg(long, value_name = "FILE")]
+    pub judge: Vec<PathBuf>,
     /// Continue from the newest checkpoint in DIR (its saved config is used; config.toml is not read)
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
@@ -294,15 +302,15 @@ pub enum Command {
 #[derive(clap::Args, Debug, Clone)]
 pub struct CrossfitArgs {
     /// Number of folds (by document)
-    #[arg(long, value_parser = whole::<usize>, default_value_t = 5)]
+    #[arg(long, value_parser = whole::<usize>, default_value_t = crate::labels::pipeline::DEFAULT_FOLDS)]
     pub folds: usize,
     /// The model that cross-fits: `linear` (sparse logistic or ridge over TF-IDF n-grams, folds
     /// side by side; seconds) or `mlp` (segscope's own model; minutes). --backend, --lr,
     /// --batch-size, --optimizer and --eval-every apply to `mlp` only
     #[arg(long, value_enum, default_value = "linear")]
-    pub learner: crate::crossfit::Learner,
+    pub learner: crate::labels::crossfit::Learner,
     /// Fold splits (each from its own seed) whose out-of-fold predictions are averaged
-    #[arg(long, value_parser = whole::<usize>, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_parser = whole::<usize>, value_name = "N", default_value_t = crate::labels::pipeline::DEFAULT_REPEATS)]
     pub repeats: usize,
     /// Steps at most per fold, `mlp` only [default: train.steps]
     #[arg(long, value_parser = whole::<u64>, value_name = "N")]
@@ -334,6 +342,9 @@ pub struct Cli {
     pub report: Option<PathBuf>,
     pub save: Option<PathBuf>,
     pub crossfit: Option<PathBuf>,
+    /// The dashboard: audit at start, and the judges its audit weighs.
+    pub audit: bool,
+    pub judge: Vec<PathBuf>,
     pub edits: Option<PathBuf>,
     pub resume: Option<PathBuf>,
     pub seed: Option<u64>,
@@ -406,6 +417,8 @@ impl Args {
                 cli.report = r.report.clone();
                 cli.save = r.save.clone();
                 cli.crossfit = r.crossfit.clone();
+                cli.audit = r.audit;
+                cli.judge = r.judge.clone();
                 cli.resume = r.resume.clone();
                 cli.loss = r.loss;
                 cli.top_k = r.top_k;

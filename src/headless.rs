@@ -366,6 +366,20 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         stream_step(&mut stream, &r)?;
         last = Some(r);
     }
+    if let Some((w, name)) = &mut stream {
+        // A watcher stops saying it follows a run that is over.
+        let reason = if crate::signals::received().is_some() {
+            "stopped by a signal"
+        } else if stopped_early {
+            "stopped early"
+        } else {
+            "finished"
+        };
+        w.end(reason).map_err(|e| HeadlessError::Output {
+            path: name.clone(),
+            source: e,
+        })?;
+    }
     let kept = last.as_ref().map_or(0, |r| r.step);
     let summary = Summary {
         steps: taken,

@@ -47,6 +47,16 @@ fn mode_options(cli: &Cli, headless: bool) -> Result<(), (u8, String)> {
             "--crossfit",
             "shows a cross-fit in the dashboard; a headless run does not read it (use --report for the run's own label scores)",
         )?;
+        given(
+            cli.audit,
+            "--audit",
+            "audits in the dashboard; headless, run `segscope audit` (it writes the report)",
+        )?;
+        given(
+            !cli.judge.is_empty(),
+            "--judge",
+            "feeds the dashboard's audit; headless, give it to `segscope crossfit` or `segscope audit`",
+        )?;
     } else {
         let why =
             "applies to headless runs: add --headless (the dashboard steps from the keyboard)";
@@ -135,7 +145,9 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         if let Some(p) = &cli.save {
             outputs.push(Output::dir("--save", p));
         }
-        plan(&cli, &config, &[], &outputs)?;
+        let judges: Vec<(&str, &std::path::Path)> =
+            cli.judge.iter().map(|p| ("--judge", p.as_path())).collect();
+        plan(&cli, &config, &judges, &outputs)?;
     }
     let s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     warn_skipped(&s.skipped, &s.dataset.source);
@@ -155,8 +167,22 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         let mut app = tui::make_app(&s, &outputs);
         app.labels_note = labels.describe();
         app.labels = Some(labels);
+        if !cli.judge.is_empty() {
+            segscope::labels::pipeline::judges_fit(&labels, cli.judge.len()).map_err(|e| (2, e))?;
+            let judges = cli
+                .judge
+                .iter()
+                .map(|p| segscope::labels::judge::read(p, &s.dataset))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| (2, e.to_string()))?;
+            app.set_audit_setup(segscope::labels::pipeline::Setup {
+                config: s.config.clone(),
+                judges: std::sync::Arc::new(judges),
+            });
+        }
         if let Some(p) = &cli.crossfit {
-            let (oof, unknown) = segscope::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
+            let (oof, unknown) =
+                segscope::labels::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
             if unknown > 0 {
                 // On screen, where it is seen: standard error is under the dashboard.
                 let known = oof.iter().filter(|o| o.pred.is_finite()).count();
@@ -167,6 +193,9 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
             }
             app.labels_note.push_str(&audit_note(p));
             app.set_oof(oof);
+        }
+        if cli.audit {
+            app.update(segscope::app::Action::Audit);
         }
         let (source, _) = s.into_source();
         tui::run(app, Box::new(source)).map_err(|e| (1, e.to_string()))?;

@@ -28,7 +28,7 @@ fn engine_cmds(app: &mut App) -> Vec<Control> {
         .drain(..)
         .filter_map(|e| match e {
             Effect::Source(c) => Some(c),
-            Effect::Export(_) => None,
+            Effect::Export(_) | Effect::Audit => None,
         })
         .collect()
 }
@@ -198,6 +198,52 @@ fn check(action: Action, key: &KeySpec) {
                 Overlay::Detail(next),
                 "{label}: the detail follows the cursor"
             );
+        }
+        Action::Document => {
+            press(&mut app, key);
+            let sel = app.selected().expect("a row");
+            assert_eq!(app.overlay, Overlay::Document(sel), "{label}");
+            let doc = app.ds.segments[sel].doc;
+            let r = app.ds.docs[doc].segments.clone();
+            app.update(Action::Down);
+            let want = (sel + 1).min(r.end - 1);
+            assert_eq!(
+                app.overlay,
+                Overlay::Document(want),
+                "{label}: down moves to the document's next step, not the next row"
+            );
+            app.update(Action::Back);
+            assert_eq!(app.overlay, Overlay::None, "{label}");
+        }
+        Action::Audit => {
+            // A view built without an audit setup says so; with one, the key asks the loop.
+            press(&mut app, key);
+            assert!(
+                app.status.as_deref().unwrap_or("").contains("no audit"),
+                "{label}: {:?}",
+                app.status
+            );
+            app.set_audit_setup(segscope::labels::pipeline::Setup {
+                config: segscope::config::Config::default(),
+                judges: std::sync::Arc::new(Vec::new()),
+            });
+            app.labels = Some(segscope::labels::LabelInfo::detect(&app.ds));
+            press(&mut app, key);
+            assert_eq!(app.outbox, vec![Effect::Audit], "{label}");
+        }
+        Action::FirstErrorHere => {
+            // The bundled data is not first-error data with binary labels: refused, said why.
+            app.labels = Some(segscope::labels::LabelInfo::detect(&app.ds));
+            press(&mut app, key);
+            assert!(
+                app.status
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("first error not moved"),
+                "{label}: {:?}",
+                app.status
+            );
+            assert!(app.edits.is_empty(), "{label}");
         }
         Action::LogY => {
             press(&mut app, key);
@@ -401,7 +447,7 @@ fn check(action: Action, key: &KeySpec) {
                 app.status
                     .as_deref()
                     .unwrap_or("")
-                    .contains("cross-fit report"),
+                    .contains("A audits the data"),
                 "{label}: {:?}",
                 app.status
             );
@@ -415,7 +461,7 @@ fn check(action: Action, key: &KeySpec) {
                 app.status
                     .as_deref()
                     .unwrap_or("")
-                    .contains("load a cross-fit report"),
+                    .contains("A audits the data"),
                 "{label}: {:?}",
                 app.status
             );
@@ -703,7 +749,7 @@ fn a_rewind_cuts_the_charts_back_and_says_the_run_forked() {
 
 #[test]
 fn a_crossfit_with_label_scores_adds_a_sortable_issue_column_and_the_filter_reads_tags() {
-    use segscope::crossfit::OofSegment;
+    use segscope::labels::crossfit::OofSegment;
     let mut app = common::app_after(5);
     let n = app.ds.segments.len();
     // Without label scores the sort skips the issue column.
@@ -749,8 +795,8 @@ fn a_crossfit_with_label_scores_adds_a_sortable_issue_column_and_the_filter_read
 
 #[test]
 fn the_detail_view_shows_a_false_claim_and_the_suggested_first_error_and_f_moves_it() {
-    use segscope::crossfit::OofSegment;
     use segscope::data::{Partition, ReadOptions};
+    use segscope::labels::crossfit::OofSegment;
     let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
     let (ds, _) = segscope::data::read_file(path, &ReadOptions::default()).expect("ProcessBench");
     let ds = std::sync::Arc::new(ds);

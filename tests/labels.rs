@@ -5,9 +5,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use segscope::config::Config;
-use segscope::crossfit::{Crossfit, Learner, Options};
 use segscope::data::hash::Rng;
 use segscope::data::{self, Dataset, ReadOptions, features::featurize, parse_str};
+use segscope::labels::crossfit::{Crossfit, Learner, Options};
 use segscope::labels::{LabelInfo, LabelKind, average_precision};
 
 const PROCESSBENCH: &str = "../shared/data/processbench-gsm8k.json";
@@ -41,7 +41,7 @@ fn crossfit(ds: &Arc<Dataset>, cfg: &Config) -> Crossfit {
         repeats: 3,
         judges: Default::default(),
     };
-    segscope::crossfit::run(ds, &f, cfg, info, &opts, |_| {}).expect("crossfit")
+    segscope::labels::crossfit::run(ds, &f, cfg, info, &opts, |_| {}).expect("crossfit")
 }
 
 /// Flips `share` of the labelled segments (binary: the other class; continuous: the sign), and
@@ -610,9 +610,11 @@ fn a_judge_finds_where_the_first_error_really_is() {
         repeats: 1,
         judges: Default::default(),
     };
-    let alone = segscope::crossfit::run(&noisy, &f, &cfg, info, &opts, |_| {}).expect("crossfit");
+    let alone =
+        segscope::labels::crossfit::run(&noisy, &f, &cfg, info, &opts, |_| {}).expect("crossfit");
     opts.judges = Arc::new(vec![judge]);
-    let judged = segscope::crossfit::run(&noisy, &f, &cfg, info, &opts, |_| {}).expect("crossfit");
+    let judged =
+        segscope::labels::crossfit::run(&noisy, &f, &cfg, info, &opts, |_| {}).expect("crossfit");
     let ap = |cf: &Crossfit| {
         let s: Vec<f32> = cf.scores.iter().map(|s| s.score).collect();
         ap_of(&noisy, &s, &planted)

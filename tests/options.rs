@@ -255,6 +255,12 @@ fn cases() -> Vec<Case> {
         "--crossfit",
         (with(&["--crossfit", "oof.csv"]), Refused("--crossfit")),
     );
+    push("", "--audit", (with(&["--audit"]), Refused("--audit")));
+    push(
+        "",
+        "--judge",
+        (with(&["--judge", "j.jsonl"]), Refused("--judge")),
+    );
     push(
         "",
         "--resume",

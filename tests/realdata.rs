@@ -6,10 +6,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use segscope::config::Config;
-use segscope::crossfit::Learner;
 use segscope::data::hash::Rng;
 use segscope::data::{self, Dataset, Partition, ReadOptions, Split, features::featurize};
 use segscope::engine::{TrainSettings, Trainer};
+use segscope::labels::crossfit::Learner;
 
 fn parse(text: &str) -> Dataset {
     data::parse_str(text, "test", &ReadOptions::default())
@@ -215,7 +215,7 @@ fn out_of_fold_residuals_find_the_recorded_corruptions_in_both_splits() {
     let ds = Arc::new(ds);
     let info = segscope::labels::LabelInfo::of(&ds, &cfg).expect("labels");
     for learner in [Learner::Mlp, Learner::Linear] {
-        let opts = segscope::crossfit::Options {
+        let opts = segscope::labels::crossfit::Options {
             folds: 5,
             max_steps: cfg.train.steps,
             patience: cfg.train.early_stop,
@@ -225,8 +225,8 @@ fn out_of_fold_residuals_find_the_recorded_corruptions_in_both_splits() {
             judges: Default::default(),
         };
         let mut folds = 0;
-        let cf =
-            segscope::crossfit::run(&ds, &f, &cfg, info, &opts, |_| folds += 1).expect("crossfit");
+        let cf = segscope::labels::crossfit::run(&ds, &f, &cfg, info, &opts, |_| folds += 1)
+            .expect("crossfit");
         assert_eq!(folds, 5);
         finds_the_corruptions(&ds, &cfg, &cf, learner);
     }
@@ -235,18 +235,18 @@ fn out_of_fold_residuals_find_the_recorded_corruptions_in_both_splits() {
 fn finds_the_corruptions(
     ds: &Dataset,
     cfg: &Config,
-    cf: &segscope::crossfit::Crossfit,
+    cf: &segscope::labels::crossfit::Crossfit,
     learner: Learner,
 ) {
     assert_eq!(cf.rows.len(), ds.labelled());
     let part = Partition::new(ds, cfg.dev_fraction);
-    let mut by_resid: Vec<&segscope::crossfit::Row> = cf.rows.iter().collect();
+    let mut by_resid: Vec<&segscope::labels::crossfit::Row> = cf.rows.iter().collect();
     by_resid.sort_by(|a, b| b.oof_residual.abs().total_cmp(&a.oof_residual.abs()));
     let top: std::collections::HashSet<&str> = by_resid[..by_resid.len() / 20]
         .iter()
         .map(|r| r.id.as_str())
         .collect();
-    let noisy: Vec<&segscope::crossfit::Row> = cf
+    let noisy: Vec<&segscope::labels::crossfit::Row> = cf
         .rows
         .iter()
         .filter(|r| r.labels.contains("noise="))

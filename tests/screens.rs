@@ -296,7 +296,7 @@ fn help_shows_every_key_on_the_smallest_terminal() {
 
 #[test]
 fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_the_text() {
-    use segscope::crossfit::OofSegment;
+    use segscope::labels::crossfit::OofSegment;
     let mut app = common::app_after(12);
     let n = app.ds.segments.len();
     app.set_oof(

@@ -97,6 +97,7 @@ fn next_reports(h: &source::SourceHandle, n: usize) -> (Vec<u64>, Vec<String>) {
             Ok(Event::Data(..)) => panic!("the trainer's segments never change"),
             Ok(Event::Replay(..)) => panic!("a trainer replays nothing"),
             Ok(Event::Edited(ds)) => msgs.push(format!("(edited: {})", ds.target(0))),
+            Ok(Event::Ended(why)) => msgs.push(format!("(ended: {why})")),
             Err(e) => panic!("no report after {steps:?}: {e}"),
         }
     }

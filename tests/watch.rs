@@ -251,6 +251,31 @@ fn without_a_control_file_the_keys_say_so() {
     );
 }
 
+/// A dashboard app on a stream's data, as `segscope watch` builds it.
+fn stream_app(
+    ds: std::sync::Arc<segscope::data::Dataset>,
+    part: std::sync::Arc<segscope::data::Partition>,
+    data: &str,
+    objective: &str,
+) -> segscope::app::App {
+    segscope::app::App::new(
+        ds,
+        part,
+        segscope::config::UiConfig::default(),
+        segscope::app::RunInfo {
+            backend: "stream".into(),
+            loss: objective.into(),
+            optimizer: "t".into(),
+            lr: 0.0,
+            batch_size: 0,
+            data: data.into(),
+            save_dir: "ck".into(),
+            export_path: "out.csv".into(),
+        },
+        segscope::app::Keymap::default(),
+    )
+}
+
 /// Takes the source's events into `app` until `cond` holds (or 5 s pass).
 fn pump(
     h: &segscope::source::SourceHandle,
@@ -266,6 +291,7 @@ fn pump(
                 Event::Message(m) => app.on_io_done(m),
                 Event::Data(ds, part) => app.set_data(ds, part),
                 Event::Edited(ds) => app.set_edited(ds),
+                Event::Ended(why) => app.on_writer_ended(why),
             }
         }
         if cond(app) {
@@ -281,7 +307,7 @@ fn pump(
 
 #[test]
 fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() {
-    use segscope::app::{Action, App, Keymap};
+    use segscope::app::Action;
     use segscope::source::watch;
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("done.jsonl");
@@ -296,22 +322,7 @@ fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() 
     .expect("write");
     let mut w = watch::open(&p, watch::Open::default(), |_| {}).expect("open");
     let (ds, part) = watch::data_of(&mut w).expect("segments");
-    let mut app = App::new(
-        ds,
-        part,
-        segscope::config::UiConfig::default(),
-        segscope::app::RunInfo {
-            backend: "stream".into(),
-            loss: String::new(),
-            optimizer: "t".into(),
-            lr: 0.0,
-            batch_size: 0,
-            data: "done.jsonl".into(),
-            save_dir: "ck".into(),
-            export_path: "out.csv".into(),
-        },
-        Keymap::default(),
-    );
+    let mut app = stream_app(ds, part, "done.jsonl", "");
     let h = watch::spawn(w).expect("spawn");
     app.caps = h.capabilities;
     pump(&h, &mut app, |a| a.history.len() == 30);
@@ -413,4 +424,45 @@ fn headers_of_another_version_are_refused_and_a_cut_last_line_is_reported() {
     assert_eq!(summary["bad_lines"], 1, "{summary}");
     assert_eq!(summary["warnings"], 1, "{summary}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("the last line is cut"));
+}
+
+#[test]
+fn an_ended_stream_says_so_and_names_the_trainers_own_loss() {
+    use segscope::source::watch;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("bce.jsonl");
+    let steps: String = (1..=3).map(step).collect();
+    std::fs::write(
+        &p,
+        format!(
+            "{}\n{SEGS}{steps}{}\n",
+            r#"{"format": "segscope.stream", "version": 1, "objective": "bce"}"#,
+            r#"{"end": "finished"}"#
+        ),
+    )
+    .expect("write");
+    let mut w = watch::open(&p, watch::Open::default(), |_| {}).expect("open");
+    let (ds, part) = watch::data_of(&mut w).expect("segments");
+    let mut app = stream_app(ds, part, "bce.jsonl", "bce");
+    app.run = segscope::app::RunState::Running;
+    let h = watch::spawn(w).expect("spawn");
+    app.caps = h.capabilities;
+    pump(&h, &mut app, |a| {
+        a.history.len() == 3 && a.writer_ended.is_some()
+    });
+    assert_eq!(app.writer_ended.as_deref(), Some("finished"));
+    let screen = {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48))
+            .expect("test terminal");
+        t.draw(|f| f.render_widget(&app, f.area())).expect("draw");
+        t.backend().to_string()
+    };
+    let header: String = screen.lines().take(2).collect::<Vec<_>>().join("\n");
+    assert!(header.contains("ended"), "{header}");
+    assert!(!header.contains("following"), "{header}");
+    // The recomputed MSE is called that; the trainer's own loss is its objective's.
+    assert!(header.contains("train mse"), "{header}");
+    assert!(!header.contains("train loss"), "{header}");
+    assert!(header.contains("trainer's bce 0.5"), "{header}");
+    let _ = h.control.send(segscope::app::Control::Quit);
 }

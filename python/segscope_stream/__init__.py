@@ -200,16 +200,19 @@ class StreamWriter:
         if self.paused and self._credit > 0:
             self._credit -= 1
 
-    def close(self):
+    def close(self, reason="finished"):
+        """Ends the stream with an end record (a watcher then stops saying it follows)."""
         if self._out is not None:
+            self._write({"end": reason})
+            self._out.flush()
             self._out.close()
             self._out = None
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        self.close("finished" if exc_type is None else "failed: " + exc_type.__name__)
         return False
 
 

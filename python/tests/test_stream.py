@@ -52,8 +52,9 @@ class WriterTest(unittest.TestCase):
         self.assertEqual(recs[4]["loss"], {"train": 0.5})
         self.assertEqual(recs[4]["batch"], ["d1:0"])
         self.assertEqual(recs[5]["ids"], ["d2:0"])
-        # Only step records have a top-level step.
-        self.assertEqual([("step" in r) for r in recs], [False] * 4 + [True] * 2)
+        # Only step records have a top-level step; closing ends the stream with an end record.
+        self.assertEqual([("step" in r) for r in recs], [False] * 4 + [True] * 2 + [False])
+        self.assertEqual(recs[6], {"end": "finished"})
 
     def test_the_header_says_what_the_predictions_are(self):
         with StreamWriter(self.path, SEGMENTS, objective="bce", probabilities=True) as w:

@@ -51,6 +51,8 @@ pub struct Point {
     pub mean_residual: f32,
     pub abs_residual: f32,
     pub variability: f32,
+    /// The target (mean prediction plus mean residual), for the gap between two classes.
+    pub target: f32,
     pub region: Option<Region>,
 }
 
@@ -59,6 +61,7 @@ impl Point {
         mean_residual: f32::NAN,
         abs_residual: f32::NAN,
         variability: f32::NAN,
+        target: f32::NAN,
         region: None,
     };
 }
@@ -111,12 +114,33 @@ impl DataMap {
                 mean_residual: (sr / w) as f32,
                 abs_residual: (sa / w) as f32,
                 variability: (spp / w - mean_p * mean_p).max(0.0).sqrt() as f32,
+                target: (mean_p + sr / w) as f32,
                 region: None,
             };
         }
         // Each split against its own medians (dev residuals are out of sample, and larger), and
         // each class against its own.
         let n_classes = classes.iter().max().map_or(1, |&m| usize::from(m) + 1);
+        // Two classes: a mean residual beyond half the gap between them puts the step in the
+        // other class, which is hard to learn however typical that is of its class (on
+        // first-error data the model misses most wrong steps alike, and per-class medians alone
+        // called a wrong step at residual 0.98 "easy").
+        let half_gap = if n_classes == 2 {
+            let (lo, hi) = points
+                .iter()
+                .map(|p| p.target)
+                .filter(|t| t.is_finite())
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), t| {
+                    (lo.min(t), hi.max(t))
+                });
+            if hi > lo {
+                (hi - lo) / 2.0
+            } else {
+                f32::INFINITY
+            }
+        } else {
+            f32::INFINITY
+        };
         let class_of = |i: usize| classes.get(i).map_or(0, |&c| usize::from(c));
         let mut hard_at = [vec![f32::NAN; n_classes], vec![f32::NAN; n_classes]];
         let mut ambiguous_at = hard_at.clone();
@@ -141,7 +165,7 @@ impl DataMap {
                     *v.select_nth_unstable_by(mid, f32::total_cmp).1
                 };
                 let (h, a) = (
-                    (K as f32) * median_of(|p| p.abs_residual),
+                    ((K as f32) * median_of(|p| p.abs_residual)).min(half_gap),
                     (K as f32) * median_of(|p| p.variability),
                 );
                 hard_at[k][c] = h;
@@ -239,8 +263,9 @@ mod tests {
     #[test]
     fn with_binary_labels_each_class_is_measured_against_itself() {
         // 25 steps labelled 1 fit well (residual 0.1) but one (residual 0.8); 15 labelled 0 sit
-        // at residual -0.6, one at -0.95. Together, every label-0 step is "hard"; per class,
-        // only the label-1 step that misses by far.
+        // at residual -0.5, one at -0.95. Together, every label-0 step is "hard"; per class,
+        // the label-1 step that misses by far, and the label-0 step the model puts in the other
+        // class (beyond half the gap), although its class misses alike.
         let text: String = (0..40)
             .map(|i| {
                 let y = if i < 25 { 1.0 } else { 0.0 };
@@ -258,7 +283,7 @@ mod tests {
                 0 => eval(0.2, 1.0),
                 1..=24 => eval(0.9, 1.0),
                 25 => eval(0.95, 0.0),
-                _ => eval(0.6, 0.0),
+                _ => eval(0.5, 0.0),
             })
             .collect();
         let window = [(1u64, preds.as_slice()), (2, preds.as_slice())];
@@ -273,7 +298,7 @@ mod tests {
         assert_eq!(hard(&pooled), want, "pooled: the minority class is hard");
         let classes = crate::labels::classes(&ds);
         let per_class = DataMap::of(window, &part, &classes).expect("map");
-        assert_eq!(hard(&per_class), vec![0]);
+        assert_eq!(hard(&per_class), vec![0, 25]);
         assert_eq!(per_class.hard_at[0].len(), 2, "a threshold per class");
     }
 

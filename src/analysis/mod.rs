@@ -259,6 +259,7 @@ mod tests {
             step: 1,
             batch: Arc::new(vec![0, 2]),
             batch_loss: 0.0,
+            trainer_loss: None,
             eval_step: 1,
             segments: Arc::new(segments),
             pred_steps: Arc::default(),

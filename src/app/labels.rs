@@ -11,7 +11,7 @@ const LABEL_METRICS_EVERY: u64 = 20;
 
 impl App {
     /// Cross-fitted predictions, residuals and label scores to show beside the live ones.
-    pub fn set_oof(&mut self, oof: Vec<crate::crossfit::OofSegment>) {
+    pub fn set_oof(&mut self, oof: Vec<crate::labels::crossfit::OofSegment>) {
         self.oof = Some(oof);
         self.view.dirty = true;
     }

@@ -89,7 +89,7 @@ impl App {
         if let Some(&(i, _, _)) = self.diff_moved(self.diff_cursor + 1).get(self.diff_cursor) {
             self.overlay = Overlay::Detail(i);
             self.detail_scroll = 0;
-            self.detail_from_diff = true;
+            self.detail_back = Overlay::Diff;
         }
     }
 }
@@ -121,6 +121,6 @@ mod tests {
         app.move_diff_cursor(1);
         app.open_from_diff();
         assert_eq!(app.overlay, Overlay::Detail(1));
-        assert!(app.detail_from_diff);
+        assert_eq!(app.detail_back, Overlay::Diff);
     }
 }

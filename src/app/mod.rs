@@ -4,7 +4,9 @@
 //! exports) are queued in `outbox` for the event loop to carry out, so every key can be tested as
 //! key -> action -> state, and the screen can be drawn from any state.
 
+mod audit;
 mod datamap;
+mod document;
 pub mod keymap;
 mod labels;
 mod marks;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
+pub use audit::{AuditDone, AuditEvent, AuditState};
 pub use keymap::{Action, Keymap};
 use reports::PRED_HISTORY_BYTES;
 pub use reports::{HISTORY_CAP, HistPoint};
@@ -44,6 +47,9 @@ pub enum Effect {
     /// A command for the source of step reports.
     Source(Control),
     Export(PathBuf),
+    /// Cross-fit and audit the data shown (`app.ds`) in the background; the loop answers with
+    /// [`AuditEvent`]s.
+    Audit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +62,8 @@ pub enum Overlay {
     Diff,
     /// The what-if edits in force.
     Edits,
+    /// The whole document of a step (global index: the selected step).
+    Document(usize),
 }
 
 /// Facts about the run shown in the header.
@@ -114,7 +122,7 @@ pub struct App {
     pub best: Option<(u64, f64)>,
     /// Cross-fitted (out-of-fold) prediction and residual per segment, when loaded
     /// (`--crossfit FILE`); NaN for segments the file does not have.
-    pub oof: Option<Vec<crate::crossfit::OofSegment>>,
+    pub oof: Option<Vec<crate::labels::crossfit::OofSegment>>,
     /// The kind of the labels, and what an audit expects of the flags: for the header.
     pub labels_note: String,
     /// The labels' kind (set by the caller from the data and config), and the metrics that
@@ -137,10 +145,16 @@ pub struct App {
     /// Lines the detail view's text, and the help, are scrolled by.
     pub detail_scroll: u16,
     pub help_scroll: u16,
-    /// The diff view's selected row, and whether the open detail view came from it (Esc goes
-    /// back there).
+    /// The diff view's selected row, and where Esc from the open detail view goes back to (the
+    /// diff view or a document; `Overlay::None` for the table).
     pub diff_cursor: usize,
-    pub detail_from_diff: bool,
+    pub detail_back: Overlay,
+    /// A stream's writer is done: the reason (its end record's, or "standard input closed").
+    pub writer_ended: Option<String>,
+    /// The background audit (`A`, `--audit`): not asked, running, or done.
+    pub audit: AuditState,
+    /// What the audit needs beyond the data (config, judges); without it `A` says it cannot.
+    audit_setup: Option<Arc<crate::labels::pipeline::Setup>>,
     /// Marked steps and every segment's prediction then (for the diff view), newest last.
     pub marks: Vec<(u64, Arc<Vec<SegmentEval>>)>,
     /// The last fork: the run went back from the first step to the second (a rewind, or the
@@ -231,7 +245,10 @@ impl App {
             detail_scroll: 0,
             help_scroll: 0,
             diff_cursor: 0,
-            detail_from_diff: false,
+            detail_back: Overlay::None,
+            audit: AuditState::Idle,
+            writer_ended: None,
+            audit_setup: None,
             marks: Vec::new(),
             forked: None,
             replay: None,
@@ -270,6 +287,19 @@ impl App {
 
     /// Applies an action.
     pub fn update(&mut self, action: Action) {
+        // An open document owns its keys (moving between its steps, its edits, Esc).
+        if let Overlay::Document(step) = self.overlay
+            && self.prompt.is_none()
+            && self.document_action(step, action)
+        {
+            return;
+        }
+        if matches!(self.overlay, Overlay::Detail(_))
+            && let Overlay::Document(step) = self.detail_back
+            && self.detail_in_document(step, action)
+        {
+            return;
+        }
         // A status message stays until something replaces it: moving around must not hide
         // "converged" or "saved". Asking for training clears it.
         match action {
@@ -381,9 +411,17 @@ impl App {
             }
             Action::NextOutlier => self.jump_outlier(true),
             Action::PrevOutlier => self.jump_outlier(false),
-            Action::Detail if self.overlay == Overlay::Diff => self.open_from_diff(),
+            Action::Detail | Action::Document if self.overlay == Overlay::Diff => {
+                self.open_from_diff()
+            }
+            Action::Document => self.open_document(),
+            Action::Audit => self.start_audit(),
+            Action::FirstErrorHere => match self.selected() {
+                Some(i) => self.first_error_here(i),
+                None => self.status = Some("no step selected".into()),
+            },
             Action::Detail => {
-                self.detail_from_diff = false;
+                self.detail_back = Overlay::None;
                 if let Some(i) = self.selected() {
                     self.overlay = Overlay::Detail(i);
                     self.detail_scroll = 0;
@@ -470,9 +508,10 @@ impl App {
                     self.view.typing = false;
                     self.view.filter.clear();
                     self.refresh_rows();
-                } else if matches!(self.overlay, Overlay::Detail(_)) && self.detail_from_diff {
-                    self.detail_from_diff = false;
-                    self.overlay = Overlay::Diff;
+                } else if matches!(self.overlay, Overlay::Detail(_))
+                    && self.detail_back != Overlay::None
+                {
+                    self.overlay = std::mem::replace(&mut self.detail_back, Overlay::None);
                 } else if self.overlay != Overlay::None {
                     self.overlay = Overlay::None;
                 } else if !self.view.filter.is_empty()

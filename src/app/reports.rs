@@ -178,6 +178,7 @@ impl App {
         self.report = None;
         self.pred_history.clear();
         self.oof = None;
+        self.writer_ended = None;
         self.overlay = Overlay::None;
         // Everything kept per segment of the old data goes with it.
         self.dm_window = Default::default();
@@ -193,6 +194,15 @@ impl App {
     }
 
     /// The same segments with edited targets (what-if edits are in force).
+    /// A stream's writer is done: the header stops saying it follows, and says why.
+    pub fn on_writer_ended(&mut self, why: String) {
+        self.rate = 0.0;
+        self.status = Some(format!(
+            "the writer has ended ({why}): every recorded step is here"
+        ));
+        self.writer_ended = Some(why);
+    }
+
     pub fn set_edited(&mut self, ds: Arc<Dataset>) {
         if ds.segments.len() == self.ds.segments.len() {
             self.ds = ds;

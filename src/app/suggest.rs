@@ -72,17 +72,31 @@ impl App {
             return;
         };
         let Some(o) = self.oof.as_ref().map(|o| o[i]) else {
-            self.status =
-                Some("no suggestion: load a cross-fit report (--crossfit FILE) first".into());
+            self.status = Some(
+                "no suggestion yet: A audits the data (or load a report: --crossfit FILE)".into(),
+            );
             return;
         };
-        let (Some(s), Some(info)) = (o.suggested_first_error, self.labels) else {
+        let Some(s) = o.suggested_first_error else {
             self.status = Some("no suggested first error for this document".into());
             return;
         };
-        let suggested = usize::try_from(s).ok();
+        self.move_first_error(i, usize::try_from(s).ok());
+    }
+
+    /// Puts the first error of segment `i`'s document at step `to` (its index in the document;
+    /// None for "no error") as what-if edits, or says why not.
+    pub(super) fn move_first_error(&mut self, i: usize, to: Option<usize>) {
+        if !self.caps.edit {
+            self.status = Some(self.no_edits_why());
+            return;
+        }
+        let Some(info) = self.labels else {
+            self.status = Some("the labels' kind is not known".into());
+            return;
+        };
         let doc = self.ds.segments[i].doc;
-        match first_error_edits(&self.ds, &self.part, info.kind, doc, suggested) {
+        match first_error_edits(&self.ds, &self.part, info.kind, doc, to) {
             Ok(list) => {
                 let step = self.report.as_ref().map_or(0, |r| r.step);
                 let n = list.len();
@@ -93,14 +107,18 @@ impl App {
                         step,
                     });
                 }
-                self.view.keep = Some(i);
+                // The table stays on its row; a document view stays on its step.
+                if self.overlay == Overlay::None {
+                    self.view.keep = Some(i);
+                }
                 self.status = Some(format!(
-                    "{}: first error moved to step {} ({n} edits; u undoes the last, E lists them)",
-                    self.ds.docs[doc].id, s
+                    "{}: first error moved to {} ({n} edits; u undoes the last, E lists them)",
+                    self.ds.docs[doc].id,
+                    to.map_or("no step".into(), |k| format!("step {k}"))
                 ));
                 self.engine(Control::SetEdits(self.edits.clone()));
             }
-            Err(why) => self.status = Some(format!("suggestion not applied: {why}")),
+            Err(why) => self.status = Some(format!("first error not moved: {why}")),
         }
     }
 }

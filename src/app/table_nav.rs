@@ -136,16 +136,23 @@ impl App {
     }
 
     /// The segment under the cursor.
+    /// The selected segment: the table's row, or the step an open document view is on (the
+    /// edit keys act on it there).
     pub fn selected(&self) -> Option<usize> {
+        if let Overlay::Document(step) = self.overlay {
+            return Some(step);
+        }
         self.view.rows.get(self.view.cursor).copied()
     }
 
     /// Sorts by label issue, most likely wrong first: the flags' column in one key.
     pub(super) fn sort_by_issue(&mut self) {
         if !self.has_label_scores() {
-            self.status = Some(
-                "no label scores: open a cross-fit report (--crossfit FILE, from `segscope crossfit` or `segscope audit`)".into(),
-            );
+            self.status = Some(match self.audit {
+                AuditState::Running(_) => "no label scores yet: the audit is running".into(),
+                _ => "no label scores: A audits the data here (or open a report: --crossfit FILE)"
+                    .into(),
+            });
             return;
         }
         self.view.sort = SortKey::Issue;

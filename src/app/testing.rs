@@ -51,6 +51,7 @@ pub(crate) fn test_report(app: &App, step: u64, preds: &[f32]) -> StepReport {
         step,
         batch: Arc::new(Vec::new()),
         batch_loss: train.loss,
+        trainer_loss: None,
         eval_step: step,
         segments: Arc::new(segs),
         pred_steps: Arc::default(),

@@ -11,24 +11,7 @@ use super::{load_data, plan};
 /// What an audit beside a cross-fit report (`FILE.audit.json`) expects of its flags, for the
 /// header; empty without one.
 pub fn audit_note(report: &std::path::Path) -> String {
-    let mut p = report.to_path_buf().into_os_string();
-    p.push(".audit.json");
-    let Ok(text) = std::fs::read_to_string(&p) else {
-        return String::new();
-    };
-    let Ok(a) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return String::new();
-    };
-    match (
-        a["precision"].as_f64(),
-        a["recall"].as_f64(),
-        a["flagged"].as_u64(),
-    ) {
-        (Some(p), Some(r), Some(n)) if n > 0 => {
-            format!(" · flags P~{p:.2} R~{r:.2} (audit)")
-        }
-        _ => " · audit: nothing flagged".into(),
-    }
+    segscope::labels::audit::Saved::beside(report).map_or(String::new(), |a| a.note())
 }
 
 /// After a signal: stop here, before more work, and write nothing (see io_plan::atomic).
@@ -47,7 +30,7 @@ fn interrupted(out: &std::path::Path) -> Result<(), (u8, String)> {
 
 /// First-error data: how many documents' most likely first error is not where the labels put
 /// it.
-fn suggested_moves(cf: &segscope::crossfit::Crossfit) -> Option<String> {
+fn suggested_moves(cf: &segscope::labels::crossfit::Crossfit) -> Option<String> {
     let docs: Vec<_> = cf.suggestions.iter().flatten().collect();
     if docs.is_empty() {
         return None;
@@ -83,7 +66,7 @@ fn counts(args: &segscope::cli::CrossfitArgs) -> Result<(), (u8, String)> {
 
 /// The linear learner has its own fixed settings: segscope's training options do not reach it.
 fn mlp_only(cli: &Cli, args: &segscope::cli::CrossfitArgs) -> Result<(), (u8, String)> {
-    if args.learner == segscope::crossfit::Learner::Mlp {
+    if args.learner == segscope::labels::crossfit::Learner::Mlp {
         return Ok(());
     }
     for (set, flag) in [
@@ -133,15 +116,7 @@ fn judges(
     ds: &segscope::data::Dataset,
     info: &segscope::labels::LabelInfo,
 ) -> Result<Vec<segscope::labels::judge::Judge>, (u8, String)> {
-    if !args.judge.is_empty() && !matches!(info.kind, segscope::labels::LabelKind::Binary { .. }) {
-        return Err((
-            2,
-            format!(
-                "--judge needs binary labels (a judge gives the probability that a step is right); these are {}",
-                info.describe()
-            ),
-        ));
-    }
+    segscope::labels::pipeline::judges_fit(info, args.judge.len()).map_err(|e| (2, e))?;
     let judges = args
         .judge
         .iter()
@@ -240,7 +215,7 @@ pub fn crossfit(
     interrupted(&args.out)?;
     let features = segscope::data::features::featurize(&ds, &config.features);
     let ds = std::sync::Arc::new(ds);
-    let o = segscope::crossfit::Options {
+    let o = segscope::labels::crossfit::Options {
         folds,
         max_steps: args.steps.unwrap_or(config.train.steps),
         patience: if config.train.early_stop > 0 {
@@ -260,20 +235,32 @@ pub fn crossfit(
         info.describe()
     );
     let t0 = std::time::Instant::now();
-    let mut cf = segscope::crossfit::run(&ds, &features, &config, info, &o, |f| {
-        eprintln!(
-            "segscope: fold {}/{folds}: {} docs, {} labelled segments held out; {} steps, best {}; held-out MSE {:.4}; {:.1} s",
-            f.fold + 1,
-            f.docs,
-            f.segments,
-            f.steps,
-            f.best_step,
-            f.held_out_mse,
-            f.seconds
-        );
-    })
+    let done = segscope::labels::pipeline::run(
+        &ds,
+        &features,
+        &config,
+        info,
+        &o,
+        audit,
+        &|| segscope::signals::received().is_some(),
+        |p| {
+            if let segscope::labels::pipeline::Progress::Fold { report: f, .. } = p {
+                eprintln!(
+                    "segscope: fold {}/{folds}: {} docs, {} labelled segments held out; {} steps, best {}; held-out MSE {:.4}; {:.1} s",
+                    f.fold + 1,
+                    f.docs,
+                    f.segments,
+                    f.steps,
+                    f.best_step,
+                    f.held_out_mse,
+                    f.seconds
+                );
+            }
+        },
+    )
     .map_err(|e| (1, e.to_string()))?;
     interrupted(&args.out)?;
+    let cf = done.crossfit;
     if let Some(w) = &cf.weights {
         let failed = cf.verdicts.iter().filter(|v| v.failed > 0).count();
         let checked = cf.verdicts.iter().filter(|v| v.checked > 0).count();
@@ -286,17 +273,14 @@ pub fn crossfit(
         eprintln!("segscope: {moved}");
     }
     let mut audit_json = None;
-    if audit {
-        let real: Vec<f32> = cf.scores.iter().map(|s| s.score).collect();
-        let a = segscope::labels::audit::run(&ds, &features, &config, info, &o, &real)
-            .map_err(|e| (1, e.to_string()))?;
-        cf.set_threshold(a.threshold);
-        say_audit(&a);
-        audit_json = Some(serde_json::to_string_pretty(&a).map_err(|e| (1, e.to_string()))?);
+    if let Some(a) = &done.audit {
+        say_audit(a);
+        audit_json = Some(serde_json::to_string_pretty(a).map_err(|e| (1, e.to_string()))?);
     }
     // The report first: an audit beside no report (a full disk between the two) would describe
     // a report that is not there.
-    segscope::crossfit::write(&args.out, &cf.rows).map_err(|e| (e.exit_code(), e.to_string()))?;
+    segscope::labels::crossfit::write(&args.out, &cf.rows)
+        .map_err(|e| (e.exit_code(), e.to_string()))?;
     if audit_to_stderr && let Some(text) = &audit_json {
         eprintln!("segscope: audit figures: {}", text.replace('\n', " "));
     }

@@ -16,6 +16,7 @@ pub mod features;
 pub mod formats;
 pub mod generate;
 pub mod hash;
+pub mod label_kind;
 pub mod lines;
 pub mod model;
 pub mod partition;

@@ -79,6 +79,10 @@ pub struct StepReport {
     /// Loss on the batch, before the update.
     #[serde(deserialize_with = "nan_if_null")]
     pub batch_loss: f64,
+    /// Another trainer's own train and dev loss as its stream reported them (its objective's,
+    /// not the recomputed MSE of `train` and `dev`); None for segscope's own runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trainer_loss: Option<[Option<f64>; 2]>,
     /// The step whose model produced `train`, `dev` and the predictions `pred_steps` does not
     /// date otherwise (differs from `step` when predictions are refreshed every k steps).
     pub eval_step: u64,
@@ -131,6 +135,7 @@ impl StepReport {
             step: 0,
             batch: Arc::default(),
             batch_loss: f64::NAN,
+            trainer_loss: None,
             eval_step: 0,
             segments: Arc::new(vec![SegmentEval::UNKNOWN; n]),
             pred_steps: Arc::default(),

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{LabelInfo, LabelKind, average_precision, wilson};
 use crate::config::Config;
-use crate::crossfit::{self, Options};
 use crate::data::hash::Rng;
 use crate::data::{Dataset, Features};
 use crate::engine::EngineError;
+use crate::labels::crossfit::{self, Options};
 
 /// What the canaries say about the detection, and the threshold they set.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +47,43 @@ pub struct Audit {
     pub precision_interval: (f64, f64),
     pub recall: f64,
     pub recall_interval: (f64, f64),
+}
+
+impl Audit {
+    /// What the flags' expectation is, for the dashboard's header.
+    pub fn note(&self) -> String {
+        header_note(self.flagged, self.precision, self.recall)
+    }
+}
+
+/// An audit's figures as `OUT.audit.json` keeps them, read back for the dashboard's header.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Saved {
+    pub flagged: usize,
+    pub precision: f64,
+    pub recall: f64,
+}
+
+impl Saved {
+    /// The audit beside cross-fit report `report` (`REPORT.audit.json`), if there is a readable one.
+    pub fn beside(report: &std::path::Path) -> Option<Saved> {
+        let mut p = report.to_path_buf().into_os_string();
+        p.push(".audit.json");
+        let text = std::fs::read_to_string(&p).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn note(&self) -> String {
+        header_note(self.flagged, self.precision, self.recall)
+    }
+}
+
+fn header_note(flagged: usize, precision: f64, recall: f64) -> String {
+    if flagged > 0 && precision.is_finite() && recall.is_finite() {
+        format!(" · flags P~{precision:.2} R~{recall:.2} (audit)")
+    } else {
+        " · audit: nothing flagged".into()
+    }
 }
 
 /// The kinds of noise a canary can be.
@@ -215,13 +252,17 @@ pub fn run(
     info: LabelInfo,
     opts: &Options,
     real: &[f32],
+    mut progress: impl FnMut(usize, usize),
 ) -> Result<Audit, EngineError> {
     let real: Vec<f32> = real.iter().copied().filter(|s| s.is_finite()).collect();
     let mut best: Option<Audit> = None;
-    for &kind in Canary::for_labels(&info) {
+    let kinds = Canary::for_labels(&info);
+    let total = kinds.len() * config.audit.repeats;
+    for (k, &kind) in kinds.iter().enumerate() {
         let mut copies = Vec::new();
         let mut documents = 0;
         for r in 0..config.audit.repeats {
+            progress(k * config.audit.repeats + r, total);
             let seed = opts
                 .seed
                 .wrapping_add(1 + r as u64)

@@ -92,6 +92,8 @@ pub enum Event {
     Data(Arc<Dataset>, Arc<Partition>),
     /// The same segments with edited targets (what-if edits).
     Edited(Arc<Dataset>),
+    /// A stream's writer is done (its end record, or standard input closed): the reason.
+    Ended(String),
 }
 
 /// Something that yields step reports.

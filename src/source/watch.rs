@@ -351,6 +351,7 @@ fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {
         return;
     }
     let mut segments = w.state.segments();
+    let mut told_end = false;
     loop {
         match cmds.recv_timeout(POLL) {
             Ok(Control::Quit) | Err(RecvTimeoutError::Disconnected) => return,
@@ -385,6 +386,22 @@ fn follow(mut w: Watch, cmds: Receiver<Control>, out: Sender<Event>) {
             if let Some((ds, part)) = w.state.dataset()
                 && out.send(Event::Data(ds, part)).is_err()
             {
+                return;
+            }
+        }
+        // A replaced stream (a new run) has not ended.
+        if told_end && w.state.ended.is_none() && !w.input.ended() {
+            told_end = false;
+        }
+        if !told_end
+            && let Some(why) = w
+                .state
+                .ended
+                .clone()
+                .or_else(|| w.input.ended().then(|| "standard input closed".to_string()))
+        {
+            told_end = true;
+            if out.send(Event::Ended(why)).is_err() {
                 return;
             }
         }

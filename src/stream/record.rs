@@ -114,6 +114,9 @@ pub enum Line {
     OtherVersion(String),
     Segment(Box<SegmentRecord>),
     Step(Box<StepRecord>),
+    /// `{"end": "finished"}`: the writer is done (the reason is its own words); a watcher stops
+    /// saying it follows.
+    End(String),
 }
 
 impl Line {
@@ -130,6 +133,12 @@ impl Line {
         let Value::Object(o) = &v else {
             return Err("must be a JSON object".into());
         };
+        if let Some(end) = o.get("end") {
+            return Ok(Line::End(match end {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }));
+        }
         let kind = if o.contains_key("step") {
             "step"
         } else if o.contains_key("format") {
@@ -138,7 +147,7 @@ impl Line {
             "segment"
         } else {
             return Err(
-                "neither a header (`format`), a segment (`id`) nor a step (`step`) record".into(),
+                "neither a header (`format`), a segment (`id`), a step (`step`) nor an end (`end`) record".into(),
             );
         };
         let bad = |e: serde_json::Error| format!("a {kind} record: {e}");

@@ -30,6 +30,8 @@ pub struct StreamState {
     pub bad_lines: usize,
     /// Reports dropped from the front to keep memory bounded.
     pub dropped: usize,
+    /// The writer's end record (`{"end": "finished"}`), once read: its reason.
+    pub ended: Option<String>,
     lines: usize,
 }
 
@@ -69,6 +71,7 @@ impl StreamState {
             warnings: Vec::new(),
             bad_lines: 0,
             dropped: 0,
+            ended: None,
             lines: 0,
         }
     }
@@ -133,6 +136,10 @@ impl StreamState {
                 found,
             }),
             Ok(Line::Step(s)) => Ok(self.step(line, *s)),
+            Ok(Line::End(reason)) => {
+                self.ended = Some(reason);
+                Ok(false)
+            }
             Err(e) => {
                 self.bad_lines += 1;
                 self.warn(line, format!("skipped: {e}"));
@@ -325,6 +332,8 @@ pub fn report(
         step: s.step,
         batch: Arc::new(batch),
         batch_loss: losses.batch.or(losses.train).unwrap_or(train.loss),
+        trainer_loss: (losses.train.is_some() || losses.dev.is_some())
+            .then_some([losses.train, losses.dev]),
         eval_step: s.step,
         segments: Arc::new(segments),
         pred_steps: Arc::default(),

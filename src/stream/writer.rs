@@ -139,12 +139,24 @@ impl Writer {
         };
         let mut line = serde_json::to_vec(&rec)?;
         line.push(b'\n');
+        self.record(&line)
+    }
+
+    /// Writes the end record: the run is over, in the writer's own words (`finished`).
+    pub fn end(&mut self, reason: &str) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(&serde_json::json!({ "end": reason }))?;
+        line.push(b'\n');
+        self.record(&line)
+    }
+
+    /// Writes one whole record line and flushes it.
+    fn record(&mut self, line: &[u8]) -> std::io::Result<()> {
         let Some(out) = self.out.as_mut() else {
             return Err(std::io::Error::other(
                 "the stream ended after a failed write",
             ));
         };
-        match out.write_all(&line).and_then(|_| out.flush()) {
+        match out.write_all(line).and_then(|_| out.flush()) {
             Ok(()) => {
                 self.whole += line.len() as u64;
                 Ok(())

@@ -42,6 +42,8 @@ struct Loop {
     refresh_cost: Duration,
     last_size: Size,
     source_lost: bool,
+    /// The background audit's messages, while one runs.
+    audit: Option<std::sync::mpsc::Receiver<crate::app::AuditEvent>>,
 }
 
 /// Runs until the user quits, a signal arrives or the terminal hangs up.
@@ -59,6 +61,7 @@ pub fn run(
         refresh_cost: Duration::ZERO,
         last_size: terminal.size()?,
         source_lost: false,
+        audit: None,
     };
     loop {
         l.take_events(app, source);
@@ -70,7 +73,9 @@ pub fn run(
             return Ok(Ended::HungUp);
         }
         l.notice_resize(terminal)?;
-        carry_out_effects(app, source);
+        if let Some(rx) = carry_out_effects(app, source) {
+            l.audit = Some(rx);
+        }
         l.notice_source_lost(app, source, watch.source_panic);
         if app.should_quit || crate::signals::received().is_some() {
             return Ok(Ended::Quit);
@@ -88,9 +93,29 @@ impl Loop {
                 Ok(source::Event::Message(m)) => app.on_io_done(m),
                 Ok(source::Event::Data(ds, part)) => app.set_data(ds, part),
                 Ok(source::Event::Edited(ds)) => app.set_edited(ds),
+                Ok(source::Event::Ended(why)) => app.on_writer_ended(why),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
             self.need_draw = true;
+        }
+        while let Some(rx) = &self.audit {
+            match rx.try_recv() {
+                Ok(e) => {
+                    let done = matches!(e, crate::app::AuditEvent::Done(_));
+                    app.on_audit(e);
+                    self.need_draw = true;
+                    if done {
+                        self.audit = None;
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    app.on_audit(crate::app::AuditEvent::Done(Err(
+                        "its thread ended without a result".into(),
+                    )));
+                    self.audit = None;
+                }
+            }
         }
     }
 
@@ -195,10 +220,16 @@ impl Loop {
     }
 }
 
-/// Sends the app's commands to the source, and runs exports off the UI thread.
-fn carry_out_effects(app: &mut App, source: &SourceHandle) {
-    for eff in app.outbox.drain(..) {
+/// Sends the app's commands to the source, and runs exports and the audit off the UI thread;
+/// the audit's messages come back on the receiver returned.
+fn carry_out_effects(
+    app: &mut App,
+    source: &SourceHandle,
+) -> Option<std::sync::mpsc::Receiver<crate::app::AuditEvent>> {
+    let mut audit = None;
+    for eff in std::mem::take(&mut app.outbox) {
         match eff {
+            Effect::Audit => audit = super::audit::spawn(app),
             Effect::Source(cmd) => {
                 // A closed channel means the source ended; the loop notices that separately.
                 let _ = source.control.send(cmd);
@@ -256,6 +287,7 @@ fn carry_out_effects(app: &mut App, source: &SourceHandle) {
             }
         }
     }
+    audit
 }
 
 /// Writes the edited dataset in the format it came in (segscope's where that format cannot be

@@ -8,6 +8,7 @@
 //! (ratatui's hook), and SIGINT/SIGTERM (a flag the loop checks; Ctrl-C typed in raw mode arrives
 //! as a key).
 
+pub mod audit;
 pub mod event_loop;
 pub mod terminal;
 
@@ -39,13 +40,18 @@ pub fn make_app(session: &Session, outputs: &Outputs) -> App {
         save_dir: outputs.save_dir.clone(),
         export_path: outputs.export_path.clone(),
     };
-    App::new(
+    let mut app = App::new(
         session.dataset.clone(),
         session.partition.clone(),
         c.ui.clone(),
         info,
         session.keymap.clone(),
-    )
+    );
+    app.set_audit_setup(crate::labels::pipeline::Setup {
+        config: c.clone(),
+        judges: std::sync::Arc::new(Vec::new()),
+    });
+    app
 }
 
 #[derive(Debug, thiserror::Error)]

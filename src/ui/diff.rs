@@ -75,7 +75,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 " {}/{} move · {} opens the segment · {} or {} closes · {} rewinds to the mark ",
                 app.keymap.key_label(Action::Up),
                 app.keymap.key_label(Action::Down),
-                app.keymap.key_label(Action::Detail),
+                app.keymap.key_label(Action::Document),
                 app.keymap.key_label(Action::Diff),
                 app.keymap.key_label(Action::Back),
                 app.keymap.key_label(Action::Rewind)

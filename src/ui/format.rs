@@ -21,15 +21,26 @@ pub fn score(x: f32) -> String {
     format!("{x:+.3}")
 }
 
-/// A share as a percentage.
+/// A share as a percentage, with two significant digits below 10% (never `0.0%` for a share
+/// that is not nothing: a thousand rows' shares are each below a tenth of a percent), at most 6
+/// characters.
 pub fn pct(x: f32) -> String {
     if !x.is_finite() {
         return "—".into();
     }
-    if x >= 0.0995 {
-        format!("{:.0}%", x * 100.0)
+    let p = x * 100.0;
+    if p >= 9.95 {
+        format!("{p:.0}%")
+    } else if p >= 0.995 {
+        format!("{p:.1}%")
+    } else if p >= 0.0995 {
+        format!("{p:.2}%")
+    } else if p >= 0.00995 {
+        format!("{p:.3}%")
+    } else if p > 0.0 {
+        "<0.01%".into()
     } else {
-        format!("{:.1}%", x * 100.0)
+        "0%".into()
     }
 }
 
@@ -148,6 +159,10 @@ mod tests {
         assert_eq!(score(0.3), "+0.300");
         assert_eq!(pct(16.0 / 18.0), "89%");
         assert_eq!(pct(0.0123), "1.2%");
+        assert_eq!(pct(0.000_81), "0.081%");
+        assert_eq!(pct(0.0012), "0.12%");
+        assert_eq!(pct(0.000_01), "<0.01%");
+        assert_eq!(pct(0.0), "0%");
         assert_eq!(bar(1.0, 3), "███");
         assert_eq!(bar(0.5, 3), "█▌");
         assert_eq!(bar(0.0, 3), "");

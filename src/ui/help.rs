@@ -16,9 +16,15 @@ const KEY_W: usize = 14;
 /// The help's lines for a popup `width` wide inside its borders: each description wrapped at
 /// words, its continuation lines under the description, not under the keys.
 pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    entries(app, width).concat()
+}
+
+/// Each key's lines (see [`lines`]).
+fn entries(app: &App, width: usize) -> Vec<Vec<Line<'static>>> {
     let text_w = width.saturating_sub(KEY_W + 1).max(10);
-    let mut out = Vec::new();
+    let mut all = Vec::new();
     for (keys, text) in app.keymap.help() {
+        let mut out = Vec::new();
         let mut rows: Vec<String> = vec![String::new()];
         for w in text.split(' ') {
             let last = rows.last_mut().map_or(0, |r| r.chars().count());
@@ -38,15 +44,49 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
                 Span::styled(r, theme::LABEL),
             ]));
         }
+        all.push(out);
     }
-    out
+    all
+}
+
+/// Wide screens whose height the list outgrows get it in two columns, split between keys, each
+/// row the left column's line padded to `half` and then the right one's.
+fn two_columns(app: &App, half: usize) -> Vec<Line<'static>> {
+    let entries = entries(app, half);
+    let total: usize = entries.iter().map(Vec::len).sum();
+    let (mut left, mut right, mut n) = (Vec::new(), Vec::new(), 0);
+    for e in entries {
+        n += e.len();
+        if n <= total.div_ceil(2) {
+            left.extend(e);
+        } else {
+            right.extend(e);
+        }
+    }
+    (0..left.len().max(right.len()))
+        .map(|k| {
+            let mut spans = left
+                .get(k)
+                .map_or_else(Vec::new, |l: &Line| l.spans.clone());
+            let w: usize = spans.iter().map(Span::width).sum();
+            spans.push(Span::raw(" ".repeat(half.saturating_sub(w))));
+            if let Some(r) = right.get(k) {
+                spans.extend(r.spans.clone());
+            }
+            Line::from(spans)
+        })
+        .collect()
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut popup = centered(area, 100, 100);
-    popup.width = popup.width.min(110);
+    let mut all = lines(app, popup.width.min(110).saturating_sub(2) as usize);
+    if all.len() as u16 + 2 > area.height && area.width >= 150 {
+        all = two_columns(app, (popup.width.saturating_sub(2) / 2) as usize);
+    } else {
+        popup.width = popup.width.min(110);
+    }
     popup.x = area.x + (area.width - popup.width) / 2;
-    let all = lines(app, popup.width.saturating_sub(2) as usize);
     let h = (all.len() as u16 + 2).min(area.height);
     popup.y = area.y + (area.height - h) / 2;
     popup.height = h;

@@ -7,6 +7,7 @@ mod charts;
 mod datamap;
 mod detail;
 mod diff;
+mod document;
 mod edits;
 mod evidence;
 pub mod format;
@@ -141,6 +142,7 @@ impl Widget for &App {
             Overlay::Detail(i) => detail::render(self, i, area, buf),
             Overlay::Diff => diff::render(self, area, buf),
             Overlay::Edits => edits::render(self, area, buf),
+            Overlay::Document(i) => document::render(self, i, area, buf),
         }
     }
 }
@@ -173,6 +175,7 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         .map(|(s, n)| format!("● replaying step {s} of {n}"));
     let state = match (app.info.backend.as_str(), &app.run) {
         _ if replay.is_some() => "paused",
+        ("stream", _) if app.writer_ended.is_some() => "ended",
         ("stream", crate::app::RunState::Running) => "following",
         _ => app.run.label(),
     };
@@ -232,12 +235,33 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         .map_or((f64::NAN, f64::NAN), |r| (r.train.loss, r.dev.loss));
     let prev = app.prev_metrics.as_ref();
     let mut l2: Vec<Span> = vec![Span::raw(" ")];
-    l2.extend(kv("train loss", format::num(tr)));
+    // Watching a stream, the losses on screen are the MSE recomputed from the predictions; the
+    // trainer's own (its objective's) come after, as its stream reported them.
+    let stream = app.info.backend == "stream";
+    let (train_name, dev_name) = if stream {
+        ("train mse", "dev mse")
+    } else {
+        ("train loss", "dev loss")
+    };
+    l2.extend(kv(train_name, format::num(tr)));
     l2.push(trend_span(tr, prev.map(|p| p.0.loss), true));
     l2.push(Span::raw("  "));
-    l2.extend(kv("dev loss", format::num(dv)));
+    l2.extend(kv(dev_name, format::num(dv)));
     l2.push(trend_span(dv, prev.map(|p| p.1.loss), true));
     l2.push(Span::raw("  "));
+    if stream && let Some([t, d]) = app.report.as_ref().and_then(|r| r.trainer_loss) {
+        let objective = if app.info.loss.is_empty() {
+            "loss"
+        } else {
+            app.info.loss.split(',').next().unwrap_or("loss")
+        };
+        let val = |x: Option<f64>| x.map_or("—".to_string(), format::num);
+        l2.extend(kv(
+            &format!("trainer's {objective}"),
+            format!("{} / {}", val(t), val(d)),
+        ));
+        l2.push(Span::raw("  "));
+    }
     let outliers = format!(
         "{} train · {} dev",
         app.analysis.n_outliers.0, app.analysis.n_outliers.1

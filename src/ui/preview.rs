@@ -47,7 +47,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .title(Line::from(title))
         .title_bottom(Line::from(Span::styled(
             format!(
-                " {} whole segment in its document · {} hides ",
+                " {} its whole document · {} its details · {} hides ",
+                app.keymap.key_label(Action::Document),
                 app.keymap.key_label(Action::Detail),
                 app.keymap.key_label(Action::Preview)
             ),

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, Widget};
 
 use super::{format, theme};
-use crate::app::App;
+use crate::app::{App, SortKey};
 
 /// Widths of the fixed columns: doc, #, target, pred, resid, share, flag, batch.
 const DOC_W: u16 = 10;
@@ -90,7 +90,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let edit_w: u16 = if edited { 14 } else { 0 };
     // The tags and meta labels, when asked for (`t`).
     let mut tags = v.show_tags;
-    let base = 2 + 3 + 7 * 3 + 6 + 3 + 1 + 8 + model_w + edit_w;
+    let base = 2 + 3 + 7 * 3 + 7 + 3 + 1 + 8 + model_w + edit_w;
     let mut bar_w = SHARE_BAR_W as u16;
     let mut doc_w = DOC_W;
     let width_of = |oof: bool, issue: bool, grad: bool, bar: u16, doc: u16, tags: bool| -> u16 {
@@ -102,19 +102,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             + if grad { 7 } else { 0 }
     };
     let mut hidden: Vec<&str> = Vec::new();
+    // The column the rows are sorted by stays: a title sorted by a column nobody can see reads
+    // as a mistake.
+    let sort = v.sort;
     while area.width < width_of(show_oof, issue, grad.is_some(), bar_w, doc_w, tags) + MIN_TEXT_W {
-        if grad.take().is_some() {
+        if sort != SortKey::Grad && grad.take().is_some() {
             hidden.push("grad");
-        } else if show_oof {
+        } else if show_oof && sort != SortKey::Oof {
             show_oof = false;
             hidden.push("oof");
-        } else if issue {
+        } else if issue && sort != SortKey::Issue {
             issue = false;
             hidden.push("issue");
         } else if bar_w > 0 {
             bar_w = 0;
             hidden.push("share bar");
-        } else if doc_w > 0 {
+        } else if doc_w > 0 && sort != SortKey::Doc {
             // The preview below the table names the selected row's document.
             doc_w = 0;
             hidden.push("doc");
@@ -227,7 +230,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 Line::from(Span::styled(format!("{:>5} ", "excl"), theme::DIM))
             } else {
                 Line::from(vec![
-                    Span::raw(format!("{:>5} ", format::pct(share))),
+                    Span::raw(format!("{:>6} ", format::pct(share))),
                     Span::styled(format!("{bar:<w$}", w = bar_w as usize), theme::BAR),
                 ])
             }));
@@ -305,8 +308,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             widths.extend([Constraint::Length(7), Constraint::Length(7)]);
         }
     }
-    header.push("share".to_string());
-    widths.push(Constraint::Length(6 + bar_w));
+    // The bar is the share against the largest row's, so a full bar beside 0.081% is the
+    // largest share, not a large one: the header says so.
+    header.push(if bar_w > 0 {
+        format!("{:>6} {:<w$}", "share", "of max", w = bar_w as usize)
+    } else {
+        format!("{:>6}", "share")
+    });
+    widths.push(Constraint::Length(7 + bar_w));
     if grad.is_some() {
         header.push("  grad".to_string());
         widths.push(Constraint::Length(6));

@@ -82,6 +82,7 @@ pub fn report(ds: &Dataset, step: u64) -> StepReport {
         step,
         batch: Arc::new(part.indices(Split::Train)),
         batch_loss: train.loss,
+        trainer_loss: None,
         eval_step: step,
         segments: Arc::new(segs),
         pred_steps: Arc::default(),

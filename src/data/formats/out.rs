@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::math_shepherd::TAG;
 use crate::data::Dataset;
-use crate::labels::LabelKind;
+use crate::data::label_kind::LabelKind;
 
 /// An output format of `segscope convert --to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -157,6 +157,7 @@ impl Trainer {
             step: ev.step,
             batch: Arc::new(Vec::new()),
             batch_loss: ev.train.loss,
+            trainer_loss: None,
             eval_step: ev.step,
             segments: ev.segments,
             pred_steps: ev.pred_steps,

@@ -146,6 +146,7 @@ impl Trainer {
             step: attempted,
             batch,
             batch_loss,
+            trainer_loss: None,
             eval_step: ev.step,
             segments: ev.segments,
             pred_steps: ev.pred_steps,

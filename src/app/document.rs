@@ -1,0 +1,139 @@
+//! The document view: a step's whole document, moved through step by step, with the edits made
+//! from it (first error here, exclude, weight, target, the suggestion). It owns its keys here;
+//! its widget is `ui::document`.
+
+use super::*;
+
+impl App {
+    /// Opens the selected row's whole document, on that step.
+    pub(super) fn open_document(&mut self) {
+        if let Some(i) = self.selected() {
+            self.overlay = Overlay::Document(i);
+        }
+    }
+
+    /// The steps of the document segment `i` is in (global indices).
+    fn document_range(&self, i: usize) -> std::ops::Range<usize> {
+        self.ds.docs[self.ds.segments[i].doc].segments.clone()
+    }
+
+    /// Moves within the document from `step` by `action`, or None when it is not a move.
+    fn document_move(&self, step: usize, action: Action) -> Option<usize> {
+        let r = self.document_range(step);
+        let last = r.end.saturating_sub(1).max(r.start);
+        Some(match action {
+            Action::Up => step.saturating_sub(1).max(r.start),
+            Action::Down => (step + 1).min(last),
+            Action::Home | Action::PageUp => r.start,
+            Action::End | Action::PageDown => last,
+            _ => return None,
+        })
+    }
+
+    /// An action while the document of `step` is open; false when the view leaves it to the
+    /// rest of the app (edits, help, quitting, training keys).
+    pub(super) fn document_action(&mut self, step: usize, action: Action) -> bool {
+        if let Some(to) = self.document_move(step, action) {
+            self.overlay = Overlay::Document(to);
+            return true;
+        }
+        match action {
+            Action::Document | Action::Detail => {
+                self.detail_back = Overlay::Document(step);
+                self.detail_scroll = 0;
+                self.overlay = Overlay::Detail(step);
+            }
+            // Back to the table, on the row the document was opened from.
+            Action::Back => self.overlay = Overlay::None,
+            // Keys of other overlays and of the table's own view do nothing here, rather than
+            // act on a table the user cannot see.
+            Action::Diff
+            | Action::EditsPanel
+            | Action::NextSort
+            | Action::ReverseSort
+            | Action::SortByIssue
+            | Action::Filter
+            | Action::OutliersOnly
+            | Action::ToggleSplit
+            | Action::NextOutlier
+            | Action::PrevOutlier
+            | Action::Region => {
+                self.status = Some(format!(
+                    "{} closes the document first",
+                    self.keymap.key_label(Action::Back)
+                ));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The detail view opened from a document: up and down move between the document's steps,
+    /// and Esc goes back to the document (handled with the other overlays' Back).
+    pub(super) fn detail_in_document(&mut self, step: usize, action: Action) -> bool {
+        let Overlay::Detail(at) = self.overlay else {
+            return false;
+        };
+        if !matches!(action, Action::Up | Action::Down) {
+            return false;
+        }
+        let to = self.document_move(at, action).unwrap_or(at);
+        if to != at {
+            self.detail_scroll = 0;
+        }
+        self.overlay = Overlay::Detail(to);
+        if self.document_range(step).contains(&to) {
+            self.detail_back = Overlay::Document(to);
+        }
+        true
+    }
+
+    /// Makes step `i` its document's first error: `i` labelled wrong, the labelled steps after
+    /// it context (excluded), as what-if edits.
+    pub(super) fn first_error_here(&mut self, i: usize) {
+        let index = self.ds.segments[i].index;
+        self.move_first_error(i, Some(index));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::test_app;
+    use super::*;
+
+    #[test]
+    fn the_document_view_moves_within_its_document_and_esc_returns_to_the_row() {
+        let mut app = test_app();
+        let row = app.view.cursor;
+        let i = app.selected().expect("a row");
+        app.update(Action::Document);
+        assert_eq!(app.overlay, Overlay::Document(i));
+        let r = app.ds.docs[app.ds.segments[i].doc].segments.clone();
+        app.update(Action::Home);
+        assert_eq!(app.overlay, Overlay::Document(r.start));
+        app.update(Action::Up);
+        assert_eq!(
+            app.overlay,
+            Overlay::Document(r.start),
+            "stays in its document"
+        );
+        app.update(Action::End);
+        assert_eq!(app.overlay, Overlay::Document(r.end - 1));
+        app.update(Action::Down);
+        assert_eq!(app.overlay, Overlay::Document(r.end - 1));
+        // Enter opens that step's detail; Esc goes back to the document, then to the table.
+        app.update(Action::Document);
+        assert_eq!(app.overlay, Overlay::Detail(r.end - 1));
+        app.update(Action::Back);
+        assert_eq!(app.overlay, Overlay::Document(r.end - 1));
+        app.update(Action::NextSort);
+        assert_eq!(
+            app.overlay,
+            Overlay::Document(r.end - 1),
+            "the table's keys wait"
+        );
+        app.update(Action::Back);
+        assert_eq!(app.overlay, Overlay::None);
+        assert_eq!(app.view.cursor, row);
+    }
+}
