@@ -35,11 +35,16 @@ impl Session {
 
     /// segscope with `args`, in `dir`.
     fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Session {
+        Session::start_sized(dir, args, ROWS, COLS)
+    }
+
+    /// segscope with `args`, in `dir`, on a terminal of `rows` x `cols`.
+    fn start_sized(dir: tempfile::TempDir, args: &[&str], rows: u16, cols: u16) -> Session {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
+                rows,
+                cols,
                 pixel_width: 0,
                 pixel_height: 0,
             })
@@ -71,7 +76,7 @@ impl Session {
         Session {
             // Dropping the master would hang up the child: it lives as long as the session.
             _master: pair.master,
-            parser: vt100::Parser::new(ROWS, COLS, 0),
+            parser: vt100::Parser::new(rows, cols, 0),
             bytes,
             writer,
             child,
@@ -489,4 +494,91 @@ fn watch_survives_its_file_replaced_truncated_and_shortened() {
     s.press(b"q");
     let status = s.wait_exit();
     assert!(status.success(), "{status:?}\n{}", s.screen());
+}
+
+/// The fix loop on real step data, at both sizes: the audit at start, one key (Enter) to the
+/// first flagged step's whole document, a first error moved there, the export, and the exported
+/// data read back with the document's new labels.
+#[test]
+fn from_a_flag_to_a_fix_on_processbench_at_both_sizes() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/processbench-gsm8k.json");
+    assert!(data.exists(), "{} is the real data", data.display());
+    let data = data.to_string_lossy().into_owned();
+    for (rows, cols) in [(28, 100), (48, 160)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().to_path_buf();
+        let mut s = Session::start_sized(
+            dir,
+            &["--data", &data, "--audit", "--report", "fixed.csv"],
+            rows,
+            cols,
+        );
+        s.wait_for("the audit to finish", |s| {
+            s.screen().contains("sorted by label issue;")
+        });
+        // One key from the audit's end to the top flag's whole document.
+        s.press(b"\r");
+        s.wait_for("the document", |s| {
+            let sc = s.screen();
+            sc.contains("first error labelled") && sc.contains("⚑ flagged")
+        });
+        let screen = s.screen();
+        let title = screen
+            .lines()
+            .find(|l| l.contains("first error labelled"))
+            .unwrap_or_default();
+        let doc = title
+            .split('┌')
+            .find(|t| t.contains("first error labelled"))
+            .and_then(|t| t.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string();
+        assert!(doc.starts_with("gsm8k-"), "{rows}x{cols}: {title}");
+        assert!(screen.contains("⚑ flagged"), "{rows}x{cols}:\n{screen}");
+        assert!(screen.contains("problem"), "{rows}x{cols}:\n{screen}");
+        // The first step becomes the first error (or the second, if the first already is).
+        s.press(b"\x1b[H");
+        std::thread::sleep(Duration::from_millis(200));
+        s.press(b"f");
+        s.wait_for("the edit", |s| {
+            let sc = s.screen();
+            sc.contains("first error moved to") || sc.contains("already")
+        });
+        let mut first = 0;
+        if !s.screen().contains("first error moved to") {
+            s.press(b"\x1b[B");
+            std::thread::sleep(Duration::from_millis(200));
+            s.press(b"f");
+            s.wait_for("the edit", |s| s.screen().contains("first error moved to"));
+            first = 1;
+        }
+        s.press(b"\x1b");
+        std::thread::sleep(Duration::from_millis(300));
+        s.press(b"e");
+        s.wait_for("the export", |s| s.screen().contains("exported"));
+        s.press(b"q");
+        s.wait_exit();
+        let text = std::fs::read_to_string(out.join("fixed.data.jsonl")).expect("edited data");
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("\"id\":\"{doc}\"")))
+            .expect("the document in the export");
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let scores: Vec<Option<f64>> = v["segments"]
+            .as_array()
+            .expect("segments")
+            .iter()
+            .map(|s| s["score"].as_f64())
+            .collect();
+        // Right before the new first error, wrong at it, context after it.
+        for (k, sc) in scores.iter().enumerate() {
+            let want = match k.cmp(&first) {
+                std::cmp::Ordering::Less => Some(1.0),
+                std::cmp::Ordering::Equal => Some(0.0),
+                std::cmp::Ordering::Greater => None,
+            };
+            assert_eq!(*sc, want, "{rows}x{cols}: {doc} step {k}: {scores:?}");
+        }
+    }
 }

@@ -7,8 +7,9 @@ use crate::data::edits;
 use crate::labels::LabelKind;
 
 /// The edits that put document `doc`'s first error at step `suggested` (its index in the
-/// document; None for "no error"), or why they cannot: edits change labelled training segments
-/// only, so a suggestion after the labelled first error (whose steps are context) is refused.
+/// document; None for "no error"), or why they cannot: the steps before it labelled right, it
+/// labelled wrong, the labelled steps after it made context (excluded). A first error moved
+/// later gives context steps a label: the edited data carries it (see `edits::check`).
 pub fn first_error_edits(
     ds: &Dataset,
     part: &Partition,
@@ -16,44 +17,36 @@ pub fn first_error_edits(
     doc: usize,
     suggested: Option<usize>,
 ) -> Result<Vec<(usize, EditAction)>, String> {
-    let LabelKind::Binary { lo, .. } = kind else {
+    let LabelKind::Binary { lo, hi } = kind else {
         return Err("first-error suggestions need binary labels".into());
     };
     let r = ds.docs[doc].segments.clone();
-    let at = |k: usize| r.clone().find(|&i| ds.segments[i].index == k);
     let labelled = r
         .clone()
         .find(|&i| ds.segments[i].score.is_some_and(|v| !kind.is_high(v)))
         .map(|i| ds.segments[i].index);
     if labelled == suggested {
-        return Err("the labels already put the first error at the suggested step".into());
+        return Err("the labels already put the first error there".into());
     }
-    let Some(j) = suggested else {
-        return Err(format!(
-            "the suggestion is no error at all: the steps after the labelled first error (step {}) are context, which what-if edits cannot label; change the data file",
-            labelled.unwrap_or(0)
-        ));
-    };
-    if labelled.is_some_and(|e| j > e) {
-        let e = labelled.unwrap_or(0);
-        let context = if e + 1 == j {
-            format!("step {j} is")
-        } else {
-            format!("steps {}-{j} are", e + 1)
-        };
-        return Err(format!(
-            "the suggested step {j} comes after the labelled first error (step {e}): {context} context, which what-if edits cannot label; change the data file"
-        ));
-    }
-    let Some(target) = at(j) else {
+    if let Some(j) = suggested
+        && !r.clone().any(|i| ds.segments[i].index == j)
+    {
         return Err(format!("the document has no step {j}"));
-    };
-    let mut out = Vec::new();
-    if ds.segments[target].score != Some(lo) {
-        out.push((target, EditAction::Target(lo)));
     }
-    for i in r.filter(|&i| ds.segments[i].index > j && ds.segments[i].score.is_some()) {
-        out.push((i, EditAction::Exclude));
+    let mut out = Vec::new();
+    for i in r {
+        let k = ds.segments[i].index;
+        let want = match suggested {
+            Some(j) if k < j => Some(hi),
+            Some(j) if k == j => Some(lo),
+            Some(_) => None,
+            None => Some(hi),
+        };
+        match (want, ds.segments[i].score) {
+            (Some(v), now) if now != Some(v) => out.push((i, EditAction::Target(v))),
+            (None, Some(_)) => out.push((i, EditAction::Exclude)),
+            _ => {}
+        }
     }
     for &(i, a) in &out {
         edits::check(ds, part, i, a).map_err(|(_, why)| why)?;
@@ -100,6 +93,10 @@ impl App {
             Ok(list) => {
                 let step = self.report.as_ref().map_or(0, |r| r.step);
                 let n = list.len();
+                let labelled_context = list
+                    .iter()
+                    .filter(|(i, _)| self.ds.segments[*i].score.is_none())
+                    .count();
                 for (segment, action) in list {
                     self.edits.list.push(Edit {
                         segment,
@@ -111,8 +108,16 @@ impl App {
                 if self.overlay == Overlay::None {
                     self.view.keep = Some(i);
                 }
+                let context = if labelled_context > 0 {
+                    format!(
+                        "; {labelled_context} context step{} labelled, which the export carries and this run does not train on",
+                        if labelled_context == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                };
                 self.status = Some(format!(
-                    "{}: first error moved to {} ({n} edits; u undoes the last, E lists them)",
+                    "{}: first error moved to {} ({n} edits{context}; u undoes the last, E lists them)",
                     self.ds.docs[doc].id,
                     to.map_or("no step".into(), |k| format!("step {k}"))
                 ));
@@ -169,13 +174,23 @@ mod tests {
     }
 
     #[test]
-    fn a_later_first_error_or_none_is_refused_with_the_reason() {
+    fn a_later_first_error_or_none_labels_the_steps_before_it_right() {
         let (ds, part) = data();
-        let why = first_error_edits(&ds, &part, KIND, 0, Some(4)).expect_err("context");
-        assert!(why.contains("step 4 is context"), "{why}");
-        let why = first_error_edits(&ds, &part, KIND, 0, None).expect_err("none");
-        assert!(why.contains("no error at all"), "{why}");
+        // Step 3 was the first error; step 4 (context) becomes it.
+        let e = first_error_edits(&ds, &part, KIND, 0, Some(4)).expect("later");
+        assert_eq!(
+            e,
+            vec![(3, EditAction::Target(1.0)), (4, EditAction::Target(0.0))]
+        );
+        // No error at all: the wrong step and the context after it labelled right.
+        let e = first_error_edits(&ds, &part, KIND, 0, None).expect("none");
+        assert_eq!(
+            e,
+            vec![(3, EditAction::Target(1.0)), (4, EditAction::Target(1.0))]
+        );
         let why = first_error_edits(&ds, &part, KIND, 0, Some(3)).expect_err("same");
         assert!(why.contains("already"), "{why}");
+        let why = first_error_edits(&ds, &part, KIND, 0, Some(9)).expect_err("no step");
+        assert!(why.contains("no step 9"), "{why}");
     }
 }

@@ -23,7 +23,7 @@ impl App {
         } else if self.view.cursor >= self.view.offset + page {
             self.view.offset = self.view.cursor + 1 - page;
         }
-        if let (Overlay::Detail(was), Some(i)) = (self.overlay, self.selected()) {
+        if let (Overlay::Detail(was), Some(i)) = (self.overlay, self.table_row()) {
             if was != i {
                 self.detail_scroll = 0;
             }
@@ -58,7 +58,7 @@ impl App {
         let keep = match self.view.keep.take() {
             Some(i) => Some(i),
             None if self.view.cursor == 0 => None,
-            None => self.selected(),
+            None => self.table_row(),
         };
         let filter = table::Filter::parse(&self.view.filter);
         let segs = self.report.as_ref().map(|r| r.segments.clone());
@@ -136,12 +136,17 @@ impl App {
     }
 
     /// The segment under the cursor.
-    /// The selected segment: the table's row, or the step an open document view is on (the
-    /// edit keys act on it there).
+    /// The selected segment: the step an open document or detail view is on (the edit keys act
+    /// on what is shown), else the table's row.
     pub fn selected(&self) -> Option<usize> {
-        if let Overlay::Document(step) = self.overlay {
+        if let Overlay::Document(step) | Overlay::Detail(step) = self.overlay {
             return Some(step);
         }
+        self.table_row()
+    }
+
+    /// The segment on the table's cursor row.
+    pub fn table_row(&self) -> Option<usize> {
         self.view.rows.get(self.view.cursor).copied()
     }
 

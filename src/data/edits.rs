@@ -63,19 +63,22 @@ impl std::fmt::Display for EditError {
 
 impl std::error::Error for EditError {}
 
-/// Whether `action` may be applied to segment `i`: training segments with a target only, and
-/// finite values (weights also non-negative). The reason, if not.
+/// Whether `action` may be applied to segment `i`: training segments, a weight only to one with
+/// a target, and finite values (weights also non-negative). The reason, if not.
 pub fn check(
     ds: &Dataset,
     part: &Partition,
     i: usize,
     action: Action,
 ) -> Result<(), (&'static str, String)> {
-    if ds.segments[i].score.is_none() {
+    // A context step may be given a label (a first error moved later labels the steps up to
+    // it): the edited data carries it; a run's training rows were fixed when it started, so
+    // only a weight needs a segment that has one.
+    if ds.segments[i].score.is_none() && !matches!(action, Action::Target(_)) {
         return Err((
             "id",
             format!(
-                "segment {} is context only (no target); edits change training segments",
+                "segment {} is context only (no target); only a target can be given to it",
                 ds.segment_id(i)
             ),
         ));

@@ -14,7 +14,13 @@ use crate::labels::verify;
 
 /// Draws the document of step `step` (a global index) over the screen.
 pub fn render(app: &App, step: usize, area: Rect, buf: &mut Buffer) {
-    let popup = super::detail::centered(area, if area.width < 120 { 100 } else { 92 }, 100);
+    // Below the header's two lines: its second is the status, which says what an edit did.
+    let below = Rect {
+        y: area.y + 2.min(area.height),
+        height: area.height.saturating_sub(2),
+        ..area
+    };
+    let popup = super::detail::centered(below, if area.width < 120 { 100 } else { 92 }, 100);
     Clear.render(popup, buf);
     let block = frame(app, step);
     let inner = block.inner(popup);
@@ -171,8 +177,11 @@ fn step_header(
     } else {
         (" ", theme::DIM)
     };
+    let excluded = app.edits.weight_of(i) == 0.0;
     let label = match (s.score, app.labels) {
+        // An excluded step exports as context.
         (None, _) => ("context".to_string(), theme::DIM),
+        _ if excluded => ("context".to_string(), theme::STATUS),
         (Some(v), Some(info)) if matches!(info.kind, crate::labels::LabelKind::Binary { .. }) => {
             if info.kind.is_high(v) {
                 ("right".to_string(), theme::POSITIVE)
