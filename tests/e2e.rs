@@ -557,6 +557,11 @@ fn from_a_flag_to_a_fix_on_processbench_at_both_sizes() {
         std::thread::sleep(Duration::from_millis(300));
         s.press(b"e");
         s.wait_for("the export", |s| s.screen().contains("exported"));
+        // The status names every file written, whole.
+        let status = s.screen().lines().nth(1).unwrap_or_default().to_string();
+        for f in ["fixed.csv", "fixed.edits.jsonl", "fixed.data.jsonl"] {
+            assert!(status.contains(f), "{rows}x{cols}: {status}");
+        }
         s.press(b"q");
         s.wait_exit();
         let text = std::fs::read_to_string(out.join("fixed.data.jsonl")).expect("edited data");

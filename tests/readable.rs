@@ -286,6 +286,7 @@ fn the_first_error_f1_shows_its_threshold_at_both_sizes() {
         brier: (0.1, 0.1),
         first_error_f1: 0.3333,
         threshold: 0.7,
+        first_error_f1_missing: None,
     });
     for (w, h) in [(160, 48), (100, 28)] {
         let screen = common::draw(&app, w, h);

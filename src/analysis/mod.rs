@@ -13,7 +13,8 @@ use crate::engine::{SegmentEval, StepReport};
 
 /// Each segment's robust z-score within its split and class: residual / (1.4826 x MAD of the
 /// group's residuals). The residual is measured from zero, not from its median, because the
-/// target is an absolute score: a shared bias is an error too. 0 when the group's MAD is 0.
+/// target is an absolute score: a shared bias is an error too. 0 in a group of fewer than
+/// [`MIN_GROUP`] rows.
 ///
 /// `classes` is each segment's class ([`crate::labels::classes`]): with binary labels the
 /// residuals of a reasonable model are bimodal, one mode per class, and one z over both would
@@ -44,8 +45,12 @@ pub fn robust_z(segments: &[SegmentEval], part: &Partition, classes: &[u8]) -> V
             .iter()
             .map(|&i| f64::from(segments[i].residual))
             .collect();
+        // Too few to say what is usual: nobody is an outlier among three.
+        if r.len() < MIN_GROUP {
+            continue;
+        }
         let (centre, sigma) = if classes.is_empty() {
-            (0.0, robust_sigma(&r))
+            (0.0, robust_sigma(&r).max(CLASS_SIGMA_FLOOR))
         } else {
             (
                 crate::engine::metrics::median(&r),
@@ -61,8 +66,12 @@ pub fn robust_z(segments: &[SegmentEval], part: &Partition, classes: &[u8]) -> V
     z
 }
 
-/// The least robust spread of a class's residuals, in target units (see [`robust_z`]).
+/// The least robust spread of a group's residuals, in target units (see [`robust_z`]): residuals
+/// all alike (a shared bias of 0.25, spread 0.0001) would otherwise make every row an outlier.
 pub const CLASS_SIGMA_FLOOR: f64 = 0.05;
+
+/// The fewest rows in a split and class for any of them to be called an outlier.
+pub const MIN_GROUP: usize = 5;
 
 /// The outlier rule: |z| above `k` robust standard deviations.
 pub fn is_outlier(z: f32, k: f64) -> bool {

@@ -364,6 +364,17 @@ impl App {
             Action::PageDown if matches!(self.overlay, Overlay::Detail(_)) => {
                 self.detail_scroll = self.detail_scroll.saturating_add(5);
             }
+            // In the tour the page keys scroll the explanation (its table is a few rows).
+            Action::PageUp | Action::PageDown
+                if self.overlay == Overlay::None
+                    && let Some(t) = self.tour.as_mut() =>
+            {
+                t.scroll = if action == Action::PageUp {
+                    t.scroll.saturating_sub(5)
+                } else {
+                    t.scroll.saturating_add(5)
+                };
+            }
             Action::PageUp => self.move_cursor(-(self.page.max(1) as isize)),
             Action::PageDown => self.move_cursor(self.page.max(1) as isize),
             Action::Home => self.move_cursor(isize::MIN / 2),

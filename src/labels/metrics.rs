@@ -9,7 +9,7 @@ use crate::engine::SegmentEval;
 
 /// AUROC, log loss and Brier score per split (train, dev), and the first-error F1 and its
 /// threshold (NaN where they do not apply).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LabelMetrics {
     pub auroc: (f64, f64),
     /// The predictions read as probabilities of the positive class (clamped to the label range):
@@ -19,6 +19,9 @@ pub struct LabelMetrics {
     /// On dev (train when there is no dev split), at the threshold that maximises it there.
     pub first_error_f1: f64,
     pub threshold: f64,
+    /// Why the first-error F1 is missing (null in JSON), when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error_f1_missing: Option<String>,
 }
 
 /// The area under the ROC curve of `scores` for `positive` (ties count half); NaN without both
@@ -94,7 +97,12 @@ pub fn of(
     let (tr, dv) = (scores(Split::Train), scores(Split::Dev));
     let (log_loss, brier) = ((tr.0, dv.0), (tr.1, dv.1));
     let (mut f1, mut threshold) = (f64::NAN, f64::NAN);
-    if info.first_error {
+    let mut missing = None;
+    if !info.first_error {
+        missing = Some(
+            "the data has no first-error semantics (each document's steps right until the first wrong one; data.first_error)".to_string(),
+        );
+    } else {
         let split = if part.counts().1 > 0 {
             Split::Dev
         } else {
@@ -110,6 +118,9 @@ pub fn of(
                 (f1, threshold) = (f, t);
             }
         }
+        if f1.is_nan() {
+            missing = Some(why_no_f1(ds, &docs, info, split));
+        }
     }
     Some(LabelMetrics {
         auroc,
@@ -117,7 +128,39 @@ pub fn of(
         brier,
         first_error_f1: f1,
         threshold,
+        first_error_f1_missing: missing,
     })
+}
+
+/// Why the first-error F1 of `docs` (the documents of `split`) cannot be computed: it needs
+/// records both with an error and without.
+fn why_no_f1(ds: &Dataset, docs: &[usize], info: &LabelInfo, split: Split) -> String {
+    let (mut with, mut without) = (0, 0);
+    for &d in docs {
+        let labels: Vec<f32> = ds.docs[d]
+            .segments
+            .clone()
+            .filter_map(|i| ds.segments[i].score)
+            .collect();
+        if labels.is_empty() {
+            continue;
+        }
+        if labels.iter().any(|&v| !info.kind.is_high(v)) {
+            with += 1;
+        } else {
+            without += 1;
+        }
+    }
+    if with + without == 0 {
+        format!("the {} split has no labelled record", split.name())
+    } else if with == 0 || without == 0 {
+        format!(
+            "it needs records with an error and without one; the {} split has {with} with and {without} without",
+            split.name()
+        )
+    } else {
+        "no step has a prediction yet".to_string()
+    }
 }
 
 /// The first-error F1 over `docs` when a step whose probability of being right is below `t` is
@@ -213,5 +256,45 @@ mod tests {
         let f = first_error_f1(&ds, &[0, 1, 2], &segs, 0.0, 1.0, &info, 0.5);
         // Error records 1 of 2, clean records 1 of 1: F1 = 2 * 0.5 * 1 / 1.5.
         assert!((f - 2.0 / 3.0).abs() < 1e-12, "{f}");
+    }
+
+    #[test]
+    fn a_missing_first_error_f1_says_why() {
+        // Every record has an error: the F1's clean half has nothing to measure.
+        let ds = crate::data::parse_str(
+            concat!(
+                r#"{"id": "a", "split": "train", "segments": [{"text": "x", "score": 1}, {"text": "y", "score": 0}]}"#,
+                "\n",
+                r#"{"id": "c", "split": "train", "segments": [{"text": "x", "score": 0}]}"#,
+            ),
+            "t",
+            &crate::data::ReadOptions::default(),
+        )
+        .expect("parse")
+        .0;
+        let part = Partition::new(&ds, 0.0);
+        let info = LabelInfo {
+            kind: LabelKind::Binary { lo: 0.0, hi: 1.0 },
+            first_error: true,
+        };
+        let segs = [0.9f32, 0.2, 0.1].map(|p| SegmentEval {
+            pred: p,
+            ..SegmentEval::UNKNOWN
+        });
+        let m = of(&ds, &part, &info, &segs).expect("binary");
+        assert!(m.first_error_f1.is_nan());
+        let why = m.first_error_f1_missing.clone().expect("a reason");
+        assert!(why.contains("2 with and 0 without"), "{why}");
+        let json = serde_json::to_string(&m).expect("json");
+        assert!(json.contains("first_error_f1_missing"), "{json}");
+        let plain = LabelInfo {
+            first_error: false,
+            ..info
+        };
+        let m = of(&ds, &part, &plain, &segs).expect("binary");
+        assert!(
+            m.first_error_f1_missing
+                .is_some_and(|w| w.contains("no first-error semantics"))
+        );
     }
 }

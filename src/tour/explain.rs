@@ -152,9 +152,21 @@ pub fn lines(n: &Numbers) -> Vec<String> {
                 "Order: Spearman {:.3}, Kendall {:.3}, pairwise accuracy {:.3}.",
                 t.spearman, t.kendall, t.pairwise
             ));
+            // The bias is the mean residual, target − pred: predictions above their targets
+            // give a negative one, which the words say so that -0.25 does not read as a
+            // contradiction of "target + 0.25".
             out.push(format!(
-                "Value: MSE = bias² + Var(residual) = ({:.4})² + {:.4} = {:.4} + {:.4} = {:.4} > 0.",
-                t.bias, t.var_residual, t.bias_sq, t.var_residual, t.mse
+                "Value: MSE = bias² + Var(residual) = ({:.4})² + {:.4} = {:.4} + {:.4} = {:.4} > 0, where bias = mean(target − pred): {}.",
+                t.bias,
+                t.var_residual,
+                t.bias_sq,
+                t.var_residual,
+                t.mse,
+                if t.bias < 0.0 {
+                    format!("the predictions sit {:.4} above their targets on average", -t.bias)
+                } else {
+                    format!("the predictions sit {:.4} below their targets on average", t.bias)
+                }
             ));
             out.push(
                 "MSE asks for the values, not only the order: it stays above 0 until every prediction equals its target, and each step trains the shift (bias²) and the spread (Var) away.".into(),

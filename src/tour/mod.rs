@@ -17,6 +17,8 @@ pub use scenes::{PAGES, Page};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TourView {
     pub page: Page,
+    /// Lines the explanation panel is scrolled by (PgUp/PgDn), when it is taller than its box.
+    pub scroll: u16,
 }
 
 /// Where to go when a page is left.

@@ -270,17 +270,29 @@ fn carry_out_effects(
                             Ok(n) => format!("exported {n} segments to {}", path.display()),
                             Err(e) => format!("export failed: {e}"),
                         };
+                        // The side files sit beside the table: their names are enough, and
+                        // keep the status line short enough to show every path whole.
+                        let mut beside = Vec::new();
+                        let mut failed = String::new();
                         if let Some((p, text)) = edits {
-                            msg.push_str(&match crate::io_plan::write_file(&p, text.as_bytes()) {
-                                Ok(()) => format!(", and the edits to {}", p.display()),
-                                Err(e) => {
-                                    format!("; the edits were not written to {}: {e}", p.display())
-                                }
-                            });
+                            match crate::io_plan::write_file(&p, text.as_bytes()) {
+                                Ok(()) => beside.push(file_name(&p)),
+                                Err(e) => failed.push_str(&format!(
+                                    "; the edits were not written to {}: {e}",
+                                    p.display()
+                                )),
+                            }
                         }
                         if let Some((p, edited)) = edited_data {
-                            msg.push_str(&write_edited(&p, &edited));
+                            match write_edited(&p, &edited) {
+                                Ok(note) => beside.push(format!("{}{note}", file_name(&p))),
+                                Err(e) => failed.push_str(&e),
+                            }
                         }
+                        if !beside.is_empty() {
+                            msg.push_str(&format!(" (+ {})", beside.join(", ")));
+                        }
+                        msg.push_str(&failed);
                         let _ = tx.send(source::Event::Message(msg));
                     });
                 }
@@ -291,25 +303,33 @@ fn carry_out_effects(
 }
 
 /// Writes the edited dataset in the format it came in (segscope's where that format cannot be
-/// written), and says how it went, for the status line.
-fn write_edited(p: &std::path::Path, edited: &crate::data::formats::out::Edited) -> String {
+/// written): what to say after its name, or why it was not written.
+fn write_edited(
+    p: &std::path::Path,
+    edited: &crate::data::formats::out::Edited,
+) -> Result<String, String> {
     use crate::data::formats::out;
     let (data, other) = (&edited.data, edited.other_weights);
     let format = out::same_as(&data.format);
     let mut buf = Vec::new();
-    let result = out::write(data, format, None, &edited.excluded, &mut buf)
-        .and_then(|_| crate::io_plan::write_file(p, &buf).map_err(|e| e.to_string()));
-    match result {
-        Ok(()) => format!(
-            ", and the edited data as {} to {}{}",
-            format.name(),
-            p.display(),
-            if other > 0 {
-                format!(" ({other} weights other than 0 and 1 have no place there)")
-            } else {
-                String::new()
-            }
-        ),
-        Err(e) => format!("; the edited data was not written: {e}"),
-    }
+    out::write(data, format, None, &edited.excluded, &mut buf)
+        .and_then(|_| crate::io_plan::write_file(p, &buf).map_err(|e| e.to_string()))
+        .map_err(|e| format!("; the edited data was not written: {e}"))?;
+    Ok(format!(
+        " as {}{}",
+        format.name(),
+        if other > 0 {
+            format!(", {other} weights other than 0 and 1 left out")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// A side file's name (it sits beside the exported table, whose path the message gives whole).
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

@@ -181,7 +181,10 @@ pub fn tour_app(b: &crate::tour::scenes::Built) -> App {
         info,
         crate::app::Keymap::tour(),
     );
-    app.tour = Some(crate::tour::TourView { page: b.page });
+    app.tour = Some(crate::tour::TourView {
+        page: b.page,
+        scroll: 0,
+    });
     if !compare {
         app.view.sort = crate::app::SortKey::Id;
         app.view.desc = false;

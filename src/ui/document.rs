@@ -243,40 +243,7 @@ fn step_header(
 fn push_wrapped(out: &mut Vec<Line<'static>>, lead: &str, text: &str, width: usize, style: Style) {
     let indent = Span::raw(lead).width();
     let room = width.saturating_sub(indent).max(8);
-    let w = |s: &str| Span::raw(s).width();
-    let mut rows: Vec<String> = vec![String::new()];
-    for word in text.split(' ') {
-        let mut rest = word;
-        loop {
-            let row = rows.last_mut().expect("rows starts with one");
-            let (have, need) = (w(row), w(rest));
-            let sep = usize::from(have > 0);
-            if have + sep + need <= room {
-                if sep == 1 {
-                    row.push(' ');
-                }
-                row.push_str(rest);
-                break;
-            }
-            if have > 0 {
-                rows.push(String::new());
-                continue;
-            }
-            // A word longer than a row is cut into rows of its own (at least a character each).
-            let cut = rest
-                .char_indices()
-                .map(|(k, c)| k + c.len_utf8())
-                .take_while(|&k| w(&rest[..k]) <= room)
-                .last()
-                .unwrap_or_else(|| rest.chars().next().map_or(rest.len(), char::len_utf8));
-            row.push_str(&rest[..cut]);
-            rest = &rest[cut..];
-            if rest.is_empty() {
-                break;
-            }
-            rows.push(String::new());
-        }
-    }
+    let rows = format::wrap(text, room);
     for (k, row) in rows.into_iter().enumerate() {
         let head = if k == 0 {
             Span::styled(lead.to_string(), theme::LABEL)
@@ -284,32 +251,5 @@ fn push_wrapped(out: &mut Vec<Line<'static>>, lead: &str, text: &str, width: usi
             Span::raw(" ".repeat(indent))
         };
         out.push(Line::from(vec![head, Span::styled(row, style)]));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rows(text: &str, width: usize) -> Vec<String> {
-        let mut out = Vec::new();
-        push_wrapped(&mut out, "ab ", text, width, Style::default());
-        out.iter()
-            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
-            .collect()
-    }
-
-    #[test]
-    fn wrapping_keeps_every_word_within_the_width() {
-        assert_eq!(rows("one two three", 20), vec!["ab one two three"]);
-        assert_eq!(
-            rows("one two three four five six", 13),
-            vec!["ab one two", "   three four", "   five six"]
-        );
-        // A word longer than a row is cut; nothing is lost.
-        let r = rows("abcdefghijklmnopqrstuvwxyz", 11);
-        assert!(r.iter().all(|l| l.chars().count() <= 11), "{r:?}");
-        let joined: String = r.iter().map(|l| l[3..].to_string()).collect();
-        assert_eq!(joined, "abcdefghijklmnopqrstuvwxyz");
     }
 }

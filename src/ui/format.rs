@@ -126,6 +126,48 @@ pub fn trim(s: &str, width: usize) -> String {
     t
 }
 
+/// `text` wrapped at spaces into rows at most `width` display cells wide (a word longer than a
+/// row cut into rows of its own), so a caller knows exactly how many rows it draws.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    use ratatui::text::Span;
+    let width = width.max(1);
+    let w = |s: &str| Span::raw(s).width();
+    let mut rows: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let mut rest = word;
+        loop {
+            let row = rows.last_mut().expect("rows starts with one");
+            let (have, need) = (w(row), w(rest));
+            let sep = usize::from(have > 0);
+            if have + sep + need <= width {
+                if sep == 1 {
+                    row.push(' ');
+                }
+                row.push_str(rest);
+                break;
+            }
+            if have > 0 {
+                rows.push(String::new());
+                continue;
+            }
+            // A word longer than a row is cut into rows of its own (at least a character each).
+            let cut = rest
+                .char_indices()
+                .map(|(k, c)| k + c.len_utf8())
+                .take_while(|&k| w(&rest[..k]) <= width)
+                .last()
+                .unwrap_or_else(|| rest.chars().next().map_or(rest.len(), char::len_utf8));
+            row.push_str(&rest[..cut]);
+            rest = &rest[cut..];
+            if rest.is_empty() {
+                break;
+            }
+            rows.push(String::new());
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +210,18 @@ mod tests {
         assert_eq!(bar(0.0, 3), "");
         assert_eq!(trim("abcdef", 4), "abc…");
         assert_eq!(trim("abc", 4), "abc");
+    }
+
+    #[test]
+    fn wrapping_keeps_every_word_within_the_width() {
+        assert_eq!(wrap("one two three", 20), vec!["one two three"]);
+        assert_eq!(
+            wrap("one two three four five six", 10),
+            vec!["one two", "three four", "five six"]
+        );
+        // A word longer than a row is cut; nothing is lost.
+        let r = wrap("abcdefghijklmnopqrstuvwxyz", 8);
+        assert!(r.iter().all(|l| l.chars().count() <= 8), "{r:?}");
+        assert_eq!(r.concat(), "abcdefghijklmnopqrstuvwxyz");
     }
 }

@@ -25,18 +25,7 @@ fn entries(app: &App, width: usize) -> Vec<Vec<Line<'static>>> {
     let mut all = Vec::new();
     for (keys, text) in app.keymap.help() {
         let mut out = Vec::new();
-        let mut rows: Vec<String> = vec![String::new()];
-        for w in text.split(' ') {
-            let last = rows.last_mut().map_or(0, |r| r.chars().count());
-            if last > 0 && last + 1 + w.chars().count() > text_w {
-                rows.push(w.to_string());
-            } else if let Some(r) = rows.last_mut() {
-                if !r.is_empty() {
-                    r.push(' ');
-                }
-                r.push_str(w);
-            }
-        }
+        let rows = super::format::wrap(text, text_w);
         for (k, r) in rows.into_iter().enumerate() {
             let key = if k == 0 { keys.clone() } else { String::new() };
             out.push(Line::from(vec![

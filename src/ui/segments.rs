@@ -93,19 +93,35 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let base = 2 + 3 + 7 * 3 + 7 + 3 + 1 + 8 + model_w + edit_w;
     let mut bar_w = SHARE_BAR_W as u16;
     let mut doc_w = DOC_W;
-    let width_of = |oof: bool, issue: bool, grad: bool, bar: u16, doc: u16, tags: bool| -> u16 {
-        base + doc
-            + if tags { TAGS_W + 1 } else { 0 }
-            + bar
-            + if oof { 8 } else { 0 }
-            + if issue { 7 } else { 0 }
-            + if grad { 7 } else { 0 }
-    };
+    // A comparison can drop each model's prediction (its residual says as much against the
+    // target) before the text goes: 7 columns a model.
+    let mut show_preds = true;
+    let preds_w = 7 * models.len() as u16;
+    let width_of =
+        |oof: bool, issue: bool, grad: bool, bar: u16, doc: u16, tags: bool, preds: bool| -> u16 {
+            base - if preds { 0 } else { preds_w }
+                + doc
+                + if tags { TAGS_W + 1 } else { 0 }
+                + bar
+                + if oof { 8 } else { 0 }
+                + if issue { 7 } else { 0 }
+                + if grad { 7 } else { 0 }
+        };
     let mut hidden: Vec<&str> = Vec::new();
     // The column the rows are sorted by stays: a title sorted by a column nobody can see reads
     // as a mistake.
     let sort = v.sort;
-    while area.width < width_of(show_oof, issue, grad.is_some(), bar_w, doc_w, tags) + MIN_TEXT_W {
+    while area.width
+        < width_of(
+            show_oof,
+            issue,
+            grad.is_some(),
+            bar_w,
+            doc_w,
+            tags,
+            show_preds,
+        ) + MIN_TEXT_W
+    {
         if sort != SortKey::Grad && grad.take().is_some() {
             hidden.push("grad");
         } else if show_oof && sort != SortKey::Oof {
@@ -117,6 +133,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         } else if bar_w > 0 {
             bar_w = 0;
             hidden.push("share bar");
+        } else if show_preds && !models.is_empty() {
+            show_preds = false;
+            hidden.push("preds");
         } else if doc_w > 0 && sort != SortKey::Doc {
             // The preview below the table names the selected row's document.
             doc_w = 0;
@@ -132,7 +151,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let issue_w: u16 = if issue { 7 } else { 0 };
     let grad_w: u16 = if grad.is_some() { 7 } else { 0 };
     let tags_w: u16 = if tags { TAGS_W + 1 } else { 0 };
-    let fixed = base + doc_w + bar_w + oof_w + issue_w + grad_w + tags_w;
+    let fixed = base - if show_preds { 0 } else { preds_w }
+        + doc_w
+        + bar_w
+        + oof_w
+        + issue_w
+        + grad_w
+        + tags_w;
     if !hidden.is_empty() {
         title.push(Span::styled(
             format!("· too narrow for {} ", hidden.join(", ")),
@@ -211,10 +236,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 } else {
                     ratatui::style::Style::default()
                 };
-                cells.push(Cell::from(Span::styled(
-                    format!("{:>7}", format::score(p)),
-                    pred_style,
-                )));
+                if show_preds {
+                    cells.push(Cell::from(Span::styled(
+                        format!("{:>7}", format::score(p)),
+                        pred_style,
+                    )));
+                }
                 cells.push(Cell::from(Span::styled(
                     format!("{:>7}", format::score(r)),
                     style,
@@ -224,10 +251,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let excluded = edited && app.edits.weight_of(i) == 0.0;
             cells.push(Cell::from(if s.score.is_none() {
                 // Context only: scored, but it has no loss to share.
-                Line::from(Span::styled(format!("{:>5} ", "—"), theme::DIM))
+                Line::from(Span::styled(format!("{:>6} ", "—"), theme::DIM))
             } else if excluded {
                 // Trained with weight 0: it carries no share of the loss.
-                Line::from(Span::styled(format!("{:>5} ", "excl"), theme::DIM))
+                Line::from(Span::styled(format!("{:>6} ", "excl"), theme::DIM))
             } else {
                 Line::from(vec![
                     Span::raw(format!("{:>6} ", format::pct(share))),
@@ -303,9 +330,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         for m in models {
             let short: String = m.name.chars().take(4).collect();
-            header.push(format!("{:>7}", format!("{short} p")));
+            if show_preds {
+                header.push(format!("{:>7}", format!("{short} p")));
+                widths.push(Constraint::Length(7));
+            }
             header.push(format!("{:>7}", format!("{short} r")));
-            widths.extend([Constraint::Length(7), Constraint::Length(7)]);
+            widths.push(Constraint::Length(7));
         }
     }
     // The bar is the share against the largest row's, so a full bar beside 0.081% is the

@@ -4,7 +4,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use super::theme;
 use crate::app::{Action, App};
@@ -14,36 +14,27 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(t) = app.tour else {
         return;
     };
-    let keys = format!(
-        " {} next · {} back · {} keys ",
-        app.keymap.key_label(Action::NextScene),
-        app.keymap.key_label(Action::PrevScene),
-        app.keymap.key_label(Action::Help)
-    );
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme::TITLE)
-        .title(Line::from(Span::styled(
-            format!(" tour {} ", t.page.title()),
-            theme::TITLE,
-        )))
-        .title_bottom(Line::from(Span::styled(keys, theme::DIM)));
     let text: Vec<Line> = match &app.report {
         Some(r) => {
             let prev = app.prev_segments().map(|p| p.as_slice());
             let n = numbers::of(t.page, &app.ds, &app.part, r, prev);
             let paragraphs = explain::lines(&n);
-            // A blank line between paragraphs when they all fit with it.
+            // Wrapped here, so the panel knows its height and scrolls by rows; a blank line
+            // between paragraphs when they all fit with it.
             let width = area.width.saturating_sub(2).max(1) as usize;
-            let wrapped: usize = paragraphs
+            let wrapped: Vec<Vec<String>> = paragraphs
                 .iter()
-                .map(|p| p.chars().count().div_ceil(width).max(1))
-                .sum();
-            let gap = wrapped + paragraphs.len() <= area.height.saturating_sub(2) as usize;
-            paragraphs
+                .map(|p| super::format::wrap(p, width))
+                .collect();
+            let rows: usize = wrapped.iter().map(Vec::len).sum();
+            let gap = rows + wrapped.len() <= area.height.saturating_sub(2) as usize;
+            wrapped
                 .into_iter()
                 .flat_map(|p| {
-                    let mut l = vec![Line::from(Span::styled(p, theme::VALUE))];
+                    let mut l: Vec<Line> = p
+                        .into_iter()
+                        .map(|r| Line::from(Span::styled(r, theme::VALUE)))
+                        .collect();
                     if gap {
                         l.push(Line::raw(""));
                     }
@@ -56,8 +47,38 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             theme::DIM,
         ))],
     };
+    // Taller than its box: it scrolls (PgUp/PgDn), and the bottom line says how far.
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let rows = text.len();
+    let max_scroll = rows.saturating_sub(inner_h);
+    let scroll = (t.scroll as usize).min(max_scroll);
+    let more = if max_scroll > 0 {
+        format!(
+            " · {}/{} lines {}-{} of {rows}",
+            app.keymap.key_label(Action::PageUp),
+            app.keymap.key_label(Action::PageDown),
+            scroll + 1,
+            (scroll + inner_h).min(rows)
+        )
+    } else {
+        String::new()
+    };
+    let keys = format!(
+        " {} next · {} back{more} · {} keys ",
+        app.keymap.key_label(Action::NextScene),
+        app.keymap.key_label(Action::PrevScene),
+        app.keymap.key_label(Action::Help)
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::TITLE)
+        .title(Line::from(Span::styled(
+            format!(" tour {} ", t.page.title()),
+            theme::TITLE,
+        )))
+        .title_bottom(Line::from(Span::styled(keys, theme::DIM)));
     Paragraph::new(text)
-        .wrap(Wrap { trim: true })
+        .scroll((scroll.min(u16::MAX as usize) as u16, 0))
         .block(block)
         .render(area, buf);
 }
