@@ -332,3 +332,67 @@ fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_t
     assert!(detail.contains("label issue 0.30"), "{detail}");
     assert!(detail.contains("flagged"), "{detail}");
 }
+
+/// The document view on real ProcessBench data with multi-line LaTeX steps (gsm8k-79: three
+/// steps, the first error labelled at step 1), with a suggestion elsewhere, at both sizes.
+#[test]
+fn the_document_view_on_processbench_at_both_sizes() {
+    use segscope::app::Overlay;
+    use segscope::data::{Partition, ReadOptions};
+    use segscope::labels::crossfit::OofSegment;
+    let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
+    let (ds, _) = segscope::data::read_file(path, &ReadOptions::default()).expect("ProcessBench");
+    let ds = std::sync::Arc::new(ds);
+    let part = std::sync::Arc::new(Partition::new(&ds, 0.0));
+    let mut app = segscope::app::App::new(
+        ds.clone(),
+        part,
+        segscope::config::UiConfig::default(),
+        common::info(),
+        segscope::app::Keymap::default(),
+    );
+    app.labels = Some(segscope::labels::LabelInfo::detect(&ds));
+    app.on_report(common::report(&ds, 1), 25.0);
+    let doc = ds
+        .docs
+        .iter()
+        .position(|d| d.id == "gsm8k-79")
+        .expect("gsm8k-79");
+    let steps = ds.docs[doc].segments.clone();
+    app.set_oof(
+        (0..ds.segments.len())
+            .map(|i| OofSegment {
+                pred: 0.8,
+                label_score: if i == steps.start + 1 { 0.9 } else { 0.1 },
+                label_issue: i == steps.start + 1,
+                suggested_first_error: (ds.segments[i].doc == doc).then_some(2),
+                suggested_probability: 0.6,
+                ..OofSegment::MISSING
+            })
+            .collect(),
+    );
+    app.overlay = Overlay::Document(steps.start + 1);
+    for (w, h) in [(100, 28), (160, 48)] {
+        let screen = common::draw(&app, w, h);
+        assert!(screen.contains("gsm8k-79"), "{screen}");
+        assert!(
+            screen.contains("first error labelled step 1"),
+            "{w}x{h}: {screen}"
+        );
+        assert!(
+            screen.contains("◀ labelled first error"),
+            "{w}x{h}: {screen}"
+        );
+        assert!(
+            screen.contains("◆ suggested first error"),
+            "{w}x{h}: {screen}"
+        );
+        assert!(screen.contains("⚑ flagged"), "{w}x{h}: {screen}");
+        // Math as Unicode by default; the raw LaTeX one key away.
+        assert!(!screen.contains("\\frac"), "{w}x{h}: {screen}");
+        insta::assert_snapshot!(format!("document_view_{w}x{h}"), screen);
+    }
+    app.update(Action::RawMath);
+    let raw = common::draw(&app, 160, 48);
+    assert!(raw.contains("\\frac") || raw.contains("\\("), "{raw}");
+}

@@ -22,7 +22,7 @@ pub fn render(app: &App, step: usize, area: Rect, buf: &mut Buffer) {
     };
     let popup = super::detail::centered(below, if area.width < 120 { 100 } else { 92 }, 100);
     Clear.render(popup, buf);
-    let block = frame(app, step);
+    let block = frame(app, step, popup.width as usize);
     let inner = block.inner(popup);
     block.render(popup, buf);
     let width = inner.width.max(1) as usize;
@@ -37,7 +37,7 @@ pub fn render(app: &App, step: usize, area: Rect, buf: &mut Buffer) {
 }
 
 /// The popup's border, its title (the document, the step, where the first error is) and keys.
-fn frame(app: &App, step: usize) -> Block<'static> {
+fn frame(app: &App, step: usize, width: usize) -> Block<'static> {
     let ds = &app.ds;
     let s = &ds.segments[step];
     let doc = &ds.docs[s.doc];
@@ -71,27 +71,51 @@ fn frame(app: &App, step: usize) -> Block<'static> {
             ));
         }
     }
-    let key = |a| app.keymap.key_label(a);
     Block::default()
         .borders(Borders::ALL)
         .border_style(theme::TITLE)
         .title(Line::from(title))
-        .title_bottom(Line::from(Span::styled(
+        .title_bottom(Line::from(Span::styled(keys(app, width), theme::DIM)))
+}
+
+/// The view's keys for a border `width` wide: in their order, the least needed left out first
+/// (the detail, then undo) when they do not all fit.
+fn keys(app: &App, width: usize) -> String {
+    let key = |a| app.keymap.key_label(a);
+    // (priority: lower stays longer, text)
+    let all = [
+        (0, format!("{}/{} step", key(Action::Up), key(Action::Down))),
+        (4, format!("{} detail", key(Action::Document))),
+        (
+            0,
+            format!("{} first error here", key(Action::FirstErrorHere)),
+        ),
+        (1, format!("{} suggested", key(Action::AcceptSuggestion))),
+        (
+            2,
             format!(
-                " {}/{} step · {} detail · {} first error here · {} suggested · {} exclude · {}/{} weight/target · {} undo · {} back ",
-                key(Action::Up),
-                key(Action::Down),
-                key(Action::Document),
-                key(Action::FirstErrorHere),
-                key(Action::AcceptSuggestion),
+                "{}/{}/{} exclude/weight/target",
                 key(Action::Exclude),
                 key(Action::Weight),
-                key(Action::Target),
-                key(Action::Undo),
-                key(Action::Back),
+                key(Action::Target)
             ),
-            theme::DIM,
-        )))
+        ),
+        (3, format!("{} undo", key(Action::Undo))),
+        (0, format!("{} back", key(Action::Back))),
+    ];
+    let mut cut = 5;
+    loop {
+        let shown: Vec<&str> = all
+            .iter()
+            .filter(|(p, _)| *p < cut)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        let line = format!(" {} ", shown.join(" · "));
+        if cut == 1 || Span::raw(line.as_str()).width() + 2 <= width {
+            return line;
+        }
+        cut -= 1;
+    }
 }
 
 /// Where the labels put the document's first error, and where the cross-fit suggests it (with
