@@ -396,3 +396,54 @@ fn the_document_view_on_processbench_at_both_sizes() {
     let raw = common::draw(&app, 160, 48);
     assert!(raw.contains("\\frac") || raw.contains("\\("), "{raw}");
 }
+
+/// The table on real ProcessBench data after an audit, at both sizes: sorted by label issue, the
+/// issue column stays; ids tell documents apart; shares read as what their bars are; the
+/// out-of-fold column is named as the report names it.
+#[test]
+fn the_table_on_processbench_after_an_audit_at_both_sizes() {
+    use segscope::data::{Partition, ReadOptions};
+    use segscope::labels::crossfit::OofSegment;
+    let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
+    let (ds, _) = segscope::data::read_file(path, &ReadOptions::default()).expect("ProcessBench");
+    let ds = std::sync::Arc::new(ds);
+    let part = std::sync::Arc::new(Partition::new(&ds, 0.0));
+    let mut app = segscope::app::App::new(
+        ds.clone(),
+        part,
+        segscope::config::UiConfig::default(),
+        common::info(),
+        segscope::app::Keymap::default(),
+    );
+    app.labels = Some(segscope::labels::LabelInfo::detect(&ds));
+    app.on_report(common::report(&ds, 1), 25.0);
+    let n = ds.segments.len();
+    app.set_oof(
+        (0..n)
+            .map(|i| OofSegment {
+                pred: 0.5,
+                residual: 0.1,
+                label_score: ((i * 7919) % n) as f32 / n as f32,
+                label_issue: (i * 7919) % n > n - 5,
+                ..OofSegment::MISSING
+            })
+            .collect(),
+    );
+    app.update(Action::SortByIssue);
+    for (w, h) in [(100, 28), (160, 48)] {
+        app.page = 10;
+        let screen = common::draw(&app, w, h);
+        let title = screen.lines().nth(2).unwrap_or_default();
+        assert!(title.contains("sorted by label issue"), "{w}x{h}: {title}");
+        assert!(!title.contains("narrow for issue"), "{w}x{h}: {title}");
+        assert!(screen.contains("issue"), "{w}x{h}");
+        assert!(!screen.contains(" 0.0%"), "{w}x{h}: a share is never 0.0%");
+        if w >= 160 {
+            assert!(screen.contains("share of max"), "{w}x{h}");
+            assert!(screen.contains("oof res"), "{w}x{h}");
+            // Ids keep their distinguishing end.
+            assert!(screen.contains("gsm8k-"), "{w}x{h}");
+            assert!(!screen.contains("gsm8k…"), "{w}x{h}");
+        }
+    }
+}
