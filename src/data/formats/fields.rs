@@ -7,6 +7,17 @@ use serde_json::{Map, Value};
 use crate::config::DataConfig;
 use crate::data::builder::{FieldError, ferr};
 
+/// Why a number cannot be a score: not finite, or finite but beyond what a 32-bit float holds.
+pub(super) fn out_of_range(x: f64, shown: &str) -> String {
+    if x.is_finite() {
+        format!(
+            "{shown} is beyond a 32-bit float's range (magnitude under 3.4e38): rescale the scores"
+        )
+    } else {
+        format!("must be finite, found {shown}")
+    }
+}
+
 /// What a JSON value is, for messages.
 pub fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -136,7 +147,7 @@ pub fn target(
         Some(x) if (x as f32).is_finite() => Ok(Some(x as f32)),
         Some(x) => Err(ferr(
             field,
-            super::segscope::out_of_range(x, &x.to_string()),
+            out_of_range(x, &x.to_string()),
         )),
         None => Err(ferr(
             field,

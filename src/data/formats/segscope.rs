@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::Format;
-use super::fields::kind_of;
+use super::fields::{kind_of, out_of_range};
 use crate::config::DataConfig;
 use crate::data::builder::{FieldError, RawSegment, Record, ferr};
 use crate::data::model::Split;
@@ -209,17 +209,6 @@ fn get_string(
             field,
             format!("must be a string, found {}", kind_of(v)),
         )),
-    }
-}
-
-/// Why a number cannot be a score: not finite, or finite but beyond what a 32-bit float holds.
-pub(super) fn out_of_range(x: f64, shown: &str) -> String {
-    if x.is_finite() {
-        format!(
-            "{shown} is beyond a 32-bit float's range (magnitude under 3.4e38): rescale the scores"
-        )
-    } else {
-        format!("must be finite, found {shown}")
     }
 }
 
