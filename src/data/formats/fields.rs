@@ -145,10 +145,7 @@ pub fn target(
         .or_else(|| default(v));
     match mapped {
         Some(x) if (x as f32).is_finite() => Ok(Some(x as f32)),
-        Some(x) => Err(ferr(
-            field,
-            out_of_range(x, &x.to_string()),
-        )),
+        Some(x) => Err(ferr(field, out_of_range(x, &x.to_string()))),
         None => Err(ferr(
             field,
             format!(
