@@ -411,12 +411,12 @@ fn help_lists_every_flag() {
 }
 
 #[test]
-fn the_readme_documents_every_key_action() {
-    let readme = include_str!("../../README.md");
+fn the_guide_documents_every_key_action() {
+    let readme = include_str!("../../docs/guide.md");
     for b in segscope::app::Keymap::default().bindings {
         assert!(
             readme.contains(&format!("`{}`", b.name)),
-            "README lacks the key action `{}`",
+            "docs/guide.md lacks the key action `{}`",
             b.name
         );
     }
@@ -756,8 +756,8 @@ fn watch_headless_never_hangs_and_numbers_read_naturally() {
 }
 
 #[test]
-fn the_readmes_command_line_section_is_what_h_prints() {
-    let readme = include_str!("../../README.md");
+fn the_references_command_line_section_is_what_h_prints() {
+    let readme = include_str!("../../docs/reference.md");
     let dir = tempfile::tempdir().expect("tempdir");
     for sub in [
         "", "gen-data", "formats", "watch", "compare", "convert", "crossfit", "audit",
@@ -770,7 +770,7 @@ fn the_readmes_command_line_section_is_what_h_prints() {
         let block = format!("$ segscope {}\n{}", args.join(" "), text.trim_end());
         assert!(
             readme.contains(&block),
-            "README.md's Command line section is out of date for `segscope {}`: regenerate it from the binary",
+            "docs/reference.md's Command line section is out of date for `segscope {}`: regenerate it from the binary",
             args.join(" ")
         );
     }
