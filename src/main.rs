@@ -164,39 +164,7 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
                 .clone()
                 .unwrap_or_else(|| "segscope-segments.csv".into()),
         };
-        let mut app = tui::make_app(&s, &outputs);
-        app.labels_note = labels.describe();
-        app.labels = Some(labels);
-        if !cli.judge.is_empty() {
-            segscope::labels::pipeline::judges_fit(&labels, cli.judge.len()).map_err(|e| (2, e))?;
-            let judges = cli
-                .judge
-                .iter()
-                .map(|p| segscope::labels::judge::read(p, &s.dataset))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| (2, e.to_string()))?;
-            app.set_audit_setup(segscope::labels::pipeline::Setup {
-                config: s.config.clone(),
-                judges: std::sync::Arc::new(judges),
-            });
-        }
-        if let Some(p) = &cli.crossfit {
-            let (oof, unknown) =
-                segscope::labels::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
-            if unknown > 0 {
-                // On screen, where it is seen: standard error is under the dashboard.
-                let known = oof.iter().filter(|o| o.pred.is_finite()).count();
-                app.status = Some(format!(
-                    "{}: {unknown} of its rows are not segments of this data ({known} loaded)",
-                    p.display()
-                ));
-            }
-            app.labels_note.push_str(&audit_note(p));
-            app.set_oof(oof);
-        }
-        if cli.audit {
-            app.update(segscope::app::Action::Audit);
-        }
+        let app = dashboard_app(&cli, &s, labels, &outputs)?;
         let (source, _) = s.into_source();
         tui::run(app, Box::new(source)).map_err(|e| (1, e.to_string()))?;
         return Ok(after_dashboard());
@@ -297,4 +265,47 @@ fn gen_data(docs: usize, seed: u64, out: &std::path::Path) -> Result<(), (u8, St
     } else {
         io_plan::write_file(out, text.as_bytes()).map_err(|e| (e.exit_code(), e.to_string()))
     }
+}
+
+/// The dashboard's app for a training run: the labels, the judges its audit weighs, a cross-fit
+/// report to show, and the audit asked for at start.
+fn dashboard_app(
+    cli: &Cli,
+    s: &session::Session,
+    labels: segscope::labels::LabelInfo,
+    outputs: &Outputs,
+) -> Result<segscope::app::App, (u8, String)> {
+    let mut app = tui::make_app(s, outputs);
+    app.labels_note = labels.describe();
+    app.labels = Some(labels);
+    if !cli.judge.is_empty() {
+        segscope::labels::pipeline::judges_fit(&labels, cli.judge.len()).map_err(|e| (2, e))?;
+        let judges = cli
+            .judge
+            .iter()
+            .map(|p| segscope::labels::judge::read(p, &s.dataset))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (2, e.to_string()))?;
+        app.set_audit_setup(segscope::labels::pipeline::Setup {
+            config: s.config.clone(),
+            judges: std::sync::Arc::new(judges),
+        });
+    }
+    if let Some(p) = &cli.crossfit {
+        let (oof, unknown) = segscope::labels::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
+        if unknown > 0 {
+            // On screen, where it is seen: standard error is under the dashboard.
+            let known = oof.iter().filter(|o| o.pred.is_finite()).count();
+            app.status = Some(format!(
+                "{}: {unknown} of its rows are not segments of this data ({known} loaded)",
+                p.display()
+            ));
+        }
+        app.labels_note.push_str(&audit_note(p));
+        app.set_oof(oof);
+    }
+    if cli.audit {
+        app.update(segscope::app::Action::Audit);
+    }
+    Ok(app)
 }

@@ -8,6 +8,7 @@ mod audit;
 mod datamap;
 mod document;
 pub mod keymap;
+mod keyspec;
 mod labels;
 mod marks;
 mod reports;

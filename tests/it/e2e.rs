@@ -587,3 +587,34 @@ fn from_a_flag_to_a_fix_on_processbench_at_both_sizes() {
         }
     }
 }
+
+/// The dashboard's `--judge` files are read before the screen opens: a bad one is refused with
+/// its file and line (exit 2), and judges need binary labels.
+#[test]
+fn the_dashboards_judges_are_checked_before_the_screen_opens() {
+    let pb = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/processbench.jsonl"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("j.jsonl"),
+        "{\"id\": \"nope:0\", \"p_correct\": 0.5}\n",
+    )
+    .expect("write");
+    let mut s = Session::start_in(dir, &["--data", pb, "--judge", "j.jsonl"]);
+    let status = s.wait_exit();
+    assert_eq!(status.exit_code(), 2, "{}", s.screen());
+    assert!(s.screen().contains("j.jsonl:1"), "{}", s.screen());
+    // Labels that are not binary take no judge (the bundled data's are continuous).
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("j.jsonl"),
+        "{\"id\": \"doc-0000:0\", \"p_correct\": 0.5}\n",
+    )
+    .expect("write");
+    let mut s = Session::start_in(dir, &["--judge", "j.jsonl"]);
+    let status = s.wait_exit();
+    assert_eq!(status.exit_code(), 2, "{}", s.screen());
+    assert!(s.screen().contains("binary labels"), "{}", s.screen());
+}
