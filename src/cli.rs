@@ -276,12 +276,18 @@ pub enum Command {
         /// (what `segscope audit` does)
         #[arg(long)]
         audit: bool,
+        /// Train and predict fold K of N only (K from 0), as one job of a cluster's array, and
+        /// write a part file (JSON) to --out; `segscope crossfit merge` joins the N parts
+        #[arg(long, value_name = "K/N", value_parser = fold_of_n)]
+        fold: Option<(usize, usize)>,
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]
         data: DataArgs,
         #[command(flatten)]
         model: ModelArgs,
+        #[command(subcommand)]
+        merge: Option<CrossfitCommand>,
     },
     /// Cross-fit, then plant canaries (the data's own kind of noise) into a copy, find them like
     /// real wrong labels, and set the flags so their precision on the canaries is at least
@@ -296,6 +302,48 @@ pub enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+}
+
+/// `segscope crossfit merge`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum CrossfitCommand {
+    /// Join the part files of `crossfit --fold K/N` jobs into the report one `crossfit` process
+    /// gives (label scores included); refuses parts of different data, options, seeds or
+    /// judges, and a fold missing or given twice. The data, config and judges are read again
+    /// from where the jobs read them
+    Merge {
+        /// The part files, one per fold
+        #[arg(required = true, value_name = "PART")]
+        parts: Vec<PathBuf>,
+        /// The per-segment out-of-fold report (.csv, or JSON lines; "-" for stdout)
+        #[arg(long, value_name = "FILE", default_value = "segscope-crossfit.csv")]
+        out: PathBuf,
+    },
+}
+
+/// `K/N`: fold K (from 0) of N, N from 2 to 100.
+fn fold_of_n(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not K/N (fold K of N, K from 0)"))?;
+    let k: usize = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{k}` in `{s}` is not a whole number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` in `{s}` is not a whole number"))?;
+    if !(2..=100).contains(&n) {
+        return Err(format!("N in `{s}` must be from 2 to 100"));
+    }
+    if k >= n {
+        return Err(format!(
+            "fold {k} of {n} does not exist: K counts from 0 to {}",
+            n - 1
+        ));
+    }
+    Ok((k, n))
 }
 
 /// The options `crossfit` and `audit` share.

@@ -106,7 +106,18 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         }
         Some(Command::Compare { losses, .. }) => return compare(&cli, losses),
         Some(Command::Tour { scene, .. }) => return tour(&cli, *scene),
-        Some(Command::Crossfit { args, audit, .. }) => return crossfit(&cli, args, *audit),
+        Some(Command::Crossfit {
+            merge: Some(segscope::cli::CrossfitCommand::Merge { parts, out }),
+            ..
+        }) => return commands::crossfit::merge(parts, out),
+        Some(Command::Crossfit {
+            args, audit, fold, ..
+        }) => {
+            return match fold {
+                Some(fold) => commands::crossfit::fold_job(&cli, args, *audit, *fold),
+                None => crossfit(&cli, args, *audit),
+            };
+        }
         Some(Command::Audit { args, .. }) => return crossfit(&cli, args, true),
         None => {}
     }

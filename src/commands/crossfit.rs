@@ -175,38 +175,33 @@ fn say_audit(a: &segscope::labels::audit::Audit) {
     }
 }
 
-/// `segscope crossfit` and `segscope audit`: out-of-fold predictions and label scores, progress
-/// and the summary on stderr, the report to `out`; with `audit`, the flags' threshold set from
-/// canaries and the audit's figures beside the report (`OUT.audit.json`).
-pub fn crossfit(
+/// What a cross-fit command has read and checked before any training.
+struct Prepared {
+    config: segscope::config::Config,
+    ds: std::sync::Arc<segscope::data::Dataset>,
+    info: segscope::labels::LabelInfo,
+    features: segscope::data::Features,
+    opts: segscope::labels::crossfit::Options,
+}
+
+/// The options checked, the outputs planned, the data and judges read, the features built: all
+/// that comes before the folds of a cross-fit of `folds` folds.
+fn prepare(
     cli: &Cli,
     args: &segscope::cli::CrossfitArgs,
-    audit: bool,
-) -> Result<ExitCode, (u8, String)> {
-    let folds = args.folds;
+    folds: usize,
+    outputs: &[Output],
+) -> Result<Prepared, (u8, String)> {
     counts(args)?;
     mlp_only(cli, args)?;
     let (config, _, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
-    let to_stdout = io_plan::is_stdout(&args.out);
-    // With the report on standard output the audit's figures go to standard error, whole.
-    let audit_to_stderr = audit && to_stdout;
-    // The audit's figures go beside the report, or only to stderr when the report streams.
-    let audit_path = (audit && !to_stdout).then(|| {
-        let mut p = args.out.clone().into_os_string();
-        p.push(".audit.json");
-        std::path::PathBuf::from(p)
-    });
-    let mut outputs = vec![Output::file("--out", &args.out, true)];
-    if let Some(p) = &audit_path {
-        outputs.push(Output::file("--out's .audit.json", p, false));
-    }
     let judge_inputs: Vec<(&str, &std::path::Path)> = args
         .judge
         .iter()
         .map(|p| ("--judge", p.as_path()))
         .collect();
-    plan(cli, &config, &judge_inputs, &outputs)?;
+    plan(cli, &config, &judge_inputs, outputs)?;
     let ds = load_data(cli, &config)?;
     // Folds are by document: each needs one to hold out, and the rest to train on.
     enough_documents(folds, ds.docs.len())?;
@@ -214,8 +209,7 @@ pub fn crossfit(
     let judges = judges(args, &ds, &info)?;
     interrupted(&args.out)?;
     let features = segscope::data::features::featurize(&ds, &config.features);
-    let ds = std::sync::Arc::new(ds);
-    let o = segscope::labels::crossfit::Options {
+    let opts = segscope::labels::crossfit::Options {
         folds,
         max_steps: args.steps.unwrap_or(config.train.steps),
         patience: if config.train.early_stop > 0 {
@@ -234,6 +228,58 @@ pub fn crossfit(
         ds.labelled(),
         info.describe()
     );
+    Ok(Prepared {
+        config,
+        ds: std::sync::Arc::new(ds),
+        info,
+        features,
+        opts,
+    })
+}
+
+/// A fold's progress line on stderr.
+fn say_fold(f: &segscope::labels::crossfit::FoldReport, folds: usize) {
+    eprintln!(
+        "segscope: fold {}/{folds}: {} docs, {} labelled segments held out; {} steps, best {}; held-out MSE {:.4}; {:.1} s",
+        f.fold + 1,
+        f.docs,
+        f.segments,
+        f.steps,
+        f.best_step,
+        f.held_out_mse,
+        f.seconds
+    );
+}
+
+/// `segscope crossfit` and `segscope audit`: out-of-fold predictions and label scores, progress
+/// and the summary on stderr, the report to `out`; with `audit`, the flags' threshold set from
+/// canaries and the audit's figures beside the report (`OUT.audit.json`).
+pub fn crossfit(
+    cli: &Cli,
+    args: &segscope::cli::CrossfitArgs,
+    audit: bool,
+) -> Result<ExitCode, (u8, String)> {
+    let folds = args.folds;
+    let to_stdout = io_plan::is_stdout(&args.out);
+    // With the report on standard output the audit's figures go to standard error, whole.
+    let audit_to_stderr = audit && to_stdout;
+    // The audit's figures go beside the report, or only to stderr when the report streams.
+    let audit_path = (audit && !to_stdout).then(|| {
+        let mut p = args.out.clone().into_os_string();
+        p.push(".audit.json");
+        std::path::PathBuf::from(p)
+    });
+    let mut outputs = vec![Output::file("--out", &args.out, true)];
+    if let Some(p) = &audit_path {
+        outputs.push(Output::file("--out's .audit.json", p, false));
+    }
+    let Prepared {
+        config,
+        ds,
+        info,
+        features,
+        opts: o,
+    } = prepare(cli, args, folds, &outputs)?;
     let t0 = std::time::Instant::now();
     let done = segscope::labels::pipeline::run(
         &ds,
@@ -244,17 +290,8 @@ pub fn crossfit(
         audit,
         &|| segscope::signals::received().is_some(),
         |p| {
-            if let segscope::labels::pipeline::Progress::Fold { report: f, .. } = p {
-                eprintln!(
-                    "segscope: fold {}/{folds}: {} docs, {} labelled segments held out; {} steps, best {}; held-out MSE {:.4}; {:.1} s",
-                    f.fold + 1,
-                    f.docs,
-                    f.segments,
-                    f.steps,
-                    f.best_step,
-                    f.held_out_mse,
-                    f.seconds
-                );
+            if let segscope::labels::pipeline::Progress::Fold { report, .. } = p {
+                say_fold(report, folds);
             }
         },
     )
@@ -298,6 +335,182 @@ pub fn crossfit(
             p.display()
         )),
         t0.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `segscope crossfit --fold K/N`: fold K's out-of-fold predictions (every fold split), as a
+/// part file for `segscope crossfit merge`.
+pub fn fold_job(
+    cli: &Cli,
+    args: &segscope::cli::CrossfitArgs,
+    audit: bool,
+    (k, n): (usize, usize),
+) -> Result<ExitCode, (u8, String)> {
+    if audit {
+        return Err((
+            2,
+            "--audit needs every fold: run it on the merged report's data with `segscope audit`, not in a --fold job".into(),
+        ));
+    }
+    if args.folds != segscope::labels::pipeline::DEFAULT_FOLDS && args.folds != n {
+        return Err((
+            2,
+            format!(
+                "--folds {} and --fold {k}/{n} disagree: --fold's N is the number of folds",
+                args.folds
+            ),
+        ));
+    }
+    if args
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        || io_plan::is_stdout(&args.out)
+    {
+        return Err((
+            2,
+            format!(
+                "a fold's part is a JSON file for `segscope crossfit merge`: give --out PART.json (not {})",
+                args.out.display()
+            ),
+        ));
+    }
+    let p = prepare(cli, args, n, &[Output::file("--out", &args.out, false)])?;
+    let t0 = std::time::Instant::now();
+    let (per_repeat, _) = segscope::labels::crossfit::predict(
+        &p.ds,
+        &p.features,
+        &p.config,
+        p.info,
+        &p.opts,
+        Some(k),
+        |f| say_fold(f, n),
+    )
+    .map_err(|e| (1, e.to_string()))?;
+    interrupted(&args.out)?;
+    // The config as the job read it, its data path absolute, so that merge reads the same data
+    // from wherever it runs on a shared file system.
+    let mut config = p.config.clone();
+    if let Some(d) = config.data_path() {
+        config.data.path = std::path::absolute(&d)
+            .unwrap_or(d)
+            .to_string_lossy()
+            .into_owned();
+    }
+    let judges = args
+        .judge
+        .iter()
+        .map(|j| std::path::absolute(j).unwrap_or_else(|_| j.clone()))
+        .collect();
+    let job = segscope::labels::crossfit::part::Job::of(
+        &p.ds,
+        &p.opts,
+        serde_json::to_value(&config).map_err(|e| (1, e.to_string()))?,
+        cli.lenient,
+        judges,
+    );
+    let part = segscope::labels::crossfit::part::Part::new(k, job, &per_repeat);
+    let text = serde_json::to_string(&part).map_err(|e| (1, e.to_string()))?;
+    io_plan::write_file(&args.out, (text + "\n").as_bytes())
+        .map_err(|e| (e.exit_code(), e.to_string()))?;
+    eprintln!(
+        "segscope: wrote fold {k} of {n} ({} fold splits) to {} in {:.1} s; `segscope crossfit merge` joins the {n} parts",
+        per_repeat.len(),
+        args.out.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `segscope crossfit merge PART... --out FILE`: the parts joined, checked to be of one job, and
+/// the report written as one `crossfit` process writes it.
+pub fn merge(
+    parts: &[std::path::PathBuf],
+    out: &std::path::Path,
+) -> Result<ExitCode, (u8, String)> {
+    use segscope::labels::crossfit::part::{self, Part};
+    let read: Vec<(std::path::PathBuf, Part)> = parts
+        .iter()
+        .map(|p| Part::read(p).map(|part| (p.clone(), part)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| (2, e))?;
+    let job = read
+        .first()
+        .map(|(_, p)| p.job.clone())
+        .ok_or((2, "no parts".to_string()))?;
+    let config: segscope::config::Config = serde_json::from_value(job.config.clone())
+        .map_err(|e| (2, format!("{}: its config: {e}", parts[0].display())))?;
+    let mut inputs: Vec<(&str, &std::path::Path)> =
+        parts.iter().map(|p| ("PART", p.as_path())).collect();
+    let data = config.data_path();
+    if let Some(d) = &data {
+        inputs.push(("the parts' data", d));
+    }
+    inputs.extend(
+        job.judges
+            .iter()
+            .map(|j| ("the parts' --judge", j.as_path())),
+    );
+    io_plan::check(&inputs, &[Output::file("--out", out, true)]).map_err(|e| (2, e.to_string()))?;
+    let opts = segscope::data::ReadOptions {
+        lenient: job.lenient,
+        data: config.data.clone(),
+    };
+    let (ds, _) = segscope::data::load(data.as_deref(), &opts).map_err(|e| (2, e.to_string()))?;
+    if part::fingerprint(&ds) != job.data {
+        return Err((
+            2,
+            format!(
+                "{}: the data is not what the jobs read (it changed since): run the folds again",
+                ds.source
+            ),
+        ));
+    }
+    let per_repeat = part::join(&read, ds.segments.len()).map_err(|e| (2, e))?;
+    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+    let judges = job
+        .judges
+        .iter()
+        .map(|p| segscope::labels::judge::read(p, &ds))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| (2, e.to_string()))?;
+    let opts = segscope::labels::crossfit::Options {
+        folds: job.folds,
+        max_steps: job.max_steps,
+        patience: job.patience,
+        learner: if job.learner == "mlp" {
+            segscope::labels::crossfit::Learner::Mlp
+        } else {
+            segscope::labels::crossfit::Learner::Linear
+        },
+        seed: job.seed,
+        repeats: job.repeats,
+        judges: std::sync::Arc::new(judges),
+    };
+    let ds = std::sync::Arc::new(ds);
+    if part::Job::of(
+        &ds,
+        &opts,
+        job.config.clone(),
+        job.lenient,
+        job.judges.clone(),
+    )
+    .judged
+        != job.judged
+    {
+        return Err((
+            2,
+            "the judges' files are not what the jobs read (they changed since): run the folds again".into(),
+        ));
+    }
+    let cf = segscope::labels::crossfit::finish(&ds, &config, info, &opts, &per_repeat, Vec::new());
+    segscope::labels::crossfit::write(out, &cf.rows).map_err(|e| (e.exit_code(), e.to_string()))?;
+    eprintln!(
+        "segscope: merged {} folds into {} out-of-fold rows in {}",
+        job.folds,
+        cf.rows.len(),
+        out.display()
     );
     Ok(ExitCode::SUCCESS)
 }

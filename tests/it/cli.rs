@@ -1400,3 +1400,98 @@ fn lenient_skips_invalid_utf8_lines_sizes_are_bounded_and_unwritable_outputs_fou
         eprintln!("SKIPPED: chattr +i is not available here");
     }
 }
+
+/// Folds as jobs: five `crossfit --fold K/5` processes and a merge give the report one
+/// `crossfit` process gives, label scores to 1e-6; parts of another seed, a fold missing or a
+/// fold twice are refused.
+#[test]
+fn five_fold_jobs_and_a_merge_give_one_processs_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/processbench-gsm8k.json"
+    );
+    let run = |args: &[&str]| {
+        let o = segscope(args, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    };
+    run(&["crossfit", "--data", data, "--out", "whole.csv"]);
+    let parts: Vec<String> = (0..5).map(|k| format!("p{k}.json")).collect();
+    // The jobs as a cluster runs them: separate processes, side by side.
+    let jobs: Vec<_> = (0..5)
+        .map(|k| {
+            Command::new(env!("CARGO_BIN_EXE_segscope"))
+                .args(["crossfit", "--data", data, "--fold", &format!("{k}/5")])
+                .args(["--out", &parts[k]])
+                .current_dir(dir.path())
+                .output()
+        })
+        .collect();
+    for j in jobs {
+        let o = j.expect("run a job");
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let mut merge = vec!["crossfit", "merge"];
+    merge.extend(parts.iter().map(String::as_str));
+    merge.extend(["--out", "merged.csv"]);
+    run(&merge);
+    let read = |f: &str| -> Vec<csv::StringRecord> {
+        csv::Reader::from_path(dir.path().join(f))
+            .expect("report")
+            .records()
+            .map(|r| r.expect("row"))
+            .collect()
+    };
+    let header = csv::Reader::from_path(dir.path().join("whole.csv"))
+        .expect("report")
+        .headers()
+        .expect("header")
+        .clone();
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (whole, merged) = (read("whole.csv"), read("merged.csv"));
+    assert_eq!(whole.len(), merged.len());
+    assert!(whole.len() > 1000, "ProcessBench's labelled steps");
+    for (a, b) in whole.iter().zip(&merged) {
+        assert_eq!(a[col("id")], b[col("id")]);
+        for c in ["oof_prediction", "label_score", "suggested_probability"] {
+            let (x, y): (f64, f64) = (
+                a[col(c)].parse().unwrap_or(f64::NAN),
+                b[col(c)].parse().unwrap_or(f64::NAN),
+            );
+            assert!(
+                (x - y).abs() <= 1e-6 || (x.is_nan() && y.is_nan()),
+                "{} {c}: {x} vs {y}",
+                &a[col("id")]
+            );
+        }
+        assert_eq!(a[col("label_issue")], b[col("label_issue")]);
+        assert_eq!(
+            a[col("suggested_first_error")],
+            b[col("suggested_first_error")]
+        );
+    }
+    // Refused: a fold missing, a fold twice, a part of another seed.
+    let refused = |args: &[&str], why: &str| {
+        let o = segscope(args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{args:?}: {}", stderr(&o));
+    };
+    let four = [
+        "crossfit", "merge", "p0.json", "p1.json", "p2.json", "p3.json",
+    ];
+    refused(
+        &[&four[..], &["--out", "m.csv"]].concat(),
+        "fold 4 of 5 missing",
+    );
+    refused(
+        &[&four[..], &["p3.json", "p4.json", "--out", "m.csv"]].concat(),
+        "fold 3 is given twice",
+    );
+    run(&[
+        "crossfit", "--data", data, "--seed", "7", "--fold", "4/5", "--out", "s4.json",
+    ]);
+    refused(
+        &[&four[..], &["s4.json", "--out", "m.csv"]].concat(),
+        "different seeds",
+    );
+}

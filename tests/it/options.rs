@@ -602,6 +602,17 @@ fn cases() -> Vec<Case> {
         ),
     );
 
+    // A fold of N as a cluster job writes a part for `crossfit merge`.
+    push(
+        "crossfit",
+        "--fold",
+        (
+            vec![
+                "crossfit", "--data", "d.jsonl", "--fold", "1/3", "--out", "f.json",
+            ],
+            file_has("f.json", "segscope.crossfit-part"),
+        ),
+    );
     // crossfit and audit share their options.
     for sub in ["crossfit", "audit"] {
         let base: Vec<&'static str> = vec![sub, "--data", "d.jsonl"];

@@ -8,6 +8,7 @@
 //! the folds trained side by side ([`crate::labels::linear`]); and `mlp`, segscope's own model,
 //! each fold early-stopped on an inner dev split of its documents.
 
+pub mod part;
 mod report;
 
 use std::sync::Arc;
@@ -163,22 +164,27 @@ pub fn run(
     opts: &Options,
     progress: impl FnMut(&FoldReport),
 ) -> Result<Crossfit, EngineError> {
+    let (per_repeat, folds) = predict(ds, features, config, labels, opts, None, progress)?;
+    Ok(finish(ds, config, labels, opts, &per_repeat, folds))
+}
+
+/// Each fold split's out-of-fold predictions (one vector per repeat, NaN where not predicted),
+/// of every fold or, as a cluster job, of fold `only` alone.
+pub fn predict(
+    ds: &Arc<Dataset>,
+    features: &Features,
+    config: &Config,
+    labels: LabelInfo,
+    opts: &Options,
+    only: Option<usize>,
+    progress: impl FnMut(&FoldReport),
+) -> Result<(Vec<Vec<f32>>, Vec<FoldReport>), EngineError> {
     let k = opts.folds.max(2);
-    let fold: Vec<usize> = ds
-        .docs
-        .iter()
-        .map(|d| fold_of(&d.id, k, opts.seed))
-        .collect();
     let mut progress = progress;
-    let (mut predictions, mut folds) = (vec![0.0f32; ds.segments.len()], Vec::new());
-    let repeats = opts.repeats.max(1);
-    for r in 0..repeats {
+    let (mut per_repeat, mut folds) = (Vec::new(), Vec::new());
+    for r in 0..opts.repeats.max(1) {
         let seed = opts.seed.wrapping_add(r as u64);
-        let split: Vec<usize> = if r == 0 {
-            fold.clone()
-        } else {
-            ds.docs.iter().map(|d| fold_of(&d.id, k, seed)).collect()
-        };
+        let split = split_of(ds, k, seed);
         let o = Options {
             seed,
             ..opts.clone()
@@ -189,17 +195,40 @@ pub fn run(
                 features,
                 config,
                 labels.kind,
-                &split,
-                k,
+                (&split, k, only),
                 &o,
                 &mut progress,
             ),
-            Learner::Mlp => mlp_folds(ds, features, config, &split, k, &o, &mut progress)?,
+            Learner::Mlp => mlp_folds(ds, features, config, (&split, k, only), &o, &mut progress)?,
         };
-        for (acc, x) in predictions.iter_mut().zip(p) {
-            *acc += x / repeats as f32;
-        }
+        per_repeat.push(p);
         folds.extend(f);
+    }
+    Ok((per_repeat, folds))
+}
+
+/// Every document's fold under `seed`.
+fn split_of(ds: &Dataset, k: usize, seed: u64) -> Vec<usize> {
+    ds.docs.iter().map(|d| fold_of(&d.id, k, seed)).collect()
+}
+
+/// From the fold splits' predictions to the cross-fit: their mean, the residuals, the evidence
+/// weighed (binary labels), label scores, suggestions and the report's rows.
+pub fn finish(
+    ds: &Arc<Dataset>,
+    config: &Config,
+    labels: LabelInfo,
+    opts: &Options,
+    per_repeat: &[Vec<f32>],
+    folds: Vec<FoldReport>,
+) -> Crossfit {
+    let k = opts.folds.max(2);
+    let fold = split_of(ds, k, opts.seed);
+    let mut predictions = vec![0.0f32; ds.segments.len()];
+    for p in per_repeat {
+        for (acc, x) in predictions.iter_mut().zip(p) {
+            *acc += x / per_repeat.len() as f32;
+        }
     }
     let segments: Vec<SegmentEval> = (0..ds.segments.len())
         .map(|i| match ds.segments[i].score {
@@ -290,7 +319,7 @@ pub fn run(
             }
         })
         .collect();
-    Ok(Crossfit {
+    Crossfit {
         rows,
         folds,
         segments,
@@ -302,7 +331,7 @@ pub fn run(
         suggestions,
         weights,
         threshold: None,
-    })
+    }
 }
 
 /// The linear learner's target for a label: the class (binary), the position in the range
@@ -331,14 +360,14 @@ fn linear_folds(
     features: &Features,
     config: &Config,
     kind: LabelKind,
-    fold: &[usize],
-    k: usize,
+    (fold, k, only): (&[usize], usize, Option<usize>),
     opts: &Options,
     mut progress: impl FnMut(&FoldReport),
 ) -> (Vec<f32>, Vec<FoldReport>) {
     let rows = SparseRows::build(ds, features, &config.features);
     let objective = linear_target(kind, 0.0).0;
-    let results: Vec<(FoldReport, Vec<(usize, f32)>)> = (0..k)
+    let wanted: Vec<usize> = (0..k).filter(|&f| only.is_none_or(|o| o == f)).collect();
+    let results: Vec<(FoldReport, Vec<(usize, f32)>)> = wanted
         .into_par_iter()
         .map(|f| {
             let t0 = std::time::Instant::now();
@@ -387,8 +416,7 @@ fn mlp_folds(
     ds: &Arc<Dataset>,
     features: &Features,
     config: &Config,
-    fold: &[usize],
-    k: usize,
+    (fold, k, only): (&[usize], usize, Option<usize>),
     opts: &Options,
     mut progress: impl FnMut(&FoldReport),
 ) -> Result<(Vec<f32>, Vec<FoldReport>), EngineError> {
@@ -400,7 +428,7 @@ fn mlp_folds(
         .collect();
     let mut pred = vec![f32::NAN; ds.segments.len()];
     let mut reports = Vec::with_capacity(k);
-    for f in 0..k {
+    for f in (0..k).filter(|&f| only.is_none_or(|o| o == f)) {
         let t0 = std::time::Instant::now();
         let active: Vec<bool> = fold.iter().map(|&x| x != f).collect();
         let part = Arc::new(Partition::with_held_out(ds, inner.clone(), &active));
