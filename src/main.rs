@@ -84,82 +84,12 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         // half-written output is removed rather than left (see io_plan::atomic).
         segscope::signals::install();
     }
-    match &cli.command {
-        Some(Command::GenData { docs, seed, out }) => {
-            return gen_data(*docs, *seed, out).map(|()| ExitCode::SUCCESS);
-        }
-        Some(Command::Formats) => {
-            for f in segscope::data::formats::FORMATS {
-                println!("{:<14} {}", f.name(), f.summary());
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        Some(Command::Convert {
-            input,
-            out,
-            to,
-            threshold,
-            ..
-        }) => return convert(&cli, input, out, *to, *threshold),
-        Some(Command::Watch { file, wait, .. }) => {
-            return watch(&cli, file, *wait, cli.headless, cli.report.as_deref());
-        }
-        Some(Command::Compare { losses, .. }) => return compare(&cli, losses),
-        Some(Command::Tour { scene, .. }) => return tour(&cli, *scene),
-        Some(Command::Crossfit {
-            merge: Some(segscope::cli::CrossfitCommand::Merge { parts, out }),
-            ..
-        }) => return commands::crossfit::merge(parts, out),
-        Some(Command::Crossfit {
-            args, audit, fold, ..
-        }) => {
-            return match fold {
-                Some(fold) => commands::crossfit::fold_job(&cli, args, *audit, *fold),
-                None => crossfit(&cli, args, *audit),
-            };
-        }
-        Some(Command::Audit { args, .. }) => return crossfit(&cli, args, true),
-        None => {}
+    if let Some(done) = subcommand(&cli) {
+        return done;
     }
     let headless = cli.headless || !std::io::stdout().is_terminal();
     mode_options(&cli, headless)?;
-    {
-        let (config, _, _) =
-            session::resolve_config(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
-        let stdout = std::path::Path::new("-");
-        let mut outputs = Vec::new();
-        if headless {
-            // The step lines go to --out, or to standard output, which then no other output
-            // can take.
-            let out = cli.out.as_deref().unwrap_or(stdout);
-            outputs.push(Output::file("--out", out, true));
-        }
-        // The dashboard's export writes its what-if edits and the edited data beside the table.
-        let side: Vec<(std::path::PathBuf, &str)> = match (&cli.report, headless) {
-            (Some(p), false) if !io_plan::is_stdout(p) => vec![
-                (p.with_extension("edits.jsonl"), "--report's .edits.jsonl"),
-                (p.with_extension("data.jsonl"), "--report's .data.jsonl"),
-            ],
-            _ => Vec::new(),
-        };
-        if let Some(p) = &cli.report {
-            // The dashboard's screen is standard output: its export needs a file.
-            outputs.push(Output::file("--report", p, headless));
-        }
-        for (p, flag) in &side {
-            outputs.push(Output::file(flag, p, false));
-        }
-        if let Some(p) = &cli.stream {
-            // A stream is followed as a file by `segscope watch`.
-            outputs.push(Output::file("--stream", p, false));
-        }
-        if let Some(p) = &cli.save {
-            outputs.push(Output::dir("--save", p));
-        }
-        let judges: Vec<(&str, &std::path::Path)> =
-            cli.judge.iter().map(|p| ("--judge", p.as_path())).collect();
-        plan(&cli, &config, &judges, &outputs)?;
-    }
+    plan_run(&cli, headless)?;
     let s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     warn_skipped(&s.skipped, &s.dataset.source);
     // Checked in both modes: `data.label_kind` and `data.first_error` are never ignored.
@@ -319,4 +249,83 @@ fn dashboard_app(
         app.update(segscope::app::Action::Audit);
     }
     Ok(app)
+}
+
+/// The subcommands other than the training run, or None for the training run itself.
+fn subcommand(cli: &Cli) -> Option<Result<ExitCode, (u8, String)>> {
+    Some(match &cli.command {
+        Some(Command::GenData { docs, seed, out }) => {
+            gen_data(*docs, *seed, out).map(|()| ExitCode::SUCCESS)
+        }
+        Some(Command::Formats) => {
+            for f in segscope::data::formats::FORMATS {
+                println!("{:<14} {}", f.name(), f.summary());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Convert {
+            input,
+            out,
+            to,
+            threshold,
+            ..
+        }) => convert(cli, input, out, *to, *threshold),
+        Some(Command::Watch { file, wait, .. }) => {
+            watch(cli, file, *wait, cli.headless, cli.report.as_deref())
+        }
+        Some(Command::Compare { losses, .. }) => compare(cli, losses),
+        Some(Command::Tour { scene, .. }) => tour(cli, *scene),
+        Some(Command::Crossfit {
+            merge: Some(segscope::cli::CrossfitCommand::Merge { parts, out }),
+            ..
+        }) => commands::crossfit::merge(parts, out),
+        Some(Command::Crossfit {
+            args, audit, fold, ..
+        }) => match fold {
+            Some(fold) => commands::crossfit::fold_job(cli, args, *audit, *fold),
+            None => crossfit(cli, args, *audit),
+        },
+        Some(Command::Audit { args, .. }) => crossfit(cli, args, true),
+        None => return None,
+    })
+}
+
+/// The training run's outputs checked before any work (and its judges' files as inputs).
+fn plan_run(cli: &Cli, headless: bool) -> Result<(), (u8, String)> {
+    let (config, _, _) =
+        session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let stdout = std::path::Path::new("-");
+    let mut outputs = Vec::new();
+    if headless {
+        // The step lines go to --out, or to standard output, which then no other output
+        // can take.
+        let out = cli.out.as_deref().unwrap_or(stdout);
+        outputs.push(Output::file("--out", out, true));
+    }
+    // The dashboard's export writes its what-if edits and the edited data beside the table.
+    let side: Vec<(std::path::PathBuf, &str)> = match (&cli.report, headless) {
+        (Some(p), false) if !io_plan::is_stdout(p) => vec![
+            (p.with_extension("edits.jsonl"), "--report's .edits.jsonl"),
+            (p.with_extension("data.jsonl"), "--report's .data.jsonl"),
+        ],
+        _ => Vec::new(),
+    };
+    if let Some(p) = &cli.report {
+        // The dashboard's screen is standard output: its export needs a file.
+        outputs.push(Output::file("--report", p, headless));
+    }
+    for (p, flag) in &side {
+        outputs.push(Output::file(flag, p, false));
+    }
+    if let Some(p) = &cli.stream {
+        // A stream is followed as a file by `segscope watch`.
+        outputs.push(Output::file("--stream", p, false));
+    }
+    if let Some(p) = &cli.save {
+        outputs.push(Output::dir("--save", p));
+    }
+    let judges: Vec<(&str, &std::path::Path)> =
+        cli.judge.iter().map(|p| ("--judge", p.as_path())).collect();
+    plan(cli, &config, &judges, &outputs)?;
+    Ok(())
 }
