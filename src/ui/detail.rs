@@ -167,6 +167,147 @@ fn context_lines(app: &App, i: usize) -> Vec<Line<'static>> {
     lines
 }
 
+/// Who moves the weights: the gradient share beside the loss share, and why they differ.
+fn gradient_lines(app: &App, i: usize) -> Vec<Line<'static>> {
+    let mut fact_lines = Vec::new();
+    let r = app.report.as_ref();
+    if let Some(g) = r.map(|r| r.grad_of(i)).filter(|g| !g.share.is_nan()) {
+        fact_lines.push(Line::from(vec![
+            Span::styled("gradient share ", theme::LABEL),
+            Span::styled(format::pct(g.share), theme::VALUE),
+            Span::styled("   alignment ", theme::LABEL),
+            Span::styled(
+                if g.align.is_nan() {
+                    "—".to_string()
+                } else {
+                    format!("{:+.2}", g.align)
+                },
+                theme::VALUE,
+            ),
+            Span::styled(
+                if g.align < 0.0 {
+                    " (pulls against the crowd)"
+                } else {
+                    " (pulls with the crowd)"
+                },
+                theme::DIM,
+            ),
+        ]));
+        fact_lines.push(Line::from(Span::styled(
+            "the loss share counts the residual alone; the gradient share (at the output layer) is the residual's slope times the segment's features, so a segment the model barely represents can miss by much and pull little",
+            theme::DIM,
+        )));
+    }
+    fact_lines
+}
+
+/// On the data map: where this segment sits over the recent steps.
+fn datamap_line(app: &App, i: usize) -> Option<Line<'static>> {
+    let mut fact_lines = Vec::new();
+    if let Some(p) = app.datamap.as_ref().map(|m| m.points[i])
+        && let Some(region) = p.region
+    {
+        fact_lines.push(Line::from(vec![
+            Span::styled("data map ", theme::LABEL),
+            Span::styled(region.name(), theme::VALUE),
+            Span::styled(
+                format!(
+                    "   mean residual {:+.3}   mean |residual| {:.3}   variability {:.4}",
+                    p.mean_residual, p.abs_residual, p.variability
+                ),
+                theme::LABEL,
+            ),
+        ]));
+    }
+    fact_lines.pop()
+}
+
+/// Between refreshes (mini-batches), which model made the prediction.
+fn refresh_line(app: &App, i: usize) -> Option<Line<'static>> {
+    let mut fact_lines = Vec::new();
+    let r = app.report.as_ref();
+    if let Some(r) = r
+        && r.pred_step(i) < r.step
+    {
+        let by = r.pred_step(i);
+        let why = if app.analysis.in_batch[i] {
+            format!(
+                "pred: step {}'s forward pass, before its update (the model after step {by})",
+                r.step
+            )
+        } else {
+            format!(
+                "pred: the model after step {by}, {} steps old (train.eval_every refreshes every row)",
+                r.step - by
+            )
+        };
+        fact_lines.push(Line::from(Span::styled(why, theme::DIM)));
+    }
+    fact_lines.pop()
+}
+
+/// What the last step did to the segment's prediction.
+fn last_step_line(app: &App, i: usize) -> Line<'static> {
+    let s = &app.ds.segments[i];
+    let r = app.report.as_ref();
+    let e = r.map(|r| r.segments[i]);
+    let mut out = Vec::new();
+    match (app.prev_segments(), e, r) {
+        (Some(prev), Some(now), Some(r)) => {
+            let (b, a, moved, frac) =
+                step_effect(prev[i].pred, now.pred, s.score.unwrap_or(f32::NAN));
+            // Which rows the step trained on: a stream may not say (no batch), and with the
+            // full batch every training row is in it.
+            let batch_note = if app.part.split_of(i) == crate::data::Split::Dev {
+                "dev: not trained on"
+            } else if r.batch.is_empty() {
+                ""
+            } else if app.analysis.in_batch[i] {
+                "in the batch"
+            } else {
+                "not in the batch"
+            };
+            out.push(Line::from(vec![
+                Span::styled(format!("last step ({}): ", r.eval_step), theme::LABEL),
+                Span::styled(
+                    format!("{} → {}", format::score(b), format::score(a)),
+                    theme::VALUE,
+                ),
+                Span::styled(format!("  moved {}", format::score(moved)), theme::VALUE),
+                Span::styled(
+                    if frac.is_finite() {
+                        format!(
+                            " = {:.1}% of the gap to the target {}",
+                            frac * 100.0,
+                            format::score(s.score.unwrap_or(f32::NAN))
+                        )
+                    } else {
+                        " (already at the target)".to_string()
+                    },
+                    if frac > 0.0 {
+                        theme::BETTER
+                    } else {
+                        theme::WORSE
+                    },
+                ),
+                Span::styled(
+                    if batch_note.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({batch_note})")
+                    },
+                    theme::DIM,
+                ),
+            ]));
+        }
+        _ => out.push(Line::from(Span::styled(
+            "last step: take a step to see what it does to this segment",
+            theme::DIM,
+        ))),
+    }
+    out.pop().unwrap_or_default()
+}
+
 /// Numbers, raters, the data's labels, and what the last step did.
 fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
     let s = &app.ds.segments[i];
@@ -252,122 +393,11 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         fact_lines.insert(at, line);
         at += 1;
     }
-    // Who moves the weights: the gradient share beside the loss share, and why they differ.
-    if let Some(g) = r.map(|r| r.grad_of(i)).filter(|g| !g.share.is_nan()) {
-        fact_lines.push(Line::from(vec![
-            Span::styled("gradient share ", theme::LABEL),
-            Span::styled(format::pct(g.share), theme::VALUE),
-            Span::styled("   alignment ", theme::LABEL),
-            Span::styled(
-                if g.align.is_nan() {
-                    "—".to_string()
-                } else {
-                    format!("{:+.2}", g.align)
-                },
-                theme::VALUE,
-            ),
-            Span::styled(
-                if g.align < 0.0 {
-                    " (pulls against the crowd)"
-                } else {
-                    " (pulls with the crowd)"
-                },
-                theme::DIM,
-            ),
-        ]));
-        fact_lines.push(Line::from(Span::styled(
-            "the loss share counts the residual alone; the gradient share (at the output layer) is the residual's slope times the segment's features, so a segment the model barely represents can miss by much and pull little",
-            theme::DIM,
-        )));
-    }
-    // On the data map: where this segment sits over the recent steps.
-    if let Some(p) = app.datamap.as_ref().map(|m| m.points[i])
-        && let Some(region) = p.region
-    {
-        fact_lines.push(Line::from(vec![
-            Span::styled("data map ", theme::LABEL),
-            Span::styled(region.name(), theme::VALUE),
-            Span::styled(
-                format!(
-                    "   mean residual {:+.3}   mean |residual| {:.3}   variability {:.4}",
-                    p.mean_residual, p.abs_residual, p.variability
-                ),
-                theme::LABEL,
-            ),
-        ]));
-    }
-    // Between refreshes (mini-batches), say which model made the prediction.
-    if let Some(r) = r
-        && r.pred_step(i) < r.step
-    {
-        let by = r.pred_step(i);
-        let why = if app.analysis.in_batch[i] {
-            format!(
-                "pred: step {}'s forward pass, before its update (the model after step {by})",
-                r.step
-            )
-        } else {
-            format!(
-                "pred: the model after step {by}, {} steps old (train.eval_every refreshes every row)",
-                r.step - by
-            )
-        };
-        fact_lines.push(Line::from(Span::styled(why, theme::DIM)));
-    }
+    fact_lines.extend(gradient_lines(app, i));
+    fact_lines.extend(datamap_line(app, i));
+    fact_lines.extend(refresh_line(app, i));
     fact_lines.push(Line::raw(""));
-    match (app.prev_segments(), e, r) {
-        (Some(prev), Some(now), Some(r)) => {
-            let (b, a, moved, frac) =
-                step_effect(prev[i].pred, now.pred, s.score.unwrap_or(f32::NAN));
-            // Which rows the step trained on: a stream may not say (no batch), and with the
-            // full batch every training row is in it.
-            let batch_note = if app.part.split_of(i) == crate::data::Split::Dev {
-                "dev: not trained on"
-            } else if r.batch.is_empty() {
-                ""
-            } else if app.analysis.in_batch[i] {
-                "in the batch"
-            } else {
-                "not in the batch"
-            };
-            fact_lines.push(Line::from(vec![
-                Span::styled(format!("last step ({}): ", r.eval_step), theme::LABEL),
-                Span::styled(
-                    format!("{} → {}", format::score(b), format::score(a)),
-                    theme::VALUE,
-                ),
-                Span::styled(format!("  moved {}", format::score(moved)), theme::VALUE),
-                Span::styled(
-                    if frac.is_finite() {
-                        format!(
-                            " = {:.1}% of the gap to the target {}",
-                            frac * 100.0,
-                            format::score(s.score.unwrap_or(f32::NAN))
-                        )
-                    } else {
-                        " (already at the target)".to_string()
-                    },
-                    if frac > 0.0 {
-                        theme::BETTER
-                    } else {
-                        theme::WORSE
-                    },
-                ),
-                Span::styled(
-                    if batch_note.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  ({batch_note})")
-                    },
-                    theme::DIM,
-                ),
-            ]));
-        }
-        _ => fact_lines.push(Line::from(Span::styled(
-            "last step: take a step to see what it does to this segment",
-            theme::DIM,
-        ))),
-    }
+    fact_lines.push(last_step_line(app, i));
     fact_lines
 }
 
