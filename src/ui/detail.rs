@@ -203,47 +203,37 @@ fn gradient_lines(app: &App, i: usize) -> Vec<Line<'static>> {
 
 /// On the data map: where this segment sits over the recent steps.
 fn datamap_line(app: &App, i: usize) -> Option<Line<'static>> {
-    let mut fact_lines = Vec::new();
-    if let Some(p) = app.datamap.as_ref().map(|m| m.points[i])
-        && let Some(region) = p.region
-    {
-        fact_lines.push(Line::from(vec![
-            Span::styled("data map ", theme::LABEL),
-            Span::styled(region.name(), theme::VALUE),
-            Span::styled(
-                format!(
-                    "   mean residual {:+.3}   mean |residual| {:.3}   variability {:.4}",
-                    p.mean_residual, p.abs_residual, p.variability
-                ),
-                theme::LABEL,
+    let p = app.datamap.as_ref().map(|m| m.points[i])?;
+    let region = p.region?;
+    Some(Line::from(vec![
+        Span::styled("data map ", theme::LABEL),
+        Span::styled(region.name(), theme::VALUE),
+        Span::styled(
+            format!(
+                "   mean residual {:+.3}   mean |residual| {:.3}   variability {:.4}",
+                p.mean_residual, p.abs_residual, p.variability
             ),
-        ]));
-    }
-    fact_lines.pop()
+            theme::LABEL,
+        ),
+    ]))
 }
 
 /// Between refreshes (mini-batches), which model made the prediction.
 fn refresh_line(app: &App, i: usize) -> Option<Line<'static>> {
-    let mut fact_lines = Vec::new();
-    let r = app.report.as_ref();
-    if let Some(r) = r
-        && r.pred_step(i) < r.step
-    {
-        let by = r.pred_step(i);
-        let why = if app.analysis.in_batch[i] {
-            format!(
-                "pred: step {}'s forward pass, before its update (the model after step {by})",
-                r.step
-            )
-        } else {
-            format!(
-                "pred: the model after step {by}, {} steps old (train.eval_every refreshes every row)",
-                r.step - by
-            )
-        };
-        fact_lines.push(Line::from(Span::styled(why, theme::DIM)));
-    }
-    fact_lines.pop()
+    let r = app.report.as_ref().filter(|r| r.pred_step(i) < r.step)?;
+    let by = r.pred_step(i);
+    let why = if app.analysis.in_batch[i] {
+        format!(
+            "pred: step {}'s forward pass, before its update (the model after step {by})",
+            r.step
+        )
+    } else {
+        format!(
+            "pred: the model after step {by}, {} steps old (train.eval_every refreshes every row)",
+            r.step - by
+        )
+    };
+    Some(Line::from(Span::styled(why, theme::DIM)))
 }
 
 /// What the last step did to the segment's prediction.
