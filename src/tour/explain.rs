@@ -46,7 +46,7 @@ pub fn lines(n: &Numbers) -> Vec<String> {
     }
 }
 
-/// One step of gradient descent of gradient descent on one sentence, and what it does to a similar one.
+/// One step of gradient descent on one sentence, and what it does to a similar one.
 fn one_step(n: &Numbers, stepped: bool) -> Vec<String> {
     let mut out = Vec::new();
     let [focus, similar, unrelated] = match &n.segments[..] {
