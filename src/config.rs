@@ -341,13 +341,24 @@ impl Config {
 
     /// Checks ranges; `file` names the source in messages ("command line" for flags).
     pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| {
-            Err(ConfigError::Invalid {
-                file: file.to_string(),
-                key: key.to_string(),
-                message,
-            })
-        };
+        let checked = self
+            .check_sizes()
+            .and_then(|()| self.check_train())
+            .and_then(|()| self.check_ui())
+            .and_then(|()| self.check_data())
+            .and_then(|()| self.check_audit());
+        // `[keys]` is checked where the keymap is built (`session::build`): the keymap table
+        // belongs to the app, and config depends on nothing of segscope's.
+        checked.map_err(|(key, message)| ConfigError::Invalid {
+            file: file.to_string(),
+            key,
+            message,
+        })
+    }
+
+    /// The split, the features and the model's sizes.
+    fn check_sizes(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, message: String| Err((key.to_string(), message));
         if !(0.0..1.0).contains(&self.dev_fraction) {
             return bad(
                 "dev_fraction",
@@ -410,6 +421,12 @@ impl Config {
                 ),
             );
         }
+        Ok(())
+    }
+
+    /// The optimiser and the loss.
+    fn check_train(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, message: String| Err((key.to_string(), message));
         let t = &self.train;
         if !(t.lr.is_finite() && t.lr > 0.0) {
             return bad(
@@ -441,6 +458,12 @@ impl Config {
                 "train.loss = \"pairwise\" trains on the full batch (its pairs are fixed per run); set batch_size = 0".into(),
             );
         }
+        Ok(())
+    }
+
+    /// The dashboard's settings.
+    fn check_ui(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, message: String| Err((key.to_string(), message));
         let u = &self.ui;
         if u.n_steps == 0 {
             return bad("ui.n_steps", "must be at least 1".into());
@@ -466,6 +489,15 @@ impl Config {
                 format!("must be >= 0, found {}", u.converge_min_rel),
             );
         }
+        if u.recent_window < 2 {
+            return bad("ui.recent_window", "must be at least 2".into());
+        }
+        Ok(())
+    }
+
+    /// How the data's labels are read.
+    fn check_data(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, message: String| Err((key.to_string(), message));
         if !["auto", "binary", "ordinal", "bounded", "continuous"]
             .contains(&self.data.label_kind.as_str())
         {
@@ -483,6 +515,23 @@ impl Config {
                 format!("must be auto, yes or no, found `{}`", self.data.first_error),
             );
         }
+        for (label, v) in &self.data.label_map {
+            if !v.is_finite() {
+                return bad(
+                    &format!("data.label_map.{label}"),
+                    format!("must be a finite number, found {v}"),
+                );
+            }
+        }
+        if self.data.placeholder.is_empty() {
+            return bad("data.placeholder", "must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// The audit's settings.
+    fn check_audit(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, message: String| Err((key.to_string(), message));
         let a = &self.audit;
         if !(a.min_precision > 0.0 && a.min_precision < 1.0) {
             return bad(
@@ -502,22 +551,6 @@ impl Config {
                 format!("must be from 1 to 50, found {}", a.repeats),
             );
         }
-        for (label, v) in &self.data.label_map {
-            if !v.is_finite() {
-                return bad(
-                    &format!("data.label_map.{label}"),
-                    format!("must be a finite number, found {v}"),
-                );
-            }
-        }
-        if self.data.placeholder.is_empty() {
-            return bad("data.placeholder", "must not be empty".into());
-        }
-        if u.recent_window < 2 {
-            return bad("ui.recent_window", "must be at least 2".into());
-        }
-        // `[keys]` is checked where the keymap is built (`session::build`): the keymap table
-        // belongs to the app, and config depends on nothing of segscope's.
         Ok(())
     }
 
