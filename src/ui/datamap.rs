@@ -28,59 +28,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let k = usize::from(split == Split::Dev);
     let mut title = vec![Span::styled(" Data map ", theme::TITLE)];
     let Some(map) = app.datamap.as_ref() else {
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .border_style(theme::BORDER)
-            .title(Line::from(title));
-        let why = match app.forked {
-            Some((_, to)) => format!(
-                "The run went back to step {to}: the data map fills again after two refreshed steps (it looks back over the last {WINDOW})."
-            ),
-            None => format!(
-                "The data map needs two refreshed steps; it looks back over the last {WINDOW}."
-            ),
-        };
-        Paragraph::new(why)
-            .wrap(ratatui::widgets::Wrap { trim: true })
-            .style(theme::DIM)
-            .block(block)
-            .render(area, buf);
+        render_empty(app, title, area, buf);
         return;
     };
-    let counts = map.counts(&app.part, split);
-    let range = format!("{} · steps {}-{} · ", split.name(), map.first, map.last);
-    // The counts must fit the title: on a narrow panel the title shortens and the region names
-    // shrink to their first letters.
-    let long: usize = Region::ALL
-        .iter()
-        .zip(&counts)
-        .map(|(r, c)| r.name().len() + c.to_string().len() + 2)
-        .sum::<usize>()
-        + " Data map ".len()
-        + range.chars().count();
-    let short = long + 2 > area.width as usize;
-    if short {
-        title = vec![
-            Span::styled(" Map ", theme::TITLE),
-            Span::styled(
-                format!("{} {}-{} · ", split.name(), map.first, map.last),
-                theme::LABEL,
-            ),
-        ];
-    } else {
-        title.push(Span::styled(range, theme::LABEL));
-    }
-    for (r, c) in Region::ALL.iter().zip(counts) {
-        let style = if app.view.region == Some(*r) {
-            Style::new()
-                .fg(color(*r))
-                .add_modifier(ratatui::style::Modifier::REVERSED)
-        } else {
-            Style::new().fg(color(*r))
-        };
-        let name = if short { &r.name()[..1] } else { r.name() };
-        title.push(Span::styled(format!("{name} {c} "), style));
-    }
+    title = map_title(app, map, area.width as usize);
     let rows = app.part.indices(split);
     // `l` (log y) applies here too: a few large residuals otherwise squash everything else
     // against the floor.
@@ -189,4 +140,71 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
         })
         .render(area, buf);
+}
+
+/// Why there is no data map yet.
+fn render_empty(app: &App, title: Vec<Span<'static>>, area: Rect, buf: &mut Buffer) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::BORDER)
+        .title(Line::from(title));
+    let why = match app.forked {
+        Some((_, to)) => format!(
+            "The run went back to step {to}: the data map fills again after two refreshed steps (it looks back over the last {WINDOW})."
+        ),
+        None => {
+            format!("The data map needs two refreshed steps; it looks back over the last {WINDOW}.")
+        }
+    };
+    Paragraph::new(why)
+        .wrap(ratatui::widgets::Wrap { trim: true })
+        .style(theme::DIM)
+        .block(block)
+        .render(area, buf);
+}
+
+/// The title with the steps and each region's count, which must fit: on a narrow panel the
+/// title shortens and the region names shrink to their first letters.
+fn map_title(
+    app: &App,
+    map: &crate::analysis::datamap::DataMap,
+    width: usize,
+) -> Vec<Span<'static>> {
+    let split = app.view.split;
+    let counts = map.counts(&app.part, split);
+    let range = format!("{} · steps {}-{} · ", split.name(), map.first, map.last);
+    let long: usize = Region::ALL
+        .iter()
+        .zip(&counts)
+        .map(|(r, c)| r.name().len() + c.to_string().len() + 2)
+        .sum::<usize>()
+        + " Data map ".len()
+        + range.chars().count();
+    let short = long + 2 > width;
+    let mut title = if short {
+        vec![
+            Span::styled(" Map ", theme::TITLE),
+            Span::styled(
+                format!("{} {}-{} · ", split.name(), map.first, map.last),
+                theme::LABEL,
+            ),
+        ]
+    } else {
+        vec![
+            Span::styled(" Data map ", theme::TITLE),
+            Span::styled(range, theme::LABEL),
+        ]
+    };
+    for (r, c) in Region::ALL.iter().zip(counts) {
+        let style = if app.view.region == Some(*r) {
+            Style::new()
+                .fg(color(*r))
+                .add_modifier(ratatui::style::Modifier::REVERSED)
+        } else {
+            Style::new().fg(color(*r))
+        };
+        let name = if short { &r.name()[..1] } else { r.name() };
+        title.push(Span::styled(format!("{name} {c} "), style));
+    }
+    title
 }
