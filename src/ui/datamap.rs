@@ -26,12 +26,12 @@ fn color(r: Region) -> Color {
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let split = app.view.split;
     let k = usize::from(split == Split::Dev);
-    let mut title = vec![Span::styled(" Data map ", theme::TITLE)];
+    let title = vec![Span::styled(" Data map ", theme::TITLE)];
     let Some(map) = app.datamap.as_ref() else {
         render_empty(app, title, area, buf);
         return;
     };
-    title = map_title(app, map, area.width as usize);
+    let title = map_title(app, map, area.width as usize);
     let rows = app.part.indices(split);
     // `l` (log y) applies here too: a few large residuals otherwise squash everything else
     // against the floor.
