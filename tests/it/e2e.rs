@@ -541,16 +541,18 @@ fn from_a_flag_to_a_fix_on_processbench_at_both_sizes() {
         s.press(b"\x1b[H");
         std::thread::sleep(Duration::from_millis(200));
         s.press(b"f");
-        s.wait_for("the edit", |s| {
+        // The app says what it moved; the source then says the edits are in force.
+        let edited = |s: &Session| {
             let sc = s.screen();
-            sc.contains("first error moved to") || sc.contains("already")
-        });
+            sc.contains("first error moved to") || sc.contains("edits in force")
+        };
+        s.wait_for("the edit", |s| edited(s) || s.screen().contains("already"));
         let mut first = 0;
-        if !s.screen().contains("first error moved to") {
+        if !edited(&s) {
             s.press(b"\x1b[B");
             std::thread::sleep(Duration::from_millis(200));
             s.press(b"f");
-            s.wait_for("the edit", |s| s.screen().contains("first error moved to"));
+            s.wait_for("the edit", edited);
             first = 1;
         }
         s.press(b"\x1b");
