@@ -451,18 +451,30 @@ fn an_ended_stream_says_so_and_names_the_trainers_own_loss() {
         a.history.len() == 3 && a.writer_ended.is_some()
     });
     assert_eq!(app.writer_ended.as_deref(), Some("finished"));
-    let screen = {
-        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48))
-            .expect("test terminal");
-        t.draw(|f| f.render_widget(&app, f.area())).expect("draw");
-        t.backend().to_string()
-    };
-    let header: String = screen.lines().take(2).collect::<Vec<_>>().join("\n");
-    assert!(header.contains("ended"), "{header}");
-    assert!(!header.contains("following"), "{header}");
-    // The recomputed MSE is called that; the trainer's own loss is its objective's.
-    assert!(header.contains("train mse"), "{header}");
-    assert!(!header.contains("train loss"), "{header}");
-    assert!(header.contains("trainer's bce 0.5"), "{header}");
+    assert!(
+        app.status
+            .as_deref()
+            .is_some_and(|m| m.contains("writer has ended")),
+        "{:?}",
+        app.status
+    );
+    // The status takes the header's second line while it is there (at 100 columns); without it
+    // the losses show.
+    app.status = None;
+    for (w, rows) in [(160, 48), (100, 28)] {
+        let screen = {
+            let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, rows))
+                .expect("test terminal");
+            t.draw(|f| f.render_widget(&app, f.area())).expect("draw");
+            t.backend().to_string()
+        };
+        let header: String = screen.lines().take(2).collect::<Vec<_>>().join("\n");
+        assert!(header.contains("ended"), "{w}x{rows}: {header}");
+        assert!(!header.contains("following"), "{w}x{rows}: {header}");
+        // The recomputed MSE is called that; the trainer's own loss is its objective's.
+        assert!(header.contains("train mse"), "{w}x{rows}: {header}");
+        assert!(!header.contains("train loss"), "{w}x{rows}: {header}");
+        assert!(header.contains("trainer's bce 0.5"), "{w}x{rows}: {header}");
+    }
     let _ = h.control.send(segscope::app::Control::Quit);
 }
