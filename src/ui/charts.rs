@@ -123,23 +123,9 @@ fn render_compare_loss(app: &App, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
-pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
-    if app.report.as_ref().is_some_and(|r| !r.models.is_empty()) {
-        render_compare_loss(app, area, buf);
-        return;
-    }
-    let pts = window(app);
-    let y_of = |v: f64| if app.log_y { v.max(1e-12).log10() } else { v };
-    let train: Vec<(f64, f64)> = pts
-        .iter()
-        .filter(|p| p.train_loss.is_finite())
-        .map(|p| (p.step as f64, y_of(p.train_loss)))
-        .collect();
-    let dev: Vec<(f64, f64)> = pts
-        .iter()
-        .filter(|p| p.dev_loss.is_finite())
-        .map(|p| (p.step as f64, y_of(p.dev_loss)))
-        .collect();
+/// The loss chart's title: the curves' key, and what the run did (a replay, a fork, edits, the
+/// best step), then the history and the y scale.
+fn loss_title(app: &App) -> Vec<Span<'static>> {
     let mut spans = vec![
         Span::styled(" Loss ", theme::TITLE),
         Span::styled("━ train ", Style::new().fg(theme::TRAIN)),
@@ -179,6 +165,27 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
         ),
         theme::DIM,
     )]);
+    spans
+}
+
+pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
+    if app.report.as_ref().is_some_and(|r| !r.models.is_empty()) {
+        render_compare_loss(app, area, buf);
+        return;
+    }
+    let pts = window(app);
+    let y_of = |v: f64| if app.log_y { v.max(1e-12).log10() } else { v };
+    let train: Vec<(f64, f64)> = pts
+        .iter()
+        .filter(|p| p.train_loss.is_finite())
+        .map(|p| (p.step as f64, y_of(p.train_loss)))
+        .collect();
+    let dev: Vec<(f64, f64)> = pts
+        .iter()
+        .filter(|p| p.dev_loss.is_finite())
+        .map(|p| (p.step as f64, y_of(p.dev_loss)))
+        .collect();
+    let spans = loss_title(app);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme::BORDER)
