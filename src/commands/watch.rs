@@ -36,67 +36,96 @@ pub fn watch(
     let mut w = watch::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
     let (ds, part) = watch::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
     if headless {
-        let mut warnings = w.read_all().map_err(|e| (2, e.to_string()))?;
-        // Read to its end: a last line without its newline will not be finished now.
-        if let segscope::source::watch::Input::File(f) = &w.input
-            && f.pending() > 0
-        {
-            let before = w.state.warnings.len();
-            w.state.cut_at_end(f.pending());
-            warnings.extend(w.state.warnings[before..].iter().cloned());
-        }
-        for m in warnings {
-            eprintln!("segscope: warning: {m}");
-        }
-        let (ds, part) = watch::data_of(&mut w).unwrap_or((ds, part));
-        let last = w.state.reports.last().cloned();
-        let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
-        // For binary labels, what fits them beside the recomputed MSE: AUROC, log loss, Brier,
-        // and for first-error data the first-error F1.
-        let label_metrics = last
-            .as_ref()
-            .and_then(|r| segscope::labels::metrics::of(&ds, &part, &labels, &r.segments));
-        let header = w.state.header.as_ref();
-        let summary = serde_json::json!({
-            "stream": w.name,
-            "run": header.map(|h| h.run.clone()),
-            "objective": header.and_then(|h| h.objective.clone()),
-            "probabilities": header.is_some_and(|h| h.probabilities),
-            "labels": labels.describe(),
-            "segments": ds.segments.len(),
-            "steps": w.state.reports.len() + w.state.dropped,
-            "last_step": last.as_ref().map(|r| r.step),
-            "train": last.as_ref().map(|r| r.train),
-            "dev": last.as_ref().map(|r| r.dev),
-            "label_metrics": label_metrics,
-            "bad_lines": w.state.bad_lines,
-            "warnings": w.state.warnings.len(),
-        });
-        println!("{summary}");
-        if last.is_none() {
-            eprintln!(
-                "segscope: {}: the stream has no step records yet: the summary has no metrics{}",
-                w.name,
-                if report.is_some() {
-                    ", and the report lists the segments without predictions"
-                } else {
-                    ""
-                }
-            );
-        }
-        let unevaluated = segscope::engine::StepReport::unevaluated(ds.segments.len());
-        if let (Some(p), r) = (report, last.as_ref().unwrap_or(&unevaluated)) {
-            // The data map over the stream's last refreshed steps, as the dashboard shows it.
-            let mut window = segscope::analysis::datamap::Window::default();
-            for s in &w.state.reports {
-                window.push(s.eval_step, s.segments.clone());
-            }
-            let map = window.map(&part, &segscope::labels::classes(&ds));
-            segscope::export::write(p, r, &ds, &part, config.ui.outlier_k, map.as_ref(), &labels)
-                .map_err(|e| (1, e.to_string()))?;
-        }
-        return Ok(ExitCode::SUCCESS);
+        return summarise(w, (ds, part), &config, report);
     }
+    dashboard(w, (ds, part), config, keymap, report)
+}
+
+/// Headless: the stream read to its end, its final metrics as JSON on stdout, and the table.
+fn summarise(
+    mut w: segscope::source::watch::Watch,
+    (ds, part): (
+        std::sync::Arc<segscope::data::Dataset>,
+        std::sync::Arc<segscope::data::Partition>,
+    ),
+    config: &segscope::config::Config,
+    report: Option<&std::path::Path>,
+) -> Result<ExitCode, (u8, String)> {
+    use segscope::source::watch;
+    let mut warnings = w.read_all().map_err(|e| (2, e.to_string()))?;
+    // Read to its end: a last line without its newline will not be finished now.
+    if let segscope::source::watch::Input::File(f) = &w.input
+        && f.pending() > 0
+    {
+        let before = w.state.warnings.len();
+        w.state.cut_at_end(f.pending());
+        warnings.extend(w.state.warnings[before..].iter().cloned());
+    }
+    for m in warnings {
+        eprintln!("segscope: warning: {m}");
+    }
+    let (ds, part) = watch::data_of(&mut w).unwrap_or((ds, part));
+    let last = w.state.reports.last().cloned();
+    let labels = segscope::labels::LabelInfo::of(&ds, config).map_err(|e| (2, e))?;
+    // For binary labels, what fits them beside the recomputed MSE: AUROC, log loss, Brier,
+    // and for first-error data the first-error F1.
+    let label_metrics = last
+        .as_ref()
+        .and_then(|r| segscope::labels::metrics::of(&ds, &part, &labels, &r.segments));
+    let header = w.state.header.as_ref();
+    let summary = serde_json::json!({
+        "stream": w.name,
+        "run": header.map(|h| h.run.clone()),
+        "objective": header.and_then(|h| h.objective.clone()),
+        "probabilities": header.is_some_and(|h| h.probabilities),
+        "labels": labels.describe(),
+        "segments": ds.segments.len(),
+        "steps": w.state.reports.len() + w.state.dropped,
+        "last_step": last.as_ref().map(|r| r.step),
+        "train": last.as_ref().map(|r| r.train),
+        "dev": last.as_ref().map(|r| r.dev),
+        "label_metrics": label_metrics,
+        "bad_lines": w.state.bad_lines,
+        "warnings": w.state.warnings.len(),
+    });
+    println!("{summary}");
+    if last.is_none() {
+        eprintln!(
+            "segscope: {}: the stream has no step records yet: the summary has no metrics{}",
+            w.name,
+            if report.is_some() {
+                ", and the report lists the segments without predictions"
+            } else {
+                ""
+            }
+        );
+    }
+    let unevaluated = segscope::engine::StepReport::unevaluated(ds.segments.len());
+    if let (Some(p), r) = (report, last.as_ref().unwrap_or(&unevaluated)) {
+        // The data map over the stream's last refreshed steps, as the dashboard shows it.
+        let mut window = segscope::analysis::datamap::Window::default();
+        for s in &w.state.reports {
+            window.push(s.eval_step, s.segments.clone());
+        }
+        let map = window.map(&part, &segscope::labels::classes(&ds));
+        segscope::export::write(p, r, &ds, &part, config.ui.outlier_k, map.as_ref(), &labels)
+            .map_err(|e| (1, e.to_string()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dashboard on the stream, following its writer; `A` audits the stream's data.
+fn dashboard(
+    w: segscope::source::watch::Watch,
+    (ds, part): (
+        std::sync::Arc<segscope::data::Dataset>,
+        std::sync::Arc<segscope::data::Partition>,
+    ),
+    config: segscope::config::Config,
+    keymap: segscope::app::Keymap,
+    report: Option<&std::path::Path>,
+) -> Result<ExitCode, (u8, String)> {
+    use segscope::source::watch;
     let info = segscope::app::RunInfo {
         backend: "stream".into(),
         // The writer's objective, when its header says (the metrics are recomputed either way).
@@ -131,6 +160,10 @@ pub fn watch(
     app.labels = Some(labels);
     // The writer runs on its own: the view follows it until paused.
     app.run = segscope::app::RunState::Running;
+    app.set_audit_setup(segscope::labels::pipeline::Setup {
+        config,
+        judges: std::sync::Arc::new(Vec::new()),
+    });
     let handle = watch::spawn(w).map_err(|e| (1, e.to_string()))?;
     tui::run_handle(app, handle).map_err(|e| (1, e.to_string()))?;
     Ok(after_dashboard())
