@@ -67,27 +67,7 @@ impl Format for Prm800k {
                 .enumerate()
                 .map(|(j, c)| completion(c, &format!("{f}.completions[{j}]"), opts))
                 .collect::<Result<Vec<_>, _>>()?;
-            let chosen = match step.get("chosen_completion") {
-                None | Some(Value::Null) => None,
-                Some(Value::Number(n)) => match n.as_u64() {
-                    Some(j) if (j as usize) < rated.len() => Some(j as usize),
-                    _ => {
-                        return Err(ferr(
-                            format!("{f}.chosen_completion"),
-                            format!(
-                                "must index one of the {} completions, found {n}",
-                                rated.len()
-                            ),
-                        ));
-                    }
-                },
-                Some(v) => {
-                    return Err(ferr(
-                        format!("{f}.chosen_completion"),
-                        format!("must be a number or null, found {}", kind_of(v)),
-                    ));
-                }
-            };
+            let chosen = chosen_of(step, &f, rated.len())?;
             let human = match step.get("human_completion") {
                 None | Some(Value::Null) => None,
                 Some(h) => Some(completion(h, &format!("{f}.human_completion"), opts)?),
@@ -210,4 +190,31 @@ fn meta(obj: &Map<String, Value>, label: &Map<String, Value>) -> Option<Value> {
         }
     }
     (!m.is_empty()).then_some(Value::Object(m))
+}
+
+/// A step's `chosen_completion`: the index of one of its `n` completions, or None (null or
+/// absent: the labeler stopped, or wrote their own).
+fn chosen_of(
+    step: &serde_json::Map<String, Value>,
+    f: &str,
+    count: usize,
+) -> Result<Option<usize>, FieldError> {
+    Ok(match step.get("chosen_completion") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(j) if (j as usize) < count => Some(j as usize),
+            _ => {
+                return Err(ferr(
+                    format!("{f}.chosen_completion"),
+                    format!("must index one of the {} completions, found {n}", count),
+                ));
+            }
+        },
+        Some(v) => {
+            return Err(ferr(
+                format!("{f}.chosen_completion"),
+                format!("must be a number or null, found {}", kind_of(v)),
+            ));
+        }
+    })
 }
