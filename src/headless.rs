@@ -128,6 +128,12 @@ impl Write for Sink {
 }
 
 impl Sink {
+    /// Writes one JSON line.
+    fn line(&mut self, value: &impl Serialize) -> std::io::Result<()> {
+        serde_json::to_writer(&mut *self, value).map_err(std::io::Error::other)?;
+        self.write_all(b"\n")
+    }
+
     /// Ends the output: standard output flushed, a file renamed into place.
     fn finish(
         self,
@@ -266,6 +272,44 @@ pub fn line<'a>(r: &'a StepReport, ds: &Dataset, part: &Partition, top_k: usize)
     }
 }
 
+/// The last line of a headless run: `{"summary": ...}`.
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    summary: &'a Summary,
+}
+
+/// The progress line on a terminal's stderr, rewritten in place.
+fn say_progress(report: &StepReport, done: u64, steps: u64) {
+    eprint!(
+        "\r  step {:>6}  {:>5.1}%  train loss {:.4}  dev loss {:.4}   ",
+        report.step,
+        100.0 * done as f64 / steps as f64,
+        report.train.loss,
+        report.dev.loss
+    );
+}
+
+/// The stream's end record: a watcher stops saying it follows a run that is over.
+fn end_stream(
+    stream: &mut Option<(crate::stream::Writer, String)>,
+    stopped_early: bool,
+) -> Result<(), HeadlessError> {
+    if let Some((w, name)) = stream {
+        let reason = if crate::signals::received().is_some() {
+            "stopped by a signal"
+        } else if stopped_early {
+            "stopped early"
+        } else {
+            "finished"
+        };
+        w.end(reason).map_err(|e| HeadlessError::Output {
+            path: name.clone(),
+            source: e,
+        })?;
+    }
+    Ok(())
+}
+
 /// Takes up to `opts.steps` steps from `source`, writing one line per step and a final summary
 /// line; stops early when the dev loss has stopped improving (`opts.early_stop`).
 pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, HeadlessError> {
@@ -311,17 +355,10 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
             }
         }
         stream_step(&mut stream, &report)?;
-        serde_json::to_writer(&mut out, &line(&report, &ds, &part, opts.top_k))
-            .map_err(|e| io_err(std::io::Error::other(e)))?;
-        out.write_all(b"\n").map_err(io_err)?;
+        out.line(&line(&report, &ds, &part, opts.top_k))
+            .map_err(io_err)?;
         if progress {
-            eprint!(
-                "\r  step {:>6}  {:>5.1}%  train loss {:.4}  dev loss {:.4}   ",
-                report.step,
-                100.0 * (k + 1) as f64 / opts.steps as f64,
-                report.train.loss,
-                report.dev.loss
-            );
+            say_progress(&report, k + 1, opts.steps);
         }
         if let Some(reason) = &report.diverged {
             if progress {
@@ -366,20 +403,7 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         stream_step(&mut stream, &r)?;
         last = Some(r);
     }
-    if let Some((w, name)) = &mut stream {
-        // A watcher stops saying it follows a run that is over.
-        let reason = if crate::signals::received().is_some() {
-            "stopped by a signal"
-        } else if stopped_early {
-            "stopped early"
-        } else {
-            "finished"
-        };
-        w.end(reason).map_err(|e| HeadlessError::Output {
-            path: name.clone(),
-            source: e,
-        })?;
-    }
+    end_stream(&mut stream, stopped_early)?;
     let kept = last.as_ref().map_or(0, |r| r.step);
     let summary = Summary {
         steps: taken,
@@ -389,13 +413,8 @@ pub fn run(source: &mut dyn Source, opts: &HeadlessOptions) -> Result<Outcome, H
         best_step: best.map(|b| b.0),
         best_dev: best.map(|b| b.1),
     };
-    #[derive(Serialize)]
-    struct SummaryLine<'a> {
-        summary: &'a Summary,
-    }
-    serde_json::to_writer(&mut out, &SummaryLine { summary: &summary })
-        .map_err(|e| io_err(std::io::Error::other(e)))?;
-    out.write_all(b"\n").map_err(io_err)?;
+    out.line(&SummaryLine { summary: &summary })
+        .map_err(io_err)?;
     out.finish(io_err)?;
     let map_window = match &best_window {
         Some(w) if kept != last_step => w,
