@@ -161,95 +161,8 @@ fn drive(mut source: Box<dyn Source>, speed: f64, cmds: Receiver<Control>, out: 
             }
         };
         if let Some(c) = cmd {
-            match c {
-                Control::Step(n) => pace.pending += n,
-                Control::Run => {
-                    pace.running = true;
-                    pace.next_due = Instant::now();
-                }
-                Control::Pause => pace.stop(),
-                Control::SetSpeed(s) => pace.speed = s,
-                Control::Save(dir) => {
-                    let msg = match source.save(&dir) {
-                        Ok(p) => format!("saved checkpoint {}", p.display()),
-                        Err(e) => format!("checkpoint not saved: {e}"),
-                    };
-                    if out.send(Event::Message(msg)).is_err() {
-                        return;
-                    }
-                }
-                Control::RestoreBest => {
-                    pace.stop();
-                    let r = source.restore_best();
-                    if !went_back(
-                        &out,
-                        r,
-                        "restored the best model, of step",
-                        "no best model to restore: there is no dev split, or no step yet",
-                    ) {
-                        return;
-                    }
-                }
-                Control::Back(_) => {
-                    if out
-                        .send(Event::Message(
-                            "the trainer keeps no earlier steps to go back to".into(),
-                        ))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Control::Mark => {
-                    let msg = match source.mark() {
-                        Ok(m) => format!(
-                            "marked step {}: {} mark{} kept, {:.1} MB of weights and optimiser state; b rewinds",
-                            m.step,
-                            m.kept,
-                            if m.kept == 1 { "" } else { "s" },
-                            m.bytes as f64 / 1e6
-                        ),
-                        Err(e) => format!("not marked: {e}"),
-                    };
-                    if out.send(Event::Message(msg)).is_err() {
-                        return;
-                    }
-                }
-                Control::Rewind => {
-                    pace.stop();
-                    let r = source.rewind();
-                    if !went_back(
-                        &out,
-                        r,
-                        "rewound to the mark at step",
-                        "no mark to rewind to: m marks a step",
-                    ) {
-                        return;
-                    }
-                }
-                Control::SetEdits(edits) => {
-                    let n = edits.list.len();
-                    let sent = match source.set_edits(edits) {
-                        Ok(ds) => {
-                            let r = source.current();
-                            out.send(Event::Edited(ds)).is_ok()
-                                && out.send(Event::Report(Box::new(r), 0.0)).is_ok()
-                                && out
-                                    .send(Event::Message(format!(
-                                        "{n} edit{} in force from the next step",
-                                        if n == 1 { "" } else { "s" }
-                                    )))
-                                    .is_ok()
-                        }
-                        Err(e) => out
-                            .send(Event::Message(format!("edit refused: {e}")))
-                            .is_ok(),
-                    };
-                    if !sent {
-                        return;
-                    }
-                }
-                Control::Quit => return,
+            if !obey(source.as_mut(), c, &mut pace, &out) {
+                return;
             }
             // Take every queued command before the next step, so a pause is never late.
             continue;
@@ -263,4 +176,99 @@ fn drive(mut source: Box<dyn Source>, speed: f64, cmds: Receiver<Control>, out: 
             return;
         }
     }
+}
+
+/// Carries out one command; false when the driver must stop (Quit, or nobody listens).
+fn obey(source: &mut dyn Source, c: Control, pace: &mut Pace, out: &Sender<Event>) -> bool {
+    match c {
+        Control::Step(n) => pace.pending += n,
+        Control::Run => {
+            pace.running = true;
+            pace.next_due = Instant::now();
+        }
+        Control::Pause => pace.stop(),
+        Control::SetSpeed(s) => pace.speed = s,
+        Control::Save(dir) => {
+            let msg = match source.save(&dir) {
+                Ok(p) => format!("saved checkpoint {}", p.display()),
+                Err(e) => format!("checkpoint not saved: {e}"),
+            };
+            if out.send(Event::Message(msg)).is_err() {
+                return false;
+            }
+        }
+        Control::RestoreBest => {
+            pace.stop();
+            let r = source.restore_best();
+            if !went_back(
+                out,
+                r,
+                "restored the best model, of step",
+                "no best model to restore: there is no dev split, or no step yet",
+            ) {
+                return false;
+            }
+        }
+        Control::Back(_) => {
+            if out
+                .send(Event::Message(
+                    "the trainer keeps no earlier steps to go back to".into(),
+                ))
+                .is_err()
+            {
+                return false;
+            }
+        }
+        Control::Mark => {
+            let msg = match source.mark() {
+                Ok(m) => format!(
+                    "marked step {}: {} mark{} kept, {:.1} MB of weights and optimiser state; b rewinds",
+                    m.step,
+                    m.kept,
+                    if m.kept == 1 { "" } else { "s" },
+                    m.bytes as f64 / 1e6
+                ),
+                Err(e) => format!("not marked: {e}"),
+            };
+            if out.send(Event::Message(msg)).is_err() {
+                return false;
+            }
+        }
+        Control::Rewind => {
+            pace.stop();
+            let r = source.rewind();
+            if !went_back(
+                out,
+                r,
+                "rewound to the mark at step",
+                "no mark to rewind to: m marks a step",
+            ) {
+                return false;
+            }
+        }
+        Control::SetEdits(edits) => {
+            let n = edits.list.len();
+            let sent = match source.set_edits(edits) {
+                Ok(ds) => {
+                    let r = source.current();
+                    out.send(Event::Edited(ds)).is_ok()
+                        && out.send(Event::Report(Box::new(r), 0.0)).is_ok()
+                        && out
+                            .send(Event::Message(format!(
+                                "{n} edit{} in force from the next step",
+                                if n == 1 { "" } else { "s" }
+                            )))
+                            .is_ok()
+                }
+                Err(e) => out
+                    .send(Event::Message(format!("edit refused: {e}")))
+                    .is_ok(),
+            };
+            if !sent {
+                return false;
+            }
+        }
+        Control::Quit => return false,
+    }
+    true
 }
