@@ -338,21 +338,9 @@ fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_t
 #[test]
 fn the_document_view_on_processbench_at_both_sizes() {
     use segscope::app::Overlay;
-    use segscope::data::{Partition, ReadOptions};
     use segscope::labels::crossfit::OofSegment;
-    let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
-    let (ds, _) = segscope::data::read_file(path, &ReadOptions::default()).expect("ProcessBench");
-    let ds = std::sync::Arc::new(ds);
-    let part = std::sync::Arc::new(Partition::new(&ds, 0.0));
-    let mut app = segscope::app::App::new(
-        ds.clone(),
-        part,
-        segscope::config::UiConfig::default(),
-        common::info(),
-        segscope::app::Keymap::default(),
-    );
-    app.labels = Some(segscope::labels::LabelInfo::detect(&ds));
-    app.on_report(common::report(&ds, 1), 25.0);
+    let mut app = processbench_app();
+    let ds = app.ds.clone();
     let doc = ds
         .docs
         .iter()
@@ -402,21 +390,9 @@ fn the_document_view_on_processbench_at_both_sizes() {
 /// out-of-fold column is named as the report names it.
 #[test]
 fn the_table_on_processbench_after_an_audit_at_both_sizes() {
-    use segscope::data::{Partition, ReadOptions};
     use segscope::labels::crossfit::OofSegment;
-    let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
-    let (ds, _) = segscope::data::read_file(path, &ReadOptions::default()).expect("ProcessBench");
-    let ds = std::sync::Arc::new(ds);
-    let part = std::sync::Arc::new(Partition::new(&ds, 0.0));
-    let mut app = segscope::app::App::new(
-        ds.clone(),
-        part,
-        segscope::config::UiConfig::default(),
-        common::info(),
-        segscope::app::Keymap::default(),
-    );
-    app.labels = Some(segscope::labels::LabelInfo::detect(&ds));
-    app.on_report(common::report(&ds, 1), 25.0);
+    let mut app = processbench_app();
+    let ds = app.ds.clone();
     let n = ds.segments.len();
     app.set_oof(
         (0..n)
@@ -446,4 +422,23 @@ fn the_table_on_processbench_after_an_audit_at_both_sizes() {
             assert!(!screen.contains("gsm8k…"), "{w}x{h}");
         }
     }
+}
+
+/// The dashboard's app on the real ProcessBench GSM8K data after one step, its labels read.
+fn processbench_app() -> segscope::app::App {
+    use segscope::data::{Partition, ReadOptions};
+    let path = std::path::Path::new("../shared/data/processbench-gsm8k.json");
+    let (ds, _) = segscope::data::read_file(path, &ReadOptions::default()).expect("ProcessBench");
+    let ds = std::sync::Arc::new(ds);
+    let part = std::sync::Arc::new(Partition::new(&ds, 0.0));
+    let mut app = segscope::app::App::new(
+        ds.clone(),
+        part,
+        segscope::config::UiConfig::default(),
+        common::info(),
+        segscope::app::Keymap::default(),
+    );
+    app.labels = Some(segscope::labels::LabelInfo::detect(&ds));
+    app.on_report(common::report(&ds, 1), 25.0);
+    app
 }
