@@ -11,6 +11,8 @@ the audit's rule over the cache in a second (`eval`), against the truth of the p
     python3 bench/audit_replica.py eval --floor 0.2 --sd 0.5   # the shipped constants
     python3 bench/audit_replica.py eval --floor 0.5 --sd 0     # the rule before 2026-12-01
     python3 bench/audit_replica.py eval --kind mirror          # one kind of canary, not the best
+    python3 bench/audit_replica.py cache --first-error --seeds 10   # about 40 seconds
+    python3 bench/audit_replica.py eval --first-error          # the posterior rule, and its depth
 
 Cases: ProcessBench flips and moved first errors, the bundled data's sign flips (continuous) and
 its signs as +1/-1 labels, as in label_noise.py (whose loaders and planting it imports).
@@ -33,15 +35,23 @@ import label_noise as L  # noqa: E402
 
 CACHE = os.path.join(tempfile.gettempdir(), "segscope-audit-replica")
 CASES = ["pbflips", "pbmoved", "cont", "pm"]
+# First-error data with the audit's own canaries (misplaced first errors of every kind, as
+# `plant` in src/labels/audit.rs makes them) and its posterior rule: `cache --first-error`.
+FE_CASES = ["femoved", "feannot"]
 REPEATS = 5
 
 
-def crossfit(binary_path, docs, tmp, first_error, seed):
-    data = os.path.join(tmp, "data.jsonl")
+def crossfit(binary_path, docs, tmp, first_error, seed, native=False):
     out = os.path.join(tmp, "out.csv")
-    L.write_segscope(docs, data)
+    if native:
+        # ProcessBench's own format: segscope reads it as first-error data.
+        data = os.path.join(tmp, "data.json")
+        L.write_processbench(docs, data)
+    else:
+        data = os.path.join(tmp, "data.jsonl")
+        L.write_segscope(docs, data)
     cmd = [binary_path, "crossfit", "--data", data, "--out", out, "--seed", str(seed)]
-    if first_error:
+    if first_error and not native:
         cfg = os.path.join(tmp, "config.toml")
         open(cfg, "w").write('[data]\nfirst_error = "yes"\n')
         cmd += ["--config", cfg]
@@ -96,7 +106,68 @@ def canaries(docs, kind, seed, rate=0.05):
     return copy, changed
 
 
+def misplaced(docs, seed, rate=0.03):
+    """A copy of first-error docs with misplaced first errors (src/labels/audit.rs `plant`,
+    `Canary::Misplaced`): moved 1-2 steps, or missed (one in three, or when no move fits), or
+    invented in a right solution; and the keys of the labels changed or newly given."""
+    rng = random.Random(seed)
+    copy = [dict(d, steps=list(d["steps"])) for d in docs]
+    nlab = sum(1 for d in docs for _, y in d["steps"] if y is not None)
+    budget = max(1, round(rate * nlab))
+    changed = set()
+    order = list(range(len(docs)))
+    rng.shuffle(order)
+    for i in order:
+        if len(changed) >= budget:
+            break
+        st = docs[i]["steps"]
+        n = len(st)
+        if all(y is None for _, y in st):
+            continue
+        e = next((k for k, (_, y) in enumerate(st) if y is not None and y < 0.5), None)
+        if e is None:
+            e2 = rng.randrange(n)
+        else:
+            moves = [m for m in (-2, -1, 1, 2) if 0 <= e + m < n]
+            e2 = -1 if not moves or rng.random() < 1 / 3 else e + rng.choice(moves)
+        new = []
+        for k, (t, y) in enumerate(st):
+            v = 1.0 if e2 < 0 or k < e2 else 0.0 if k == e2 else None
+            new.append((t, v))
+            if v is not None and v != y:
+                changed.add("%s:%d" % (docs[i]["id"], k))
+        copy[i]["steps"] = new
+        copy[i]["first_error"] = e2
+    return copy, changed
+
+
+def cache_first_error(args):
+    os.makedirs(CACHE, exist_ok=True)
+    base = L.load_processbench(L.PROCESSBENCH)
+    for case in FE_CASES:
+        for seed in range(args.seeds):
+            path = os.path.join(CACHE, "%s-%d.json" % (case, seed))
+            if os.path.exists(path):
+                continue
+            kind = "moved" if case == "femoved" else "annotator"
+            noisy, _ = L.plant(base, kind, 1000 + seed, True, 0.10)
+            truth = sorted("%s:%d" % (noisy[i]["id"], k) for i, k in L.wrong(base, noisy))
+            with tempfile.TemporaryDirectory() as tmp:
+                real = crossfit(args.segscope, noisy, tmp, True, seed, native=True)
+                can = {"misplaced": []}
+                for r in range(REPEATS):
+                    s2 = (seed + 1 + r) * 0x9E3779B9 % 2**32
+                    copy, changed = misplaced(noisy, s2)
+                    sc = crossfit(args.segscope, copy, tmp, True, s2, native=True)
+                    can["misplaced"].append({"scores": list(sc.values()),
+                                             "canary": [k in changed for k in sc]})
+            json.dump({"real": real, "truth": truth, "canaries": can}, open(path, "w"))
+            print(case, seed, flush=True)
+
+
 def cache(args):
+    if args.first_error:
+        return cache_first_error(args)
     os.makedirs(CACHE, exist_ok=True)
     for case in CASES:
         for seed in range(args.seeds):
@@ -160,7 +231,61 @@ def calibrate(real_sorted, copies, floor, sd, min_precision=0.5):
     return e, best
 
 
+def posterior_rule(real_sorted, min_precision=0.5):
+    """The audit's rule for first-error data (src/labels/audit.rs `calibrate_posterior`): the
+    lowest threshold whose flags' mean posterior is at least min_precision; (threshold, mean)."""
+    best, total = None, 0.0
+    for k, t in enumerate(real_sorted):
+        total += t
+        if k + 1 < len(real_sorted) and real_sorted[k + 1] == t:
+            continue
+        if total / (k + 1) >= min_precision:
+            best = (t, total / (k + 1))
+    return best
+
+
+def evaluate_first_error(args):
+    """Expected against true precision of the posterior rule's flags, and at fixed depths the
+    flags' mean posterior against their true precision (seeds 0-4 / 5-9)."""
+    print("| case | flagged | expected precision | true precision, seeds 0-4 / 5-9 |")
+    print("|---|---|---|---|")
+    depth = {}
+    for case in FE_CASES:
+        rows = []
+        for seed in range(args.seeds):
+            path = os.path.join(CACHE, "%s-%d.json" % (case, seed))
+            if not os.path.exists(path):
+                continue
+            d = json.load(open(path))
+            truth = set(d["truth"])
+            ranked = sorted(d["real"].items(), key=lambda kv: -kv[1])
+            for n in (10, 20, 50, 100, 200):
+                top = ranked[:n]
+                depth.setdefault((case, n, seed < 5), []).append(
+                    (sum(s for _, s in top) / n, sum(k in truth for k, _ in top) / n))
+            best = posterior_rule([s for _, s in ranked])
+            if best is None:
+                continue
+            flagged = [k for k, s in ranked if s >= best[0]]
+            rows.append((len(flagged), best[1], sum(k in truth for k in flagged) / len(flagged),
+                         seed))
+        m = lambda j, rs: statistics.mean(r[j] for r in rs) if rs else float("nan")  # noqa: E731
+        lo = [r for r in rows if r[3] < 5]
+        hi = [r for r in rows if r[3] >= 5]
+        print("| %s | %.1f | %.2f / %.2f | %.2f / %.2f |" % (
+            case, m(0, rows), m(1, lo), m(1, hi), m(2, lo), m(2, hi)))
+    print()
+    print("| case | top n | mean posterior | true precision (seeds 0-4; 5-9) |")
+    print("|---|---|---|---|")
+    for (case, n, first), v in sorted(depth.items(), key=lambda kv: (kv[0][0], kv[0][1], not kv[0][2])):
+        print("| %s %s | %d | %.2f | %.2f |" % (case, "0-4" if first else "5-9", n,
+                                               statistics.mean(a for a, _ in v),
+                                               statistics.mean(b for _, b in v)))
+
+
 def evaluate(args):
+    if args.first_error:
+        return evaluate_first_error(args)
     print("| case | canaries | estimated wrong (true) | flagged | expected precision | true precision, "
           "seeds 0-4 / 5-9 |")
     print("|---|---|---|---|---|---|")
@@ -191,12 +316,16 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("cache")
     c.add_argument("--seeds", type=int, default=10)
+    c.add_argument("--first-error", action="store_true",
+                   help="the first-error cases (%s) instead" % ", ".join(FE_CASES))
     c.add_argument("--segscope", default=os.path.join(L.ROOT, "target", "release", "segscope"))
     e = sub.add_parser("eval")
     e.add_argument("--seeds", type=int, default=10)
     e.add_argument("--floor", type=float, default=0.2, help="MIN_RECALL")
     e.add_argument("--sd", type=float, default=0.5, help="COUNT_SD")
     e.add_argument("--kind", default="", help="one kind of canary instead of the best")
+    e.add_argument("--first-error", action="store_true",
+                   help="the first-error cases' posterior rule instead")
     args = ap.parse_args()
     (cache if args.cmd == "cache" else evaluate)(args)
     return 0
