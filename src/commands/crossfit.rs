@@ -208,7 +208,15 @@ fn prepare(
     let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
     let judges = judges(args, &ds, &info)?;
     interrupted(&args.out)?;
-    let features = segscope::data::features::featurize(&ds, &config.features);
+    // The linear learner builds its own n-gram rows: the MLP's would only take memory.
+    let features = match args.learner {
+        segscope::labels::crossfit::Learner::Linear => {
+            segscope::data::features::featurize_dense(&ds, &config.features)
+        }
+        segscope::labels::crossfit::Learner::Mlp => {
+            segscope::data::features::featurize(&ds, &config.features)
+        }
+    };
     let opts = segscope::labels::crossfit::Options {
         folds,
         max_steps: args.steps.unwrap_or(config.train.steps),

@@ -61,7 +61,8 @@ impl Setup {
             ..opts
         };
         judges_fit(&info, self.judges.len())?;
-        let features = crate::data::features::featurize(ds, &self.config.features);
+        // The audit's learner is the linear one, which builds its own n-gram rows.
+        let features = crate::data::features::featurize_dense(ds, &self.config.features);
         run(
             ds,
             &features,

@@ -6,10 +6,15 @@
 //! features: log length, position in the document, overlap with the prompt and with the previous
 //! segment. Features are computed once at load time, never per step.
 
-use std::collections::HashMap;
+mod assemble;
+mod part;
 
-use super::hash::{FnvBuild, fnv1a, fnv1a_continue};
+use super::hash::fnv1a;
 use super::model::Dataset;
+use assemble::assemble;
+use part::{Part, featurize_part};
+#[cfg(test)]
+use part::{counted, type_grams};
 
 /// Names of the dense features, in column order.
 pub const DENSE_NAMES: [&str; 4] = ["log_len", "position", "prompt_overlap", "prev_overlap"];
@@ -138,6 +143,26 @@ pub fn take_rows<T: Copy>(src: &[T], width: usize, rows: &[usize]) -> Vec<T> {
 }
 
 impl Features {
+    /// Features of `n` rows with `dense` alone and no n-gram rows (width 1, all padding).
+    fn dense_only(dense: Vec<f32>, n: usize) -> Features {
+        Features {
+            n,
+            types: 1,
+            type_width: 1,
+            type_ids: vec![0],
+            type_counts: vec![0.0],
+            tok_width: 1,
+            tok_types: vec![0; n],
+            tok_weights: vec![0.0; n],
+            big_width: 1,
+            big_ids: vec![0; n],
+            big_weights: vec![0.0; n],
+            dense,
+            embedding_dim: 0,
+            embedding: Vec::new(),
+        }
+    }
+
     /// The rows `rows` of this feature set, in that order (the word-type table is shared).
     pub fn rows(&self, rows: &[usize]) -> Features {
         Features {
@@ -194,237 +219,6 @@ impl Features {
 }
 
 /// The grams of one word type: its unigram, then its character n-grams (with repetition).
-fn type_grams(word: &str, spec: &FeatureSpec) -> Vec<u32> {
-    let one = FeatureSpec {
-        word_ngrams: 1,
-        ..spec.clone()
-    };
-    grams(std::slice::from_ref(&word.to_string()), &one)
-}
-
-/// (value, count) of a list, in ascending value order.
-fn counted<T: Ord + Copy>(mut v: Vec<T>) -> Vec<(T, u32)> {
-    v.sort_unstable();
-    let mut out: Vec<(T, u32)> = Vec::new();
-    for x in v {
-        match out.last_mut() {
-            Some((last, c)) if *last == x => *c += 1,
-            _ => out.push((x, 1)),
-        }
-    }
-    out
-}
-
-/// Calls `f` with each lower-case word of `text`, as [`tokenize`] would return them, without
-/// allocating for words that are already lower-case ASCII (most of them).
-fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
-    for w in text.split(|c: char| !c.is_alphanumeric()) {
-        if w.is_empty() {
-            continue;
-        }
-        if w.is_ascii() {
-            if w.bytes().any(|b| b.is_ascii_uppercase()) {
-                buf.clear();
-                buf.push_str(w);
-                buf.make_ascii_lowercase();
-                f(buf);
-            } else {
-                f(w);
-            }
-        } else {
-            f(&w.to_lowercase());
-        }
-    }
-}
-
-/// The word types seen so far, in first-appearance order.
-#[derive(Default)]
-struct Types {
-    index: HashMap<Box<str>, u32, FnvBuild>,
-    words: Vec<Box<str>>,
-    /// FNV-1a state after `w2\0`, the word and a space: a bigram's hash continues from it with the
-    /// second word's bytes, so each bigram hashes only one word.
-    bigram_prefix: Vec<u64>,
-    /// (bucket, count) of each type's own grams, by bucket.
-    lists: Vec<Vec<(u32, u32)>>,
-    /// Total gram count of each type.
-    totals: Vec<u32>,
-}
-
-impl Types {
-    fn get(&self, word: &str) -> Option<u32> {
-        self.index.get(word).copied()
-    }
-
-    fn intern(&mut self, word: &str, spec: &FeatureSpec) -> u32 {
-        if let Some(t) = self.get(word) {
-            return t;
-        }
-        let t = self.words.len() as u32;
-        let list = counted(type_grams(word, spec));
-        self.totals.push(list.iter().map(|&(_, c)| c).sum());
-        self.lists.push(list);
-        self.bigram_prefix
-            .push(fnv1a(&[b"w2\0", word.as_bytes(), b" "]));
-        self.words.push(word.into());
-        self.index.insert(word.into(), t);
-        t
-    }
-
-    fn bigram(&self, a: u32, b: u32, buckets: usize) -> u32 {
-        let h = fnv1a_continue(
-            self.bigram_prefix[a as usize],
-            self.words[b as usize].as_bytes(),
-        );
-        (h % buckets as u64) as u32
-    }
-}
-
-/// Segments featurised by one worker, in dataset order, with that worker's own type ids.
-#[derive(Default)]
-struct Part {
-    types: Types,
-    /// Row r's (type, count) pairs are `tok[tok_off[r]..tok_off[r + 1]]`, by type.
-    tok: Vec<(u32, u32)>,
-    tok_off: Vec<usize>,
-    /// Row r's (bucket, count) bigram pairs, by bucket.
-    big: Vec<(u32, u32)>,
-    big_off: Vec<usize>,
-    /// Row r's total n-gram count N.
-    totals: Vec<u32>,
-    dense: Vec<f32>,
-}
-
-/// |a ∩ b| of two ascending lists without repeats.
-fn intersection(a: &[u32], b: &[u32]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    n
-}
-
-/// Appends `v` (sorted in place) to `out` as (value, count) pairs in ascending value order.
-fn push_counted(v: &mut [u32], out: &mut Vec<(u32, u32)>) {
-    v.sort_unstable();
-    let start = out.len();
-    for &x in v.iter() {
-        let len = out.len();
-        match out.last_mut() {
-            Some((last, c)) if len > start && *last == x => *c += 1,
-            _ => out.push((x, 1)),
-        }
-    }
-}
-
-/// Featurises the documents `docs` of `ds`.
-fn featurize_part(ds: &Dataset, docs: &[super::model::Document], spec: &FeatureSpec) -> Part {
-    let n: usize = docs.iter().map(|d| d.segments.len()).sum();
-    let mut p = Part {
-        tok_off: Vec::with_capacity(n + 1),
-        big_off: Vec::with_capacity(n + 1),
-        totals: Vec::with_capacity(n),
-        dense: Vec::with_capacity(n * DENSE),
-        ..Part::default()
-    };
-    p.tok_off.push(0);
-    p.big_off.push(0);
-    let mut buf = String::new();
-    // Per document: each segment's token types in order, and where each segment's begin.
-    let mut doc_toks: Vec<u32> = Vec::new();
-    let mut doc_off: Vec<usize> = Vec::new();
-    let mut prompt_set: Vec<u32> = Vec::new();
-    let (mut set, mut prev_set, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
-    for doc in docs {
-        let segs = &ds.segments[doc.segments.clone()];
-        doc_toks.clear();
-        doc_off.clear();
-        doc_off.push(0);
-        for s in segs {
-            let start = doc_toks.len();
-            let types = &mut p.types;
-            for_each_word(&s.text, &mut buf, |w| {
-                if doc_toks.len() - start < spec.max_words {
-                    doc_toks.push(types.intern(w, spec));
-                }
-            });
-            doc_off.push(doc_toks.len());
-        }
-        // Every word of this document's segments has a type now, so a prompt word without one
-        // cannot overlap any of them.
-        prompt_set.clear();
-        for_each_word(&doc.prompt, &mut buf, |w| {
-            if let Some(t) = p.types.get(w) {
-                prompt_set.push(t);
-            }
-        });
-        prompt_set.sort_unstable();
-        prompt_set.dedup();
-        let len = segs.len();
-        prev_set.clear();
-        for k in 0..len {
-            let words = &doc_toks[doc_off[k]..doc_off[k + 1]];
-            let mut total: u32 = words.iter().map(|&t| p.types.totals[t as usize]).sum();
-            scratch.clear();
-            scratch.extend_from_slice(words);
-            push_counted(&mut scratch, &mut p.tok);
-            set.clear();
-            set.extend(
-                p.tok[p.tok_off.last().copied().unwrap_or(0)..]
-                    .iter()
-                    .map(|x| x.0),
-            );
-            p.tok_off.push(p.tok.len());
-            scratch.clear();
-            if spec.word_ngrams >= 2 {
-                scratch.extend(
-                    words
-                        .windows(2)
-                        .map(|pair| p.types.bigram(pair[0], pair[1], spec.buckets)),
-                );
-            }
-            total += scratch.len() as u32;
-            push_counted(&mut scratch, &mut p.big);
-            p.big_off.push(p.big.len());
-            p.totals.push(total);
-            let log_len = (1.0 + words.len() as f32).ln() / 64f32.ln();
-            let position = if len > 1 {
-                k as f32 / (len - 1) as f32
-            } else {
-                0.0
-            };
-            let prompt_overlap = if set.is_empty() {
-                0.0
-            } else {
-                intersection(&set, &prompt_set) as f32 / set.len() as f32
-            };
-            let prev = if k > 0 {
-                let both = intersection(&set, &prev_set);
-                let union = set.len() + prev_set.len() - both;
-                if union == 0 {
-                    0.0
-                } else {
-                    both as f32 / union as f32
-                }
-            } else {
-                0.0
-            };
-            p.dense
-                .extend_from_slice(&[log_len, position, prompt_overlap, prev]);
-            std::mem::swap(&mut set, &mut prev_set);
-        }
-    }
-    p
-}
-
 /// Featurises every segment of a dataset, on as many threads as the machine has cores (at most 8).
 pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
@@ -435,6 +229,11 @@ pub fn featurize(ds: &Dataset, spec: &FeatureSpec) -> Features {
 /// worker takes a contiguous run of documents and numbers its own word types, and the merge gives
 /// them the ids a single pass would have given (first appearance in dataset order).
 pub fn featurize_threads(ds: &Dataset, spec: &FeatureSpec, threads: usize) -> Features {
+    featurize_with(ds, spec, threads, true)
+}
+
+/// [`featurize_threads`], with the n-gram rows (`ids`) or the dense features alone.
+fn featurize_with(ds: &Dataset, spec: &FeatureSpec, threads: usize, ids: bool) -> Features {
     let n = ds.segments.len();
     // Contiguous runs of documents with about equal segment counts.
     let threads = threads.clamp(1, ds.docs.len().max(1));
@@ -452,156 +251,38 @@ pub fn featurize_threads(ds: &Dataset, spec: &FeatureSpec, threads: usize) -> Fe
     let parts: Vec<Part> = std::thread::scope(|s| {
         let handles: Vec<_> = bounds
             .windows(2)
-            .map(|w| s.spawn(move || featurize_part(ds, &ds.docs[w[0]..w[1]], spec)))
+            .map(|w| s.spawn(move || featurize_part(ds, &ds.docs[w[0]..w[1]], spec, ids)))
             .collect();
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    let mut f = assemble(parts, n);
+    let mut f = if ids {
+        assemble(parts, n)
+    } else {
+        Features::dense_only(
+            parts.iter().flat_map(|p| p.dense.iter().copied()).collect(),
+            n,
+        )
+    };
     (f.embedding_dim, f.embedding) = embeddings_of(ds);
     f
 }
 
-/// Merges the workers' parts into one [`Features`]: one type table, global type ids, padded rows.
-fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
-    let mut types = Types::default();
-    let mut remaps: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
-    for (i, part) in parts.iter_mut().enumerate() {
-        if i == 0 {
-            // The first part's ids are already global.
-            remaps.push((0..part.types.words.len() as u32).collect());
-            types = std::mem::take(&mut part.types);
-            continue;
-        }
-        let t = std::mem::take(&mut part.types);
-        let mut remap = Vec::with_capacity(t.words.len());
-        for (((word, list), total), prefix) in t
-            .words
-            .into_iter()
-            .zip(t.lists)
-            .zip(t.totals)
-            .zip(t.bigram_prefix)
-        {
-            let id = match types.get(&word) {
-                Some(id) => id,
-                None => {
-                    let id = types.words.len() as u32;
-                    types.index.insert(word.clone(), id);
-                    types.words.push(word);
-                    types.lists.push(list);
-                    types.totals.push(total);
-                    types.bigram_prefix.push(prefix);
-                    id
-                }
-            };
-            remap.push(id);
-        }
-        remaps.push(remap);
-    }
-    let n_types = types.words.len().max(1);
-    let type_width = types.lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
-    let mut type_ids = vec![0i32; n_types * type_width];
-    let mut type_counts = vec![0f32; n_types * type_width];
-    for (t, list) in types.lists.iter().enumerate() {
-        for (j, &(id, c)) in list.iter().enumerate() {
-            type_ids[t * type_width + j] = id as i32;
-            type_counts[t * type_width + j] = c as f32;
-        }
-    }
-    let width = |off: &[usize]| off.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    let tok_width = parts
-        .iter()
-        .map(|p| width(&p.tok_off))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let big_width = parts
-        .iter()
-        .map(|p| width(&p.big_off))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let mut tok_types = vec![0i32; n * tok_width];
-    let mut tok_weights = vec![0f32; n * tok_width];
-    let mut big_ids = vec![0i32; n * big_width];
-    let mut big_weights = vec![0f32; n * big_width];
-    let mut dense = Vec::with_capacity(n * DENSE);
-    for part in &parts {
-        dense.extend_from_slice(&part.dense);
-    }
-    // One part at a time, each freed as soon as its rows are written, so that at a million
-    // segments the parts (about 270 MB) do not all coexist with the padded arrays (425 MB) they
-    // fill; within a part, runs of rows on their own threads: writing the padded arrays is most
-    // of this function's time.
-    let workers = parts.len().max(1);
-    let (mut tt, mut tw) = (&mut tok_types[..], &mut tok_weights[..]);
-    let (mut bi, mut bw) = (&mut big_ids[..], &mut big_weights[..]);
-    for (part, remap) in parts.into_iter().zip(&remaps) {
-        let rows = part.totals.len();
-        let chunk = rows.div_ceil(workers).max(1);
-        std::thread::scope(|s| {
-            let mut start = 0;
-            while start < rows {
-                let len = chunk.min(rows - start);
-                let (t1, t2) = std::mem::take(&mut tt).split_at_mut(len * tok_width);
-                let (w1, w2) = std::mem::take(&mut tw).split_at_mut(len * tok_width);
-                let (b1, b2) = std::mem::take(&mut bi).split_at_mut(len * big_width);
-                let (v1, v2) = std::mem::take(&mut bw).split_at_mut(len * big_width);
-                (tt, tw, bi, bw) = (t2, w2, b2, v2);
-                let part = &part;
-                s.spawn(move || {
-                    let mut pairs: Vec<(u32, u32)> = Vec::new();
-                    for k in 0..len {
-                        let r = start + k;
-                        let total = part.totals[r].max(1) as f32;
-                        pairs.clear();
-                        pairs.extend(
-                            part.tok[part.tok_off[r]..part.tok_off[r + 1]]
-                                .iter()
-                                .map(|&(t, c)| (remap[t as usize], c)),
-                        );
-                        // Rows list their types in ascending id; remapped ids may need re-sorting.
-                        pairs.sort_unstable();
-                        for (j, &(t, c)) in pairs.iter().enumerate() {
-                            t1[k * tok_width + j] = t as i32;
-                            w1[k * tok_width + j] = c as f32 / total;
-                        }
-                        let bigs = &part.big[part.big_off[r]..part.big_off[r + 1]];
-                        for (j, &(b, c)) in bigs.iter().enumerate() {
-                            b1[k * big_width + j] = b as i32;
-                            v1[k * big_width + j] = c as f32 / total;
-                        }
-                    }
-                });
-                start += len;
-            }
-        });
-        drop(part);
-    }
-    Features {
-        embedding_dim: 0,
-        embedding: Vec::new(),
-        n,
-        types: n_types,
-        type_width,
-        type_ids,
-        type_counts,
-        tok_width,
-        tok_types,
-        tok_weights,
-        big_width,
-        big_ids,
-        big_weights,
-        dense,
-    }
+/// The dense features and the data's own embeddings only, with no n-gram rows: what the
+/// cross-fit's linear learner reads besides its own TF-IDF rows. At a million ProcessBench-length
+/// steps the padded n-gram rows alone would be about 1.7 GB.
+pub fn featurize_dense(ds: &Dataset, spec: &FeatureSpec) -> Features {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    featurize_with(ds, spec, threads, false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
+    use crate::data::hash::FnvBuild;
+    use std::collections::{HashMap, HashSet};
 
     type WordSet<'a> = HashSet<&'a str, FnvBuild>;
 
@@ -800,6 +481,24 @@ mod tests {
         );
         // "the" and "kettle" appear twice but are one type each.
         assert_eq!(f.types, 4);
+    }
+
+    #[test]
+    fn dense_only_features_are_the_full_ones_dense_features() {
+        // The dense-only pass (the cross-fit's) must not change a dense feature: its word sets
+        // come from the same pairs, dropped once read.
+        let ds = crate::data::load(None, &ReadOptions::default()).unwrap().0;
+        let spec = FeatureSpec::default();
+        let full = featurize_threads(&ds, &spec, 2);
+        let dense = featurize_with(&ds, &spec, 2, false);
+        assert_eq!(dense.n, full.n);
+        assert_eq!(dense.dense, full.dense);
+        assert_eq!(
+            dense.tok_weights.len(),
+            full.n,
+            "one padding column per row"
+        );
+        assert!(dense.tok_weights.iter().all(|&w| w == 0.0));
     }
 
     #[test]
