@@ -181,26 +181,30 @@ pub fn predict(
 ) -> Result<(Vec<Vec<f32>>, Vec<FoldReport>), EngineError> {
     let k = opts.folds.max(2);
     let mut progress = progress;
+    let splits: Vec<FoldSplit> = (0..opts.repeats.max(1))
+        .map(|r| {
+            let seed = opts.seed.wrapping_add(r as u64);
+            (seed, split_of(ds, k, seed))
+        })
+        .collect();
+    if opts.learner == Learner::Linear {
+        // The rows depend on the texts alone: one build serves every fold split.
+        let rows = SparseRows::build(ds, features, &config.features);
+        return Ok(linear_folds(
+            ds,
+            &rows,
+            labels.kind,
+            (&splits, k, only),
+            &mut progress,
+        ));
+    }
     let (mut per_repeat, mut folds) = (Vec::new(), Vec::new());
-    for r in 0..opts.repeats.max(1) {
-        let seed = opts.seed.wrapping_add(r as u64);
-        let split = split_of(ds, k, seed);
+    for (seed, split) in &splits {
         let o = Options {
-            seed,
+            seed: *seed,
             ..opts.clone()
         };
-        let (p, f) = match opts.learner {
-            Learner::Linear => linear_folds(
-                ds,
-                features,
-                config,
-                labels.kind,
-                (&split, k, only),
-                &o,
-                &mut progress,
-            ),
-            Learner::Mlp => mlp_folds(ds, features, config, (&split, k, only), &o, &mut progress)?,
-        };
+        let (p, f) = mlp_folds(ds, features, config, (split, k, only), &o, &mut progress)?;
         per_repeat.push(p);
         folds.extend(f);
     }
@@ -353,33 +357,40 @@ fn linear_value(kind: LabelKind, p: f32) -> f32 {
     }
 }
 
-/// The linear learner: every fold on its own core, predictions for every segment.
-#[allow(clippy::too_many_arguments)]
+/// A fold split: its seed, and each document's fold.
+type FoldSplit = (u64, Vec<usize>);
+
+/// A fold's result: its fold split, its report, and (segment, prediction) for its held-out part.
+type FoldResult = (usize, FoldReport, Vec<(usize, f32)>);
+
+/// The linear learner: the folds of every fold split (`(seed, fold of each document)`) trained
+/// side by side, one per core; per split, predictions for every segment.
 fn linear_folds(
     ds: &Dataset,
-    features: &Features,
-    config: &Config,
+    rows: &SparseRows,
     kind: LabelKind,
-    (fold, k, only): (&[usize], usize, Option<usize>),
-    opts: &Options,
+    (splits, k, only): (&[FoldSplit], usize, Option<usize>),
     mut progress: impl FnMut(&FoldReport),
-) -> (Vec<f32>, Vec<FoldReport>) {
-    let rows = SparseRows::build(ds, features, &config.features);
+) -> (Vec<Vec<f32>>, Vec<FoldReport>) {
     let objective = linear_target(kind, 0.0).0;
-    let wanted: Vec<usize> = (0..k).filter(|&f| only.is_none_or(|o| o == f)).collect();
-    let results: Vec<(FoldReport, Vec<(usize, f32)>)> = wanted
+    let jobs: Vec<(usize, usize)> = (0..splits.len())
+        .flat_map(|r| (0..k).map(move |f| (r, f)))
+        .filter(|&(_, f)| only.is_none_or(|o| o == f))
+        .collect();
+    let results: Vec<FoldResult> = jobs
         .into_par_iter()
-        .map(|f| {
+        .map(|(r, f)| {
+            let (seed, fold) = (splits[r].0, &splits[r].1);
             let t0 = std::time::Instant::now();
             let (train, y): (Vec<usize>, Vec<f32>) = (0..ds.segments.len())
                 .filter(|&i| fold[ds.segments[i].doc] != f)
                 .filter_map(|i| ds.segments[i].score.map(|v| (i, linear_target(kind, v).1)))
                 .unzip();
-            let settings = LinearSettings::new(objective, opts.seed ^ f as u64);
-            let model = LinearModel::train(&rows, &train, &y, &settings);
+            let settings = LinearSettings::new(objective, seed ^ f as u64);
+            let model = LinearModel::train(rows, &train, &y, &settings);
             let held: Vec<(usize, f32)> = (0..ds.segments.len())
                 .filter(|&i| fold[ds.segments[i].doc] == f)
-                .map(|i| (i, linear_value(kind, model.predict(&rows, i))))
+                .map(|i| (i, linear_value(kind, model.predict(rows, i))))
                 .collect();
             let labelled: Vec<f64> = held
                 .iter()
@@ -395,19 +406,19 @@ fn linear_folds(
                 held_out_mse: labelled.iter().sum::<f64>() / labelled.len().max(1) as f64,
                 seconds: t0.elapsed().as_secs_f64(),
             };
-            (report, held)
+            (r, report, held)
         })
         .collect();
-    let mut pred = vec![f32::NAN; ds.segments.len()];
-    let mut reports = Vec::with_capacity(k);
-    for (report, held) in results {
+    let mut per_repeat = vec![vec![f32::NAN; ds.segments.len()]; splits.len()];
+    let mut reports = Vec::with_capacity(results.len());
+    for (r, report, held) in results {
         for (i, p) in held {
-            pred[i] = p;
+            per_repeat[r][i] = p;
         }
         progress(&report);
         reports.push(report);
     }
-    (pred, reports)
+    (per_repeat, reports)
 }
 
 /// segscope's own model per fold, early-stopped on an inner dev split of the fold's training
