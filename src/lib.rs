@@ -14,32 +14,30 @@
 //!   audit.
 //! - [`stream`]: the stream format that carries any trainer's per-segment predictions: records,
 //!   segscope's writer, the reader's state, following a growing file.
-//! - [`source`]: what yields step reports and takes control (the in-process trainer, and the
-//!   thread that drives a source for the dashboard).
-//! - [`export`]: the per-segment table; [`headless`]: a source without a screen, JSON lines;
-//!   [`compare`]: objectives trained side by side.
+//! - [`source`]: what yields step reports and takes control: the in-process trainer, a watched
+//!   stream, objectives trained side by side (`source::compare`), and the thread that drives a
+//!   source for the dashboard.
+//! - [`export`]: the per-segment table and its files.
 //! - [`tour`]: `segscope tour`'s pages, their data and their explanations.
 //! - [`app`]: the dashboard's state, actions and keymap (no I/O); [`ui`]: the screen, a pure
 //!   function of the app state.
-//! - [`cli`], [`session`]: flags, and everything a run needs built from flags and config.
-//! - [`tui`]: terminal setup and restore, and the event loop around a source.
+//! - [`cli`]: flags, and (`cli::session`) everything a run needs built from flags and config.
+//! - [`run`]: a run without a screen (`run::headless`, JSON lines) and with one (`run::tui`:
+//!   terminal setup and restore, the event loop around a source).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod analysis;
 pub mod app;
 pub mod cli;
-pub mod compare;
 pub mod config;
 pub mod data;
 pub mod engine;
 pub mod export;
-pub mod headless;
 pub mod io_plan;
 pub mod labels;
-pub mod session;
+pub mod run;
 pub mod signals;
 pub mod source;
 pub mod stream;
 pub mod tour;
-pub mod tui;
 pub mod ui;

@@ -3,11 +3,11 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use segscope::cli::session;
 use segscope::cli::{Cli, Command};
-use segscope::headless::{self, HeadlessOptions, Outcome};
 use segscope::io_plan::{self, Output};
-use segscope::session;
-use segscope::tui::{self, Outputs};
+use segscope::run::headless::{self, HeadlessOptions, Outcome};
+use segscope::run::tui::{self, Outputs};
 
 mod commands;
 

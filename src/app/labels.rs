@@ -36,7 +36,7 @@ impl App {
                 .as_ref()
                 .filter(|_| r.models.is_empty())
                 .and_then(|info| {
-                    crate::labels::metrics::of(&self.ds, &self.part, info, &r.segments)
+                    crate::labels::prm_metrics::of(&self.ds, &self.part, info, &r.segments)
                 });
         }
     }

@@ -129,7 +129,7 @@ pub struct App {
     /// The labels' kind (set by the caller from the data and config), and the metrics that
     /// fit it (AUROC, first-error F1) for the current report.
     pub labels: Option<crate::labels::LabelInfo>,
-    pub label_metrics: Option<crate::labels::metrics::LabelMetrics>,
+    pub label_metrics: Option<crate::labels::prm_metrics::LabelMetrics>,
     /// What the source of reports can do; keys for what it cannot say so.
     pub caps: Capabilities,
     /// In a comparison: each step's dev MSE of every model (the loss chart's common yardstick).

@@ -4,16 +4,16 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use segscope::cli::Cli;
+use segscope::cli::session;
 use segscope::io_plan::Output;
-use segscope::session;
-use segscope::tui;
+use segscope::run::tui;
 
 use super::{after_dashboard, load_data, plan};
 
 /// `segscope compare`: the dashboard on several objectives at once, or (headless) a JSON line per
 /// step with every model's dev metrics and a final summary.
 pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode, (u8, String)> {
-    use segscope::compare::{Compare, leaders};
+    use segscope::source::compare::{Compare, leaders};
     if losses.len() < 2 {
         return Err((
             2,
@@ -102,7 +102,7 @@ pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitC
         writeln!(out, "{summary}").map_err(|e| (1, e.to_string()))?;
         out.flush().map_err(|e| (1, e.to_string()))?;
         if let Some(p) = &cli.report {
-            segscope::compare::write_report(p, &last, &ds, &part)
+            segscope::source::compare::write_report(p, &last, &ds, &part)
                 .map_err(|e| (1, format!("{}: cannot write: {e}", p.display())))?;
         }
         return Ok(ExitCode::SUCCESS);

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use segscope::cli::Cli;
+use segscope::cli::session;
 use segscope::io_plan::{self, Output};
-use segscope::session;
 
 use super::{plan, warn_skipped};
 

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use segscope::cli::Cli;
+use segscope::cli::session;
 use segscope::io_plan::{self, Output};
-use segscope::session;
 
 use super::{load_data, plan};
 

@@ -9,8 +9,8 @@ pub mod watch;
 use std::process::ExitCode;
 
 use segscope::cli::Cli;
+use segscope::cli::session;
 use segscope::io_plan::{self, Output};
-use segscope::session;
 
 /// Checks a command's outputs against its inputs (the config file, the data, `--edits`,
 /// `--crossfit`, and `extra`) and each other before any work: see `segscope::io_plan`.

@@ -4,9 +4,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use segscope::cli::Cli;
+use segscope::cli::session;
 use segscope::io_plan::Output;
-use segscope::session;
-use segscope::tui;
+use segscope::run::tui;
 
 use super::{after_dashboard, plan};
 
@@ -18,7 +18,7 @@ pub fn watch(
     headless: bool,
     report: Option<&std::path::Path>,
 ) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::watch;
+    use segscope::source::follow;
     let (config, source, _) =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     let keymap = session::keymap(&config, &source).map_err(|e| (2, e.to_string()))?;
@@ -29,12 +29,12 @@ pub fn watch(
         outputs.push(Output::file("--report", p, false));
     }
     plan(cli, &config, &[("the stream", file)], &outputs)?;
-    let how = watch::Open {
+    let how = follow::Open {
         wait,
         to_end: headless,
     };
-    let mut w = watch::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
-    let (ds, part) = watch::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
+    let mut w = follow::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
+    let (ds, part) = follow::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
     if headless {
         return summarise(w, (ds, part), &config, report);
     }
@@ -43,7 +43,7 @@ pub fn watch(
 
 /// Headless: the stream read to its end, its final metrics as JSON on stdout, and the table.
 fn summarise(
-    mut w: segscope::source::watch::Watch,
+    mut w: segscope::source::follow::Watch,
     (ds, part): (
         std::sync::Arc<segscope::data::Dataset>,
         std::sync::Arc<segscope::data::Partition>,
@@ -51,10 +51,10 @@ fn summarise(
     config: &segscope::config::Config,
     report: Option<&std::path::Path>,
 ) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::watch;
+    use segscope::source::follow;
     let mut warnings = w.read_all().map_err(|e| (2, e.to_string()))?;
     // Read to its end: a last line without its newline will not be finished now.
-    if let segscope::source::watch::Input::File(f) = &w.input
+    if let segscope::source::follow::Input::File(f) = &w.input
         && f.pending() > 0
     {
         let before = w.state.warnings.len();
@@ -64,14 +64,14 @@ fn summarise(
     for m in warnings {
         eprintln!("segscope: warning: {m}");
     }
-    let (ds, part) = watch::data_of(&mut w).unwrap_or((ds, part));
+    let (ds, part) = follow::data_of(&mut w).unwrap_or((ds, part));
     let last = w.state.reports.last().cloned();
     let labels = segscope::labels::LabelInfo::of(&ds, config).map_err(|e| (2, e))?;
     // For binary labels, what fits them beside the recomputed MSE: AUROC, log loss, Brier,
     // and for first-error data the first-error F1.
     let label_metrics = last
         .as_ref()
-        .and_then(|r| segscope::labels::metrics::of(&ds, &part, &labels, &r.segments));
+        .and_then(|r| segscope::labels::prm_metrics::of(&ds, &part, &labels, &r.segments));
     let header = w.state.header.as_ref();
     let summary = serde_json::json!({
         "stream": w.name,
@@ -116,7 +116,7 @@ fn summarise(
 
 /// The dashboard on the stream, following its writer; `A` audits the stream's data.
 fn dashboard(
-    w: segscope::source::watch::Watch,
+    w: segscope::source::follow::Watch,
     (ds, part): (
         std::sync::Arc<segscope::data::Dataset>,
         std::sync::Arc<segscope::data::Partition>,
@@ -125,7 +125,7 @@ fn dashboard(
     keymap: segscope::app::Keymap,
     report: Option<&std::path::Path>,
 ) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::watch;
+    use segscope::source::follow;
     let info = segscope::app::RunInfo {
         backend: "stream".into(),
         // The writer's objective, when its header says (the metrics are recomputed either way).
@@ -164,7 +164,7 @@ fn dashboard(
         config,
         judges: std::sync::Arc::new(Vec::new()),
     });
-    let handle = watch::spawn(w).map_err(|e| (1, e.to_string()))?;
+    let handle = follow::spawn(w).map_err(|e| (1, e.to_string()))?;
     tui::run_handle(app, handle).map_err(|e| (1, e.to_string()))?;
     Ok(after_dashboard())
 }

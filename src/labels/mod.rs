@@ -10,8 +10,8 @@ pub mod crossfit;
 pub mod evidence;
 pub mod judge;
 pub mod linear;
-pub mod metrics;
 pub mod pipeline;
+pub mod prm_metrics;
 pub mod score;
 pub mod verify;
 

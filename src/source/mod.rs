@@ -9,9 +9,10 @@
 //! The app owns the run state a user sees (paused, running, converged, diverged) and sends
 //! [`Control`] commands; the driver keeps only what pacing needs (steps owed, the next due time).
 
+pub mod compare;
 pub mod driver;
+pub mod follow;
 pub mod trainer;
-pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

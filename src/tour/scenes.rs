@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::compare::Compare;
 use crate::config::{BackendKind, Config, LossName, OptimizerName};
 use crate::data::{self, Dataset, Partition, ReadOptions};
 use crate::engine::{TrainSettings, Trainer};
+use crate::source::compare::Compare;
 use crate::source::{Source, TrainerSource};
 
 /// The pages in order. Scene 3 has three: shifted, scaled, and a comparison.

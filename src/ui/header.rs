@@ -198,10 +198,10 @@ fn messages(app: &App, l2: &mut Vec<Span<'static>>, width: usize) {
         }
     }
     if let Some(r) = app.report.as_ref().filter(|r| !r.models.is_empty())
-        && !crate::compare::leaders(&r.models).is_empty()
+        && !crate::source::compare::leaders(&r.models).is_empty()
     {
         // A comparison: which model leads on which metric (dev split).
-        let lead = crate::compare::leaders(&r.models)
+        let lead = crate::source::compare::leaders(&r.models)
             .into_iter()
             .map(|(metric, model)| format!("{metric} {model}"))
             .collect::<Vec<_>>()

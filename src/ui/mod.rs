@@ -14,7 +14,7 @@ pub mod format;
 mod header;
 mod help;
 mod math;
-mod metrics;
+mod metrics_panel;
 mod preview;
 mod segments;
 pub mod theme;
@@ -135,7 +135,7 @@ impl Widget for &App {
             charts::render_loss(self, a.loss, buf);
         }
         charts::render_weights(self, a.weights, buf);
-        metrics::render(self, a.metrics, buf);
+        metrics_panel::render(self, a.metrics, buf);
         render_footer(self, a.footer, buf);
         match self.overlay {
             Overlay::None => {}

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use segscope::cli::session;
 use segscope::config::Config;
 use segscope::data::{self, Partition, ReadOptions, features::featurize};
 use segscope::engine::{TrainSettings, Trainer, checkpoint};
-use segscope::session;
 
 const DATA: &str = "{\"id\": \"a\", \"split\": \"train\", \"segments\": [{\"text\": \"one two\", \"score\": 0.5}, {\"text\": \"three\", \"score\": -0.5}]}\n{\"id\": \"b\", \"split\": \"dev\", \"segments\": [{\"text\": \"four\", \"score\": 0.1}]}";
 

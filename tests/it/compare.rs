@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use burn::prelude::*;
-use segscope::compare::{Compare, affine, leaders};
 use segscope::config::{Config, LossName};
 use segscope::data::{self, Partition, ReadOptions, features::featurize};
 use segscope::engine::metrics::{pairwise_loss, softplus};
 use segscope::engine::tensors::{Pairs, pairwise_tensor};
+use segscope::source::compare::{Compare, affine, leaders};
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())

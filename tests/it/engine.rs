@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use burn::module::Param;
 use burn::prelude::*;
+use segscope::cli::session;
 use segscope::config::{BackendKind, Config, OptimizerName};
 use segscope::data::{self, Dataset, Partition, ReadOptions, features::featurize};
 use segscope::engine::checkpoint;
 use segscope::engine::loss_tensor;
 use segscope::engine::metrics::{LossKind, SplitMetrics};
 use segscope::engine::{StepReport, TrainSettings, Trainer};
-use segscope::session;
 
 fn dataset(jsonl: &str) -> Dataset {
     data::parse_str(jsonl, "test", &ReadOptions::default())

@@ -280,7 +280,7 @@ fn the_data_map_title_keeps_every_count_at_100x28() {
 #[test]
 fn the_first_error_f1_shows_its_threshold_at_both_sizes() {
     let mut app = common::app_after(3);
-    app.label_metrics = Some(segscope::labels::metrics::LabelMetrics {
+    app.label_metrics = Some(segscope::labels::prm_metrics::LabelMetrics {
         auroc: (0.9, 0.7),
         log_loss: (0.3, 0.4),
         brier: (0.1, 0.1),

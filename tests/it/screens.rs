@@ -102,7 +102,7 @@ fn compare_app() -> App {
             loss,
             &mut segs,
         );
-        let affine = segscope::compare::affine(&ds, &part, &segs);
+        let affine = segscope::source::compare::affine(&ds, &part, &segs);
         let pw = ModelResult {
             name: "pairwise".into(),
             loss: train.loss,

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use segscope::cli::session;
 use segscope::data::{Dataset, Partition, ReadOptions, parse_str};
 use segscope::engine::StepReport;
-use segscope::session;
 use segscope::source::{self, Capabilities, Control, Event, Source};
 
 use crate::common;

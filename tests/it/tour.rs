@@ -163,7 +163,7 @@ fn the_command_prints_every_page_as_a_json_line() {
 /// The app of `p` after its first report and `steps` steps.
 fn app_on(p: Page, steps: usize) -> App {
     let mut b = p.build(BackendKind::Flex).expect("page builds");
-    let mut app = segscope::tui::tour_app(&b);
+    let mut app = segscope::run::tui::tour_app(&b);
     app.on_report(b.source.current(), 0.0);
     for _ in 0..steps {
         app.on_report(b.source.advance(), 0.0);

@@ -26,7 +26,7 @@ pub enum Ended {
 }
 
 /// What the loop watches besides the source and the keys.
-pub struct Watch<'a> {
+pub struct Guards<'a> {
     /// The source thread's panic message, if it panicked.
     pub source_panic: &'a Mutex<Option<String>>,
     pub stdin_is_tty: bool,
@@ -51,7 +51,7 @@ pub fn run(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     source: &SourceHandle,
-    watch: &Watch,
+    watch: &Guards,
 ) -> Result<Ended, TuiError> {
     let mut l = Loop {
         need_draw: true,
@@ -264,7 +264,7 @@ fn carry_out_effects(
                             export::write(&path, &r, &ds, &part, k, map.as_ref(), &labels)
                                 .map_err(|e| e.to_string())
                         } else {
-                            crate::compare::write_report(&path, &r, &ds, &part)
+                            crate::source::compare::write_report(&path, &r, &ds, &part)
                         };
                         let mut msg = match written {
                             Ok(n) => format!("exported {n} segments to {}", path.display()),

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::app::{App, Control, RunInfo};
-use crate::session::Session;
+use crate::cli::session::Session;
 use crate::source::{self, Source};
 use terminal::{RestoreGuard, Wait, wait_for_input};
 
@@ -104,7 +104,7 @@ impl Screen {
             &mut self.terminal,
             app,
             handle,
-            &event_loop::Watch {
+            &event_loop::Guards {
                 source_panic: &self.source_panic,
                 stdin_is_tty: self.stdin_is_tty,
             },

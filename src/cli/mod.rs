@@ -6,6 +6,8 @@
 //! the subcommand. What was parsed is then lowered into one flat [`Cli`], which the rest of the
 //! program reads.
 
+pub mod session;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
