@@ -826,8 +826,8 @@ fn bench_stream() {
 /// A comparison step (MSE and pairwise in lock step) against the same two models stepped as two
 /// separate trainers, alternating in blocks.
 fn bench_compare() {
-    use segscope::compare::Compare;
     use segscope::config::LossName;
+    use segscope::source::compare::Compare;
     let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled");
     let cfg = Config::default();
     let f = featurize(&ds, &cfg.features);
