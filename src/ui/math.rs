@@ -2,7 +2,7 @@
 //! indices as super- and subscripts where Unicode has them, Greek letters, relations, `\mathcal`,
 //! `\boxed{14}` as `[14]`, math delimiters dropped. What it does not know it leaves as written.
 
-use crate::labels::verify::latex::closing_brace;
+use crate::labels::verify::latex::{OPEN, closing_brace};
 
 /// The common commands and their Unicode text.
 const SYMBOLS: &[(&str, &str)] = &[
@@ -159,7 +159,7 @@ fn convert(c: &[char], out: &mut String) {
 /// The argument after `c[i - 1]`: a `{...}` group or one character; and the index after it.
 fn group(c: &[char], i: usize) -> (&[char], usize) {
     match c.get(i) {
-        Some('{') => match closing_brace(c, i) {
+        Some(&OPEN) => match closing_brace(c, i) {
             Some(j) => (&c[i + 1..j], j + 1),
             None => (&c[i + 1..], c.len()),
         },

@@ -6,6 +6,47 @@ use super::{DENSE, Features};
 
 /// Merges the workers' parts into one [`Features`]: one type table, global type ids, padded rows.
 pub(super) fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
+    let (types, remaps) = merge_types(&mut parts);
+    let (n_types, type_width, type_ids, type_counts) = type_table(&types);
+    let width = |off: &[usize]| off.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    let tok_width = parts
+        .iter()
+        .map(|p| width(&p.tok_off))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let big_width = parts
+        .iter()
+        .map(|p| width(&p.big_off))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut dense = Vec::with_capacity(n * DENSE);
+    for part in &parts {
+        dense.extend_from_slice(&part.dense);
+    }
+    let rows = fill_rows(parts, &remaps, n, tok_width, big_width);
+    Features {
+        embedding_dim: 0,
+        embedding: Vec::new(),
+        n,
+        types: n_types,
+        type_width,
+        type_ids,
+        type_counts,
+        tok_width,
+        tok_types: rows.tok_types,
+        tok_weights: rows.tok_weights,
+        big_width,
+        big_ids: rows.big_ids,
+        big_weights: rows.big_weights,
+        dense,
+    }
+}
+
+/// One type table from the parts' own (taken out of them), in first-appearance order, and per
+/// part the map from its type ids to the table's.
+fn merge_types(parts: &mut [Part]) -> (Types, Vec<Vec<u32>>) {
     let mut types = Types::default();
     let mut remaps: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
     for (i, part) in parts.iter_mut().enumerate() {
@@ -40,6 +81,11 @@ pub(super) fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
         }
         remaps.push(remap);
     }
+    (types, remaps)
+}
+
+/// The type table padded: (types, width, [types, width] bucket ids, [types, width] counts).
+fn type_table(types: &Types) -> (usize, usize, Vec<i32>, Vec<f32>) {
     let n_types = types.words.len().max(1);
     let type_width = types.lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
     let mut type_ids = vec![0i32; n_types * type_width];
@@ -50,35 +96,39 @@ pub(super) fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
             type_counts[t * type_width + j] = c as f32;
         }
     }
-    let width = |off: &[usize]| off.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    let tok_width = parts
-        .iter()
-        .map(|p| width(&p.tok_off))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let big_width = parts
-        .iter()
-        .map(|p| width(&p.big_off))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let mut tok_types = vec![0i32; n * tok_width];
-    let mut tok_weights = vec![0f32; n * tok_width];
-    let mut big_ids = vec![0i32; n * big_width];
-    let mut big_weights = vec![0f32; n * big_width];
-    let mut dense = Vec::with_capacity(n * DENSE);
-    for part in &parts {
-        dense.extend_from_slice(&part.dense);
-    }
+    (n_types, type_width, type_ids, type_counts)
+}
+
+/// The padded per-segment rows.
+struct Rows {
+    tok_types: Vec<i32>,
+    tok_weights: Vec<f32>,
+    big_ids: Vec<i32>,
+    big_weights: Vec<f32>,
+}
+
+/// Writes every part's rows into padded arrays, with global type ids.
+fn fill_rows(
+    parts: Vec<Part>,
+    remaps: &[Vec<u32>],
+    n: usize,
+    tok_width: usize,
+    big_width: usize,
+) -> Rows {
+    let mut out = Rows {
+        tok_types: vec![0i32; n * tok_width],
+        tok_weights: vec![0f32; n * tok_width],
+        big_ids: vec![0i32; n * big_width],
+        big_weights: vec![0f32; n * big_width],
+    };
     // One part at a time, each freed as soon as its rows are written, so that at a million
     // segments the parts (about 270 MB) do not all coexist with the padded arrays (425 MB) they
     // fill; within a part, runs of rows on their own threads: writing the padded arrays is most
     // of this function's time.
     let workers = parts.len().max(1);
-    let (mut tt, mut tw) = (&mut tok_types[..], &mut tok_weights[..]);
-    let (mut bi, mut bw) = (&mut big_ids[..], &mut big_weights[..]);
-    for (part, remap) in parts.into_iter().zip(&remaps) {
+    let (mut tt, mut tw) = (&mut out.tok_types[..], &mut out.tok_weights[..]);
+    let (mut bi, mut bw) = (&mut out.big_ids[..], &mut out.big_weights[..]);
+    for (part, remap) in parts.into_iter().zip(remaps) {
         let rows = part.totals.len();
         let chunk = rows.div_ceil(workers).max(1);
         std::thread::scope(|s| {
@@ -120,20 +170,5 @@ pub(super) fn assemble(mut parts: Vec<Part>, n: usize) -> Features {
         });
         drop(part);
     }
-    Features {
-        embedding_dim: 0,
-        embedding: Vec::new(),
-        n,
-        types: n_types,
-        type_width,
-        type_ids,
-        type_counts,
-        tok_width,
-        tok_types,
-        tok_weights,
-        big_width,
-        big_ids,
-        big_weights,
-        dense,
-    }
+    out
 }

@@ -72,8 +72,8 @@ fn convert(c: &[char], out: &mut String) {
 }
 
 /// The brace characters, named: a match arm on them reads as code, not as a block.
-const OPEN: char = '{';
-const CLOSE: char = '}';
+pub const OPEN: char = '{';
+pub const CLOSE: char = '}';
 
 /// The index of the brace that closes the one at `c[open]`, nesting counted; None when it is
 /// never closed. The one brace matcher of LaTeX text (the claim reader and the Unicode view).
