@@ -18,8 +18,10 @@ use commands::watch::watch;
 use commands::{after_dashboard, plan, warn_skipped};
 
 fn main() -> ExitCode {
-    // Before anything builds rayon's global pool, so its threads flush denormals too.
-    segscope::engine::tuning::tune();
+    // Before anything builds rayon's global pool, so its threads flush denormals too. The
+    // allocator's tuning waits for the trainer (`tuning::tune`).
+    segscope::engine::tuning::flush_denormals();
+    segscope::engine::tuning::pool();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

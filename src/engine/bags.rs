@@ -11,7 +11,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 use burn::tensor::IndexingUpdateOp;
 
-use crate::data::features::take_rows;
+use crate::data::features::{Csr, take_rows};
 
 /// Bags for `n` rows.
 // A few of these exist per run (train, dev, the type table), moved rarely: their size is no cost.
@@ -50,25 +50,43 @@ impl Bags {
         device: &Device,
     ) -> Bags {
         if !flat {
-            let (n, pi, pw) = (
-                rows.len(),
-                take_rows(ids, width, rows),
-                take_rows(weights, width, rows),
-            );
-            return Bags::Padded {
-                ids: Tensor::from_ints(TensorData::new(pi, [n, width]), device),
-                weights: Tensor::from_data(TensorData::new(pw, [n, width]), device),
-            };
+            let (pi, pw) = (take_rows(ids, width, rows), take_rows(weights, width, rows));
+            return Bags::padded(pi, pw, rows.len(), width, device);
         }
+        let row = |r: usize| {
+            let span = r * width..(r + 1) * width;
+            (&ids[span.clone()], &weights[span])
+        };
+        Bags::flat(rows.iter().map(|&r| row(r)), device)
+    }
+
+    /// The bags of `rows` of host rows kept without padding, padded (to the longest row of all)
+    /// or flat.
+    pub fn from_csr(csr: &Csr, rows: &[usize], flat: bool, device: &Device) -> Bags {
+        if !flat {
+            let width = csr.width();
+            let (pi, pw) = csr.padded(rows, width);
+            return Bags::padded(pi, pw, rows.len(), width, device);
+        }
+        Bags::flat(rows.iter().map(|&r| csr.row(r)), device)
+    }
+
+    fn padded(ids: Vec<i32>, weights: Vec<f32>, n: usize, width: usize, device: &Device) -> Bags {
+        Bags::Padded {
+            ids: Tensor::from_ints(TensorData::new(ids, [n, width]), device),
+            weights: Tensor::from_data(TensorData::new(weights, [n, width]), device),
+        }
+    }
+
+    /// Flat bags of rows given as (ids, weights), zero weights left out.
+    fn flat<'a>(rows: impl Iterator<Item = (&'a [i32], &'a [f32])>, device: &Device) -> Bags {
         let (mut er, mut ei, mut ew) = (Vec::new(), Vec::new(), Vec::new());
-        let mut offsets = Vec::with_capacity(rows.len() + 1);
-        offsets.push(0);
-        for (k, &r) in rows.iter().enumerate() {
-            for j in 0..width {
-                let w = weights[r * width + j];
+        let mut offsets = vec![0];
+        for (k, (ids, weights)) in rows.enumerate() {
+            for (&id, &w) in ids.iter().zip(weights) {
                 if w != 0.0 {
                     er.push(k as i32);
-                    ei.push(ids[r * width + j]);
+                    ei.push(id);
                     ew.push(w);
                 }
             }

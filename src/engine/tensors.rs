@@ -8,7 +8,7 @@ use super::metrics::LossKind;
 use super::model::{Inputs, TypeTable};
 use crate::config::BackendKind;
 use crate::data::Features;
-use crate::data::features::{DENSE, take_rows};
+use crate::data::features::{Csr, DENSE, take_rows};
 
 /// A plain (non-autodiff) device of the chosen backend.
 pub fn plain_device(kind: BackendKind) -> Device {
@@ -176,19 +176,15 @@ pub fn split_inputs(
 ) -> (Inputs, Option<Inputs>) {
     let types = type_table(&f, device);
     let Features {
-        tok_width,
-        tok_types,
-        tok_weights,
-        big_width,
-        big_ids,
-        big_weights,
+        tok,
+        big,
         dense,
         embedding_dim,
         embedding,
         ..
     } = f;
-    let bags = |ids: Vec<i32>, weights: Vec<f32>, width: usize| {
-        let make = |rows: &[usize]| Bags::build(&ids, &weights, width, rows, flat, device);
+    let bags = |csr: Csr| {
+        let make = |rows: &[usize]| Bags::from_csr(&csr, rows, flat, device);
         (make(train), make(dev))
     };
     let floats = |src: Vec<f32>, width: usize| {
@@ -200,8 +196,8 @@ pub fn split_inputs(
         };
         (make(train), make(dev))
     };
-    let (tt, dt) = bags(tok_types, tok_weights, tok_width);
-    let (tb, db) = bags(big_ids, big_weights, big_width);
+    let (tt, dt) = bags(tok);
+    let (tb, db) = bags(big);
     let (td, dd) = floats(dense, DENSE);
     let (te, de) = if embedding_dim > 0 {
         let (t, d) = floats(embedding, embedding_dim);

@@ -15,12 +15,17 @@
 use std::sync::Once;
 
 static TUNE: Once = Once::new();
+static POOL: Once = Once::new();
 
 /// Keeps large allocations on the heap, stops trimming it, and flushes denormals to zero on this
 /// thread and on rayon's global pool (when this call is the one that builds it). Idempotent; the
-/// allocator part is a no-op off glibc.
+/// allocator part is a no-op off glibc. The trainer calls it when it is built: loading and
+/// featurising before that keep glibc's defaults, so their large temporary arrays go back to
+/// the system when freed instead of staying in the process's peak (at a million segments the
+/// dashboard's load peaked 300 MB above its heap otherwise).
 pub fn tune() {
     flush_denormals();
+    pool();
     TUNE.call_once(|| {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: mallopt only changes allocator parameters; called once, before the large
@@ -29,8 +34,14 @@ pub fn tune() {
             libc::mallopt(libc::M_MMAP_MAX, 0);
             libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
         }
-        // flex runs its large kernels on rayon's global pool. If something built it already,
-        // its threads keep the default mode (an error here means exactly that).
+    });
+}
+
+/// Builds rayon's global pool with threads that flush denormals: to be called before anything
+/// else builds it (flex runs its large kernels there; if something built it already, its
+/// threads keep the default mode, which is what the ignored error means).
+pub fn pool() {
+    POOL.call_once(|| {
         let _ = rayon::ThreadPoolBuilder::new()
             .start_handler(|_| flush_denormals())
             .build_global();

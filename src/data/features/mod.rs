@@ -7,11 +7,13 @@
 //! segment. Features are computed once at load time, never per step.
 
 mod assemble;
+mod csr;
 mod part;
 
 use super::hash::fnv1a;
 use super::model::Dataset;
 use assemble::assemble;
+pub use csr::Csr;
 use part::{Part, featurize_part};
 #[cfg(test)]
 use part::{counted, type_grams};
@@ -108,17 +110,10 @@ pub struct Features {
     pub type_ids: Vec<i32>,
     /// [types, type_width] occurrence counts of each gram in the type (0 on padding).
     pub type_counts: Vec<f32>,
-    /// Distinct tokens per row (the most of any segment).
-    pub tok_width: usize,
-    /// [n, tok_width] word-type index of each distinct token of the segment.
-    pub tok_types: Vec<i32>,
-    /// [n, tok_width] token count / N (0 on padding).
-    pub tok_weights: Vec<f32>,
-    pub big_width: usize,
-    /// [n, big_width] bucket ids of the segment's distinct bigrams.
-    pub big_ids: Vec<i32>,
-    /// [n, big_width] bigram count / N (0 on padding).
-    pub big_weights: Vec<f32>,
+    /// Per segment, (word-type index, token count / N) of each distinct token, by type index.
+    pub tok: Csr,
+    /// Per segment, (bucket id, bigram count / N) of each distinct bigram, by bucket.
+    pub big: Csr,
     /// [n, DENSE] dense features.
     pub dense: Vec<f32>,
     /// The data's own per-segment embeddings, [n, embedding_dim]; width 0 when it has none.
@@ -151,12 +146,8 @@ impl Features {
             type_width: 1,
             type_ids: vec![0],
             type_counts: vec![0.0],
-            tok_width: 1,
-            tok_types: vec![0; n],
-            tok_weights: vec![0.0; n],
-            big_width: 1,
-            big_ids: vec![0; n],
-            big_weights: vec![0.0; n],
+            tok: Csr::empty(n),
+            big: Csr::empty(n),
             dense,
             embedding_dim: 0,
             embedding: Vec::new(),
@@ -171,12 +162,8 @@ impl Features {
             type_width: self.type_width,
             type_ids: self.type_ids.clone(),
             type_counts: self.type_counts.clone(),
-            tok_width: self.tok_width,
-            tok_types: take_rows(&self.tok_types, self.tok_width, rows),
-            tok_weights: take_rows(&self.tok_weights, self.tok_width, rows),
-            big_width: self.big_width,
-            big_ids: take_rows(&self.big_ids, self.big_width, rows),
-            big_weights: take_rows(&self.big_weights, self.big_width, rows),
+            tok: self.tok.take(rows),
+            big: self.big.take(rows),
             dense: take_rows(&self.dense, DENSE, rows),
             embedding_dim: self.embedding_dim,
             embedding: take_rows(&self.embedding, self.embedding_dim, rows),
@@ -187,12 +174,9 @@ impl Features {
     /// table: the plain mean-pooling definition, for tests and inspection.
     pub fn bag(&self, row: usize) -> Vec<(u32, f32)> {
         let mut out: Vec<(u32, f32)> = Vec::new();
-        for j in 0..self.tok_width {
-            let w = self.tok_weights[row * self.tok_width + j];
-            if w == 0.0 {
-                continue;
-            }
-            let t = self.tok_types[row * self.tok_width + j] as usize;
+        let (types, weights) = self.tok.row(row);
+        for (&t, &w) in types.iter().zip(weights) {
+            let t = t as usize;
             for g in 0..self.type_width {
                 let c = self.type_counts[t * self.type_width + g];
                 if c > 0.0 {
@@ -200,11 +184,9 @@ impl Features {
                 }
             }
         }
-        for j in 0..self.big_width {
-            let w = self.big_weights[row * self.big_width + j];
-            if w > 0.0 {
-                out.push((self.big_ids[row * self.big_width + j] as u32, w));
-            }
+        let (ids, weights) = self.big.row(row);
+        for (&id, &w) in ids.iter().zip(weights) {
+            out.push((id as u32, w));
         }
         out.sort_by_key(|a| a.0);
         let mut merged: Vec<(u32, f32)> = Vec::new();
@@ -381,33 +363,27 @@ mod tests {
                 type_counts[t * type_width + j] = c as f32;
             }
         }
-        let pack = |lists: &[Vec<(u32, u32)>]| -> (usize, Vec<i32>, Vec<f32>) {
-            let width = lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
-            let mut ids = vec![0i32; n * width];
-            let mut weights = vec![0f32; n * width];
+        let pack = |lists: &[Vec<(u32, u32)>]| -> Csr {
+            let mut out = Csr::new();
             for (r, list) in lists.iter().enumerate() {
                 let total = totals[r].max(1) as f32;
-                for (j, &(id, c)) in list.iter().enumerate() {
-                    ids[r * width + j] = id as i32;
-                    weights[r * width + j] = c as f32 / total;
+                for &(id, c) in list {
+                    out.ids.push(id as i32);
+                    out.weights.push(c as f32 / total);
                 }
+                out.end_row();
             }
-            (width, ids, weights)
+            out
         };
-        let (tok_width, tok_types, tok_weights) = pack(&seg_toks);
-        let (big_width, big_ids, big_weights) = pack(&seg_bigs);
+        let (tok, big) = (pack(&seg_toks), pack(&seg_bigs));
         Features {
             n,
             types,
             type_width,
             type_ids,
             type_counts,
-            tok_width,
-            tok_types,
-            tok_weights,
-            big_width,
-            big_ids,
-            big_weights,
+            tok,
+            big,
             dense,
             embedding_dim: ds.embeddings.as_ref().map_or(0, |e| e.dim),
             embedding: ds
@@ -493,12 +469,8 @@ mod tests {
         let dense = featurize_with(&ds, &spec, 2, false);
         assert_eq!(dense.n, full.n);
         assert_eq!(dense.dense, full.dense);
-        assert_eq!(
-            dense.tok_weights.len(),
-            full.n,
-            "one padding column per row"
-        );
-        assert!(dense.tok_weights.iter().all(|&w| w == 0.0));
+        assert_eq!(dense.tok.rows(), full.n, "every row there, empty");
+        assert!(dense.tok.ids.is_empty() && dense.big.ids.is_empty());
     }
 
     #[test]
@@ -551,7 +523,8 @@ mod tests {
         }
         let f = reference_featurize(&edge_ds, &spec);
         assert_eq!(
-            f.tok_width, 37,
+            f.tok.width(),
+            37,
             "the long segment is cut at max_words, with 37 distinct words"
         );
     }
