@@ -1,6 +1,8 @@
 //! The per-segment table (CSV or JSONL by extension), shared by `--report` and the dashboard's
 //! export key. It carries the data's `meta` labels, one column per label key the data has, so a
-//! user can check what the outliers are.
+//! user can check what the outliers are. [`run`] is the one export every caller makes: the
+//! table (a comparison's when the report has several models), and with what-if edits the edits
+//! and the edited data beside it.
 
 use crate::labels::LabelInfo;
 use std::io::Write;
@@ -11,6 +13,7 @@ use serde::ser::SerializeMap;
 
 use crate::analysis::datamap::{DataMap, Region};
 use crate::analysis::{is_outlier, robust_z};
+use crate::data::edits::Edits;
 use crate::data::{Dataset, Partition, Split};
 use crate::engine::StepReport;
 
@@ -204,6 +207,115 @@ pub enum ExportError {
     Write { path: String, message: String },
 }
 
+/// One export, as the dashboard, a headless run's `--report` and `watch --report` ask for it.
+pub struct Job<'a> {
+    pub path: &'a Path,
+    pub report: &'a StepReport,
+    pub ds: &'a Dataset,
+    pub part: &'a Partition,
+    pub outlier_k: f64,
+    pub map: Option<&'a DataMap>,
+    pub labels: &'a LabelInfo,
+    /// What-if edits: with any, they go beside the table as JSON lines an `--edits` file can
+    /// take, and the edited data in the format it came in, for the user's own trainer.
+    pub edits: Option<&'a Edits>,
+}
+
+/// What an export wrote: the table's rows, the side files by name (each with its note), and why
+/// any side file was not written (empty when all were).
+#[derive(Debug)]
+pub struct Written {
+    pub rows: usize,
+    pub beside: Vec<String>,
+    pub failed: String,
+}
+
+impl Written {
+    /// The status line: the table's path whole, the side files by name (they sit beside it).
+    pub fn message(&self, path: &Path) -> String {
+        let mut msg = format!("exported {} segments to {}", self.rows, path.display());
+        if !self.beside.is_empty() {
+            msg.push_str(&format!(" (+ {})", self.beside.join(", ")));
+        }
+        msg.push_str(&self.failed);
+        msg
+    }
+}
+
+/// Writes the table, and the side files when there are edits. A failed table is an error; a
+/// failed side file is said in [`Written::failed`], the table being written.
+pub fn run(job: &Job) -> Result<Written, ExportError> {
+    let r = job.report;
+    // A comparison exports every model's prediction and residual.
+    let rows = if r.models.is_empty() {
+        write(
+            job.path,
+            r,
+            job.ds,
+            job.part,
+            job.outlier_k,
+            job.map,
+            job.labels,
+        )?
+    } else {
+        crate::source::compare::write_report(job.path, r, job.ds, job.part).map_err(|message| {
+            ExportError::Write {
+                path: job.path.display().to_string(),
+                message,
+            }
+        })?
+    };
+    let mut out = Written {
+        rows,
+        beside: Vec::new(),
+        failed: String::new(),
+    };
+    if let Some(edits) = job.edits.filter(|e| !e.is_empty()) {
+        let p = job.path.with_extension("edits.jsonl");
+        match crate::io_plan::write_file(&p, edits.to_jsonl(job.ds).as_bytes()) {
+            Ok(()) => out.beside.push(file_name(&p)),
+            Err(e) => out.failed.push_str(&format!(
+                "; the edits were not written to {}: {e}",
+                p.display()
+            )),
+        }
+        let p = job.path.with_extension("data.jsonl");
+        match write_edited(&p, &crate::data::formats::out::edited(job.ds, edits)) {
+            Ok(note) => out.beside.push(format!("{}{note}", file_name(&p))),
+            Err(e) => out.failed.push_str(&e),
+        }
+    }
+    Ok(out)
+}
+
+/// The edited data in the format it came in; the note says the format and what was left out.
+fn write_edited(p: &Path, edited: &crate::data::formats::out::Edited) -> Result<String, String> {
+    use crate::data::formats::out;
+    let (data, other) = (&edited.data, edited.other_weights);
+    let format = out::same_as(&data.format);
+    let mut buf = Vec::new();
+    out::write(data, format, None, &edited.excluded, &mut buf)
+        .and_then(|_| crate::io_plan::write_file(p, &buf).map_err(|e| e.to_string()))
+        .map_err(|e| format!("; the edited data was not written: {e}"))?;
+    Ok(format!(
+        " as {}{}",
+        format.name(),
+        if other > 0 {
+            format!(", {other} weights other than 0 and 1 left out")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// A side file's name (it sits beside the exported table, whose path the message gives whole).
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// Writes the table to `path`: CSV for `.csv`, JSON lines otherwise; atomically
 /// (`io_plan::AtomicFile`), so an existing report is never left half-overwritten.
 pub fn write(
@@ -274,4 +386,53 @@ fn write_rows(
         w.flush().map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::edits::{Action, Edit};
+    use crate::data::{ReadOptions, parse_str};
+
+    #[test]
+    fn one_export_writes_the_table_and_with_edits_the_two_side_files() {
+        let text = r#"{"id": "a", "prompt": "p", "segments": [{"text": "one", "score": 1}, {"text": "two", "score": 0}]}"#;
+        let (ds, _) = parse_str(text, "t", &ReadOptions::default()).unwrap();
+        let part = Partition::new(&ds, 0.0);
+        let report = StepReport::unevaluated(ds.segments.len());
+        let labels = LabelInfo::detect(&ds);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let edits = Edits {
+            list: vec![Edit {
+                segment: 1,
+                action: Action::Target(1.0),
+                step: 0,
+            }],
+        };
+        let job = |edits| Job {
+            path: &path,
+            report: &report,
+            ds: &ds,
+            part: &part,
+            outlier_k: 3.5,
+            map: None,
+            labels: &labels,
+            edits,
+        };
+        let plain = run(&job(None)).unwrap();
+        assert_eq!((plain.rows, plain.beside.len()), (2, 0));
+        assert!(!dir.path().join("t.edits.jsonl").exists());
+        let w = run(&job(Some(&edits))).unwrap();
+        assert_eq!(w.beside.len(), 2, "{w:?}");
+        assert!(w.failed.is_empty(), "{w:?}");
+        let msg = w.message(&path);
+        assert!(msg.starts_with(&format!("exported 2 segments to {}", path.display())));
+        assert!(
+            msg.contains("t.edits.jsonl") && msg.contains("t.data.jsonl"),
+            "{msg}"
+        );
+        let data = std::fs::read_to_string(dir.path().join("t.data.jsonl")).unwrap();
+        assert_eq!(data.matches("\"score\":1").count(), 2, "{data}");
+    }
 }

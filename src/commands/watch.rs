@@ -108,8 +108,17 @@ fn summarise(
             window.push(s.eval_step, s.segments.clone());
         }
         let map = window.map(&part, &segscope::labels::classes(&ds));
-        segscope::export::write(p, r, &ds, &part, config.ui.outlier_k, map.as_ref(), &labels)
-            .map_err(|e| (1, e.to_string()))?;
+        segscope::export::run(&segscope::export::Job {
+            path: p,
+            report: r,
+            ds: &ds,
+            part: &part,
+            outlier_k: config.ui.outlier_k,
+            map: map.as_ref(),
+            labels: &labels,
+            edits: None,
+        })
+        .map_err(|e| (1, e.to_string()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -447,15 +447,17 @@ fn finish(
         // A handed-back best model: the map covers the steps up to it.
         window.truncate(last.eval_step);
         window.push(last.eval_step, last.segments.clone());
-        export::write(
-            p,
-            &last,
-            &ds,
-            &part,
-            opts.outlier_k,
-            window.map(&part, &crate::labels::classes(&ds)).as_ref(),
-            &opts.labels,
-        )?;
+        let map = window.map(&part, &crate::labels::classes(&ds));
+        export::run(&export::Job {
+            path: p,
+            report: &last,
+            ds: &ds,
+            part: &part,
+            outlier_k: opts.outlier_k,
+            map: map.as_ref(),
+            labels: &opts.labels,
+            edits: None,
+        })?;
     }
     if let Some(dir) = &opts.save {
         source.save(dir).map_err(HeadlessError::Save)?;

@@ -242,57 +242,24 @@ fn carry_out_effects(
                         .labels
                         .unwrap_or_else(|| crate::labels::LabelInfo::detect(&ds));
                     let map = app.datamap.clone();
-                    // The edits go beside the table, as JSON lines an `--edits` file can take, and
-                    // the edited data in the format it came in, for the user's own trainer.
-                    let edits = (!app.edits.is_empty()).then(|| {
-                        (
-                            path.with_extension("edits.jsonl"),
-                            app.edits.to_jsonl(&app.ds),
-                        )
-                    });
-                    let edited_data = (!app.edits.is_empty()).then(|| {
-                        (
-                            path.with_extension("data.jsonl"),
-                            crate::data::formats::out::edited(&app.ds, &app.edits),
-                        )
-                    });
+                    let edits = (!app.edits.is_empty()).then(|| app.edits.clone());
                     let tx = source.events_tx.clone();
                     // Off the UI thread: a million rows take a while to write.
                     thread::spawn(move || {
-                        // A comparison exports every model's prediction and residual.
-                        let written = if r.models.is_empty() {
-                            export::write(&path, &r, &ds, &part, k, map.as_ref(), &labels)
-                                .map_err(|e| e.to_string())
-                        } else {
-                            crate::source::compare::write_report(&path, &r, &ds, &part)
+                        let job = export::Job {
+                            path: &path,
+                            report: &r,
+                            ds: &ds,
+                            part: &part,
+                            outlier_k: k,
+                            map: map.as_ref(),
+                            labels: &labels,
+                            edits: edits.as_ref(),
                         };
-                        let mut msg = match written {
-                            Ok(n) => format!("exported {n} segments to {}", path.display()),
+                        let msg = match export::run(&job) {
+                            Ok(w) => w.message(&path),
                             Err(e) => format!("export failed: {e}"),
                         };
-                        // The side files sit beside the table: their names are enough, and
-                        // keep the status line short enough to show every path whole.
-                        let mut beside = Vec::new();
-                        let mut failed = String::new();
-                        if let Some((p, text)) = edits {
-                            match crate::io_plan::write_file(&p, text.as_bytes()) {
-                                Ok(()) => beside.push(file_name(&p)),
-                                Err(e) => failed.push_str(&format!(
-                                    "; the edits were not written to {}: {e}",
-                                    p.display()
-                                )),
-                            }
-                        }
-                        if let Some((p, edited)) = edited_data {
-                            match write_edited(&p, &edited) {
-                                Ok(note) => beside.push(format!("{}{note}", file_name(&p))),
-                                Err(e) => failed.push_str(&e),
-                            }
-                        }
-                        if !beside.is_empty() {
-                            msg.push_str(&format!(" (+ {})", beside.join(", ")));
-                        }
-                        msg.push_str(&failed);
                         let _ = tx.send(source::Event::Message(msg));
                     });
                 }
@@ -300,36 +267,4 @@ fn carry_out_effects(
         }
     }
     audit
-}
-
-/// Writes the edited dataset in the format it came in (segscope's where that format cannot be
-/// written): what to say after its name, or why it was not written.
-fn write_edited(
-    p: &std::path::Path,
-    edited: &crate::data::formats::out::Edited,
-) -> Result<String, String> {
-    use crate::data::formats::out;
-    let (data, other) = (&edited.data, edited.other_weights);
-    let format = out::same_as(&data.format);
-    let mut buf = Vec::new();
-    out::write(data, format, None, &edited.excluded, &mut buf)
-        .and_then(|_| crate::io_plan::write_file(p, &buf).map_err(|e| e.to_string()))
-        .map_err(|e| format!("; the edited data was not written: {e}"))?;
-    Ok(format!(
-        " as {}{}",
-        format.name(),
-        if other > 0 {
-            format!(", {other} weights other than 0 and 1 left out")
-        } else {
-            String::new()
-        }
-    ))
-}
-
-/// A side file's name (it sits beside the exported table, whose path the message gives whole).
-fn file_name(p: &std::path::Path) -> String {
-    p.file_name().map_or_else(
-        || p.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
