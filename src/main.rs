@@ -91,8 +91,9 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
     }
     let headless = cli.headless || !std::io::stdout().is_terminal();
     mode_options(&cli, headless)?;
-    plan_run(&cli, headless)?;
-    let s = session::build(&cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let resolved = plan_run(&cli, headless)?;
+    let s =
+        session::build_with(&cli, resolved).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     warn_skipped(&s.skipped, &s.dataset.source);
     // Checked in both modes: `data.label_kind` and `data.first_error` are never ignored.
     let labels = segscope::labels::LabelInfo::of(&s.dataset, &s.config).map_err(|e| (2, e))?;
@@ -292,10 +293,12 @@ fn subcommand(cli: &Cli) -> Option<Result<ExitCode, (u8, String)>> {
     })
 }
 
-/// The training run's outputs checked before any work (and its judges' files as inputs).
-fn plan_run(cli: &Cli, headless: bool) -> Result<(), (u8, String)> {
-    let (config, _, _) =
+/// The training run's config, resolved once, and its outputs checked with it before any work
+/// (and its judges' files as inputs).
+fn plan_run(cli: &Cli, headless: bool) -> Result<session::Resolved, (u8, String)> {
+    let resolved =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let config = &resolved.config;
     let stdout = std::path::Path::new("-");
     let mut outputs = Vec::new();
     if headless {
@@ -328,6 +331,6 @@ fn plan_run(cli: &Cli, headless: bool) -> Result<(), (u8, String)> {
     }
     let judges: Vec<(&str, &std::path::Path)> =
         cli.judge.iter().map(|p| ("--judge", p.as_path())).collect();
-    plan(cli, &config, &judges, &outputs)?;
-    Ok(())
+    plan(cli, (config, resolved.file.as_deref()), &judges, &outputs)?;
+    Ok(resolved)
 }

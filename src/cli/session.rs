@@ -51,7 +51,7 @@ impl SessionError {
 }
 
 /// The config file to read: `--config`, else ./config.toml when present.
-pub fn config_path(cli: &Cli) -> Option<PathBuf> {
+fn config_path(cli: &Cli) -> Option<PathBuf> {
     cli.config.clone().or_else(|| {
         let p = Path::new("config.toml");
         p.is_file().then(|| p.to_path_buf())
@@ -123,8 +123,21 @@ pub fn apply_flags(cfg: &mut Config, cli: &Cli) -> Result<(), ConfigError> {
     cfg.validate("command line")
 }
 
+/// A config as resolved from flags, once for a whole command.
+pub struct Resolved {
+    pub config: Config,
+    /// Where it came from, for messages: the file, a checkpoint, or the defaults.
+    pub source: String,
+    /// The config file the flags name (`--config`, else ./config.toml when present): an input
+    /// no output may overwrite, even when resuming reads the checkpoint's config instead.
+    pub file: Option<PathBuf>,
+    /// The checkpoint's step directory when resuming.
+    pub step_dir: Option<PathBuf>,
+}
+
 /// Reads the config (file or checkpoint) and applies the flags, without touching any data.
-pub fn resolve_config(cli: &Cli) -> Result<(Config, String, Option<PathBuf>), SessionError> {
+pub fn resolve_config(cli: &Cli) -> Result<Resolved, SessionError> {
+    let file = config_path(cli);
     let (mut cfg, source, step_dir) = if let Some(dir) = &cli.resume {
         let (cfg, step_dir) = checkpoint::saved_config(dir)?;
         (
@@ -132,13 +145,18 @@ pub fn resolve_config(cli: &Cli) -> Result<(Config, String, Option<PathBuf>), Se
             format!("checkpoint {}", step_dir.display()),
             Some(step_dir),
         )
-    } else if let Some(p) = config_path(cli) {
-        (Config::load(&p)?, p.display().to_string(), None)
+    } else if let Some(p) = &file {
+        (Config::load(p)?, p.display().to_string(), None)
     } else {
         (Config::default(), "defaults".to_string(), None)
     };
     apply_flags(&mut cfg, cli)?;
-    Ok((cfg, source, step_dir))
+    Ok(Resolved {
+        config: cfg,
+        source,
+        file,
+        step_dir,
+    })
 }
 
 /// The keymap with the config's `[keys]` applied; a bad binding is a config error naming the
@@ -153,7 +171,18 @@ pub fn keymap(config: &Config, source: &str) -> Result<Keymap, ConfigError> {
 
 /// Builds a session from parsed flags.
 pub fn build(cli: &Cli) -> Result<Session, SessionError> {
-    let (config, config_source, step_dir) = resolve_config(cli)?;
+    build_with(cli, resolve_config(cli)?)
+}
+
+/// Builds a session from parsed flags and the config already resolved from them (the training
+/// run resolves it once, to plan its outputs, and builds with it).
+pub fn build_with(cli: &Cli, resolved: Resolved) -> Result<Session, SessionError> {
+    let Resolved {
+        config,
+        source: config_source,
+        step_dir,
+        ..
+    } = resolved;
     let opts = ReadOptions {
         lenient: cli.lenient,
         data: config.data.clone(),

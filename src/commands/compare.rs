@@ -28,8 +28,12 @@ pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitC
             ));
         }
     }
-    let (config, source, _) =
-        session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let session::Resolved {
+        config,
+        source,
+        file,
+        ..
+    } = session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     let headless = cli.headless || !std::io::stdout().is_terminal();
     if !headless && cli.steps.is_some() {
         return Err((
@@ -41,7 +45,7 @@ pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitC
     if let Some(p) = &cli.report {
         outputs.push(Output::file("--report", p, false));
     }
-    plan(cli, &config, &[], &outputs)?;
+    plan(cli, (&config, file.as_deref()), &[], &outputs)?;
     if config.train.batch_size != 0 && losses.contains(&segscope::config::LossName::Pairwise) {
         return Err((
             2,

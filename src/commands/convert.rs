@@ -27,7 +27,7 @@ pub fn convert(
     if threshold.is_some_and(|t| !t.is_finite()) {
         return Err((2, "--threshold must be a finite number".into()));
     }
-    let (config, _, _) =
+    let session::Resolved { config, file, .. } =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     if cli.dev_fraction.is_some() && cli.edits.is_none() {
         // The split only says which segments edits may change; without edits it changes nothing.
@@ -38,7 +38,7 @@ pub fn convert(
     }
     plan(
         cli,
-        &config,
+        (&config, file.as_deref()),
         &[("convert's INPUT", input)],
         &[Output::file("--out", out, true)],
     )?;

@@ -194,14 +194,14 @@ fn prepare(
 ) -> Result<Prepared, (u8, String)> {
     counts(args)?;
     mlp_only(cli, args)?;
-    let (config, _, _) =
+    let session::Resolved { config, file, .. } =
         session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     let judge_inputs: Vec<(&str, &std::path::Path)> = args
         .judge
         .iter()
         .map(|p| ("--judge", p.as_path()))
         .collect();
-    plan(cli, &config, &judge_inputs, outputs)?;
+    plan(cli, (&config, file.as_deref()), &judge_inputs, outputs)?;
     let ds = load_data(cli, &config)?;
     // Folds are by document: each needs one to hold out, and the rest to train on.
     enough_documents(folds, ds.docs.len())?;

@@ -9,21 +9,20 @@ pub mod watch;
 use std::process::ExitCode;
 
 use segscope::cli::Cli;
-use segscope::cli::session;
 use segscope::io_plan::{self, Output};
 
-/// Checks a command's outputs against its inputs (the config file, the data, `--edits`,
-/// `--crossfit`, and `extra`) and each other before any work: see `segscope::io_plan`.
+/// Checks a command's outputs against its inputs (the config file the config was read from, the
+/// data, `--edits`, `--crossfit`, and `extra`) and each other before any work: see
+/// `segscope::io_plan`.
 pub fn plan(
     cli: &Cli,
-    config: &segscope::config::Config,
+    (config, config_file): (&segscope::config::Config, Option<&std::path::Path>),
     extra: &[(&str, &std::path::Path)],
     outputs: &[Output],
 ) -> Result<(), (u8, String)> {
-    let config_file = session::config_path(cli);
     let data = config.data_path();
     let mut inputs: Vec<(&str, &std::path::Path)> = Vec::new();
-    if let Some(p) = &config_file {
+    if let Some(p) = config_file {
         inputs.push(("--config", p));
     }
     if let Some(p) = &data {

@@ -19,8 +19,12 @@ pub fn watch(
     report: Option<&std::path::Path>,
 ) -> Result<ExitCode, (u8, String)> {
     use segscope::source::follow;
-    let (config, source, _) =
-        session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    let session::Resolved {
+        config,
+        source,
+        file: config_file,
+        ..
+    } = session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     let keymap = session::keymap(&config, &source).map_err(|e| (2, e.to_string()))?;
     let headless = headless || !std::io::stdout().is_terminal();
     let mut outputs = Vec::new();
@@ -28,7 +32,12 @@ pub fn watch(
         // Headless, the summary takes standard output; otherwise the screen does.
         outputs.push(Output::file("--report", p, false));
     }
-    plan(cli, &config, &[("the stream", file)], &outputs)?;
+    plan(
+        cli,
+        (&config, config_file.as_deref()),
+        &[("the stream", file)],
+        &outputs,
+    )?;
     let how = follow::Open {
         wait,
         to_end: headless,
