@@ -96,7 +96,8 @@ fn run(cli: Cli) -> Result<ExitCode, (u8, String)> {
         session::build_with(&cli, resolved).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
     warn_skipped(&s.skipped, &s.dataset.source);
     // Checked in both modes: `data.label_kind` and `data.first_error` are never ignored.
-    let labels = segscope::labels::LabelInfo::of(&s.dataset, &s.config).map_err(|e| (2, e))?;
+    let labels =
+        segscope::labels::LabelInfo::of(&s.dataset, &s.config).map_err(|e| (2, e.to_string()))?;
     if !headless {
         let outputs = Outputs {
             save_dir: cli
@@ -201,7 +202,7 @@ fn gen_data(docs: usize, seed: u64, out: &std::path::Path) -> Result<(), (u8, St
             format!("--docs must be from 1 to {GEN_DATA_MAX_DOCS}, found {docs}"),
         ));
     }
-    io_plan::check(&[], &[Output::file("--out", out, true)]).map_err(|e| (2, e))?;
+    io_plan::check(&[], &[Output::file("--out", out, true)]).map_err(|e| (2, e.to_string()))?;
     let text = segscope::data::generate::generate(docs, seed);
     if out.as_os_str() == "-" {
         print!("{text}");

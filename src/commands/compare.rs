@@ -125,7 +125,7 @@ pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitC
             .clone()
             .unwrap_or_else(|| "segscope-segments.csv".into()),
     };
-    let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+    let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
     let mut app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
     app.labels_note = labels.describe();
     app.labels = Some(labels);

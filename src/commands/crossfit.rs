@@ -205,7 +205,7 @@ fn prepare(
     let ds = load_data(cli, &config)?;
     // Folds are by document: each needs one to hold out, and the rest to train on.
     enough_documents(folds, ds.docs.len())?;
-    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
     let judges = judges(args, &ds, &info)?;
     interrupted(&args.out)?;
     // The linear learner builds its own n-gram rows: the MLP's would only take memory.
@@ -476,7 +476,7 @@ pub fn merge(
         ));
     }
     let per_repeat = part::join(&read, ds.segments.len()).map_err(|e| (2, e))?;
-    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
     let judges = job
         .judges
         .iter()

@@ -39,7 +39,7 @@ pub fn plan(
         inputs.push(("--resume", p));
     }
     inputs.extend_from_slice(extra);
-    io_plan::check(&inputs, outputs).map_err(|e| (2, e))
+    io_plan::check(&inputs, outputs).map_err(|e| (2, e.to_string()))
 }
 
 /// The exit status of a dashboard that has closed: 128 + the signal that closed it (130 for

@@ -75,7 +75,7 @@ fn summarise(
     }
     let (ds, part) = follow::data_of(&mut w).unwrap_or((ds, part));
     let last = w.state.reports.last().cloned();
-    let labels = segscope::labels::LabelInfo::of(&ds, config).map_err(|e| (2, e))?;
+    let labels = segscope::labels::LabelInfo::of(&ds, config).map_err(|e| (2, e.to_string()))?;
     // For binary labels, what fits them beside the recomputed MSE: AUROC, log loss, Brier,
     // and for first-error data the first-error F1.
     let label_metrics = last
@@ -172,7 +172,7 @@ fn dashboard(
         save_dir: "segscope-checkpoints".into(),
         export_path: report.map_or("segscope-segments.csv".into(), |p| p.to_path_buf()),
     };
-    let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e))?;
+    let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
     let mut app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
     app.labels_note = labels.describe();
     app.labels = Some(labels);

@@ -22,6 +22,24 @@ pub enum LabelKind {
 /// The most distinct values a target may take and still be read as ordinal levels.
 pub const ORDINAL_MAX_LEVELS: usize = 7;
 
+/// A label kind or first-error setting the config asks for that the data cannot have; each
+/// message names the config key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LabelKindError {
+    #[error("data.label_kind = \"binary\", but the targets take more than two values ({found})")]
+    NotBinary { found: String },
+    #[error(
+        "data.label_kind = \"ordinal\", but the targets take more than {ORDINAL_MAX_LEVELS} values"
+    )]
+    NotOrdinal,
+    #[error("data.label_kind: unknown kind `{0}` (auto, binary, ordinal, bounded, continuous)")]
+    UnknownKind(String),
+    #[error("data.first_error = \"yes\" needs binary targets, but they are {found}")]
+    FirstErrorNeedsBinary { found: String },
+    #[error("data.first_error: `{0}` is not one of auto, yes, no")]
+    UnknownFirstError(String),
+}
+
 impl LabelKind {
     pub fn name(&self) -> &'static str {
         match self {
@@ -61,7 +79,7 @@ impl LabelKind {
     /// The kind a config names (`binary`, `ordinal`, `bounded`, `continuous`), given the data's
     /// values; `auto` or empty detects. An unknown name, or `binary` on data with more than two
     /// values, is an error naming the field.
-    pub fn resolve(name: &str, ds: &Dataset) -> Result<LabelKind, String> {
+    pub fn resolve(name: &str, ds: &Dataset) -> Result<LabelKind, LabelKindError> {
         let detected = LabelKind::detect(ds);
         let (lo, hi) = ds
             .segments
@@ -74,23 +92,18 @@ impl LabelKind {
             "" | "auto" => Ok(detected),
             "binary" => match detected {
                 LabelKind::Binary { .. } => Ok(detected),
-                _ => Err(format!(
-                    "data.label_kind = \"binary\", but the targets take more than two values ({})",
-                    detected.describe()
-                )),
+                _ => Err(LabelKindError::NotBinary {
+                    found: detected.describe(),
+                }),
             },
             "ordinal" => match detected {
                 LabelKind::Binary { lo, hi } => Ok(LabelKind::Ordinal { levels: 2, lo, hi }),
                 LabelKind::Ordinal { .. } => Ok(detected),
-                _ => Err(format!(
-                    "data.label_kind = \"ordinal\", but the targets take more than {ORDINAL_MAX_LEVELS} values"
-                )),
+                _ => Err(LabelKindError::NotOrdinal),
             },
             "bounded" => Ok(LabelKind::Bounded { lo, hi }),
             "continuous" => Ok(LabelKind::Continuous),
-            other => Err(format!(
-                "data.label_kind: unknown kind `{other}` (auto, binary, ordinal, bounded, continuous)"
-            )),
+            other => Err(LabelKindError::UnknownKind(other.to_string())),
         }
     }
 
@@ -110,23 +123,20 @@ impl LabelKind {
 /// document's labelled steps a prefix of it, and at least one in twenty documents with an
 /// unlabelled tail. The layout survives flipped labels, so a noisy copy is still recognised.
 /// `setting` is `data.first_error`: `auto` (or empty), `yes` or `no`.
-pub fn first_error(ds: &Dataset, kind: &LabelKind, setting: &str) -> Result<bool, String> {
+pub fn first_error(ds: &Dataset, kind: &LabelKind, setting: &str) -> Result<bool, LabelKindError> {
     match setting {
         "yes" => {
             return match kind {
                 LabelKind::Binary { .. } => Ok(true),
-                _ => Err(format!(
-                    "data.first_error = \"yes\" needs binary targets, but they are {}",
-                    kind.describe()
-                )),
+                _ => Err(LabelKindError::FirstErrorNeedsBinary {
+                    found: kind.describe(),
+                }),
             };
         }
         "no" => return Ok(false),
         "" | "auto" => {}
         other => {
-            return Err(format!(
-                "data.first_error: `{other}` is not one of auto, yes, no"
-            ));
+            return Err(LabelKindError::UnknownFirstError(other.to_string()));
         }
     }
     if !matches!(kind, LabelKind::Binary { .. }) {

@@ -69,25 +69,79 @@ fn same_file(a: &Path, b: &Path) -> bool {
     !is_stdout(a) && !is_stdout(b) && same_file::is_same_file(a, b).unwrap_or(false)
 }
 
+/// Why an output is refused before any work: each names the flag and the path.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{flag} cannot be standard output (`-`): give a {give}")]
+    NotStdout { flag: String, give: &'static str },
+    #[error("{first} and {second} would both write to standard output: give one of them a file")]
+    StdoutTwice { first: String, second: String },
+    #[error(
+        "{flag} {} is inside {input_flag} {}, which this run reads: segscope never overwrites its input",
+        path.display(),
+        input.display()
+    )]
+    InsideInput {
+        flag: String,
+        path: PathBuf,
+        input_flag: String,
+        input: PathBuf,
+    },
+    #[error(
+        "{flag} {} is also an input ({input_flag}): segscope never overwrites its input",
+        path.display()
+    )]
+    IsInput {
+        flag: String,
+        path: PathBuf,
+        input_flag: String,
+    },
+    #[error(
+        "{flag} and {other} are the same file, {}: give each output its own",
+        path.display()
+    )]
+    SameOutput {
+        flag: String,
+        other: String,
+        path: PathBuf,
+    },
+    /// The path itself cannot take the output: its kind, its permissions, its directory.
+    #[error("{flag} {}: {why}", path.display())]
+    Unwritable {
+        flag: String,
+        path: PathBuf,
+        why: String,
+    },
+}
+
+impl Output<'_> {
+    fn refused(&self, why: String) -> PlanError {
+        PlanError::Unwritable {
+            flag: self.flag.to_string(),
+            path: self.path.to_path_buf(),
+            why,
+        }
+    }
+}
+
 /// Checks `outputs` against `inputs` (flag, path) and each other. Nothing is written but a probe
 /// file, created and removed at once, to learn that a directory takes new files.
-pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), String> {
+pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), PlanError> {
     let mut stdout_by: Option<&str> = None;
     let mut seen: Vec<(&str, PathBuf, &Path)> = Vec::new();
     for o in outputs {
         if is_stdout(o.path) {
             if !o.streams {
-                return Err(format!(
-                    "{} cannot be standard output (`-`): give a {}",
-                    o.flag,
-                    if o.dir { "directory" } else { "file" }
-                ));
+                return Err(PlanError::NotStdout {
+                    flag: o.flag.to_string(),
+                    give: if o.dir { "directory" } else { "file" },
+                });
             }
             if let Some(other) = stdout_by {
-                return Err(format!(
-                    "{} and {} would both write to standard output: give one of them a file",
-                    other, o.flag
-                ));
+                return Err(PlanError::StdoutTwice {
+                    first: other.to_string(),
+                    second: o.flag.to_string(),
+                });
             }
             stdout_by = Some(o.flag);
             continue;
@@ -103,31 +157,30 @@ pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), String>
                 continue;
             }
             if p.is_dir() && c.starts_with(canonical(p)) {
-                return Err(format!(
-                    "{} {} is inside {} {}, which this run reads: segscope never overwrites its input",
-                    o.flag,
-                    o.path.display(),
-                    flag,
-                    p.display()
-                ));
+                return Err(PlanError::InsideInput {
+                    flag: o.flag.to_string(),
+                    path: o.path.to_path_buf(),
+                    input_flag: flag.to_string(),
+                    input: p.to_path_buf(),
+                });
             }
             if canonical(p) == c || same_file(p, o.path) {
-                return Err(format!(
-                    "{} {} is also an input ({flag}): segscope never overwrites its input",
-                    o.flag,
-                    o.path.display()
-                ));
+                return Err(PlanError::IsInput {
+                    flag: o.flag.to_string(),
+                    path: o.path.to_path_buf(),
+                    input_flag: flag.to_string(),
+                });
             }
         }
         if let Some((flag, _, _)) = seen
             .iter()
             .find(|(_, p, path)| *p == c || same_file(path, o.path))
         {
-            return Err(format!(
-                "{} and {flag} are the same file, {}: give each output its own",
-                o.flag,
-                o.path.display()
-            ));
+            return Err(PlanError::SameOutput {
+                flag: o.flag.to_string(),
+                other: flag.to_string(),
+                path: o.path.to_path_buf(),
+            });
         }
         seen.push((o.flag, c, o.path));
         writable(o)?;
@@ -137,34 +190,32 @@ pub fn check(inputs: &[(&str, &Path)], outputs: &[Output]) -> Result<(), String>
 
 /// The output's directory exists and takes a new file; an existing output of the wrong kind (a
 /// file where a directory goes, or the reverse) is refused.
-fn writable(o: &Output) -> Result<(), String> {
+fn writable(o: &Output) -> Result<(), PlanError> {
     let p = o.path;
-    let show = p.display();
     if !o.dir
         && p.symlink_metadata()
             .is_ok_and(|m| m.file_type().is_symlink())
     {
         // Written through, a link (even a dangling one) would put the output wherever it
         // points, an input included; outputs are renamed into place, never written through.
-        return Err(format!(
-            "{} {show}: is a symbolic link; segscope never writes through a link: give the real path",
-            o.flag
+        return Err(o.refused(
+            "is a symbolic link; segscope never writes through a link: give the real path".into(),
         ));
     }
     if o.dir {
         if p.is_file() {
-            return Err(format!("{} {show}: is a file, not a directory", o.flag));
+            return Err(o.refused("is a file, not a directory".into()));
         }
         if p.is_dir() {
-            return probe(o.flag, p, &show.to_string());
+            return probe(o, p);
         }
     } else if p.is_dir() {
-        return Err(format!("{} {show}: is a directory, not a file", o.flag));
+        return Err(o.refused("is a directory, not a file".into()));
     } else if p.is_file() {
         // An existing output must take writing too: an immutable (`chattr +i`) or read-only
         // file would otherwise be found only after the work.
         if let Err(e) = std::fs::OpenOptions::new().write(true).open(p) {
-            return Err(format!("{} {show}: cannot write it: {e}", o.flag));
+            return Err(o.refused(format!("cannot write it: {e}")));
         }
     }
     let parent = match p.parent() {
@@ -172,18 +223,14 @@ fn writable(o: &Output) -> Result<(), String> {
         _ => Path::new("."),
     };
     if !parent.is_dir() {
-        return Err(format!(
-            "{} {show}: the directory {} does not exist",
-            o.flag,
-            parent.display()
-        ));
+        return Err(o.refused(format!("the directory {} does not exist", parent.display())));
     }
-    probe(o.flag, parent, &show.to_string())
+    probe(o, parent)
 }
 
 /// Creates and removes a file in `dir`: whether it takes new files, asked of the file system
 /// itself (permissions, read-only mounts, /proc).
-fn probe(flag: &str, dir: &Path, show: &str) -> Result<(), String> {
+fn probe(o: &Output, dir: &Path) -> Result<(), PlanError> {
     let probe = dir.join(format!(".segscope-probe-{}", std::process::id()));
     match std::fs::OpenOptions::new()
         .write(true)
@@ -194,10 +241,7 @@ fn probe(flag: &str, dir: &Path, show: &str) -> Result<(), String> {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(e) => Err(format!(
-            "{flag} {show}: cannot write in {}: {e}",
-            dir.display()
-        )),
+        Err(e) => Err(o.refused(format!("cannot write in {}: {e}", dir.display()))),
     }
 }
 
@@ -213,7 +257,9 @@ mod tests {
         let out = dir.path().join("out.jsonl");
         let inputs = [("--data", data.as_path())];
         // The input as an output, directly and through a link.
-        let e = check(&inputs, &[Output::file("--out", &data, true)]).expect_err("input");
+        let e = check(&inputs, &[Output::file("--out", &data, true)])
+            .expect_err("input")
+            .to_string();
         assert!(e.contains("--out") && e.contains("--data"), "{e}");
         let link = dir.path().join("link.jsonl");
         std::os::unix::fs::symlink(&data, &link).expect("symlink");
@@ -231,11 +277,14 @@ mod tests {
                 Output::file("--report", &out, true),
             ],
         )
-        .expect_err("same");
+        .expect_err("same")
+        .to_string();
         assert!(e.contains("--report") && e.contains("--out"), "{e}");
         // A missing directory, a directory where a file goes, a file where a directory goes.
         let missing = dir.path().join("nodir").join("x.csv");
-        let e = check(&inputs, &[Output::file("--report", &missing, true)]).expect_err("nodir");
+        let e = check(&inputs, &[Output::file("--report", &missing, true)])
+            .expect_err("nodir")
+            .to_string();
         assert!(e.contains("does not exist"), "{e}");
         assert!(check(&inputs, &[Output::file("--report", &sub, true)]).is_err());
         assert!(check(&inputs, &[Output::dir("--save", &data)]).is_err());
@@ -250,7 +299,8 @@ mod tests {
                 Output::file("--report", dash, true),
             ],
         )
-        .expect_err("two on stdout");
+        .expect_err("two on stdout")
+        .to_string();
         assert!(e.contains("standard output"), "{e}");
         // A plain new file beside the input is fine, and nothing is left behind.
         assert!(check(&inputs, &[Output::file("--out", &out, true)]).is_ok());

@@ -18,7 +18,7 @@ pub mod verify;
 /// The labels' kind lives with the data (formats read it to write labels back); here under its
 /// old name too, for the modules that find wrong labels.
 pub use crate::data::label_kind as kind;
-pub use kind::{LabelKind, first_error};
+pub use kind::{LabelKind, LabelKindError, first_error};
 pub use score::{LabelScore, score};
 
 use crate::config::Config;
@@ -45,7 +45,7 @@ impl Default for LabelInfo {
 impl LabelInfo {
     /// Reads the kind from the targets and the layout, unless `data.label_kind` or
     /// `data.first_error` says otherwise. An error names the field.
-    pub fn of(ds: &Dataset, config: &Config) -> Result<LabelInfo, String> {
+    pub fn of(ds: &Dataset, config: &Config) -> Result<LabelInfo, LabelKindError> {
         let kind = LabelKind::resolve(&config.data.label_kind, ds)?;
         let first_error = first_error(ds, &kind, &config.data.first_error)?;
         Ok(LabelInfo { kind, first_error })

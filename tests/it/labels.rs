@@ -146,11 +146,15 @@ fn label_kinds_are_detected() {
     assert!(!LabelInfo::of(&pb, &cfg).expect("labels").first_error);
     cfg.data.label_kind = "binary".into();
     let e = LabelInfo::of(&bundled, &cfg).expect_err("continuous is not binary");
-    assert!(e.contains("data.label_kind"), "{e}");
+    assert!(
+        matches!(e, segscope::labels::LabelKindError::NotBinary { .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("data.label_kind"), "{e}");
     cfg.data.label_kind = "continuous".into();
     cfg.data.first_error = "yes".into();
     let e = LabelInfo::of(&pb, &cfg).expect_err("first-error needs binary");
-    assert!(e.contains("data.first_error"), "{e}");
+    assert!(e.to_string().contains("data.first_error"), "{e}");
 }
 
 #[test]
