@@ -42,7 +42,8 @@ pub fn watch(
         wait,
         to_end: headless,
     };
-    let mut w = follow::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e))?;
+    let mut w =
+        follow::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e.to_string()))?;
     let (ds, part) = follow::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
     if headless {
         return summarise(w, (ds, part), &config, report);

@@ -88,8 +88,8 @@ pub enum HeadlessError {
     },
     #[error(transparent)]
     Export(#[from] export::ExportError),
-    #[error("{0}")]
-    Save(String),
+    #[error(transparent)]
+    Save(#[from] crate::source::SourceError),
     #[error(transparent)]
     Write(#[from] crate::io_plan::WriteError),
 }
@@ -460,7 +460,7 @@ fn finish(
         })?;
     }
     if let Some(dir) = &opts.save {
-        source.save(dir).map_err(HeadlessError::Save)?;
+        source.save(dir)?;
     }
     Ok(())
 }

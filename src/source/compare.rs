@@ -206,8 +206,10 @@ impl Source for Compare {
     fn advance(&mut self) -> StepReport {
         self.step()
     }
-    fn save(&mut self, _: &Path) -> Result<PathBuf, String> {
-        Err("a comparison saves no checkpoints; train one objective to save it".into())
+    fn save(&mut self, _: &Path) -> Result<PathBuf, super::SourceError> {
+        Err(super::SourceError::Unsupported(
+            "a comparison saves no checkpoints; train one objective to save it",
+        ))
     }
 }
 

@@ -247,20 +247,34 @@ impl Watch {
     }
 }
 
+/// Why a stream could not be opened for watching; each names the stream.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}: no such file (`watch --wait` waits for it to appear)")]
+    NoFile(String),
+    #[error(transparent)]
+    Read(#[from] StreamError),
+    #[error(
+        "{name}: not a segscope stream: no header or segment record in its {lines} line(s) (`segscope watch` reads streams written by --stream or the Python writer; to train on a dataset use --data)"
+    )]
+    NotAStream { name: String, lines: usize },
+    #[error("{0}: no segment record yet (`watch --wait` waits for them)")]
+    NoSegments(String),
+    #[error("{0}: the stream ended before any segment record")]
+    EndedEmpty(String),
+}
+
 /// Waits until the stream has a header and its segments (its first step record, or the end of
 /// what there is), telling `waiting` once if the file does not exist yet.
-pub fn open(path: &Path, how: Open, mut waiting: impl FnMut(&str)) -> Result<Watch, String> {
+pub fn open(path: &Path, how: Open, mut waiting: impl FnMut(&str)) -> Result<Watch, OpenError> {
     let is_file = path.as_os_str() != "-";
     if is_file && !how.wait && !path.exists() {
-        return Err(format!(
-            "{}: no such file (`watch --wait` waits for it to appear)",
-            path.display()
-        ));
+        return Err(OpenError::NoFile(path.display().to_string()));
     }
     let mut w = Watch::new(path);
     let mut told = false;
     loop {
-        let messages = w.read_all().map_err(|e| e.to_string())?;
+        let messages = w.read_all()?;
         for m in messages {
             waiting(&m);
         }
@@ -273,22 +287,16 @@ pub fn open(path: &Path, how: Open, mut waiting: impl FnMut(&str)) -> Result<Wat
                 return Ok(w);
             }
             return Err(if w.state.header.is_none() && w.state.bad_lines > 0 {
-                format!(
-                    "{}: not a segscope stream: no header or segment record in its {} line(s) (`segscope watch` reads streams written by --stream or the Python writer; to train on a dataset use --data)",
-                    w.name, w.state.bad_lines
-                )
+                OpenError::NotAStream {
+                    name: w.name,
+                    lines: w.state.bad_lines,
+                }
             } else {
-                format!(
-                    "{}: no segment record yet (`watch --wait` waits for them)",
-                    w.name
-                )
+                OpenError::NoSegments(w.name)
             });
         }
         if w.input.ended() {
-            return Err(format!(
-                "{}: the stream ended before any segment record",
-                w.name
-            ));
+            return Err(OpenError::EndedEmpty(w.name));
         }
         if !told {
             let what = if matches!(w.input, Input::File(_)) && !Path::new(&w.name).exists() {

@@ -97,6 +97,17 @@ pub enum Event {
     Ended(String),
 }
 
+/// Why a source did not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// What this kind of source cannot do, and why.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// Saving a checkpoint failed.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::engine::EngineError),
+}
+
 /// Something that yields step reports.
 pub trait Source: Send {
     /// The segments the reports are about.
@@ -110,19 +121,24 @@ pub trait Source: Send {
     /// later one: a diverged source stays where it was.
     fn advance(&mut self) -> StepReport;
     /// Saves what the source can save into `dir`; the path written.
-    fn save(&mut self, dir: &Path) -> Result<PathBuf, String>;
+    fn save(&mut self, dir: &Path) -> Result<PathBuf, SourceError>;
     /// The step with the lowest dev loss so far and its dev metrics, if the source knows it.
     fn best(&self) -> Option<(u64, SplitMetrics)> {
         None
     }
     /// Keeps the current state as a mark: its step, how many marks are kept, and the bytes they
     /// hold.
-    fn mark(&mut self) -> Result<MarkInfo, String> {
-        Err("this source has no model to keep".into())
+    fn mark(&mut self) -> Result<MarkInfo, SourceError> {
+        Err(SourceError::Unsupported("this source has no model to keep"))
     }
     /// Puts what-if edits in force; the dataset with the edited targets.
-    fn set_edits(&mut self, _edits: crate::data::edits::Edits) -> Result<Arc<Dataset>, String> {
-        Err("this source has no training to edit".into())
+    fn set_edits(
+        &mut self,
+        _edits: crate::data::edits::Edits,
+    ) -> Result<Arc<Dataset>, SourceError> {
+        Err(SourceError::Unsupported(
+            "this source has no training to edit",
+        ))
     }
     /// Goes back to the last mark; its report, or `None` if there is none.
     fn rewind(&mut self) -> Option<StepReport> {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Capabilities, Source};
+use super::{Capabilities, Source, SourceError};
 use crate::config::Config;
 use crate::data::{Dataset, Partition};
 use crate::engine::{SplitMetrics, StepReport, Trainer, checkpoint};
@@ -42,25 +42,24 @@ impl Source for TrainerSource {
         self.trainer.step()
     }
 
-    fn save(&mut self, dir: &Path) -> Result<PathBuf, String> {
-        checkpoint::save(dir, &self.trainer, &self.config).map_err(|e| e.to_string())
+    fn save(&mut self, dir: &Path) -> Result<PathBuf, SourceError> {
+        Ok(checkpoint::save(dir, &self.trainer, &self.config)?)
     }
 
     fn best(&self) -> Option<(u64, SplitMetrics)> {
         self.trainer.best()
     }
 
-    fn set_edits(&mut self, edits: crate::data::edits::Edits) -> Result<Arc<Dataset>, String> {
+    fn set_edits(&mut self, edits: crate::data::edits::Edits) -> Result<Arc<Dataset>, SourceError> {
         if self.trainer.settings().loss == crate::engine::LossKind::Pairwise && !edits.is_empty() {
-            return Err(
-                "a pairwise objective's pairs are fixed for the run; edits need a per-segment loss"
-                    .into(),
-            );
+            return Err(SourceError::Unsupported(
+                "a pairwise objective's pairs are fixed for the run; edits need a per-segment loss",
+            ));
         }
         Ok(self.trainer.set_edits(edits))
     }
 
-    fn mark(&mut self) -> Result<super::MarkInfo, String> {
+    fn mark(&mut self) -> Result<super::MarkInfo, SourceError> {
         Ok(self.trainer.mark())
     }
 

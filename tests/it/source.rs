@@ -49,7 +49,7 @@ impl Source for Scripted {
         }
         r
     }
-    fn save(&mut self, dir: &Path) -> Result<PathBuf, String> {
+    fn save(&mut self, dir: &Path) -> Result<PathBuf, segscope::source::SourceError> {
         Ok(dir.join(format!("step-{}", self.step)))
     }
 }
