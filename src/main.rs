@@ -224,7 +224,8 @@ fn dashboard_app(
     app.labels_note = labels.describe();
     app.labels = Some(labels);
     if !cli.judge.is_empty() {
-        segscope::labels::pipeline::judges_fit(&labels, cli.judge.len()).map_err(|e| (2, e))?;
+        segscope::labels::pipeline::judges_fit(&labels, cli.judge.len())
+            .map_err(|e| (2, e.to_string()))?;
         let judges = cli
             .judge
             .iter()

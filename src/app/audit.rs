@@ -19,7 +19,21 @@ pub enum AuditState {
 #[derive(Debug, Clone)]
 pub enum AuditEvent {
     Progress(String),
-    Done(Result<AuditDone, String>),
+    Done(Result<AuditDone, AuditFailure>),
+}
+
+/// Why the dashboard's audit did not finish.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditFailure {
+    /// The view has no audit setup or no labels (a comparison, say).
+    #[error("this view has no audit")]
+    NoAudit,
+    #[error("no thread for it: {0}")]
+    NoThread(String),
+    #[error("its thread ended without a result")]
+    ThreadEnded,
+    #[error(transparent)]
+    Pipeline(std::sync::Arc<crate::labels::pipeline::PipelineError>),
 }
 
 /// A finished audit, per segment of the data it ran on.

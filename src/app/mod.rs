@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-pub use audit::{AuditDone, AuditEvent, AuditState};
+pub use audit::{AuditDone, AuditEvent, AuditFailure, AuditState};
 pub use keymap::{Action, Keymap};
 use reports::PRED_HISTORY_BYTES;
 pub use reports::{HISTORY_CAP, HistPoint};

@@ -116,7 +116,8 @@ fn judges(
     ds: &segscope::data::Dataset,
     info: &segscope::labels::LabelInfo,
 ) -> Result<Vec<segscope::labels::judge::Judge>, (u8, String)> {
-    segscope::labels::pipeline::judges_fit(info, args.judge.len()).map_err(|e| (2, e))?;
+    segscope::labels::pipeline::judges_fit(info, args.judge.len())
+        .map_err(|e| (2, e.to_string()))?;
     let judges = args
         .judge
         .iter()

@@ -48,13 +48,10 @@ impl Setup {
         info: LabelInfo,
         stop: &dyn Fn() -> bool,
         progress: impl FnMut(Progress),
-    ) -> Result<Audited, String> {
+    ) -> Result<Audited, PipelineError> {
         let opts = self.options();
         if ds.docs.len() < 2 {
-            return Err(format!(
-                "cross-fitting needs at least 2 documents (folds are by document); the data has {}",
-                ds.docs.len()
-            ));
+            return Err(PipelineError::TooFewDocuments(ds.docs.len()));
         }
         let opts = Options {
             folds: opts.folds.min(ds.docs.len()),
@@ -73,7 +70,7 @@ impl Setup {
             stop,
             progress,
         )
-        .map_err(|e| e.to_string())
+        .map_err(PipelineError::from)
     }
 }
 
@@ -147,12 +144,22 @@ pub fn run(
 }
 
 /// Outside judges need binary labels: a judge gives the probability that a step is right.
-pub fn judges_fit(info: &LabelInfo, judges: usize) -> Result<(), String> {
+pub fn judges_fit(info: &LabelInfo, judges: usize) -> Result<(), PipelineError> {
     if judges > 0 && !matches!(info.kind, super::LabelKind::Binary { .. }) {
-        return Err(format!(
-            "--judge needs binary labels (a judge gives the probability that a step is right); these are {}",
-            info.describe()
-        ));
+        return Err(PipelineError::JudgeNeedsBinary(info.describe()));
     }
     Ok(())
+}
+
+/// Why a cross-fit or audit could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cross-fitting needs at least 2 documents (folds are by document); the data has {0}")]
+    TooFewDocuments(usize),
+    #[error(
+        "--judge needs binary labels (a judge gives the probability that a step is right); these are {0}"
+    )]
+    JudgeNeedsBinary(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }

@@ -4,13 +4,13 @@
 use std::sync::mpsc::{Receiver, channel};
 use std::thread;
 
-use crate::app::{App, AuditDone, AuditEvent};
+use crate::app::{App, AuditDone, AuditEvent, AuditFailure};
 use crate::labels::pipeline::Audited;
 
 /// Starts the audit of `app`'s data, or says on the status line why it cannot.
 pub fn spawn(app: &mut App) -> Option<Receiver<AuditEvent>> {
     let (Some(setup), Some(info)) = (app.audit_setup().cloned(), app.labels) else {
-        app.on_audit(AuditEvent::Done(Err("this view has no audit".into())));
+        app.on_audit(AuditEvent::Done(Err(AuditFailure::NoAudit)));
         return None;
     };
     let ds = app.ds.clone();
@@ -23,14 +23,15 @@ pub fn spawn(app: &mut App) -> Option<Receiver<AuditEvent>> {
                 .audit(&ds, info, &|| crate::signals::received().is_some(), |p| {
                     let _ = progress.send(AuditEvent::Progress(p.line()));
                 })
-                .map(|done| finished(&ds, done));
+                .map(|done| finished(&ds, done))
+                .map_err(|e| AuditFailure::Pipeline(std::sync::Arc::new(e)));
             // The app may have quit meanwhile: nobody to tell.
             let _ = tx.send(AuditEvent::Done(result));
         });
     match spawned {
         Ok(_) => Some(rx),
         Err(e) => {
-            app.on_audit(AuditEvent::Done(Err(format!("no thread for it: {e}"))));
+            app.on_audit(AuditEvent::Done(Err(AuditFailure::NoThread(e.to_string()))));
             None
         }
     }

@@ -111,7 +111,7 @@ impl Loop {
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     app.on_audit(crate::app::AuditEvent::Done(Err(
-                        "its thread ended without a result".into(),
+                        crate::app::AuditFailure::ThreadEnded,
                     )));
                     self.audit = None;
                 }
