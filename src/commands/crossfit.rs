@@ -443,7 +443,7 @@ pub fn merge(
         .iter()
         .map(|p| Part::read(p).map(|part| (p.clone(), part)))
         .collect::<Result<_, _>>()
-        .map_err(|e| (2, e))?;
+        .map_err(|e: part::PartError| (2, e.to_string()))?;
     let job = read
         .first()
         .map(|(_, p)| p.job.clone())
@@ -476,7 +476,7 @@ pub fn merge(
             ),
         ));
     }
-    let per_repeat = part::join(&read, ds.segments.len()).map_err(|e| (2, e))?;
+    let per_repeat = part::join(&read, ds.segments.len()).map_err(|e| (2, e.to_string()))?;
     let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
     let judges = job
         .judges

@@ -119,85 +119,138 @@ impl Part {
     }
 
     /// Reads a part file, refusing anything that is not one of this version.
-    pub fn read(path: &Path) -> Result<Part, String> {
-        let file = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{file}: not a cross-fit part (JSON): {e}"))?;
+    pub fn read(path: &Path) -> Result<Part, PartError> {
+        let file = || path.to_path_buf();
+        let text = std::fs::read_to_string(path).map_err(|e| PartError::Read {
+            file: file(),
+            message: e.to_string(),
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| PartError::NotJson {
+            file: file(),
+            message: e.to_string(),
+        })?;
         if v["format"] != FORMAT {
-            return Err(format!(
-                "{file}: not a cross-fit part (its `format` is not \"{FORMAT}\"); parts come from `segscope crossfit --fold K/N`"
-            ));
+            return Err(PartError::NotAPart(file()));
         }
         if v["version"] != VERSION {
-            return Err(format!(
-                "{file}: a part of version {}, and this build reads version {VERSION}",
-                v["version"]
-            ));
+            return Err(PartError::Version {
+                file: file(),
+                found: v["version"].to_string(),
+            });
         }
-        serde_json::from_value(v).map_err(|e| format!("{file}: {e}"))
+        serde_json::from_value(v).map_err(|e| PartError::Read {
+            file: file(),
+            message: e.to_string(),
+        })
     }
+}
+
+/// Why parts cannot be read or joined; each names the file or the fold.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    #[error("{}: {message}", file.display())]
+    Read { file: PathBuf, message: String },
+    #[error("{}: not a cross-fit part (JSON): {message}", file.display())]
+    NotJson { file: PathBuf, message: String },
+    #[error(
+        "{}: not a cross-fit part (its `format` is not \"{FORMAT}\"); parts come from `segscope crossfit --fold K/N`",
+        .0.display()
+    )]
+    NotAPart(PathBuf),
+    #[error("{}: a part of version {found}, and this build reads version {VERSION}", file.display())]
+    Version { file: PathBuf, found: String },
+    #[error("no parts to merge")]
+    NoParts,
+    #[error(
+        "{} and {} are parts of different cross-fits ({why}): run every fold with the same data, options and seed",
+        first.display(),
+        other.display()
+    )]
+    DifferentJobs {
+        first: PathBuf,
+        other: PathBuf,
+        why: &'static str,
+    },
+    #[error("{}: fold {fold} of {folds}", file.display())]
+    FoldOutOfRange {
+        file: PathBuf,
+        fold: usize,
+        folds: usize,
+    },
+    #[error("fold {fold} is given twice: {} and {}", first.display(), second.display())]
+    FoldTwice {
+        fold: usize,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error(
+        "fold{} {} of {folds} missing: merge needs every fold's part",
+        if missing.len() == 1 { "" } else { "s" },
+        missing.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Missing { missing: Vec<usize>, folds: usize },
+    #[error("{}: more fold splits than its job", .0.display())]
+    TooManySplits(PathBuf),
+    #[error("{}: segment {segment} is beyond the data's {n}", file.display())]
+    SegmentBeyond {
+        file: PathBuf,
+        segment: u64,
+        n: usize,
+    },
 }
 
 /// Joins parts into one prediction vector per fold split over `n` segments, or says why they do
 /// not join: a different job, a fold missing or given twice, a prediction out of range.
-pub fn join(parts: &[(PathBuf, Part)], n: usize) -> Result<Vec<Vec<f32>>, String> {
+pub fn join(parts: &[(PathBuf, Part)], n: usize) -> Result<Vec<Vec<f32>>, PartError> {
     let Some((first_path, first)) = parts.first() else {
-        return Err("no parts to merge".into());
+        return Err(PartError::NoParts);
     };
     let job = &first.job;
     let mut seen: Vec<Option<&Path>> = vec![None; job.folds];
     for (path, p) in parts {
         if p.job != *job {
-            return Err(format!(
-                "{} and {} are parts of different cross-fits ({}): run every fold with the same data, options and seed",
-                first_path.display(),
-                path.display(),
-                differs(job, &p.job)
-            ));
+            return Err(PartError::DifferentJobs {
+                first: first_path.clone(),
+                other: path.clone(),
+                why: differs(job, &p.job),
+            });
         }
         let Some(slot) = seen.get_mut(p.fold) else {
-            return Err(format!(
-                "{}: fold {} of {}",
-                path.display(),
-                p.fold,
-                job.folds
-            ));
+            return Err(PartError::FoldOutOfRange {
+                file: path.clone(),
+                fold: p.fold,
+                folds: job.folds,
+            });
         };
         if let Some(other) = slot {
-            return Err(format!(
-                "fold {} is given twice: {} and {}",
-                p.fold,
-                other.display(),
-                path.display()
-            ));
+            return Err(PartError::FoldTwice {
+                fold: p.fold,
+                first: other.to_path_buf(),
+                second: path.clone(),
+            });
         }
         *slot = Some(path);
     }
-    let missing: Vec<String> = (0..job.folds)
-        .filter(|&f| seen[f].is_none())
-        .map(|f| f.to_string())
-        .collect();
+    let missing: Vec<usize> = (0..job.folds).filter(|&f| seen[f].is_none()).collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "fold{} {} of {} missing: merge needs every fold's part",
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", "),
-            job.folds
-        ));
+        return Err(PartError::Missing {
+            missing,
+            folds: job.folds,
+        });
     }
     let mut out = vec![vec![f32::NAN; n]; job.repeats.max(1)];
     for (path, p) in parts {
         for (r, preds) in p.predictions.iter().enumerate() {
             let Some(row) = out.get_mut(r) else {
-                return Err(format!("{}: more fold splits than its job", path.display()));
+                return Err(PartError::TooManySplits(path.clone()));
             };
             for &(i, x) in preds {
                 let Some(slot) = row.get_mut(i as usize) else {
-                    return Err(format!(
-                        "{}: segment {i} is beyond the data's {n}",
-                        path.display()
-                    ));
+                    return Err(PartError::SegmentBeyond {
+                        file: path.clone(),
+                        segment: u64::from(i),
+                        n,
+                    });
                 };
                 *slot = x;
             }
