@@ -18,7 +18,7 @@ pub fn watch(
     headless: bool,
     report: Option<&std::path::Path>,
 ) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::follow;
+    use segscope::source::watched;
     let session::Resolved {
         config,
         source,
@@ -38,13 +38,13 @@ pub fn watch(
         &[("the stream", file)],
         &outputs,
     )?;
-    let how = follow::Open {
+    let how = watched::Open {
         wait,
         to_end: headless,
     };
     let mut w =
-        follow::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e.to_string()))?;
-    let (ds, part) = follow::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
+        watched::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e.to_string()))?;
+    let (ds, part) = watched::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
     if headless {
         return summarise(w, (ds, part), &config, report);
     }
@@ -53,7 +53,7 @@ pub fn watch(
 
 /// Headless: the stream read to its end, its final metrics as JSON on stdout, and the table.
 fn summarise(
-    mut w: segscope::source::follow::Watch,
+    mut w: segscope::source::watched::Watch,
     (ds, part): (
         std::sync::Arc<segscope::data::Dataset>,
         std::sync::Arc<segscope::data::Partition>,
@@ -61,10 +61,10 @@ fn summarise(
     config: &segscope::config::Config,
     report: Option<&std::path::Path>,
 ) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::follow;
+    use segscope::source::watched;
     let mut warnings = w.read_all().map_err(|e| (2, e.to_string()))?;
     // Read to its end: a last line without its newline will not be finished now.
-    if let segscope::source::follow::Input::File(f) = &w.input
+    if let segscope::source::watched::Input::File(f) = &w.input
         && f.pending() > 0
     {
         let before = w.state.warnings.len();
@@ -74,7 +74,7 @@ fn summarise(
     for m in warnings {
         eprintln!("segscope: warning: {m}");
     }
-    let (ds, part) = follow::data_of(&mut w).unwrap_or((ds, part));
+    let (ds, part) = watched::data_of(&mut w).unwrap_or((ds, part));
     let last = w.state.reports.last().cloned();
     let labels = segscope::labels::LabelInfo::of(&ds, config).map_err(|e| (2, e.to_string()))?;
     // For binary labels, what fits them beside the recomputed MSE: AUROC, log loss, Brier,
@@ -135,7 +135,7 @@ fn summarise(
 
 /// The dashboard on the stream, following its writer; `A` audits the stream's data.
 fn dashboard(
-    w: segscope::source::follow::Watch,
+    w: segscope::source::watched::Watch,
     (ds, part): (
         std::sync::Arc<segscope::data::Dataset>,
         std::sync::Arc<segscope::data::Partition>,
@@ -144,7 +144,7 @@ fn dashboard(
     keymap: segscope::app::Keymap,
     report: Option<&std::path::Path>,
 ) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::follow;
+    use segscope::source::watched;
     let info = segscope::app::RunInfo {
         backend: "stream".into(),
         // The writer's objective, when its header says (the metrics are recomputed either way).
@@ -183,7 +183,7 @@ fn dashboard(
         config,
         judges: std::sync::Arc::new(Vec::new()),
     });
-    let handle = follow::spawn(w).map_err(|e| (1, e.to_string()))?;
+    let handle = watched::spawn(w).map_err(|e| (1, e.to_string()))?;
     tui::run_handle(app, handle).map_err(|e| (1, e.to_string()))?;
     Ok(after_dashboard())
 }

@@ -11,8 +11,8 @@
 
 pub mod compare;
 pub mod driver;
-pub mod follow;
 pub mod trainer;
+pub mod watched;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use segscope::source::Control;
-use segscope::source::follow::Watch;
+use segscope::source::watched::Watch;
 
 fn segscope(args: &[&str], dir: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_segscope"))
@@ -308,7 +308,7 @@ fn pump(
 #[test]
 fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() {
     use segscope::app::Action;
-    use segscope::source::follow;
+    use segscope::source::watched;
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("done.jsonl");
     let steps: String = (1..=30).map(step).collect();
@@ -320,10 +320,10 @@ fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() 
         ),
     )
     .expect("write");
-    let mut w = follow::open(&p, follow::Open::default(), |_| {}).expect("open");
-    let (ds, part) = follow::data_of(&mut w).expect("segments");
+    let mut w = watched::open(&p, watched::Open::default(), |_| {}).expect("open");
+    let (ds, part) = watched::data_of(&mut w).expect("segments");
     let mut app = stream_app(ds, part, "done.jsonl", "");
-    let h = follow::spawn(w).expect("spawn");
+    let h = watched::spawn(w).expect("spawn");
     app.caps = h.capabilities;
     pump(&h, &mut app, |a| a.history.len() == 30);
     assert_eq!(
@@ -428,7 +428,7 @@ fn headers_of_another_version_are_refused_and_a_cut_last_line_is_reported() {
 
 #[test]
 fn an_ended_stream_says_so_and_names_the_trainers_own_loss() {
-    use segscope::source::follow;
+    use segscope::source::watched;
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("bce.jsonl");
     let steps: String = (1..=3).map(step).collect();
@@ -441,11 +441,11 @@ fn an_ended_stream_says_so_and_names_the_trainers_own_loss() {
         ),
     )
     .expect("write");
-    let mut w = follow::open(&p, follow::Open::default(), |_| {}).expect("open");
-    let (ds, part) = follow::data_of(&mut w).expect("segments");
+    let mut w = watched::open(&p, watched::Open::default(), |_| {}).expect("open");
+    let (ds, part) = watched::data_of(&mut w).expect("segments");
     let mut app = stream_app(ds, part, "bce.jsonl", "bce");
     app.run = segscope::app::RunState::Running;
-    let h = follow::spawn(w).expect("spawn");
+    let h = watched::spawn(w).expect("spawn");
     app.caps = h.capabilities;
     pump(&h, &mut app, |a| {
         a.history.len() == 3 && a.writer_ended.is_some()

@@ -1,7 +1,7 @@
 //! The workers' parts merged into one [`Features`]: one word-type table with the ids a single
 //! pass would give, and the padded per-segment rows the model's tensors are made from.
 
-use super::part::{Part, Types};
+use super::worker::{Part, Types};
 use super::{Csr, DENSE, Features};
 
 /// Merges the workers' parts into one [`Features`]: one type table, global type ids, padded rows.

@@ -8,15 +8,15 @@
 
 mod assemble;
 mod csr;
-mod part;
+mod worker;
 
 use super::hash::fnv1a;
 use super::model::Dataset;
 use assemble::assemble;
 pub use csr::Csr;
-use part::{Part, featurize_part};
+use worker::{Part, featurize_part};
 #[cfg(test)]
-use part::{counted, type_grams};
+use worker::{counted, type_grams};
 
 /// Names of the dense features, in column order.
 pub const DENSE_NAMES: [&str; 4] = ["log_len", "position", "prompt_overlap", "prev_overlap"];
