@@ -119,9 +119,27 @@ pub enum Line {
     End(String),
 }
 
+/// What is wrong with one line of a stream (the reader adds the file and line).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("not valid JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("must be a JSON object")]
+    NotAnObject,
+    #[error(
+        "neither a header (`format`), a segment (`id`), a step (`step`) nor an end (`end`) record"
+    )]
+    UnknownKind,
+    #[error("a {kind} record: {error}")]
+    Bad {
+        kind: &'static str,
+        error: serde_json::Error,
+    },
+}
+
 impl Line {
     /// Parses one line; the error names what is wrong with it.
-    pub fn parse(raw: &str) -> Result<Line, String> {
+    pub fn parse(raw: &str) -> Result<Line, RecordError> {
         // Writers put `step` first: such a line is read straight into its type, without a
         // `Value` tree (a step of 100,000 predictions is most of a stream's bytes).
         if raw.trim_start().starts_with("{\"step\"")
@@ -129,9 +147,9 @@ impl Line {
         {
             return Ok(Line::Step(Box::new(s)));
         }
-        let v: Value = serde_json::from_str(raw).map_err(|e| format!("not valid JSON: {e}"))?;
+        let v: Value = serde_json::from_str(raw).map_err(RecordError::NotJson)?;
         let Value::Object(o) = &v else {
-            return Err("must be a JSON object".into());
+            return Err(RecordError::NotAnObject);
         };
         if let Some(end) = o.get("end") {
             return Ok(Line::End(match end {
@@ -146,11 +164,9 @@ impl Line {
         } else if o.contains_key("id") {
             "segment"
         } else {
-            return Err(
-                "neither a header (`format`), a segment (`id`), a step (`step`) nor an end (`end`) record".into(),
-            );
+            return Err(RecordError::UnknownKind);
         };
-        let bad = |e: serde_json::Error| format!("a {kind} record: {e}");
+        let bad = |e: serde_json::Error| RecordError::Bad { kind, error: e };
         if kind == "header" && o.get("version").is_none_or(|v| v.as_u64().is_none()) {
             // A header of another version, or of none: the rest is not to be guessed at.
             return Ok(Line::OtherVersion(

@@ -46,19 +46,21 @@ pub static FORMATS: &[&dyn Format] = &[
 ];
 
 /// The format named `name`, or an error listing the known names.
-pub fn by_name(name: &str) -> Result<&'static dyn Format, String> {
+pub fn by_name(name: &str) -> Result<&'static dyn Format, UnknownFormat> {
     FORMATS
         .iter()
         .copied()
         .find(|f| f.name() == name)
-        .ok_or_else(|| {
-            let known: Vec<&str> = FORMATS.iter().map(|f| f.name()).collect();
-            format!(
-                "unknown format \"{name}\"; known formats: {}",
-                known.join(", ")
-            )
-        })
+        .ok_or_else(|| UnknownFormat(name.to_string()))
 }
+
+/// A format name that is none of [`FORMATS`]; the message lists them.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "unknown format \"{0}\"; known formats: {known}",
+    known = FORMATS.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+)]
+pub struct UnknownFormat(pub String);
 
 /// The format of a first record. One that nothing recognises goes to the native format, whose
 /// validator then names what is missing.
@@ -232,9 +234,9 @@ pub(crate) fn parse_split_at(
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let chosen = match opts.data.format.as_str() {
         "" => None,
-        name => Some(by_name(name).map_err(|message| DataError::Format {
+        name => Some(by_name(name).map_err(|e| DataError::Format {
             file: file.to_string(),
-            message,
+            message: e.to_string(),
         })?),
     };
     // One JSON array of records: a `.json` file, or any text that is an array of objects (a
