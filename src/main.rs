@@ -238,7 +238,8 @@ fn dashboard_app(
         });
     }
     if let Some(p) = &cli.crossfit {
-        let (oof, unknown) = segscope::labels::crossfit::read(p, &s.dataset).map_err(|e| (2, e))?;
+        let (oof, unknown) =
+            segscope::labels::crossfit::read(p, &s.dataset).map_err(|e| (2, e.to_string()))?;
         if unknown > 0 {
             // On screen, where it is seen: standard error is under the dashboard.
             let known = oof.iter().filter(|o| o.pred.is_finite()).count();

@@ -173,7 +173,9 @@ fn a_cross_fit_of_other_data_is_refused_not_loaded_blank() {
         format!("{header}\nmath-454:0,Something else.,0.5,0.5,0.1,0.5,,false\n"),
     )
     .expect("write");
-    let e = segscope::labels::crossfit::read(&p, &ds).expect_err("refused");
+    let e = segscope::labels::crossfit::read(&p, &ds)
+        .expect_err("refused")
+        .to_string();
     assert!(e.contains("other text"), "{e}");
     // One row of this data and one of other data: loaded, and the other counted.
     std::fs::write(

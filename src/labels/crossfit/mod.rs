@@ -31,7 +31,7 @@ use crate::labels::score::{Suggestion, probability, suggestions};
 use crate::labels::verify::{self, Verdict};
 use crate::labels::{LabelInfo, LabelKind, LabelScore};
 
-pub use report::{OofSegment, read, write};
+pub use report::{OofSegment, ReportError, read, write};
 
 /// The fold of a document: a stable hash of its id and the seed, independent of the train/dev
 /// split's hash.

@@ -72,11 +72,26 @@ impl OofSegment {
     };
 }
 
+/// Why a cross-fit report cannot be read for this data; each names the file (and the row).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{file}: {message}")]
+    Read { file: String, message: String },
+    #[error("{at}: {message}")]
+    Row { at: String, message: String },
+    #[error(
+        "{file}: its {other_text} ids name segments of this dataset with other text: a cross-fit of other data (run `segscope crossfit` on this one)"
+    )]
+    OtherText { file: String, other_text: usize },
+    #[error("{0}: none of its ids is in the dataset (a cross-fit of other data?)")]
+    NoneKnown(String),
+}
+
 /// Reads a cross-fit report (written by [`write`]) per segment of `ds`, [`OofSegment::MISSING`]
 /// for segments it does not list; also how many of its ids the dataset lacks (not fatal: the
 /// report may be of a filtered copy of the data). Reports written before the label score read
 /// with NaN scores.
-pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, usize), String> {
+pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, usize), ReportError> {
     #[derive(serde::Deserialize)]
     struct In {
         id: String,
@@ -99,7 +114,10 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, us
         .map(|i| (ds.segment_id(i), i))
         .collect();
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::Read {
+        file: file.clone(),
+        message: e.to_string(),
+    })?;
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
@@ -107,13 +125,23 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, us
         csv::Reader::from_reader(text.as_bytes())
             .deserialize()
             .enumerate()
-            .map(|(k, r)| r.map_err(|e| format!("{file}: row {}: {e}", k + 1)))
+            .map(|(k, r)| {
+                r.map_err(|e| ReportError::Row {
+                    at: format!("{file}: row {}", k + 1),
+                    message: e.to_string(),
+                })
+            })
             .collect::<Result<_, _>>()?
     } else {
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(k, l)| serde_json::from_str(l).map_err(|e| format!("{file}:{}: {e}", k + 1)))
+            .map(|(k, l)| {
+                serde_json::from_str(l).map_err(|e| ReportError::Row {
+                    at: format!("{file}:{}", k + 1),
+                    message: e.to_string(),
+                })
+            })
             .collect::<Result<_, _>>()?
     };
     let mut out = vec![OofSegment::MISSING; ds.segments.len()];
@@ -142,11 +170,9 @@ pub fn read(path: &std::path::Path, ds: &Dataset) -> Result<(Vec<OofSegment>, us
     let known = out.iter().filter(|o| o.pred.is_finite()).count();
     if known == 0 {
         return Err(if other_text > 0 {
-            format!(
-                "{file}: its {other_text} ids name segments of this dataset with other text: a cross-fit of other data (run `segscope crossfit` on this one)"
-            )
+            ReportError::OtherText { file, other_text }
         } else {
-            format!("{file}: none of its ids is in the dataset (a cross-fit of other data?)")
+            ReportError::NoneKnown(file)
         });
     }
     Ok((out, unknown + other_text))
