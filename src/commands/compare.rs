@@ -13,7 +13,7 @@ use super::{after_dashboard, load_data, plan};
 /// `segscope compare`: the dashboard on several objectives at once, or (headless) a JSON line per
 /// step with every model's dev metrics and a final summary.
 pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::compare::{Compare, leaders};
+    use segscope::source::compare::Compare;
     if losses.len() < 2 {
         return Err((
             2,
@@ -60,56 +60,7 @@ pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitC
         .map_err(|e| (2, e.to_string()))?;
     drop(features);
     if headless {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let mut last = None;
-        for _ in 0..config.train.steps {
-            let r = cmp.step();
-            let models: serde_json::Map<String, serde_json::Value> = r
-                .models
-                .iter()
-                .map(|m| {
-                    (
-                        m.name.clone(),
-                        serde_json::json!({ "loss": m.loss, "dev": m.dev }),
-                    )
-                })
-                .collect();
-            let line = serde_json::json!({ "step": r.step, "models": models });
-            writeln!(out, "{line}").map_err(|e| (1, e.to_string()))?;
-            let diverged = r.diverged.clone();
-            last = Some(r);
-            if let Some(why) = diverged {
-                out.flush().map_err(|e| (1, e.to_string()))?;
-                eprintln!("segscope: training diverged: {why}");
-                return Ok(ExitCode::from(3));
-            }
-        }
-        let last = last.unwrap_or_else(|| cmp.current());
-        let models: serde_json::Map<String, serde_json::Value> = last
-            .models
-            .iter()
-            .map(|m| {
-                let mut v = serde_json::json!({ "train": m.train, "dev": m.dev });
-                if let Some(a) = m.affine {
-                    v["affine"] = serde_json::json!(a);
-                }
-                (m.name.clone(), v)
-            })
-            .collect();
-        let lead: serde_json::Map<String, serde_json::Value> = leaders(&last.models)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.into()))
-            .collect();
-        let summary = serde_json::json!({
-            "summary": { "steps": last.step, "models": models, "leaders": lead }
-        });
-        writeln!(out, "{summary}").map_err(|e| (1, e.to_string()))?;
-        out.flush().map_err(|e| (1, e.to_string()))?;
-        if let Some(p) = &cli.report {
-            segscope::source::compare::write_report(p, &last, &ds, &part)
-                .map_err(|e| (1, format!("{}: cannot write: {e}", p.display())))?;
-        }
-        return Ok(ExitCode::SUCCESS);
+        return headless_run(cli, &mut cmp, config.train.steps, (&ds, &part));
     }
     let keymap = session::keymap(&config, &source).map_err(|e| (2, e.to_string()))?;
     let info = segscope::app::RunInfo {
@@ -131,4 +82,65 @@ pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitC
     app.labels = Some(labels);
     tui::run(app, Box::new(cmp)).map_err(|e| (1, e.to_string()))?;
     Ok(after_dashboard())
+}
+
+/// A headless comparison: a JSON line per step with every model's loss and dev metrics, then a
+/// summary (train and dev metrics, the affine maps, the leaders), and `--report`'s table.
+fn headless_run(
+    cli: &Cli,
+    cmp: &mut segscope::source::compare::Compare,
+    steps: u64,
+    (ds, part): (&segscope::data::Dataset, &segscope::data::Partition),
+) -> Result<ExitCode, (u8, String)> {
+    use segscope::source::compare::leaders;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut last = None;
+    for _ in 0..steps {
+        let r = cmp.step();
+        let models: serde_json::Map<String, serde_json::Value> = r
+            .models
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    serde_json::json!({ "loss": m.loss, "dev": m.dev }),
+                )
+            })
+            .collect();
+        let line = serde_json::json!({ "step": r.step, "models": models });
+        writeln!(out, "{line}").map_err(|e| (1, e.to_string()))?;
+        let diverged = r.diverged.clone();
+        last = Some(r);
+        if let Some(why) = diverged {
+            out.flush().map_err(|e| (1, e.to_string()))?;
+            eprintln!("segscope: training diverged: {why}");
+            return Ok(ExitCode::from(3));
+        }
+    }
+    let last = last.unwrap_or_else(|| cmp.current());
+    let models: serde_json::Map<String, serde_json::Value> = last
+        .models
+        .iter()
+        .map(|m| {
+            let mut v = serde_json::json!({ "train": m.train, "dev": m.dev });
+            if let Some(a) = m.affine {
+                v["affine"] = serde_json::json!(a);
+            }
+            (m.name.clone(), v)
+        })
+        .collect();
+    let lead: serde_json::Map<String, serde_json::Value> = leaders(&last.models)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
+    let summary = serde_json::json!({
+        "summary": { "steps": last.step, "models": models, "leaders": lead }
+    });
+    writeln!(out, "{summary}").map_err(|e| (1, e.to_string()))?;
+    out.flush().map_err(|e| (1, e.to_string()))?;
+    if let Some(p) = &cli.report {
+        segscope::source::compare::write_report(p, &last, ds, part)
+            .map_err(|e| (1, format!("{}: cannot write: {e}", p.display())))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
