@@ -258,10 +258,10 @@ pub fn run(job: &Job) -> Result<Written, ExportError> {
             job.labels,
         )?
     } else {
-        crate::source::compare::write_report(job.path, r, job.ds, job.part).map_err(|message| {
+        crate::source::compare::write_report(job.path, r, job.ds, job.part).map_err(|e| {
             ExportError::Write {
                 path: job.path.display().to_string(),
-                message,
+                message: e.to_string(),
             }
         })?
     };

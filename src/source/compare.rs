@@ -213,6 +213,19 @@ impl Source for Compare {
     }
 }
 
+/// Why a comparison's table was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportWriteError {
+    #[error(transparent)]
+    File(#[from] crate::io_plan::WriteError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
 /// The per-segment comparison: every model's prediction and residual, CSV for `.csv`, JSON
 /// lines otherwise.
 pub fn write_report(
@@ -220,7 +233,7 @@ pub fn write_report(
     r: &StepReport,
     ds: &Dataset,
     part: &Partition,
-) -> Result<usize, String> {
+) -> Result<usize, ReportWriteError> {
     let mut header = vec![
         "id".to_string(),
         "doc".into(),
@@ -237,13 +250,13 @@ pub fn write_report(
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let mut file = crate::io_plan::AtomicFile::create(path).map_err(|e| e.to_string())?;
+    let mut file = crate::io_plan::AtomicFile::create(path)?;
     let rows: Vec<usize> = (0..ds.segments.len())
         .filter(|&i| part.is_labelled(i))
         .collect();
     if is_csv {
         let mut w = csv::Writer::from_writer(&mut file);
-        w.write_record(&header).map_err(|e| e.to_string())?;
+        w.write_record(&header)?;
         for &i in &rows {
             let s = &ds.segments[i];
             let mut rec = vec![
@@ -259,9 +272,9 @@ pub fn write_report(
                 rec.push(m.segments[i].residual.to_string());
             }
             rec.push(r.eval_step.to_string());
-            w.write_record(&rec).map_err(|e| e.to_string())?;
+            w.write_record(&rec)?;
         }
-        w.flush().map_err(|e| e.to_string())?;
+        w.flush()?;
     } else {
         use std::io::Write;
         let mut w = std::io::BufWriter::new(&mut file);
@@ -285,11 +298,11 @@ pub fn write_report(
                 );
             }
             o.insert("step".into(), r.eval_step.into());
-            serde_json::to_writer(&mut w, &o).map_err(|e| e.to_string())?;
-            w.write_all(b"\n").map_err(|e| e.to_string())?;
+            serde_json::to_writer(&mut w, &o)?;
+            w.write_all(b"\n")?;
         }
-        w.flush().map_err(|e| e.to_string())?;
+        w.flush()?;
     }
-    file.commit().map_err(|e| e.to_string())?;
+    file.commit()?;
     Ok(rows.len())
 }
