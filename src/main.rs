@@ -178,7 +178,7 @@ fn tour(cli: &Cli, scene: u8) -> Result<ExitCode, (u8, String)> {
     use segscope::tour::{PAGES, headless};
     let backend = cli.backend.unwrap_or(segscope::config::BackendKind::Flex);
     if cli.headless || !std::io::stdout().is_terminal() {
-        let runs = headless(backend).map_err(|e| (1, e))?;
+        let runs = headless(backend).map_err(|e| (1, e.to_string()))?;
         let mut out = std::io::stdout().lock();
         for r in runs.iter().filter(|r| r.page.scene() >= scene) {
             let line = serde_json::to_string(r).map_err(|e| (1, e.to_string()))?;

@@ -42,7 +42,7 @@ pub struct PageRun {
 }
 
 /// Runs every page headless: its first report, then a step (or the comparison's steps).
-pub fn headless(backend: crate::config::BackendKind) -> Result<Vec<PageRun>, String> {
+pub fn headless(backend: crate::config::BackendKind) -> Result<Vec<PageRun>, scenes::TourError> {
     PAGES
         .iter()
         .map(|&page| {
@@ -60,10 +60,10 @@ pub fn headless(backend: crate::config::BackendKind) -> Result<Vec<PageRun>, Str
                 r1 = b.source.advance();
             }
             if let Some(why) = &r1.diverged {
-                return Err(format!(
-                    "tour page {}: training diverged: {why}",
-                    page.title()
-                ));
+                return Err(scenes::TourError::Diverged {
+                    page: page.title(),
+                    why: why.clone(),
+                });
             }
             Ok(PageRun {
                 page,

@@ -71,6 +71,19 @@ fn three_steps() -> String {
     )
 }
 
+/// Why a tour page could not be built (its data and model are the tour's own: a bug, not input).
+#[derive(Debug, thiserror::Error)]
+pub enum TourError {
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Pin(#[from] crate::engine::trainer::PinError),
+    #[error("tour page {page}: training diverged: {why}")]
+    Diverged { page: &'static str, why: String },
+}
+
 impl Page {
     /// The scene (1, 2 or 3) the page belongs to.
     pub fn scene(self) -> u8 {
@@ -150,48 +163,41 @@ impl Page {
     }
 
     /// The page's data.
-    pub fn dataset(self) -> Result<Dataset, String> {
+    pub fn dataset(self) -> Result<Dataset, TourError> {
         let text = match self {
             Page::OneStep => SCENE1.to_string(),
             Page::Shares | Page::Shifted | Page::Scaled => three_steps(),
             Page::Compare => data::generate::generate(COMPARE_DOCS, data::generate::BUNDLED_SEED),
         };
         let name = format!("tour scene {}", self.scene());
-        data::parse_str(&text, &name, &ReadOptions::default())
-            .map(|(d, _)| d)
-            .map_err(|e| e.to_string())
+        Ok(data::parse_str(&text, &name, &ReadOptions::default()).map(|(d, _)| d)?)
     }
 
     /// The page's source of step reports, its data, partition and config, ready to run.
-    pub fn build(self, backend: BackendKind) -> Result<Built, String> {
+    pub fn build(self, backend: BackendKind) -> Result<Built, TourError> {
         let config = self.config(backend);
         let ds = self.dataset()?;
         let features = data::features::featurize(&ds, &config.features);
         let part = Arc::new(Partition::new(&ds, config.dev_fraction));
         let ds = Arc::new(ds);
         let source: Box<dyn Source> = if self == Page::Compare {
-            Box::new(
-                Compare::new(
-                    ds.clone(),
-                    part.clone(),
-                    &features,
-                    &config,
-                    &[LossName::Mse, LossName::Pairwise],
-                )
-                .map_err(|e| e.to_string())?,
-            )
+            Box::new(Compare::new(
+                ds.clone(),
+                part.clone(),
+                &features,
+                &config,
+                &[LossName::Mse, LossName::Pairwise],
+            )?)
         } else {
             let settings = TrainSettings::from_config(&config);
-            let t = Trainer::new(ds.clone(), part.clone(), features.clone(), settings.clone())
-                .map_err(|e| e.to_string())?;
+            let t = Trainer::new(ds.clone(), part.clone(), features.clone(), settings.clone())?;
             let mut m = t.model().clone();
             if self == Page::OneStep {
                 m.emb.weight = burn::module::Param::from_tensor(
                     (m.emb.weight.val() * ONE_EMBEDDING_SCALE).detach(),
                 );
             }
-            let mut t = Trainer::with_model(ds.clone(), part.clone(), features, settings, m)
-                .map_err(|e| e.to_string())?;
+            let mut t = Trainer::with_model(ds.clone(), part.clone(), features, settings, m)?;
             t.pin_predictions(&self.pins())?;
             Box::new(TrainerSource::new(t, config.clone()))
         };

@@ -15,6 +15,7 @@ mod edits;
 mod eval;
 mod marks;
 mod pin;
+pub use pin::PinError;
 mod step;
 
 use eval::Evaluation;

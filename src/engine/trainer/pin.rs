@@ -5,12 +5,29 @@ use burn::module::Param;
 
 use super::*;
 
+/// Why predictions could not be pinned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PinError {
+    #[error(
+        "these segments look the same to the model's hidden layer; their predictions cannot be set apart"
+    )]
+    Indistinct,
+    #[error("the output layer has no bias")]
+    NoBias,
+    #[error("segment {segment} is predicted {predicted} after pinning it to {wanted}")]
+    Missed {
+        segment: usize,
+        predicted: f32,
+        wanted: f32,
+    },
+}
+
 impl Trainer {
     /// Moves the output layer so that each `(segment, value)` is predicted exactly `value`: the
     /// smallest change of the head's weights and bias that does it (one segment: the bias
     /// alone). The hidden layers are untouched, so the model still generalises as it did.
     /// Fails when the segments' hidden activations cannot tell them apart.
-    pub fn pin_predictions(&mut self, wanted: &[(usize, f32)]) -> Result<(), String> {
+    pub fn pin_predictions(&mut self, wanted: &[(usize, f32)]) -> Result<(), PinError> {
         if wanted.is_empty() {
             return Ok(());
         }
@@ -39,9 +56,7 @@ impl Trainer {
             .iter()
             .map(|a| rows.iter().map(|b| dot(a, b)).collect())
             .collect();
-        let y = solve(gram, gap).ok_or_else(|| {
-            "these segments look the same to the model's hidden layer; their predictions cannot be set apart".to_string()
-        })?;
+        let y = solve(gram, gap).ok_or(PinError::Indistinct)?;
         let mut delta = vec![0f64; width + 1];
         for (r, &yk) in rows.iter().zip(&y) {
             for (d, &a) in delta.iter_mut().zip(r) {
@@ -54,11 +69,7 @@ impl Trainer {
         let dw: Vec<f32> = delta[..width].iter().map(|&x| x as f32).collect();
         let dw = Tensor::<2>::from_data(TensorData::new(dw, [width, 1]), &device);
         model.head.weight = Param::from_tensor((w + dw).detach());
-        let bias = model
-            .head
-            .bias
-            .take()
-            .ok_or_else(|| "the output layer has no bias".to_string())?;
+        let bias = model.head.bias.take().ok_or(PinError::NoBias)?;
         model.head.bias = Some(Param::from_tensor(
             (bias.val() + delta[width] as f32).detach(),
         ));
@@ -69,10 +80,11 @@ impl Trainer {
         let now = self.predict_all();
         for &(i, v) in wanted {
             if (now[i] - v).abs() > 1e-3 {
-                return Err(format!(
-                    "segment {i} is predicted {} after pinning it to {v}",
-                    now[i]
-                ));
+                return Err(PinError::Missed {
+                    segment: i,
+                    predicted: now[i],
+                    wanted: v,
+                });
             }
         }
         Ok(())

@@ -204,7 +204,7 @@ pub fn run_tour(
     let result = loop {
         let built = match page.build(backend) {
             Ok(b) => b,
-            Err(e) => break Err(e),
+            Err(e) => break Err(e.to_string()),
         };
         let mut app = tour_app(&built);
         let handle = match source::spawn(built.source, app.ui.steps_per_second) {
