@@ -249,23 +249,18 @@ fn sigmoid(z: f32) -> f32 {
 }
 
 impl LinearModel {
-    /// The linear score of a row given as its (bucket, value) pairs and dense features.
-    fn dot(&self, sparse: &[(usize, f32)], d: &[f32]) -> f32 {
+    /// The prediction for row `i`: a probability (logistic) or a value (squared).
+    pub fn predict(&self, rows: &SparseRows, i: usize) -> f32 {
+        // Summed in the order `train` sums (sparse, then dense): the same score for the same row.
+        let (sparse, d) = rows.row(i);
         let mut z = self.bias;
-        for &(id, v) in sparse {
+        for (id, v) in sparse {
             z += self.sparse[id] * v;
         }
         for (w, x) in self.dense.iter().zip(d) {
             z += w * x;
         }
-        z
-    }
-
-    /// The prediction for row `i`: a probability (logistic) or a value (squared).
-    pub fn predict(&self, rows: &SparseRows, i: usize) -> f32 {
-        let (sparse, d) = rows.row(i);
-        let entries: Vec<(usize, f32)> = sparse.collect();
-        self.finish(self.dot(&entries, d))
+        self.finish(z)
     }
 
     /// A linear score as the objective's prediction.
