@@ -201,10 +201,47 @@ impl Serialize for JsonRow<'_> {
     }
 }
 
+/// Why the table was not written (the side files' failures are said in [`Written::failed`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{path}: {message}")]
-    Write { path: String, message: String },
+    #[error("{path}: {source}")]
+    Rows {
+        path: String,
+        #[source]
+        source: RowsError,
+    },
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: crate::io_plan::WriteError,
+    },
+    #[error("{path}: {source}")]
+    Comparison {
+        path: String,
+        #[source]
+        source: crate::source::compare::ReportWriteError,
+    },
+}
+
+/// Why the rows could not be written out.
+#[derive(Debug, thiserror::Error)]
+pub enum RowsError {
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Why the edited data beside the table was not written.
+#[derive(Debug, thiserror::Error)]
+enum EditedError {
+    #[error(transparent)]
+    Convert(#[from] crate::data::formats::out::ConvertError),
+    #[error(transparent)]
+    Write(#[from] crate::io_plan::WriteError),
 }
 
 /// One export, as the dashboard, a headless run's `--report` and `watch --report` ask for it.
@@ -258,10 +295,10 @@ pub fn run(job: &Job) -> Result<Written, ExportError> {
             job.labels,
         )?
     } else {
-        crate::source::compare::write_report(job.path, r, job.ds, job.part).map_err(|e| {
-            ExportError::Write {
+        crate::source::compare::write_report(job.path, r, job.ds, job.part).map_err(|source| {
+            ExportError::Comparison {
                 path: job.path.display().to_string(),
-                message: e.to_string(),
+                source,
             }
         })?
     };
@@ -282,21 +319,25 @@ pub fn run(job: &Job) -> Result<Written, ExportError> {
         let p = job.path.with_extension("data.jsonl");
         match write_edited(&p, &crate::data::formats::out::edited(job.ds, edits)) {
             Ok(note) => out.beside.push(format!("{}{note}", file_name(&p))),
-            Err(e) => out.failed.push_str(&e),
+            Err(e) => out
+                .failed
+                .push_str(&format!("; the edited data was not written: {e}")),
         }
     }
     Ok(out)
 }
 
 /// The edited data in the format it came in; the note says the format and what was left out.
-fn write_edited(p: &Path, edited: &crate::data::formats::out::Edited) -> Result<String, String> {
+fn write_edited(
+    p: &Path,
+    edited: &crate::data::formats::out::Edited,
+) -> Result<String, EditedError> {
     use crate::data::formats::out;
     let (data, other) = (&edited.data, edited.other_weights);
     let format = out::same_as(&data.format);
     let mut buf = Vec::new();
-    out::write(data, format, None, &edited.excluded, &mut buf)
-        .and_then(|_| crate::io_plan::write_file(p, &buf).map_err(|e| e.to_string()))
-        .map_err(|e| format!("; the edited data was not written: {e}"))?;
+    out::write(data, format, None, &edited.excluded, &mut buf)?;
+    crate::io_plan::write_file(p, &buf)?;
     Ok(format!(
         " as {}{}",
         format.name(),
@@ -327,20 +368,25 @@ pub fn write(
     map: Option<&DataMap>,
     labels: &LabelInfo,
 ) -> Result<usize, ExportError> {
-    let fail = |message: String| ExportError::Write {
-        path: path.display().to_string(),
-        message,
+    let name = || path.display().to_string();
+    let rows_failed = |source| ExportError::Rows {
+        path: name(),
+        source,
+    };
+    let file_failed = |source| ExportError::File {
+        path: name(),
+        source,
     };
     let keys = ds.label_keys();
     let rows = rows(report, ds, part, &keys, outlier_k, map, labels);
     if crate::io_plan::is_stdout(path) {
         let out = std::io::stdout().lock();
-        write_rows(out, &rows, &keys, is_csv_path(path)).map_err(fail)?;
+        write_rows(out, &rows, &keys, is_csv_path(path)).map_err(rows_failed)?;
         return Ok(rows.len());
     }
-    let mut file = crate::io_plan::AtomicFile::create(path).map_err(|e| fail(e.to_string()))?;
-    write_rows(&mut file, &rows, &keys, is_csv_path(path)).map_err(fail)?;
-    file.commit().map_err(|e| fail(e.to_string()))?;
+    let mut file = crate::io_plan::AtomicFile::create(path).map_err(file_failed)?;
+    write_rows(&mut file, &rows, &keys, is_csv_path(path)).map_err(rows_failed)?;
+    file.commit().map_err(file_failed)?;
     Ok(rows.len())
 }
 
@@ -359,7 +405,7 @@ fn write_rows(
     rows: &[Row],
     keys: &[String],
     is_csv: bool,
-) -> Result<(), String> {
+) -> Result<(), RowsError> {
     if is_csv {
         // The header is written by hand: csv infers headers only from flat structs, and the
         // label columns depend on the data.
@@ -371,19 +417,19 @@ fn write_rows(
             .map(|h| h.to_string())
             .chain(keys.iter().cloned())
             .chain(["tags".to_string(), "step".to_string()]);
-        w.write_record(header).map_err(|e| e.to_string())?;
+        w.write_record(header)?;
         for r in rows {
-            w.serialize(r).map_err(|e| e.to_string())?;
+            w.serialize(r)?;
         }
-        w.flush().map_err(|e| e.to_string())?;
+        w.flush()?;
     } else {
         let mut w = std::io::BufWriter::new(out);
         for row in rows {
             let r = JsonRow { row, keys };
-            serde_json::to_writer(&mut w, &r).map_err(|e| e.to_string())?;
-            w.write_all(b"\n").map_err(|e| e.to_string())?;
+            serde_json::to_writer(&mut w, &r)?;
+            w.write_all(b"\n")?;
         }
-        w.flush().map_err(|e| e.to_string())?;
+        w.flush()?;
     }
     Ok(())
 }

@@ -24,11 +24,15 @@
 //! - [`cli`]: flags, and (`cli::session`) everything a run needs built from flags and config.
 //! - [`run`]: a run without a screen (`run::headless`, JSON lines) and with one (`run::tui`:
 //!   terminal setup and restore, the event loop around a source).
+//! - [`commands`]: every command as a function of its typed arguments, returning its exit code
+//!   or a [`commands::CommandError`]; the binary only parses flags and calls
+//!   [`commands::run`].
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod analysis;
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod data;
 pub mod engine;

@@ -6,6 +6,20 @@ use super::*;
 use crate::data::edits;
 use crate::labels::LabelKind;
 
+/// Why a first error cannot be moved where it was asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SuggestError {
+    #[error("first-error suggestions need binary labels")]
+    NotBinary,
+    #[error("the labels already put the first error there")]
+    AlreadyThere,
+    #[error("the document has no step {0}")]
+    NoStep(usize),
+    /// An edit the data does not allow (`edits::check`'s reason).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// The edits that put document `doc`'s first error at step `suggested` (its index in the
 /// document; None for "no error"), or why they cannot: the steps before it labelled right, it
 /// labelled wrong, the labelled steps after it made context (excluded). A first error moved
@@ -16,9 +30,9 @@ pub fn first_error_edits(
     kind: LabelKind,
     doc: usize,
     suggested: Option<usize>,
-) -> Result<Vec<(usize, EditAction)>, String> {
+) -> Result<Vec<(usize, EditAction)>, SuggestError> {
     let LabelKind::Binary { lo, hi } = kind else {
-        return Err("first-error suggestions need binary labels".into());
+        return Err(SuggestError::NotBinary);
     };
     let r = ds.docs[doc].segments.clone();
     let labelled = r
@@ -26,12 +40,12 @@ pub fn first_error_edits(
         .find(|&i| ds.segments[i].score.is_some_and(|v| !kind.is_high(v)))
         .map(|i| ds.segments[i].index);
     if labelled == suggested {
-        return Err("the labels already put the first error there".into());
+        return Err(SuggestError::AlreadyThere);
     }
     if let Some(j) = suggested
         && !r.clone().any(|i| ds.segments[i].index == j)
     {
-        return Err(format!("the document has no step {j}"));
+        return Err(SuggestError::NoStep(j));
     }
     let mut out = Vec::new();
     for i in r {
@@ -49,7 +63,7 @@ pub fn first_error_edits(
         }
     }
     for &(i, a) in &out {
-        edits::check(ds, part, i, a).map_err(|(_, why)| why)?;
+        edits::check(ds, part, i, a).map_err(|(_, why)| SuggestError::Refused(why))?;
     }
     Ok(out)
 }
@@ -189,8 +203,10 @@ mod tests {
             vec![(3, EditAction::Target(1.0)), (4, EditAction::Target(1.0))]
         );
         let why = first_error_edits(&ds, &part, KIND, 0, Some(3)).expect_err("same");
-        assert!(why.contains("already"), "{why}");
+        assert_eq!(why, SuggestError::AlreadyThere);
+        assert!(why.to_string().contains("already"), "{why}");
         let why = first_error_edits(&ds, &part, KIND, 0, Some(9)).expect_err("no step");
-        assert!(why.contains("no step 9"), "{why}");
+        assert_eq!(why, SuggestError::NoStep(9));
+        assert!(why.to_string().contains("no step 9"), "{why}");
     }
 }

@@ -3,8 +3,8 @@
 //! Each subcommand declares the options it uses, and only those: shared groups ([`ConfigArg`],
 //! [`DataArgs`], [`ModelArgs`], ...) are flattened where they apply, and the training run's own
 //! options conflict with every subcommand, so an option that does not apply is an error naming
-//! the subcommand. What was parsed is then lowered into one flat [`Cli`], which the rest of the
-//! program reads.
+//! the subcommand. Each command reads its own typed arguments; what they say about the config
+//! is one [`Overrides`], which [`session`] applies.
 
 pub mod session;
 
@@ -36,15 +36,7 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
-    pub config: ConfigArg,
-    #[command(flatten)]
-    pub data: DataArgs,
-    #[command(flatten)]
-    pub edits: EditsArg,
-    #[command(flatten)]
-    pub model: ModelArgs,
-    #[command(flatten)]
-    pub run: RunArgs,
+    pub train: TrainArgs,
 }
 
 /// `--config`, which every command that reads a config takes.
@@ -167,143 +159,186 @@ pub struct RunArgs {
 #[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Generate a dataset with segscope's seeded generator (the bundled one is --docs 600 --seed 7)
-    GenData {
-        /// Number of documents
-        #[arg(long, value_parser = whole::<usize>, default_value_t = crate::data::generate::BUNDLED_DOCS)]
-        docs: usize,
-        /// Random seed
-        #[arg(long, value_parser = whole::<u64>, default_value_t = crate::data::generate::BUNDLED_SEED)]
-        seed: u64,
-        /// Output file ("-" for stdout)
-        #[arg(long, value_name = "FILE", default_value = "-")]
-        out: PathBuf,
-    },
+    GenData(GenDataArgs),
     /// List the input formats segscope reads
     Formats,
     /// A guided tour of the three facts of segment regression: the dashboard on three small
     /// scenes, stepped from the keyboard (n and p move between pages)
-    Tour {
-        /// Print every page's numbers before and after its step as JSON lines, and exit
-        #[arg(long)]
-        headless: bool,
-        /// The scene to start at (1, 2 or 3)
-        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3), default_value_t = 1)]
-        scene: u8,
-        /// Tensor backend
-        #[arg(long, value_enum)]
-        backend: Option<BackendKind>,
-    },
+    Tour(TourArgs),
     /// Open the dashboard on a stream written by any trainer, following it as it grows
-    Watch {
-        /// The stream file ("-" for standard input). With --headless: read it to its end, print
-        /// the final metrics as JSON (and --report FILE the per-segment table), and exit
-        file: PathBuf,
-        /// Wait for the file to appear and for its segments (a writer that has not started yet);
-        /// without it, a missing file or one that is not a stream is an error
-        #[arg(long)]
-        wait: bool,
-        /// Read the stream to its end, print the final metrics as JSON, and exit
-        #[arg(long)]
-        headless: bool,
-        /// The per-segment table (.csv, or .jsonl): with --headless at the end, in the dashboard
-        /// where `e` exports it
-        #[arg(long, value_name = "FILE")]
-        report: Option<PathBuf>,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Watch(WatchArgs),
     /// Train one model per objective side by side (same data, split, seed, features and initial
     /// weights), in lock step: regression is not ranking
-    Compare {
-        /// The objectives, comma-separated
-        #[arg(
-            long,
-            value_enum,
-            value_delimiter = ',',
-            default_value = "mse,pairwise"
-        )]
-        losses: Vec<LossName>,
-        /// Train without the dashboard: one JSON line per step with every model's loss, then a
-        /// summary
-        #[arg(long)]
-        headless: bool,
-        /// Steps to run (headless) [config: train.steps]
-        #[arg(long, value_parser = whole::<u64>, value_name = "N")]
-        steps: Option<u64>,
-        /// The per-segment table of every model (.csv, or .jsonl): at the end of a headless run,
-        /// or where `e` exports it in the dashboard
-        #[arg(long, value_name = "FILE")]
-        report: Option<PathBuf>,
-        #[command(flatten)]
-        config: ConfigArg,
-        #[command(flatten)]
-        data: DataArgs,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
+    Compare(CompareArgs),
     /// Read a dataset in any format and write it as segscope's JSONL (to see what was imported),
     /// or as TRL stepwise supervision or Math-Shepherd (to train elsewhere on it)
-    Convert {
-        /// The input file
-        input: PathBuf,
-        /// Where to write it ("-" for stdout)
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// The output format. trl-stepwise and math-shepherd hold booleans per step: context
-        /// steps after the last labelled one are left out, a context step before labelled ones
-        /// is an error
-        #[arg(long, value_enum, default_value = "segscope")]
-        to: crate::data::formats::out::OutFormat,
-        /// With --to trl-stepwise or math-shepherd: a score at or above T is a correct step
-        /// [default: the scores must take two values, the higher one correct]
-        #[arg(long, value_name = "T")]
-        threshold: Option<f32>,
-        #[command(flatten)]
-        config: ConfigArg,
-        #[command(flatten)]
-        format: FormatArgs,
-        #[command(flatten)]
-        edits: EditsArg,
-        /// Fraction of documents without a `split` field in dev, which --edits checks against
-        /// (edits apply to training segments) [config: dev_fraction]
-        #[arg(long, value_name = "F")]
-        dev_fraction: Option<f64>,
-    },
+    Convert(ConvertArgs),
     /// Out-of-fold predictions and a label-issue score for every labelled segment: K models, each
     /// trained without one fold of documents, each predicting its held-out fold
-    Crossfit {
-        #[command(flatten)]
-        args: CrossfitArgs,
-        /// Also plant canaries into a copy of the data and set the flags' threshold from them
-        /// (what `segscope audit` does)
-        #[arg(long)]
-        audit: bool,
-        /// Train and predict fold K of N only (K from 0), as one job of a cluster's array, and
-        /// write a part file (JSON) to --out; `segscope crossfit merge` joins the N parts
-        #[arg(long, value_name = "K/N", value_parser = fold_of_n)]
-        fold: Option<(usize, usize)>,
-        #[command(flatten)]
-        config: ConfigArg,
-        #[command(flatten)]
-        data: DataArgs,
-        #[command(flatten)]
-        model: ModelArgs,
-        #[command(subcommand)]
-        merge: Option<CrossfitCommand>,
-    },
+    Crossfit(CrossfitCmdArgs),
     /// Cross-fit, then plant canaries (the data's own kind of noise) into a copy, find them like
     /// real wrong labels, and set the flags so their precision on the canaries is at least
     /// audit.min_precision; reports what precision and recall the flags are expected to have
-    Audit {
-        #[command(flatten)]
-        args: CrossfitArgs,
-        #[command(flatten)]
-        config: ConfigArg,
-        #[command(flatten)]
-        data: DataArgs,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
+    Audit(AuditArgs),
+}
+
+/// The training run: the dashboard, or headless.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub edits: EditsArg,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `segscope gen-data`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GenDataArgs {
+    /// Number of documents
+    #[arg(long, value_parser = whole::<usize>, default_value_t = crate::data::generate::BUNDLED_DOCS)]
+    pub docs: usize,
+    /// Random seed
+    #[arg(long, value_parser = whole::<u64>, default_value_t = crate::data::generate::BUNDLED_SEED)]
+    pub seed: u64,
+    /// Output file ("-" for stdout)
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub out: PathBuf,
+}
+
+/// `segscope tour`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TourArgs {
+    /// Print every page's numbers before and after its step as JSON lines, and exit
+    #[arg(long)]
+    pub headless: bool,
+    /// The scene to start at (1, 2 or 3)
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3), default_value_t = 1)]
+    pub scene: u8,
+    /// Tensor backend
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+}
+
+/// `segscope watch`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// The stream file ("-" for standard input). With --headless: read it to its end, print
+    /// the final metrics as JSON (and --report FILE the per-segment table), and exit
+    pub file: PathBuf,
+    /// Wait for the file to appear and for its segments (a writer that has not started yet);
+    /// without it, a missing file or one that is not a stream is an error
+    #[arg(long)]
+    pub wait: bool,
+    /// Read the stream to its end, print the final metrics as JSON, and exit
+    #[arg(long)]
+    pub headless: bool,
+    /// The per-segment table (.csv, or .jsonl): with --headless at the end, in the dashboard
+    /// where `e` exports it
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `segscope compare`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// The objectives, comma-separated
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "mse,pairwise"
+    )]
+    pub losses: Vec<LossName>,
+    /// Train without the dashboard: one JSON line per step with every model's loss, then a
+    /// summary
+    #[arg(long)]
+    pub headless: bool,
+    /// Steps to run (headless) [config: train.steps]
+    #[arg(long, value_parser = whole::<u64>, value_name = "N")]
+    pub steps: Option<u64>,
+    /// The per-segment table of every model (.csv, or .jsonl): at the end of a headless run,
+    /// or where `e` exports it in the dashboard
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `segscope convert`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConvertArgs {
+    /// The input file
+    pub input: PathBuf,
+    /// Where to write it ("-" for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The output format. trl-stepwise and math-shepherd hold booleans per step: context
+    /// steps after the last labelled one are left out, a context step before labelled ones
+    /// is an error
+    #[arg(long, value_enum, default_value = "segscope")]
+    pub to: crate::data::formats::out::OutFormat,
+    /// With --to trl-stepwise or math-shepherd: a score at or above T is a correct step
+    /// [default: the scores must take two values, the higher one correct]
+    #[arg(long, value_name = "T")]
+    pub threshold: Option<f32>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub edits: EditsArg,
+    /// Fraction of documents without a `split` field in dev, which --edits checks against
+    /// (edits apply to training segments) [config: dev_fraction]
+    #[arg(long, value_name = "F")]
+    pub dev_fraction: Option<f64>,
+}
+
+/// `segscope crossfit`, and its `merge`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CrossfitCmdArgs {
+    #[command(flatten)]
+    pub args: CrossfitArgs,
+    /// Also plant canaries into a copy of the data and set the flags' threshold from them
+    /// (what `segscope audit` does)
+    #[arg(long)]
+    pub audit: bool,
+    /// Train and predict fold K of N only (K from 0), as one job of a cluster's array, and
+    /// write a part file (JSON) to --out; `segscope crossfit merge` joins the N parts
+    #[arg(long, value_name = "K/N", value_parser = fold_of_n)]
+    pub fold: Option<(usize, usize)>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(subcommand)]
+    pub merge: Option<CrossfitCommand>,
+}
+
+/// `segscope audit`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub args: CrossfitArgs,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 /// `segscope crossfit merge`.
@@ -323,27 +358,40 @@ pub enum CrossfitCommand {
     },
 }
 
+/// A flag's value that is not what the flag takes (clap prints it after the flag's name).
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    #[error("must be a whole number, 0 or more, found `{0}`")]
+    NotWhole(String),
+    #[error("`{0}` is not K/N (fold K of N, K from 0)")]
+    NotFold(String),
+    #[error("`{part}` in `{text}` is not a whole number")]
+    FoldPart { part: String, text: String },
+    #[error("N in `{0}` must be from 2 to 100")]
+    FoldCount(String),
+    #[error("fold {k} of {n} does not exist: K counts from 0 to {last}", last = n - 1)]
+    NoSuchFold { k: usize, n: usize },
+}
+
 /// `K/N`: fold K (from 0) of N, N from 2 to 100.
-fn fold_of_n(s: &str) -> Result<(usize, usize), String> {
+fn fold_of_n(s: &str) -> Result<(usize, usize), ValueError> {
     let (k, n) = s
         .split_once('/')
-        .ok_or_else(|| format!("`{s}` is not K/N (fold K of N, K from 0)"))?;
-    let k: usize = k
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{k}` in `{s}` is not a whole number"))?;
-    let n: usize = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{n}` in `{s}` is not a whole number"))?;
+        .ok_or_else(|| ValueError::NotFold(s.to_string()))?;
+    let whole = |part: &str| {
+        part.trim()
+            .parse::<usize>()
+            .map_err(|_| ValueError::FoldPart {
+                part: part.to_string(),
+                text: s.to_string(),
+            })
+    };
+    let (k, n) = (whole(k)?, whole(n)?);
     if !(2..=100).contains(&n) {
-        return Err(format!("N in `{s}` must be from 2 to 100"));
+        return Err(ValueError::FoldCount(s.to_string()));
     }
     if k >= n {
-        return Err(format!(
-            "fold {k} of {n} does not exist: K counts from 0 to {}",
-            n - 1
-        ));
+        return Err(ValueError::NoSuchFold { k, n });
     }
     Ok((k, n))
 }
@@ -375,179 +423,103 @@ pub struct CrossfitArgs {
     pub judge: Vec<PathBuf>,
 }
 
-/// Every option, lowered into one flat set that the program reads: a subcommand's own options
-/// fill the same fields as the training run's. Fields a command does not declare stay unset.
-#[derive(Debug, Clone, Default)]
-pub struct Cli {
-    pub command: Option<Command>,
-    pub config: Option<PathBuf>,
-    pub data: Option<PathBuf>,
-    pub format: Option<String>,
-    pub lenient: bool,
-    pub backend: Option<BackendKind>,
-    pub headless: bool,
+/// What a command's flags say about its config and inputs, read from the typed groups it
+/// declares (a group it does not declare is `None`): all that [`session`] reads of the flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides<'a> {
+    pub config: Option<&'a std::path::Path>,
+    pub data: Option<&'a std::path::Path>,
+    pub format: Option<&'a FormatArgs>,
+    pub model: Option<&'a ModelArgs>,
+    pub run: Option<&'a RunArgs>,
+    pub edits: Option<&'a std::path::Path>,
+    /// A command's own `--steps` (compare's), where it has no [`RunArgs`].
     pub steps: Option<u64>,
-    pub out: Option<PathBuf>,
-    pub stream: Option<PathBuf>,
-    pub report: Option<PathBuf>,
-    pub save: Option<PathBuf>,
-    pub crossfit: Option<PathBuf>,
-    /// The dashboard: audit at start, and the judges its audit weighs.
-    pub audit: bool,
-    pub judge: Vec<PathBuf>,
-    pub edits: Option<PathBuf>,
-    pub resume: Option<PathBuf>,
-    pub seed: Option<u64>,
-    pub lr: Option<f64>,
-    pub batch_size: Option<usize>,
-    pub loss: Option<LossName>,
-    pub optimizer: Option<OptimizerName>,
-    pub eval_every: Option<u64>,
-    pub top_k: Option<usize>,
+    /// convert's own `--dev-fraction`, where it has no [`ModelArgs`].
     pub dev_fraction: Option<f64>,
-    pub keep: Option<Keep>,
-    pub early_stop: Option<u64>,
 }
 
-impl Cli {
-    /// Parses the process's arguments (exits with clap's message and code 2 on an error).
-    pub fn parse() -> Cli {
-        Args::parse().lower()
-    }
-
-    /// Parses `args` (the first is the program name).
-    pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        Args::try_parse_from(args).map(Args::lower)
-    }
-
-    fn set_config(&mut self, c: &ConfigArg) {
-        self.config = c.config.clone();
-    }
-
-    fn set_format(&mut self, f: &FormatArgs) {
-        self.format = f.format.clone();
-        self.lenient = f.lenient;
-    }
-
-    fn set_data(&mut self, d: &DataArgs) {
-        self.data = d.data.clone();
-        self.set_format(&d.format);
-    }
-
-    fn set_model(&mut self, m: &ModelArgs) {
-        self.backend = m.backend;
-        self.seed = m.seed;
-        self.lr = m.lr;
-        self.batch_size = m.batch_size;
-        self.optimizer = m.optimizer;
-        self.eval_every = m.eval_every;
-        self.dev_fraction = m.dev_fraction;
-    }
-}
-
-impl Args {
-    /// The flat options.
-    pub fn lower(self) -> Cli {
-        let mut cli = Cli::default();
-        match &self.command {
-            None => {
-                cli.set_config(&self.config);
-                cli.set_data(&self.data);
-                cli.edits = self.edits.edits.clone();
-                cli.set_model(&self.model);
-                let r = &self.run;
-                cli.headless = r.headless;
-                cli.steps = r.steps;
-                cli.out = r.out.clone();
-                cli.stream = r.stream.clone();
-                cli.report = r.report.clone();
-                cli.save = r.save.clone();
-                cli.crossfit = r.crossfit.clone();
-                cli.audit = r.audit;
-                cli.judge = r.judge.clone();
-                cli.resume = r.resume.clone();
-                cli.loss = r.loss;
-                cli.top_k = r.top_k;
-                cli.keep = r.keep;
-                cli.early_stop = r.early_stop;
-            }
-            Some(Command::GenData { .. } | Command::Formats) => {}
-            Some(Command::Tour {
-                headless, backend, ..
-            }) => {
-                cli.headless = *headless;
-                cli.backend = *backend;
-            }
-            Some(Command::Watch {
-                headless,
-                report,
-                config,
-                ..
-            }) => {
-                cli.set_config(config);
-                cli.headless = *headless;
-                cli.report = report.clone();
-            }
-            Some(Command::Compare {
-                headless,
-                steps,
-                report,
-                config,
-                data,
-                model,
-                ..
-            }) => {
-                cli.set_config(config);
-                cli.set_data(data);
-                cli.set_model(model);
-                cli.headless = *headless;
-                cli.steps = *steps;
-                cli.report = report.clone();
-            }
-            Some(Command::Convert {
-                config,
-                format,
-                edits,
-                dev_fraction,
-                ..
-            }) => {
-                cli.set_config(config);
-                cli.set_format(format);
-                cli.edits = edits.edits.clone();
-                cli.dev_fraction = *dev_fraction;
-            }
-            Some(
-                Command::Crossfit {
-                    config,
-                    data,
-                    model,
-                    ..
-                }
-                | Command::Audit {
-                    config,
-                    data,
-                    model,
-                    ..
-                },
-            ) => {
-                cli.set_config(config);
-                cli.set_data(data);
-                cli.set_model(model);
-            }
+impl<'a> Overrides<'a> {
+    fn with(config: &'a ConfigArg, data: Option<&'a DataArgs>) -> Overrides<'a> {
+        Overrides {
+            config: config.config.as_deref(),
+            data: data.and_then(|d| d.data.as_deref()),
+            format: data.map(|d| &d.format),
+            ..Overrides::default()
         }
-        cli.command = self.command;
-        cli
+    }
+
+    /// `--lenient`.
+    pub fn lenient(&self) -> bool {
+        self.format.is_some_and(|f| f.lenient)
+    }
+
+    /// `--resume`.
+    pub fn resume(&self) -> Option<&'a std::path::Path> {
+        self.run.and_then(|r| r.resume.as_deref())
+    }
+}
+
+impl TrainArgs {
+    pub fn overrides(&self) -> Overrides<'_> {
+        Overrides {
+            model: Some(&self.model),
+            run: Some(&self.run),
+            edits: self.edits.edits.as_deref(),
+            ..Overrides::with(&self.config, Some(&self.data))
+        }
+    }
+}
+
+impl WatchArgs {
+    pub fn overrides(&self) -> Overrides<'_> {
+        Overrides::with(&self.config, None)
+    }
+}
+
+impl CompareArgs {
+    pub fn overrides(&self) -> Overrides<'_> {
+        Overrides {
+            model: Some(&self.model),
+            steps: self.steps,
+            ..Overrides::with(&self.config, Some(&self.data))
+        }
+    }
+}
+
+impl ConvertArgs {
+    pub fn overrides(&self) -> Overrides<'_> {
+        Overrides {
+            format: Some(&self.format),
+            edits: self.edits.edits.as_deref(),
+            dev_fraction: self.dev_fraction,
+            ..Overrides::with(&self.config, None)
+        }
+    }
+}
+
+impl CrossfitCmdArgs {
+    pub fn overrides(&self) -> Overrides<'_> {
+        Overrides {
+            model: Some(&self.model),
+            ..Overrides::with(&self.config, Some(&self.data))
+        }
+    }
+}
+
+impl AuditArgs {
+    pub fn overrides(&self) -> Overrides<'_> {
+        Overrides {
+            model: Some(&self.model),
+            ..Overrides::with(&self.config, Some(&self.data))
+        }
     }
 }
 
 /// A whole number, 0 or more: says so for `-3` or `2.5`, where the standard parser would say
 /// "invalid digit found in string".
-fn whole<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+fn whole<T: std::str::FromStr>(text: &str) -> Result<T, ValueError> {
     text.trim()
         .parse()
-        .map_err(|_| format!("must be a whole number, 0 or more, found `{text}`"))
+        .map_err(|_| ValueError::NotWhole(text.to_string()))
 }

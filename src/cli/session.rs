@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::app::Keymap;
-use crate::cli::Cli;
+use crate::cli::Overrides;
 use crate::config::{Config, ConfigError};
 use crate::data::{self, DataError, Dataset, Partition, ReadOptions, Skipped};
 use crate::engine::checkpoint;
@@ -41,7 +41,7 @@ pub enum SessionError {
 
 impl SessionError {
     /// The process exit code: 2 for bad input, 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         match self {
             SessionError::Config(_) | SessionError::Data(_) | SessionError::Edits(_) => 2,
             SessionError::Engine(EngineError::NoTrainData | EngineError::NoFeatures) => 2,
@@ -51,76 +51,99 @@ impl SessionError {
 }
 
 /// The config file to read: `--config`, else ./config.toml when present.
-fn config_path(cli: &Cli) -> Option<PathBuf> {
-    cli.config.clone().or_else(|| {
+fn config_path(flags: &Overrides) -> Option<PathBuf> {
+    flags.config.map(Path::to_path_buf).or_else(|| {
         let p = Path::new("config.toml");
         p.is_file().then(|| p.to_path_buf())
     })
 }
 
+fn invalid(key: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        file: "command line".into(),
+        key: key.into(),
+        message,
+    }
+}
+
 /// Applies command-line overrides to `cfg` and validates the result.
-pub fn apply_flags(cfg: &mut Config, cli: &Cli) -> Result<(), ConfigError> {
-    if let Some(d) = &cli.data {
+pub fn apply_flags(cfg: &mut Config, flags: &Overrides) -> Result<(), ConfigError> {
+    if let Some(d) = flags.data {
         cfg.data.path = d.display().to_string();
     }
-    if let Some(f) = &cli.format {
+    if let Some(f) = flags.format.and_then(|f| f.format.as_ref()) {
         if f.trim().is_empty() {
-            return Err(ConfigError::Invalid {
-                file: "command line".into(),
-                key: "--format".into(),
-                message: "is empty: name a format (`segscope formats` lists them), or leave the flag out to detect it".into(),
-            });
+            return Err(invalid(
+                "--format",
+                "is empty: name a format (`segscope formats` lists them), or leave the flag out to detect it".into(),
+            ));
         }
         cfg.data.format = f.clone();
     }
-    if let Some(k) = cli.keep {
-        cfg.train.keep = k;
+    if let Some(m) = flags.model {
+        apply_model(cfg, m, flags.resume().is_some())?;
     }
-    if let Some(n) = cli.early_stop {
-        cfg.train.early_stop = n;
-    }
-    if let Some(b) = cli.backend {
-        cfg.backend = b;
-    }
-    if let Some(s) = cli.seed {
-        if cli.resume.is_some() {
-            // The checkpoint carries its random state on: a new seed would be silently unused.
-            return Err(ConfigError::Invalid {
-                file: "command line".into(),
-                key: "--seed".into(),
-                message: format!(
-                    "does not apply with --resume: the checkpoint's seed {} and its random state go on",
-                    cfg.seed
-                ),
-            });
+    if let Some(r) = flags.run {
+        if let Some(k) = r.keep {
+            cfg.train.keep = k;
         }
-        cfg.seed = s;
+        if let Some(n) = r.early_stop {
+            cfg.train.early_stop = n;
+        }
+        if let Some(v) = r.loss {
+            cfg.train.loss = v;
+        }
+        if let Some(v) = r.top_k {
+            cfg.train.top_k = v;
+        }
     }
-    if let Some(v) = cli.lr {
-        cfg.train.lr = v;
-    }
-    if let Some(v) = cli.batch_size {
-        cfg.train.batch_size = v;
-    }
-    if let Some(v) = cli.loss {
-        cfg.train.loss = v;
-    }
-    if let Some(v) = cli.optimizer {
-        cfg.train.optimizer = v;
-    }
-    if let Some(v) = cli.eval_every {
-        cfg.train.eval_every = v;
-    }
-    if let Some(v) = cli.top_k {
-        cfg.train.top_k = v;
-    }
-    if let Some(v) = cli.steps {
+    if let Some(v) = flags.run.and_then(|r| r.steps).or(flags.steps) {
         cfg.train.steps = v;
     }
-    if let Some(v) = cli.dev_fraction {
+    if let Some(v) = flags.dev_fraction {
         cfg.dev_fraction = v;
     }
     cfg.validate("command line")
+}
+
+/// The model's flags (`ModelArgs`) applied to `cfg`.
+fn apply_model(
+    cfg: &mut Config,
+    m: &crate::cli::ModelArgs,
+    resuming: bool,
+) -> Result<(), ConfigError> {
+    if let Some(b) = m.backend {
+        cfg.backend = b;
+    }
+    if let Some(s) = m.seed {
+        if resuming {
+            // The checkpoint carries its random state on: a new seed would be silently unused.
+            return Err(invalid(
+                "--seed",
+                format!(
+                    "does not apply with --resume: the checkpoint's seed {} and its random state go on",
+                    cfg.seed
+                ),
+            ));
+        }
+        cfg.seed = s;
+    }
+    if let Some(v) = m.lr {
+        cfg.train.lr = v;
+    }
+    if let Some(v) = m.batch_size {
+        cfg.train.batch_size = v;
+    }
+    if let Some(v) = m.optimizer {
+        cfg.train.optimizer = v;
+    }
+    if let Some(v) = m.eval_every {
+        cfg.train.eval_every = v;
+    }
+    if let Some(v) = m.dev_fraction {
+        cfg.dev_fraction = v;
+    }
+    Ok(())
 }
 
 /// A config as resolved from flags, once for a whole command.
@@ -136,9 +159,9 @@ pub struct Resolved {
 }
 
 /// Reads the config (file or checkpoint) and applies the flags, without touching any data.
-pub fn resolve_config(cli: &Cli) -> Result<Resolved, SessionError> {
-    let file = config_path(cli);
-    let (mut cfg, source, step_dir) = if let Some(dir) = &cli.resume {
+pub fn resolve_config(flags: &Overrides) -> Result<Resolved, SessionError> {
+    let file = config_path(flags);
+    let (mut cfg, source, step_dir) = if let Some(dir) = flags.resume() {
         let (cfg, step_dir) = checkpoint::saved_config(dir)?;
         (
             cfg,
@@ -150,7 +173,7 @@ pub fn resolve_config(cli: &Cli) -> Result<Resolved, SessionError> {
     } else {
         (Config::default(), "defaults".to_string(), None)
     };
-    apply_flags(&mut cfg, cli)?;
+    apply_flags(&mut cfg, flags)?;
     Ok(Resolved {
         config: cfg,
         source,
@@ -169,14 +192,9 @@ pub fn keymap(config: &Config, source: &str) -> Result<Keymap, ConfigError> {
     })
 }
 
-/// Builds a session from parsed flags.
-pub fn build(cli: &Cli) -> Result<Session, SessionError> {
-    build_with(cli, resolve_config(cli)?)
-}
-
 /// Builds a session from parsed flags and the config already resolved from them (the training
 /// run resolves it once, to plan its outputs, and builds with it).
-pub fn build_with(cli: &Cli, resolved: Resolved) -> Result<Session, SessionError> {
+pub fn build_with(flags: &Overrides, resolved: Resolved) -> Result<Session, SessionError> {
     let Resolved {
         config,
         source: config_source,
@@ -184,12 +202,12 @@ pub fn build_with(cli: &Cli, resolved: Resolved) -> Result<Session, SessionError
         ..
     } = resolved;
     let opts = ReadOptions {
-        lenient: cli.lenient,
+        lenient: flags.lenient(),
         data: config.data.clone(),
     };
     let (dataset, skipped) = data::load(config.data_path().as_deref(), &opts)?;
     let mut s = from_dataset(config, config_source, dataset, skipped, step_dir)?;
-    if let Some(p) = &cli.edits {
+    if let Some(p) = flags.edits {
         // Checked against the data as loaded; they replace any edits a resumed checkpoint had.
         let edits = crate::data::edits::Edits::read(p, s.trainer.base_dataset(), &s.partition)?;
         if let Some(note) = edits.repeats_note(s.trainer.base_dataset(), &p.display().to_string()) {

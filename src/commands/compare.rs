@@ -3,67 +3,71 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use segscope::cli::Cli;
-use segscope::cli::session;
-use segscope::io_plan::Output;
-use segscope::run::tui;
+use crate::cli::CompareArgs;
+use crate::cli::session;
+use crate::io_plan::Output;
+use crate::run::tui;
 
-use super::{after_dashboard, load_data, plan};
+use super::{CommandError, after_dashboard, load_data, plan};
 
 /// `segscope compare`: the dashboard on several objectives at once, or (headless) a JSON line per
 /// step with every model's dev metrics and a final summary.
-pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::compare::Compare;
+pub fn run(args: &CompareArgs) -> Result<ExitCode, CommandError> {
+    use crate::source::compare::Compare;
+    let losses = &args.losses;
     if losses.len() < 2 {
-        return Err((
-            2,
+        return Err(CommandError::Refused(
             "--losses needs at least two objectives, e.g. mse,pairwise".into(),
         ));
     }
     for (k, l) in losses.iter().enumerate() {
         if losses[..k].contains(l) {
-            return Err((
-                2,
-                format!("--losses names `{}` twice", format!("{l:?}").to_lowercase()),
-            ));
+            return Err(CommandError::Refused(format!(
+                "--losses names `{}` twice",
+                format!("{l:?}").to_lowercase()
+            )));
         }
     }
+    let flags = args.overrides();
     let session::Resolved {
         config,
         source,
         file,
         ..
-    } = session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
-    let headless = cli.headless || !std::io::stdout().is_terminal();
-    if !headless && cli.steps.is_some() {
-        return Err((
-            2,
+    } = session::resolve_config(&flags)?;
+    let headless = args.headless || !std::io::stdout().is_terminal();
+    if !headless && args.steps.is_some() {
+        return Err(CommandError::Refused(
             "--steps applies to a headless comparison: add --headless (the dashboard steps from the keyboard)".into(),
         ));
     }
     let mut outputs = Vec::new();
-    if let Some(p) = &cli.report {
+    if let Some(p) = &args.report {
         outputs.push(Output::file("--report", p, false));
     }
-    plan(cli, (&config, file.as_deref()), &[], &outputs)?;
-    if config.train.batch_size != 0 && losses.contains(&segscope::config::LossName::Pairwise) {
-        return Err((
-            2,
+    plan(&flags, (&config, file.as_deref()), &[], &outputs)?;
+    if config.train.batch_size != 0 && losses.contains(&crate::config::LossName::Pairwise) {
+        return Err(CommandError::Refused(
             "the pairwise objective trains on the full batch: use --batch-size 0".into(),
         ));
     }
-    let ds = load_data(cli, &config)?;
-    let features = segscope::data::features::featurize(&ds, &config.features);
-    let part = std::sync::Arc::new(segscope::data::Partition::new(&ds, config.dev_fraction));
+    let ds = load_data(&flags, &config)?;
+    let features = crate::data::features::featurize(&ds, &config.features);
+    let part = std::sync::Arc::new(crate::data::Partition::new(&ds, config.dev_fraction));
     let ds = std::sync::Arc::new(ds);
     let mut cmp = Compare::new(ds.clone(), part.clone(), &features, &config, losses)
-        .map_err(|e| (2, e.to_string()))?;
+        .map_err(CommandError::Model)?;
     drop(features);
     if headless {
-        return headless_run(cli, &mut cmp, config.train.steps, (&ds, &part));
+        return headless_run(
+            args.report.as_deref(),
+            &mut cmp,
+            config.train.steps,
+            (&ds, &part),
+        );
     }
-    let keymap = session::keymap(&config, &source).map_err(|e| (2, e.to_string()))?;
-    let info = segscope::app::RunInfo {
+    let keymap = session::keymap(&config, &source)?;
+    let info = crate::app::RunInfo {
         backend: config.backend.name().to_string(),
         loss: cmp.names.join(" vs "),
         optimizer: format!("{:?}", config.train.optimizer).to_lowercase(),
@@ -71,28 +75,28 @@ pub fn compare(cli: &Cli, losses: &[segscope::config::LossName]) -> Result<ExitC
         batch_size: config.train.batch_size,
         data: ds.source.clone(),
         save_dir: "segscope-checkpoints".into(),
-        export_path: cli
+        export_path: args
             .report
             .clone()
             .unwrap_or_else(|| "segscope-segments.csv".into()),
     };
-    let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
-    let mut app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
+    let labels = crate::labels::LabelInfo::of(&ds, &config)?;
+    let mut app = crate::app::App::new(ds, part, config.ui.clone(), info, keymap);
     app.labels_note = labels.describe();
     app.labels = Some(labels);
-    tui::run(app, Box::new(cmp)).map_err(|e| (1, e.to_string()))?;
+    tui::run(app, Box::new(cmp))?;
     Ok(after_dashboard())
 }
 
 /// A headless comparison: a JSON line per step with every model's loss and dev metrics, then a
 /// summary (train and dev metrics, the affine maps, the leaders), and `--report`'s table.
 fn headless_run(
-    cli: &Cli,
-    cmp: &mut segscope::source::compare::Compare,
+    report: Option<&std::path::Path>,
+    cmp: &mut crate::source::compare::Compare,
     steps: u64,
-    (ds, part): (&segscope::data::Dataset, &segscope::data::Partition),
-) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::compare::leaders;
+    (ds, part): (&crate::data::Dataset, &crate::data::Partition),
+) -> Result<ExitCode, CommandError> {
+    use crate::source::compare::leaders;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut last = None;
     for _ in 0..steps {
@@ -108,11 +112,11 @@ fn headless_run(
             })
             .collect();
         let line = serde_json::json!({ "step": r.step, "models": models });
-        writeln!(out, "{line}").map_err(|e| (1, e.to_string()))?;
+        writeln!(out, "{line}")?;
         let diverged = r.diverged.clone();
         last = Some(r);
         if let Some(why) = diverged {
-            out.flush().map_err(|e| (1, e.to_string()))?;
+            out.flush()?;
             eprintln!("segscope: training diverged: {why}");
             return Ok(ExitCode::from(3));
         }
@@ -136,11 +140,15 @@ fn headless_run(
     let summary = serde_json::json!({
         "summary": { "steps": last.step, "models": models, "leaders": lead }
     });
-    writeln!(out, "{summary}").map_err(|e| (1, e.to_string()))?;
-    out.flush().map_err(|e| (1, e.to_string()))?;
-    if let Some(p) = &cli.report {
-        segscope::source::compare::write_report(p, &last, ds, part)
-            .map_err(|e| (1, format!("{}: cannot write: {e}", p.display())))?;
+    writeln!(out, "{summary}")?;
+    out.flush()?;
+    if let Some(p) = report {
+        crate::source::compare::write_report(p, &last, ds, part).map_err(|source| {
+            CommandError::CompareReport {
+                path: p.to_path_buf(),
+                source,
+            }
+        })?;
     }
     Ok(ExitCode::SUCCESS)
 }

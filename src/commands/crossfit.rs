@@ -2,35 +2,33 @@
 
 use std::process::ExitCode;
 
-use segscope::cli::Cli;
-use segscope::cli::session;
-use segscope::io_plan::{self, Output};
+use crate::cli::session;
+use crate::cli::{CrossfitArgs, CrossfitCmdArgs, Overrides};
+use crate::io_plan::{self, Output};
 
-use super::{load_data, plan};
+use super::{CommandError, load_data, plan};
 
 /// What an audit beside a cross-fit report (`FILE.audit.json`) expects of its flags, for the
 /// header; empty without one.
 pub fn audit_note(report: &std::path::Path) -> String {
-    segscope::labels::audit::Saved::beside(report).map_or(String::new(), |a| a.note())
+    crate::labels::audit::Saved::beside(report).map_or(String::new(), |a| a.note())
 }
 
 /// After a signal: stop here, before more work, and write nothing (see io_plan::atomic).
-fn interrupted(out: &std::path::Path) -> Result<(), (u8, String)> {
-    match segscope::signals::received() {
-        Some(signal) => {
-            let e = segscope::io_plan::WriteError::Interrupted {
-                path: out.to_path_buf(),
-                signal,
-            };
-            Err((e.exit_code(), e.to_string()))
+fn interrupted(out: &std::path::Path) -> Result<(), CommandError> {
+    match crate::signals::received() {
+        Some(signal) => Err(crate::io_plan::WriteError::Interrupted {
+            path: out.to_path_buf(),
+            signal,
         }
+        .into()),
         None => Ok(()),
     }
 }
 
 /// First-error data: how many documents' most likely first error is not where the labels put
 /// it.
-fn suggested_moves(cf: &segscope::labels::crossfit::Crossfit) -> Option<String> {
+fn suggested_moves(cf: &crate::labels::crossfit::Crossfit) -> Option<String> {
     let docs: Vec<_> = cf.suggestions.iter().flatten().collect();
     if docs.is_empty() {
         return None;
@@ -48,82 +46,72 @@ fn suggested_moves(cf: &segscope::labels::crossfit::Crossfit) -> Option<String> 
 
 /// `--folds` and `--repeats` within their ranges: more folds than 100 is leave-a-few-documents-out
 /// at a hundred times the cost, and a huge number would only ask for impossible allocations.
-fn counts(args: &segscope::cli::CrossfitArgs) -> Result<(), (u8, String)> {
+fn counts(args: &CrossfitArgs) -> Result<(), CommandError> {
     if !(2..=100).contains(&args.folds) {
-        return Err((
-            2,
-            format!("--folds must be from 2 to 100, found {}", args.folds),
-        ));
+        return Err(CommandError::Refused(format!(
+            "--folds must be from 2 to 100, found {}",
+            args.folds
+        )));
     }
     if !(1..=20).contains(&args.repeats) {
-        return Err((
-            2,
-            format!("--repeats must be from 1 to 20, found {}", args.repeats),
-        ));
+        return Err(CommandError::Refused(format!(
+            "--repeats must be from 1 to 20, found {}",
+            args.repeats
+        )));
     }
     Ok(())
 }
 
 /// The linear learner has its own fixed settings: segscope's training options do not reach it.
-fn mlp_only(cli: &Cli, args: &segscope::cli::CrossfitArgs) -> Result<(), (u8, String)> {
-    if args.learner == segscope::labels::crossfit::Learner::Mlp {
+fn mlp_only(flags: &Overrides, args: &CrossfitArgs) -> Result<(), CommandError> {
+    if args.learner == crate::labels::crossfit::Learner::Mlp {
         return Ok(());
     }
+    let m = flags.model.cloned().unwrap_or_default();
     for (set, flag) in [
         (args.steps.is_some(), "--steps"),
-        (cli.backend.is_some(), "--backend"),
-        (cli.lr.is_some(), "--lr"),
-        (cli.batch_size.is_some(), "--batch-size"),
-        (cli.optimizer.is_some(), "--optimizer"),
-        (cli.eval_every.is_some(), "--eval-every"),
+        (m.backend.is_some(), "--backend"),
+        (m.lr.is_some(), "--lr"),
+        (m.batch_size.is_some(), "--batch-size"),
+        (m.optimizer.is_some(), "--optimizer"),
+        (m.eval_every.is_some(), "--eval-every"),
     ] {
         if set {
-            return Err((
-                2,
-                format!(
-                    "{flag} applies to --learner mlp only (the linear learner trains with fixed settings)"
-                ),
-            ));
+            return Err(CommandError::Refused(format!(
+                "{flag} applies to --learner mlp only (the linear learner trains with fixed settings)"
+            )));
         }
     }
     Ok(())
 }
 
 /// Folds are by document: each needs one to hold out, and the rest to train on.
-fn enough_documents(folds: usize, docs: usize) -> Result<(), (u8, String)> {
+fn enough_documents(folds: usize, docs: usize) -> Result<(), CommandError> {
     if docs < 2 {
-        return Err((
-            2,
-            format!(
-                "cross-fitting needs at least 2 documents (folds are by document); the data has {docs}"
-            ),
-        ));
+        return Err(CommandError::Refused(format!(
+            "cross-fitting needs at least 2 documents (folds are by document); the data has {docs}"
+        )));
     }
     if folds > docs {
-        return Err((
-            2,
-            format!(
-                "--folds {folds} is more than the data's {docs} documents: a fold would hold none out (use --folds {docs} or fewer)"
-            ),
-        ));
+        return Err(CommandError::Refused(format!(
+            "--folds {folds} is more than the data's {docs} documents: a fold would hold none out (use --folds {docs} or fewer)"
+        )));
     }
     Ok(())
 }
 
 /// The `--judge` files, read against the data (binary labels only), each said on stderr.
 fn judges(
-    args: &segscope::cli::CrossfitArgs,
-    ds: &segscope::data::Dataset,
-    info: &segscope::labels::LabelInfo,
-) -> Result<Vec<segscope::labels::judge::Judge>, (u8, String)> {
-    segscope::labels::pipeline::judges_fit(info, args.judge.len())
-        .map_err(|e| (2, e.to_string()))?;
+    args: &CrossfitArgs,
+    ds: &crate::data::Dataset,
+    info: &crate::labels::LabelInfo,
+) -> Result<Vec<crate::labels::judge::Judge>, CommandError> {
+    crate::labels::pipeline::judges_fit(info, args.judge.len()).map_err(CommandError::Judges)?;
     let judges = args
         .judge
         .iter()
-        .map(|p| segscope::labels::judge::read(p, ds))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| (2, e.to_string()))?;
+        .map(|p| crate::labels::judge::read(p, ds))
+        .collect::<Result<Vec<_>, _>>()?;
     for j in &judges {
         eprintln!(
             "segscope: judge {}: {} of {} steps judged",
@@ -136,7 +124,7 @@ fn judges(
 }
 
 /// The audit's figures on stderr: what the canaries were, what the data holds, the flags.
-fn say_audit(a: &segscope::labels::audit::Audit) {
+fn say_audit(a: &crate::labels::audit::Audit) {
     let holds = match a.estimated_documents {
         Some(docs) => format!(
             "the data holds about {docs} documents whose first error is misplaced (found like these canaries; {} wrong labels)",
@@ -178,47 +166,46 @@ fn say_audit(a: &segscope::labels::audit::Audit) {
 
 /// What a cross-fit command has read and checked before any training.
 struct Prepared {
-    config: segscope::config::Config,
-    ds: std::sync::Arc<segscope::data::Dataset>,
-    info: segscope::labels::LabelInfo,
-    features: segscope::data::Features,
-    opts: segscope::labels::crossfit::Options,
+    config: crate::config::Config,
+    ds: std::sync::Arc<crate::data::Dataset>,
+    info: crate::labels::LabelInfo,
+    features: crate::data::Features,
+    opts: crate::labels::crossfit::Options,
 }
 
 /// The options checked, the outputs planned, the data and judges read, the features built: all
 /// that comes before the folds of a cross-fit of `folds` folds.
 fn prepare(
-    cli: &Cli,
-    args: &segscope::cli::CrossfitArgs,
+    flags: &Overrides,
+    args: &CrossfitArgs,
     folds: usize,
     outputs: &[Output],
-) -> Result<Prepared, (u8, String)> {
+) -> Result<Prepared, CommandError> {
     counts(args)?;
-    mlp_only(cli, args)?;
-    let session::Resolved { config, file, .. } =
-        session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
+    mlp_only(flags, args)?;
+    let session::Resolved { config, file, .. } = session::resolve_config(flags)?;
     let judge_inputs: Vec<(&str, &std::path::Path)> = args
         .judge
         .iter()
         .map(|p| ("--judge", p.as_path()))
         .collect();
-    plan(cli, (&config, file.as_deref()), &judge_inputs, outputs)?;
-    let ds = load_data(cli, &config)?;
+    plan(flags, (&config, file.as_deref()), &judge_inputs, outputs)?;
+    let ds = load_data(flags, &config)?;
     // Folds are by document: each needs one to hold out, and the rest to train on.
     enough_documents(folds, ds.docs.len())?;
-    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
+    let info = crate::labels::LabelInfo::of(&ds, &config)?;
     let judges = judges(args, &ds, &info)?;
     interrupted(&args.out)?;
     // The linear learner builds its own n-gram rows: the MLP's would only take memory.
     let features = match args.learner {
-        segscope::labels::crossfit::Learner::Linear => {
-            segscope::data::features::featurize_dense(&ds, &config.features)
+        crate::labels::crossfit::Learner::Linear => {
+            crate::data::features::featurize_dense(&ds, &config.features)
         }
-        segscope::labels::crossfit::Learner::Mlp => {
-            segscope::data::features::featurize(&ds, &config.features)
+        crate::labels::crossfit::Learner::Mlp => {
+            crate::data::features::featurize(&ds, &config.features)
         }
     };
-    let opts = segscope::labels::crossfit::Options {
+    let opts = crate::labels::crossfit::Options {
         folds,
         max_steps: args.steps.unwrap_or(config.train.steps),
         patience: if config.train.early_stop > 0 {
@@ -247,7 +234,7 @@ fn prepare(
 }
 
 /// A fold's progress line on stderr.
-fn say_fold(f: &segscope::labels::crossfit::FoldReport, folds: usize) {
+fn say_fold(f: &crate::labels::crossfit::FoldReport, folds: usize) {
     eprintln!(
         "segscope: fold {}/{folds}: {} docs, {} labelled segments held out; {} steps, best {}; held-out MSE {:.4}; {:.1} s",
         f.fold + 1,
@@ -263,11 +250,7 @@ fn say_fold(f: &segscope::labels::crossfit::FoldReport, folds: usize) {
 /// `segscope crossfit` and `segscope audit`: out-of-fold predictions and label scores, progress
 /// and the summary on stderr, the report to `out`; with `audit`, the flags' threshold set from
 /// canaries and the audit's figures beside the report (`OUT.audit.json`).
-pub fn crossfit(
-    cli: &Cli,
-    args: &segscope::cli::CrossfitArgs,
-    audit: bool,
-) -> Result<ExitCode, (u8, String)> {
+pub fn run(args: &CrossfitArgs, flags: Overrides, audit: bool) -> Result<ExitCode, CommandError> {
     let folds = args.folds;
     let to_stdout = io_plan::is_stdout(&args.out);
     // With the report on standard output the audit's figures go to standard error, whole.
@@ -288,23 +271,22 @@ pub fn crossfit(
         info,
         features,
         opts: o,
-    } = prepare(cli, args, folds, &outputs)?;
+    } = prepare(&flags, args, folds, &outputs)?;
     let t0 = std::time::Instant::now();
-    let done = segscope::labels::pipeline::run(
+    let done = crate::labels::pipeline::run(
         &ds,
         &features,
         &config,
         info,
         &o,
         audit,
-        &|| segscope::signals::received().is_some(),
+        &|| crate::signals::received().is_some(),
         |p| {
-            if let segscope::labels::pipeline::Progress::Fold { report, .. } = p {
+            if let crate::labels::pipeline::Progress::Fold { report, .. } = p {
                 say_fold(report, folds);
             }
         },
-    )
-    .map_err(|e| (1, e.to_string()))?;
+    )?;
     interrupted(&args.out)?;
     let cf = done.crossfit;
     if let Some(w) = &cf.weights {
@@ -321,18 +303,16 @@ pub fn crossfit(
     let mut audit_json = None;
     if let Some(a) = &done.audit {
         say_audit(a);
-        audit_json = Some(serde_json::to_string_pretty(a).map_err(|e| (1, e.to_string()))?);
+        audit_json = Some(serde_json::to_string_pretty(a)?);
     }
     // The report first: an audit beside no report (a full disk between the two) would describe
     // a report that is not there.
-    segscope::labels::crossfit::write(&args.out, &cf.rows)
-        .map_err(|e| (e.exit_code(), e.to_string()))?;
+    crate::labels::crossfit::write(&args.out, &cf.rows)?;
     if audit_to_stderr && let Some(text) = &audit_json {
         eprintln!("segscope: audit figures: {}", text.replace('\n', " "));
     }
     if let (Some(p), Some(text)) = (&audit_path, audit_json) {
-        io_plan::write_file(p, (text + "\n").as_bytes())
-            .map_err(|e| (e.exit_code(), e.to_string()))?;
+        io_plan::write_file(p, (text + "\n").as_bytes())?;
     }
     let flagged = cf.rows.iter().filter(|r| r.label_issue).count();
     eprintln!(
@@ -350,26 +330,18 @@ pub fn crossfit(
 
 /// `segscope crossfit --fold K/N`: fold K's out-of-fold predictions (every fold split), as a
 /// part file for `segscope crossfit merge`.
-pub fn fold_job(
-    cli: &Cli,
-    args: &segscope::cli::CrossfitArgs,
-    audit: bool,
-    (k, n): (usize, usize),
-) -> Result<ExitCode, (u8, String)> {
-    if audit {
-        return Err((
-            2,
+pub fn fold_job(cmd: &CrossfitCmdArgs, (k, n): (usize, usize)) -> Result<ExitCode, CommandError> {
+    let args = &cmd.args;
+    if cmd.audit {
+        return Err(CommandError::Refused(
             "--audit needs every fold: run it on the merged report's data with `segscope audit`, not in a --fold job".into(),
         ));
     }
-    if args.folds != segscope::labels::pipeline::DEFAULT_FOLDS && args.folds != n {
-        return Err((
-            2,
-            format!(
-                "--folds {} and --fold {k}/{n} disagree: --fold's N is the number of folds",
-                args.folds
-            ),
-        ));
+    if args.folds != crate::labels::pipeline::DEFAULT_FOLDS && args.folds != n {
+        return Err(CommandError::Refused(format!(
+            "--folds {} and --fold {k}/{n} disagree: --fold's N is the number of folds",
+            args.folds
+        )));
     }
     if args
         .out
@@ -377,17 +349,15 @@ pub fn fold_job(
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
         || io_plan::is_stdout(&args.out)
     {
-        return Err((
-            2,
-            format!(
-                "a fold's part is a JSON file for `segscope crossfit merge`: give --out PART.json (not {})",
-                args.out.display()
-            ),
-        ));
+        return Err(CommandError::Refused(format!(
+            "a fold's part is a JSON file for `segscope crossfit merge`: give --out PART.json (not {})",
+            args.out.display()
+        )));
     }
-    let p = prepare(cli, args, n, &[Output::file("--out", &args.out, false)])?;
+    let flags = cmd.overrides();
+    let p = prepare(&flags, args, n, &[Output::file("--out", &args.out, false)])?;
     let t0 = std::time::Instant::now();
-    let (per_repeat, _) = segscope::labels::crossfit::predict(
+    let (per_repeat, _) = crate::labels::crossfit::predict(
         &p.ds,
         &p.features,
         &p.config,
@@ -395,8 +365,7 @@ pub fn fold_job(
         &p.opts,
         Some(k),
         |f| say_fold(f, n),
-    )
-    .map_err(|e| (1, e.to_string()))?;
+    )?;
     interrupted(&args.out)?;
     // The config as the job read it, its data path absolute, so that merge reads the same data
     // from wherever it runs on a shared file system.
@@ -412,17 +381,16 @@ pub fn fold_job(
         .iter()
         .map(|j| std::path::absolute(j).unwrap_or_else(|_| j.clone()))
         .collect();
-    let job = segscope::labels::crossfit::part::Job::of(
+    let job = crate::labels::crossfit::part::Job::of(
         &p.ds,
         &p.opts,
-        serde_json::to_value(&config).map_err(|e| (1, e.to_string()))?,
-        cli.lenient,
+        serde_json::to_value(&config)?,
+        flags.lenient(),
         judges,
     );
-    let part = segscope::labels::crossfit::part::Part::new(k, job, &per_repeat);
-    let text = serde_json::to_string(&part).map_err(|e| (1, e.to_string()))?;
-    io_plan::write_file(&args.out, (text + "\n").as_bytes())
-        .map_err(|e| (e.exit_code(), e.to_string()))?;
+    let part = crate::labels::crossfit::part::Part::new(k, job, &per_repeat);
+    let text = serde_json::to_string(&part)?;
+    io_plan::write_file(&args.out, (text + "\n").as_bytes())?;
     eprintln!(
         "segscope: wrote fold {k} of {n} ({} fold splits) to {} in {:.1} s; `segscope crossfit merge` joins the {n} parts",
         per_repeat.len(),
@@ -437,19 +405,21 @@ pub fn fold_job(
 pub fn merge(
     parts: &[std::path::PathBuf],
     out: &std::path::Path,
-) -> Result<ExitCode, (u8, String)> {
-    use segscope::labels::crossfit::part::{self, Part};
+) -> Result<ExitCode, CommandError> {
+    use crate::labels::crossfit::part::{self, Part};
     let read: Vec<(std::path::PathBuf, Part)> = parts
         .iter()
         .map(|p| Part::read(p).map(|part| (p.clone(), part)))
-        .collect::<Result<_, _>>()
-        .map_err(|e: part::PartError| (2, e.to_string()))?;
+        .collect::<Result<_, _>>()?;
     let job = read
         .first()
         .map(|(_, p)| p.job.clone())
-        .ok_or((2, "no parts".to_string()))?;
-    let config: segscope::config::Config = serde_json::from_value(job.config.clone())
-        .map_err(|e| (2, format!("{}: its config: {e}", parts[0].display())))?;
+        .ok_or_else(|| CommandError::Refused("no parts".into()))?;
+    let config: crate::config::Config =
+        serde_json::from_value(job.config.clone()).map_err(|source| CommandError::PartConfig {
+            path: parts[0].clone(),
+            source,
+        })?;
     let mut inputs: Vec<(&str, &std::path::Path)> =
         parts.iter().map(|p| ("PART", p.as_path())).collect();
     let data = config.data_path();
@@ -461,37 +431,33 @@ pub fn merge(
             .iter()
             .map(|j| ("the parts' --judge", j.as_path())),
     );
-    io_plan::check(&inputs, &[Output::file("--out", out, true)]).map_err(|e| (2, e.to_string()))?;
-    let opts = segscope::data::ReadOptions {
+    io_plan::check(&inputs, &[Output::file("--out", out, true)])?;
+    let opts = crate::data::ReadOptions {
         lenient: job.lenient,
         data: config.data.clone(),
     };
-    let (ds, _) = segscope::data::load(data.as_deref(), &opts).map_err(|e| (2, e.to_string()))?;
+    let (ds, _) = crate::data::load(data.as_deref(), &opts)?;
     if part::fingerprint(&ds) != job.data {
-        return Err((
-            2,
-            format!(
-                "{}: the data is not what the jobs read (it changed since): run the folds again",
-                ds.source
-            ),
-        ));
+        return Err(CommandError::Refused(format!(
+            "{}: the data is not what the jobs read (it changed since): run the folds again",
+            ds.source
+        )));
     }
-    let per_repeat = part::join(&read, ds.segments.len()).map_err(|e| (2, e.to_string()))?;
-    let info = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
+    let per_repeat = part::join(&read, ds.segments.len())?;
+    let info = crate::labels::LabelInfo::of(&ds, &config)?;
     let judges = job
         .judges
         .iter()
-        .map(|p| segscope::labels::judge::read(p, &ds))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| (2, e.to_string()))?;
-    let opts = segscope::labels::crossfit::Options {
+        .map(|p| crate::labels::judge::read(p, &ds))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = crate::labels::crossfit::Options {
         folds: job.folds,
         max_steps: job.max_steps,
         patience: job.patience,
         learner: if job.learner == "mlp" {
-            segscope::labels::crossfit::Learner::Mlp
+            crate::labels::crossfit::Learner::Mlp
         } else {
-            segscope::labels::crossfit::Learner::Linear
+            crate::labels::crossfit::Learner::Linear
         },
         seed: job.seed,
         repeats: job.repeats,
@@ -508,13 +474,12 @@ pub fn merge(
     .judged
         != job.judged
     {
-        return Err((
-            2,
+        return Err(CommandError::Refused(
             "the judges' files are not what the jobs read (they changed since): run the folds again".into(),
         ));
     }
-    let cf = segscope::labels::crossfit::finish(&ds, &config, info, &opts, &per_repeat, Vec::new());
-    segscope::labels::crossfit::write(out, &cf.rows).map_err(|e| (e.exit_code(), e.to_string()))?;
+    let cf = crate::labels::crossfit::finish(&ds, &config, info, &opts, &per_repeat, Vec::new());
+    crate::labels::crossfit::write(out, &cf.rows)?;
     eprintln!(
         "segscope: merged {} folds into {} out-of-fold rows in {}",
         job.folds,

@@ -3,37 +3,33 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use segscope::cli::Cli;
-use segscope::cli::session;
-use segscope::io_plan::Output;
-use segscope::run::tui;
+use crate::cli::WatchArgs;
+use crate::cli::session;
+use crate::io_plan::Output;
+use crate::run::tui;
 
-use super::{after_dashboard, plan};
+use super::{CommandError, after_dashboard, plan};
 
 /// `segscope watch`: the dashboard on a stream, or (headless) its final metrics and table.
-pub fn watch(
-    cli: &Cli,
-    file: &std::path::Path,
-    wait: bool,
-    headless: bool,
-    report: Option<&std::path::Path>,
-) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::watched;
+pub fn run(args: &WatchArgs) -> Result<ExitCode, CommandError> {
+    use crate::source::watched;
+    let (file, wait, report) = (args.file.as_path(), args.wait, args.report.as_deref());
+    let flags = args.overrides();
     let session::Resolved {
         config,
         source,
         file: config_file,
         ..
-    } = session::resolve_config(cli).map_err(|e| (e.exit_code() as u8, e.to_string()))?;
-    let keymap = session::keymap(&config, &source).map_err(|e| (2, e.to_string()))?;
-    let headless = headless || !std::io::stdout().is_terminal();
+    } = session::resolve_config(&flags)?;
+    let keymap = session::keymap(&config, &source)?;
+    let headless = args.headless || !std::io::stdout().is_terminal();
     let mut outputs = Vec::new();
     if let Some(p) = report {
         // Headless, the summary takes standard output; otherwise the screen does.
         outputs.push(Output::file("--report", p, false));
     }
     plan(
-        cli,
+        &flags,
         (&config, config_file.as_deref()),
         &[("the stream", file)],
         &outputs,
@@ -42,9 +38,9 @@ pub fn watch(
         wait,
         to_end: headless,
     };
-    let mut w =
-        watched::open(file, how, |m| eprintln!("segscope: {m}")).map_err(|e| (2, e.to_string()))?;
-    let (ds, part) = watched::data_of(&mut w).ok_or((2, format!("{}: no segments", w.name)))?;
+    let mut w = watched::open(file, how, |m| eprintln!("segscope: {m}"))?;
+    let (ds, part) = watched::data_of(&mut w)
+        .ok_or_else(|| CommandError::Refused(format!("{}: no segments", w.name)))?;
     if headless {
         return summarise(w, (ds, part), &config, report);
     }
@@ -53,18 +49,18 @@ pub fn watch(
 
 /// Headless: the stream read to its end, its final metrics as JSON on stdout, and the table.
 fn summarise(
-    mut w: segscope::source::watched::Watch,
+    mut w: crate::source::watched::Watch,
     (ds, part): (
-        std::sync::Arc<segscope::data::Dataset>,
-        std::sync::Arc<segscope::data::Partition>,
+        std::sync::Arc<crate::data::Dataset>,
+        std::sync::Arc<crate::data::Partition>,
     ),
-    config: &segscope::config::Config,
+    config: &crate::config::Config,
     report: Option<&std::path::Path>,
-) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::watched;
-    let mut warnings = w.read_all().map_err(|e| (2, e.to_string()))?;
+) -> Result<ExitCode, CommandError> {
+    use crate::source::watched;
+    let mut warnings = w.read_all()?;
     // Read to its end: a last line without its newline will not be finished now.
-    if let segscope::source::watched::Input::File(f) = &w.input
+    if let crate::source::watched::Input::File(f) = &w.input
         && f.pending() > 0
     {
         let before = w.state.warnings.len();
@@ -76,12 +72,12 @@ fn summarise(
     }
     let (ds, part) = watched::data_of(&mut w).unwrap_or((ds, part));
     let last = w.state.reports.last().cloned();
-    let labels = segscope::labels::LabelInfo::of(&ds, config).map_err(|e| (2, e.to_string()))?;
+    let labels = crate::labels::LabelInfo::of(&ds, config)?;
     // For binary labels, what fits them beside the recomputed MSE: AUROC, log loss, Brier,
     // and for first-error data the first-error F1.
     let label_metrics = last
         .as_ref()
-        .and_then(|r| segscope::labels::prm_metrics::of(&ds, &part, &labels, &r.segments));
+        .and_then(|r| crate::labels::prm_metrics::of(&ds, &part, &labels, &r.segments));
     let header = w.state.header.as_ref();
     let summary = serde_json::json!({
         "stream": w.name,
@@ -110,15 +106,15 @@ fn summarise(
             }
         );
     }
-    let unevaluated = segscope::engine::StepReport::unevaluated(ds.segments.len());
+    let unevaluated = crate::engine::StepReport::unevaluated(ds.segments.len());
     if let (Some(p), r) = (report, last.as_ref().unwrap_or(&unevaluated)) {
         // The data map over the stream's last refreshed steps, as the dashboard shows it.
-        let mut window = segscope::analysis::datamap::Window::default();
+        let mut window = crate::analysis::datamap::Window::default();
         for s in &w.state.reports {
             window.push(s.eval_step, s.segments.clone());
         }
-        let map = window.map(&part, &segscope::labels::classes(&ds));
-        segscope::export::run(&segscope::export::Job {
+        let map = window.map(&part, &crate::labels::classes(&ds));
+        crate::export::run(&crate::export::Job {
             path: p,
             report: r,
             ds: &ds,
@@ -127,25 +123,24 @@ fn summarise(
             map: map.as_ref(),
             labels: &labels,
             edits: None,
-        })
-        .map_err(|e| (1, e.to_string()))?;
+        })?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The dashboard on the stream, following its writer; `A` audits the stream's data.
 fn dashboard(
-    w: segscope::source::watched::Watch,
+    w: crate::source::watched::Watch,
     (ds, part): (
-        std::sync::Arc<segscope::data::Dataset>,
-        std::sync::Arc<segscope::data::Partition>,
+        std::sync::Arc<crate::data::Dataset>,
+        std::sync::Arc<crate::data::Partition>,
     ),
-    config: segscope::config::Config,
-    keymap: segscope::app::Keymap,
+    config: crate::config::Config,
+    keymap: crate::app::Keymap,
     report: Option<&std::path::Path>,
-) -> Result<ExitCode, (u8, String)> {
-    use segscope::source::watched;
-    let info = segscope::app::RunInfo {
+) -> Result<ExitCode, CommandError> {
+    use crate::source::watched;
+    let info = crate::app::RunInfo {
         backend: "stream".into(),
         // The writer's objective, when its header says (the metrics are recomputed either way).
         loss: w
@@ -173,17 +168,17 @@ fn dashboard(
         save_dir: "segscope-checkpoints".into(),
         export_path: report.map_or("segscope-segments.csv".into(), |p| p.to_path_buf()),
     };
-    let labels = segscope::labels::LabelInfo::of(&ds, &config).map_err(|e| (2, e.to_string()))?;
-    let mut app = segscope::app::App::new(ds, part, config.ui.clone(), info, keymap);
+    let labels = crate::labels::LabelInfo::of(&ds, &config)?;
+    let mut app = crate::app::App::new(ds, part, config.ui.clone(), info, keymap);
     app.labels_note = labels.describe();
     app.labels = Some(labels);
     // The writer runs on its own: the view follows it until paused.
-    app.run = segscope::app::RunState::Running;
-    app.set_audit_setup(segscope::labels::pipeline::Setup {
+    app.run = crate::app::RunState::Running;
+    app.set_audit_setup(crate::labels::pipeline::Setup {
         config,
         judges: std::sync::Arc::new(Vec::new()),
     });
-    let handle = watched::spawn(w).map_err(|e| (1, e.to_string()))?;
-    tui::run_handle(app, handle).map_err(|e| (1, e.to_string()))?;
+    let handle = watched::spawn(w)?;
+    tui::run_handle(app, handle)?;
     Ok(after_dashboard())
 }

@@ -251,17 +251,17 @@ impl Edits {
         ds: &Dataset,
         part: &Partition,
     ) -> Result<Edits, EditError> {
-        Edits::parse_with(text, source_name, ds, part, |_| Ok(()))
+        Edits::parse_with(text, source_name, ds, part, Allowed::Any)
     }
 
-    /// [`Edits::parse`] with one more check of each action (`Err` names what is wrong with its
-    /// `value`), reported like the others.
+    /// [`Edits::parse`] keeping only the actions `allow` lets through; the others are reported
+    /// like any bad value.
     pub fn parse_with(
         text: &str,
         source_name: &str,
         ds: &Dataset,
         part: &Partition,
-        allow: impl Fn(Action) -> Result<(), String>,
+        allow: Allowed,
     ) -> Result<Edits, EditError> {
         let ids: HashMap<String, usize> = (0..ds.segments.len())
             .map(|i| (ds.segment_id(i), i))
@@ -330,7 +330,9 @@ impl Edits {
                     .ok_or_else(|| fail("step", "not a step number".into()))?,
             };
             check(ds, part, segment, action).map_err(|(field, m)| fail(field, m))?;
-            allow(action).map_err(|m| fail("value", m))?;
+            if let Some(why) = allow.refuses(action) {
+                return Err(fail("value", why));
+            }
             list.push(Edit {
                 segment,
                 action,
@@ -342,15 +344,16 @@ impl Edits {
 
     /// Reads an edits file (see [`Edits::parse`]).
     pub fn read(path: &Path, ds: &Dataset, part: &Partition) -> Result<Edits, EditError> {
-        Edits::read_with(path, ds, part, |_| Ok(()))
+        Edits::read_with(path, ds, part, Allowed::Any)
     }
 
-    /// Reads an edits file with one more check of each action (see [`Edits::parse_with`]).
+    /// Reads an edits file keeping only the actions `allow` lets through (see
+    /// [`Edits::parse_with`]).
     pub fn read_with(
         path: &Path,
         ds: &Dataset,
         part: &Partition,
-        allow: impl Fn(Action) -> Result<(), String>,
+        allow: Allowed,
     ) -> Result<Edits, EditError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| EditError {
@@ -360,6 +363,28 @@ impl Edits {
             message: format!("cannot read the edits file: {e}"),
         })?;
         Edits::parse_with(&text, &name, ds, part, allow)
+    }
+}
+
+/// Which edits a reader accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowed {
+    /// Every action: the trainer applies them all.
+    Any,
+    /// What a dataset file can hold: exclusions (weight 0) and new targets; another weight has
+    /// no place in one.
+    InData,
+}
+
+impl Allowed {
+    /// Why `action` is refused, or `None`.
+    fn refuses(self, action: Action) -> Option<String> {
+        match (self, action) {
+            (Allowed::InData, Action::Weight(w)) if w != 0.0 && w != 1.0 => Some(format!(
+                "a weight of {w} cannot be written into a dataset (only exclusions, weight 0, and new targets can)"
+            )),
+            _ => None,
+        }
     }
 }
 

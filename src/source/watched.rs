@@ -167,16 +167,14 @@ impl Watch {
     }
 
     /// Appends a command for the writer.
-    fn command(&self, cmd: &str) -> Result<String, String> {
-        let p = self
-            .control_path()
-            .ok_or("this stream's writer takes no commands (its header names no control file)")?;
+    fn command(&self, cmd: &str) -> Result<String, ControlError> {
+        let p = self.control_path().ok_or(ControlError::NoControl)?;
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&p)
             .and_then(|mut f| writeln!(f, "{cmd}"))
-            .map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+            .map_err(|source| ControlError::Write { path: p, source })?;
         Ok(format!("sent \"{cmd}\" to the writer"))
     }
 
@@ -209,10 +207,13 @@ impl Watch {
                     Err(_) if was_replaying => {
                         (Some("back to the newest recorded step".into()), true)
                     }
-                    Err(e) => (Some(e), false),
+                    Err(e) => (Some(e.to_string()), false),
                 }
             }
-            Control::Pause => (Some(self.command("pause").unwrap_or_else(|e| e)), false),
+            Control::Pause => (
+                Some(self.command("pause").unwrap_or_else(|e| e.to_string())),
+                false,
+            ),
             Control::SetSpeed(_) => (Some("a stream goes at its writer's speed".into()), false),
             Control::Save(_) => (Some("nothing to save: this is a stream".into()), false),
             Control::RestoreBest => (
@@ -245,6 +246,19 @@ impl Watch {
     pub fn live(&self) -> bool {
         self.position.is_none()
     }
+}
+
+/// Why a command did not reach the stream's writer.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("this stream's writer takes no commands (its header names no control file)")]
+    NoControl,
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Why a stream could not be opened for watching; each names the stream.

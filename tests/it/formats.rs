@@ -632,7 +632,8 @@ fn an_excluded_step_in_the_middle_is_kept_as_context_or_the_export_refused() {
             &edited.excluded,
             &mut Vec::new(),
         )
-        .expect_err("a middle exclusion is refused");
+        .expect_err("a middle exclusion is refused")
+        .to_string();
         assert!(err.contains(&ds.segment_id(1)), "{format:?}: {err}");
         assert!(err.contains("inside a solution"), "{format:?}: {err}");
     }
@@ -666,6 +667,7 @@ fn an_excluded_step_in_the_middle_is_kept_as_context_or_the_export_refused() {
         &[],
         &mut Vec::new(),
     )
-    .expect_err("a context step before labelled ones");
+    .expect_err("a context step before labelled ones")
+    .to_string();
     assert!(err.contains(&ds.segment_id(1)), "{err}");
 }

@@ -13,6 +13,36 @@ use super::math_shepherd::TAG;
 use crate::data::Dataset;
 use crate::data::label_kind::LabelKind;
 
+/// What a format cannot hold, or a write that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error(
+        "{id}: score {score} is not one of two classes, and {format} holds booleans: give --threshold T (a score at or above T is a correct step)"
+    )]
+    NotTwoClasses {
+        id: String,
+        score: f32,
+        format: &'static str,
+    },
+    #[error(
+        "{count} excluded step(s) inside a solution ({shown}): {format} has no place for an unlabelled step between labelled ones, and leaving them out would export a different, shorter solution; export to segscope's format, which keeps them as context, or include them again"
+    )]
+    ExcludedInside {
+        count: usize,
+        /// The first five ids, and `, ...` after them when there are more.
+        shown: String,
+        format: &'static str,
+    },
+    #[error("{id}: a context step (no label) before labelled ones, which {format} cannot hold")]
+    ContextBefore { id: String, format: &'static str },
+    #[error("{id}: the step contains Math-Shepherd's tag `{TAG}`")]
+    HoldsTag { id: String },
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// An output format of `segscope convert --to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutFormat {
@@ -113,10 +143,10 @@ pub fn write(
     threshold: Option<f32>,
     excluded: &[bool],
     w: &mut impl std::io::Write,
-) -> Result<Written, String> {
+) -> Result<Written, ConvertError> {
     let kept = |i: &usize| !excluded.get(*i).copied().unwrap_or(false);
     if format == OutFormat::Segscope {
-        super::segscope::write_jsonl(ds, w).map_err(|e| e.to_string())?;
+        super::segscope::write_jsonl(ds, w)?;
         return Ok(Written {
             docs: ds.docs.len(),
             steps: ds.segments.len(),
@@ -125,14 +155,15 @@ pub fn write(
     }
     let name = format.name();
     let kind = LabelKind::detect(ds);
-    let correct = |i: usize, v: f32| -> Result<bool, String> {
+    let correct = |i: usize, v: f32| -> Result<bool, ConvertError> {
         match (threshold, kind) {
             (Some(t), _) => Ok(v >= t),
             (None, LabelKind::Binary { .. }) => Ok(kind.is_high(v)),
-            (None, _) => Err(format!(
-                "{}: score {v} is not one of two classes, and {name} holds booleans: give --threshold T (a score at or above T is a correct step)",
-                ds.segment_id(i)
-            )),
+            (None, _) => Err(ConvertError::NotTwoClasses {
+                id: ds.segment_id(i),
+                score: v,
+                format: name,
+            }),
         }
     };
     // An excluded step with labelled steps after it is inside the solution: leaving it out would
@@ -154,12 +185,15 @@ pub fn write(
         .collect();
     if !inside.is_empty() {
         let shown: Vec<&str> = inside.iter().take(5).map(String::as_str).collect();
-        return Err(format!(
-            "{} excluded step(s) inside a solution ({}{}): {name} has no place for an unlabelled step between labelled ones, and leaving them out would export a different, shorter solution; export to segscope's format, which keeps them as context, or include them again",
-            inside.len(),
-            shown.join(", "),
-            if inside.len() > 5 { ", ..." } else { "" }
-        ));
+        return Err(ConvertError::ExcludedInside {
+            count: inside.len(),
+            shown: format!(
+                "{}{}",
+                shown.join(", "),
+                if inside.len() > 5 { ", ..." } else { "" }
+            ),
+            format: name,
+        });
     }
     let mut out = Written::default();
     for doc in &ds.docs {
@@ -174,10 +208,10 @@ pub fn write(
             .map_or(0, |k| k + 1);
         if last > labelled {
             let i = segs[labelled];
-            return Err(format!(
-                "{}: a context step (no label) before labelled ones, which {name} cannot hold",
-                ds.segment_id(i)
-            ));
+            return Err(ConvertError::ContextBefore {
+                id: ds.segment_id(i),
+                format: name,
+            });
         }
         if labelled == 0 {
             out.dropped_docs += 1;
@@ -208,11 +242,9 @@ pub fn write(
                     label,
                 })
             }
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         w.write_all(line.as_bytes())
-            .and_then(|()| w.write_all(b"\n"))
-            .map_err(|e| e.to_string())?;
+            .and_then(|()| w.write_all(b"\n"))?;
         out.docs += 1;
         out.steps += steps.len();
     }
@@ -227,7 +259,7 @@ fn shepherd(
     steps: &[usize],
     prompt: &str,
     labels: &[bool],
-) -> Result<(String, String), String> {
+) -> Result<(String, String), ConvertError> {
     let mut input = String::new();
     let mut label = String::new();
     if !prompt.is_empty() {
@@ -239,10 +271,9 @@ fn shepherd(
     for (k, (&i, &ok)) in steps.iter().zip(labels).enumerate() {
         let text = &ds.segments[i].text;
         if text.contains(TAG) {
-            return Err(format!(
-                "{}: the step contains Math-Shepherd's tag `{TAG}`",
-                ds.segment_id(i)
-            ));
+            return Err(ConvertError::HoldsTag {
+                id: ds.segment_id(i),
+            });
         }
         let step = if text.starts_with(&format!("Step {}", k + 1)) {
             text.clone()

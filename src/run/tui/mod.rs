@@ -58,6 +58,9 @@ pub fn make_app(session: &Session, outputs: &Outputs) -> App {
 pub enum TuiError {
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
+    /// A tour page that could not be built.
+    #[error(transparent)]
+    Tour(#[from] crate::tour::scenes::TourError),
 }
 
 /// Runs the dashboard on `source`, driven on a thread of its own, until the user quits.
@@ -198,18 +201,18 @@ pub fn tour_app(b: &crate::tour::scenes::Built) -> App {
 pub fn run_tour(
     first: crate::tour::Page,
     backend: crate::config::BackendKind,
-) -> Result<(), String> {
-    let mut screen = Screen::open().map_err(|e| e.to_string())?;
+) -> Result<(), TuiError> {
+    let mut screen = Screen::open()?;
     let mut page = first;
     let result = loop {
         let built = match page.build(backend) {
             Ok(b) => b,
-            Err(e) => break Err(e.to_string()),
+            Err(e) => break Err(e.into()),
         };
         let mut app = tour_app(&built);
         let handle = match source::spawn(built.source, app.ui.steps_per_second) {
             Ok(h) => h,
-            Err(e) => break Err(e.to_string()),
+            Err(e) => break Err(e.into()),
         };
         let outcome = screen.run(&mut app, &handle);
         stop(handle);
@@ -217,7 +220,7 @@ pub fn run_tour(
             break Ok(());
         }
         match outcome {
-            Err(e) => break Err(e.to_string()),
+            Err(e) => break Err(e),
             Ok(event_loop::Ended::HungUp) => break Ok(()),
             Ok(event_loop::Ended::Quit) => {}
         }
