@@ -38,11 +38,7 @@ impl App {
             return true;
         }
         match action {
-            Action::Document | Action::Detail => {
-                self.detail_back = Overlay::Document(step);
-                self.detail_scroll = 0;
-                self.overlay = Overlay::Detail(step);
-            }
+            Action::Document | Action::Detail => self.open_detail(step, Overlay::Document(step)),
             // Back to the table, on the row the document was opened from.
             Action::Back => self.overlay = Overlay::None,
             // Keys of other overlays and of the table's own view do nothing here, rather than
@@ -79,11 +75,11 @@ impl App {
         }
         let to = self.document_move(at, action).unwrap_or(at);
         if to != at {
-            self.detail_scroll = 0;
+            self.detail.scroll = 0;
         }
         self.overlay = Overlay::Detail(to);
         if self.document_range(step).contains(&to) {
-            self.detail_back = Overlay::Document(to);
+            self.detail.back = Overlay::Document(to);
         }
         true
     }

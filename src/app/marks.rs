@@ -67,7 +67,7 @@ impl App {
             self.overlay = if self.overlay == Overlay::Diff {
                 Overlay::None
             } else {
-                self.diff_cursor = 0;
+                self.diff.cursor = 0;
                 Overlay::Diff
             };
         }
@@ -78,18 +78,16 @@ impl App {
     /// Moves the diff view's cursor by `delta` rows.
     pub(super) fn move_diff_cursor(&mut self, delta: isize) {
         let n = self
-            .diff_moved(self.diff_cursor + delta.max(0) as usize + 1)
+            .diff_moved(self.diff.cursor + delta.max(0) as usize + 1)
             .len();
-        let c = (self.diff_cursor as isize + delta).clamp(0, n.saturating_sub(1) as isize);
-        self.diff_cursor = c as usize;
+        let c = (self.diff.cursor as isize + delta).clamp(0, n.saturating_sub(1) as isize);
+        self.diff.cursor = c as usize;
     }
 
     /// Opens the detail view of the diff view's selected segment; Esc comes back to the diff.
     pub(super) fn open_from_diff(&mut self) {
-        if let Some(&(i, _, _)) = self.diff_moved(self.diff_cursor + 1).get(self.diff_cursor) {
-            self.overlay = Overlay::Detail(i);
-            self.detail_scroll = 0;
-            self.detail_back = Overlay::Diff;
+        if let Some(&(i, _, _)) = self.diff_moved(self.diff.cursor + 1).get(self.diff.cursor) {
+            self.open_detail(i, Overlay::Diff);
         }
     }
 }
@@ -121,6 +119,6 @@ mod tests {
         app.move_diff_cursor(1);
         app.open_from_diff();
         assert_eq!(app.overlay, Overlay::Detail(1));
-        assert_eq!(app.detail_back, Overlay::Diff);
+        assert_eq!(app.detail.back, Overlay::Diff);
     }
 }

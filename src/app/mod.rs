@@ -11,6 +11,8 @@ pub mod keymap;
 mod keyspec;
 mod labels;
 mod marks;
+mod mode;
+mod overlay;
 mod reports;
 mod run;
 pub mod suggest;
@@ -28,10 +30,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 pub use audit::{AuditDone, AuditEvent, AuditFailure, AuditState};
 pub use keymap::{Action, Keymap};
+pub use mode::{Mode, Models};
+pub use overlay::{DetailView, DiffView, HelpView, Overlay};
 use reports::PRED_HISTORY_BYTES;
 pub use reports::{HISTORY_CAP, HistPoint};
 pub use run::RunState;
-pub use table::{SortKey, TableView};
+pub use table::{SortKey, TableKey, TableView};
 pub use whatif::Prompt;
 
 use crate::analysis::datamap::{DataMap, Region, Window};
@@ -51,20 +55,6 @@ pub enum Effect {
     /// Cross-fit and audit the data shown (`app.ds`) in the background; the loop answers with
     /// [`AuditEvent`]s.
     Audit,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overlay {
-    None,
-    Help,
-    /// The detail view of a segment (global index).
-    Detail(usize),
-    /// Every segment's prediction at the last mark against now, by the size of the change.
-    Diff,
-    /// The what-if edits in force.
-    Edits,
-    /// The whole document of a step (global index: the selected step).
-    Document(usize),
 }
 
 /// Facts about the run shown in the header.
@@ -132,10 +122,10 @@ pub struct App {
     pub label_metrics: Option<crate::labels::prm_metrics::LabelMetrics>,
     /// What the source of reports can do; keys for what it cannot say so.
     pub caps: Capabilities,
-    /// In a comparison: each step's dev MSE of every model (the loss chart's common yardstick).
-    pub model_history: Vec<(u64, Vec<f64>)>,
-    /// In a comparison: recent per-step predictions of every model, newest last.
-    pub model_preds: VecDeque<(u64, Vec<Arc<Vec<SegmentEval>>>)>,
+    /// A comparison's per-model history (empty for one model).
+    pub models: Models,
+    /// Training, a stream, or a tour page, with what only that mode keeps.
+    mode: Mode,
     /// The last refreshed steps' predictions, and the data map over them.
     pub dm_window: Window,
     pub datamap: Option<DataMap>,
@@ -143,15 +133,10 @@ pub struct App {
     pub show_datamap: bool,
     /// The selected segment's whole text, wrapped, below the table.
     pub show_preview: bool,
-    /// Lines the detail view's text, and the help, are scrolled by.
-    pub detail_scroll: u16,
-    pub help_scroll: u16,
-    /// The diff view's selected row, and where Esc from the open detail view goes back to (the
-    /// diff view or a document; `Overlay::None` for the table).
-    pub diff_cursor: usize,
-    pub detail_back: Overlay,
-    /// A stream's writer is done: the reason (its end record's, or "standard input closed").
-    pub writer_ended: Option<String>,
+    /// Each overlay's own state (the open one is `overlay`).
+    pub help: HelpView,
+    pub detail: DetailView,
+    pub diff: DiffView,
     /// The background audit (`A`, `--audit`): not asked, running, or done.
     pub audit: AuditState,
     /// What the audit needs beyond the data (config, judges); without it `A` says it cannot.
@@ -161,15 +146,10 @@ pub struct App {
     /// The last fork: the run went back from the first step to the second (a rewind, or the
     /// best model restored).
     pub forked: Option<(u64, u64)>,
-    /// A stream's recorded step shown again, and the newest recorded step (`None`: live).
-    pub replay: Option<(u64, u64)>,
     /// The what-if edits in force, in order (the source has the same list).
     pub edits: Edits,
     /// A weight or target being typed.
     pub prompt: Option<Prompt>,
-    /// `segscope tour`: the page shown, and where the learner asked to go when it was left.
-    pub tour: Option<crate::tour::TourView>,
-    pub leave: Option<crate::tour::Leave>,
 }
 
 impl App {
@@ -237,26 +217,21 @@ impl App {
             label_metrics: None,
             // Until the event loop says what the source can do.
             caps: Capabilities::TRAINER,
-            model_history: Vec::new(),
-            model_preds: VecDeque::new(),
+            models: Models::default(),
+            mode: Mode::Train,
             dm_window: Window::default(),
             datamap: None,
             show_datamap: false,
             show_preview: true,
-            detail_scroll: 0,
-            help_scroll: 0,
-            diff_cursor: 0,
-            detail_back: Overlay::None,
+            help: HelpView::default(),
+            detail: DetailView::default(),
+            diff: DiffView::default(),
             audit: AuditState::Idle,
-            writer_ended: None,
             audit_setup: None,
             marks: Vec::new(),
             forked: None,
-            replay: None,
             edits: Edits::default(),
             prompt: None,
-            tour: None,
-            leave: None,
         };
         app.label_keys = app.ds.label_keys();
         app.refresh_rows();
@@ -288,16 +263,12 @@ impl App {
 
     /// Applies an action.
     pub fn update(&mut self, action: Action) {
-        // An open document owns its keys (moving between its steps, its edits, Esc).
-        if let Overlay::Document(step) = self.overlay
-            && self.prompt.is_none()
-            && self.document_action(step, action)
-        {
-            return;
-        }
-        if matches!(self.overlay, Overlay::Detail(_))
-            && let Overlay::Document(step) = self.detail_back
-            && self.detail_in_document(step, action)
+        // The open overlay, a prompt being typed, the tour's explanation and the table each
+        // have first say over their own keys, in that order; the rest are the app's.
+        if self.overlay_action(action)
+            || self.prompt_action(action)
+            || self.tour_action(action)
+            || self.table_action(action)
         {
             return;
         }
@@ -319,7 +290,7 @@ impl App {
             }
             // Replaying a stream's older step, r goes back to the newest whether or not the
             // writer takes commands.
-            Action::ToggleRun if self.replay.is_some() && !self.caps.run => {
+            Action::ToggleRun if self.replay().is_some() && !self.caps.run => {
                 self.status = None;
                 self.engine(Control::Run);
             }
@@ -341,91 +312,10 @@ impl App {
                 self.status = None;
                 self.engine(Control::Back(1));
             }
-            Action::Up if self.overlay == Overlay::Help => {
-                self.help_scroll = self.help_scroll.saturating_sub(1);
-            }
-            Action::Down if self.overlay == Overlay::Help => {
-                self.help_scroll = self.help_scroll.saturating_add(1);
-            }
-            Action::Up if self.overlay == Overlay::Diff => self.move_diff_cursor(-1),
-            Action::Down if self.overlay == Overlay::Diff => self.move_diff_cursor(1),
-            Action::Up => self.move_cursor(-1),
-            Action::Down => self.move_cursor(1),
-            // The help scrolls when it is taller than the screen.
-            Action::PageUp if self.overlay == Overlay::Help => {
-                self.help_scroll = self.help_scroll.saturating_sub(10);
-            }
-            Action::PageDown if self.overlay == Overlay::Help => {
-                self.help_scroll = self.help_scroll.saturating_add(10);
-            }
-            // In the detail view the page keys scroll its text.
-            Action::PageUp if matches!(self.overlay, Overlay::Detail(_)) => {
-                self.detail_scroll = self.detail_scroll.saturating_sub(5);
-            }
-            Action::PageDown if matches!(self.overlay, Overlay::Detail(_)) => {
-                self.detail_scroll = self.detail_scroll.saturating_add(5);
-            }
-            // In the tour the page keys scroll the explanation (its table is a few rows).
-            Action::PageUp | Action::PageDown
-                if self.overlay == Overlay::None
-                    && let Some(t) = self.tour.as_mut() =>
-            {
-                t.scroll = if action == Action::PageUp {
-                    t.scroll.saturating_sub(5)
-                } else {
-                    t.scroll.saturating_add(5)
-                };
-            }
-            Action::PageUp => self.move_cursor(-(self.page.max(1) as isize)),
-            Action::PageDown => self.move_cursor(self.page.max(1) as isize),
-            Action::Home => self.move_cursor(isize::MIN / 2),
-            Action::End => self.move_cursor(isize::MAX / 2),
             Action::NextSort => self.next_sort(),
             Action::SortByIssue => self.sort_by_issue(),
-            Action::ReverseSort => {
-                self.view.desc = !self.view.desc;
-                self.refresh_rows();
-            }
-            Action::Filter => {
-                self.view.typing = true;
-            }
-            Action::FilterChar(c) => match &mut self.prompt {
-                Some(p) => p.text.push(c),
-                None => {
-                    self.view.filter.push(c);
-                    self.refresh_rows();
-                }
-            },
-            Action::FilterBackspace => match &mut self.prompt {
-                Some(p) => {
-                    p.text.pop();
-                }
-                None => {
-                    self.view.filter.pop();
-                    self.refresh_rows();
-                }
-            },
-            Action::FilterDone if self.prompt.is_some() => self.submit_prompt(),
-            Action::FilterDone => self.view.typing = false,
-            Action::OutliersOnly => {
-                self.view.outliers_only = !self.view.outliers_only;
-                self.refresh_rows();
-            }
-            Action::ToggleSplit => {
-                self.view.split = match self.view.split {
-                    Split::Train => Split::Dev,
-                    Split::Dev => Split::Train,
-                };
-                self.view.cursor = 0;
-                self.view.offset = 0;
-                self.refresh_rows();
-                self.follow_selection();
-            }
             Action::NextOutlier => self.jump_outlier(true),
             Action::PrevOutlier => self.jump_outlier(false),
-            Action::Detail | Action::Document if self.overlay == Overlay::Diff => {
-                self.open_from_diff()
-            }
             Action::Document => self.open_document(),
             Action::Audit => self.start_audit(),
             Action::FirstErrorHere => match self.selected() {
@@ -433,10 +323,10 @@ impl App {
                 None => self.status = Some("no step selected".into()),
             },
             Action::Detail => {
-                self.detail_back = Overlay::None;
                 if let Some(i) = self.selected() {
-                    self.overlay = Overlay::Detail(i);
-                    self.detail_scroll = 0;
+                    self.open_detail(i, Overlay::None);
+                } else {
+                    self.detail.back = Overlay::None;
                 }
             }
             Action::LogY => self.log_y = !self.log_y,
@@ -458,13 +348,7 @@ impl App {
                     self.status = Some("nothing to export before the first report".into());
                 }
             }
-            Action::TagsColumn => self.view.show_tags = !self.view.show_tags,
-            Action::RawMath => self.view.raw_math = !self.view.raw_math,
             Action::Preview => self.show_preview = !self.show_preview,
-            Action::ShowContext => {
-                self.view.show_context = !self.view.show_context;
-                self.refresh_rows();
-            }
             Action::RestoreBest if self.report.as_ref().is_some_and(|r| !r.models.is_empty()) => {
                 self.status = Some(
                     "a comparison keeps no best model: train one objective to go back to its best step"
@@ -507,13 +391,9 @@ impl App {
                 self.overlay = if self.overlay == Overlay::Help {
                     Overlay::None
                 } else {
-                    self.help_scroll = 0;
+                    self.help = HelpView::default();
                     Overlay::Help
                 };
-            }
-            Action::Back if self.prompt.is_some() => {
-                self.prompt = None;
-                self.view.typing = false;
             }
             Action::Back => {
                 if self.view.typing {
@@ -521,21 +401,32 @@ impl App {
                     self.view.filter.clear();
                     self.refresh_rows();
                 } else if matches!(self.overlay, Overlay::Detail(_))
-                    && self.detail_back != Overlay::None
+                    && self.detail.back != Overlay::None
                 {
-                    self.overlay = std::mem::replace(&mut self.detail_back, Overlay::None);
+                    self.overlay = std::mem::replace(&mut self.detail.back, Overlay::None);
                 } else if self.overlay != Overlay::None {
                     self.overlay = Overlay::None;
-                } else if !self.view.filter.is_empty()
-                    || self.view.outliers_only
-                    || self.view.region.is_some()
-                {
-                    self.view.filter.clear();
-                    self.view.outliers_only = false;
-                    self.view.region = None;
+                } else if self.view.clear_filters() {
                     self.refresh_rows();
                 }
             }
+            // The table's own keys, taken by `table_action` above.
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End
+            | Action::ReverseSort
+            | Action::Filter
+            | Action::FilterChar(_)
+            | Action::FilterBackspace
+            | Action::FilterDone
+            | Action::OutliersOnly
+            | Action::ToggleSplit
+            | Action::TagsColumn
+            | Action::RawMath
+            | Action::ShowContext => {}
             Action::NextScene => self.leave_page(crate::tour::Leave::Next),
             Action::PrevScene => self.leave_page(crate::tour::Leave::Prev),
             Action::Quit => {
@@ -545,9 +436,25 @@ impl App {
         }
     }
 
+    /// In the tour the page keys scroll the explanation (its table is a few rows).
+    fn tour_action(&mut self, action: Action) -> bool {
+        if !matches!(action, Action::PageUp | Action::PageDown) || self.overlay != Overlay::None {
+            return false;
+        }
+        let Mode::Tour { view: t, .. } = &mut self.mode else {
+            return false;
+        };
+        t.scroll = if action == Action::PageUp {
+            t.scroll.saturating_sub(5)
+        } else {
+            t.scroll.saturating_add(5)
+        };
+        true
+    }
+
     /// Leaves a tour page for the next or the previous one, if there is one.
     fn leave_page(&mut self, to: crate::tour::Leave) {
-        let Some(t) = self.tour else {
+        let Some(t) = self.tour() else {
             self.status = Some("pages belong to `segscope tour`".into());
             return;
         };
@@ -563,9 +470,52 @@ impl App {
             );
             return;
         }
-        self.leave = Some(to);
+        if let Mode::Tour { leave, .. } = &mut self.mode {
+            *leave = Some(to);
+        }
         self.should_quit = true;
         self.engine(Control::Quit);
+    }
+
+    /// What the dashboard is showing (set by whoever builds the app for a stream or a tour).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// The tour page shown, in `segscope tour`.
+    pub fn tour(&self) -> Option<crate::tour::TourView> {
+        match &self.mode {
+            Mode::Tour { view, .. } => Some(*view),
+            _ => None,
+        }
+    }
+
+    /// Where the learner asked to go when the tour page was left.
+    pub fn leave(&self) -> Option<crate::tour::Leave> {
+        match &self.mode {
+            Mode::Tour { leave, .. } => *leave,
+            _ => None,
+        }
+    }
+
+    /// A stream's recorded step shown again, and the newest recorded step (`None`: live).
+    pub fn replay(&self) -> Option<(u64, u64)> {
+        match &self.mode {
+            Mode::Stream { replay, .. } => *replay,
+            _ => None,
+        }
+    }
+
+    /// Why a stream's writer ended, once it has.
+    pub fn writer_ended(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Stream { ended, .. } => ended.as_deref(),
+            _ => None,
+        }
     }
 
     fn engine(&mut self, cmd: Control) {

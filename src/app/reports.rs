@@ -48,7 +48,9 @@ impl App {
             return;
         }
         self.rate = rate;
-        self.replay = None;
+        if let Mode::Stream { replay, .. } = &mut self.mode {
+            *replay = None;
+        }
         if let Some(reason) = &r.diverged {
             self.run = RunState::Diverged {
                 step: r.step,
@@ -81,9 +83,10 @@ impl App {
             self.track_convergence(&r);
             thin(&mut self.history);
             if !r.models.is_empty() {
-                self.model_history
+                self.models
+                    .history
                     .push((r.step, r.models.iter().map(|m| m.dev.mse).collect()));
-                thin(&mut self.model_history);
+                thin(&mut self.models.history);
             }
             if r.dev.n > 0
                 && r.eval_step == r.step
@@ -111,14 +114,14 @@ impl App {
                 self.pred_history.pop_front();
             }
             if !r.models.is_empty() {
-                self.model_preds.push_back((
+                self.models.preds.push_back((
                     r.eval_step,
                     r.models.iter().map(|m| m.segments.clone()).collect(),
                 ));
                 // The same memory as one model's history, shared among the models.
                 let cap = (self.pred_history_cap / r.models.len()).max(2);
-                while self.model_preds.len() > cap {
-                    self.model_preds.pop_front();
+                while self.models.preds.len() > cap {
+                    self.models.preds.pop_front();
                 }
             }
         }
@@ -135,7 +138,17 @@ impl App {
         if r.segments.len() != self.ds.segments.len() {
             return;
         }
-        self.replay = (r.step != newest).then_some((r.step, newest));
+        let shown = (r.step != newest).then_some((r.step, newest));
+        match &mut self.mode {
+            Mode::Stream { replay, .. } => *replay = shown,
+            // Only a stream replays: its first replay says what the source is.
+            mode => {
+                *mode = Mode::Stream {
+                    replay: shown,
+                    ended: None,
+                }
+            }
+        }
         if let Some(old) = self.report.take()
             && r.eval_step != old.eval_step
         {
@@ -151,8 +164,8 @@ impl App {
     pub(super) fn truncate_history(&mut self, step: u64) {
         self.history.retain(|h| h.step <= step);
         self.pred_history.retain(|(s, _)| *s <= step);
-        self.model_history.retain(|(s, _)| *s <= step);
-        self.model_preds.retain(|(s, _)| *s <= step);
+        self.models.history.retain(|(s, _)| *s <= step);
+        self.models.preds.retain(|(s, _)| *s <= step);
         self.dm_window.truncate(step);
         self.datamap = self.dm_window.map(&self.part, &self.classes);
         self.best = None;
@@ -178,7 +191,9 @@ impl App {
         self.report = None;
         self.pred_history.clear();
         self.oof = None;
-        self.writer_ended = None;
+        if let Mode::Stream { ended, .. } = &mut self.mode {
+            *ended = None;
+        }
         self.overlay = Overlay::None;
         // Everything kept per segment of the old data goes with it.
         self.dm_window = Default::default();
@@ -200,7 +215,16 @@ impl App {
         self.status = Some(format!(
             "the writer has ended ({why}): every recorded step is here"
         ));
-        self.writer_ended = Some(why);
+        match &mut self.mode {
+            Mode::Stream { ended, .. } => *ended = Some(why),
+            // Only a stream has a writer: its end says what the source is.
+            mode => {
+                *mode = Mode::Stream {
+                    replay: None,
+                    ended: Some(why),
+                }
+            }
+        }
     }
 
     pub fn set_edited(&mut self, ds: Arc<Dataset>) {
@@ -250,11 +274,11 @@ mod tests {
         }
         let old = test_report(&app, 1, &[0.1; 4]);
         app.on_replay(old, 3);
-        assert_eq!(app.replay, Some((1, 3)));
+        assert_eq!(app.replay(), Some((1, 3)));
         assert_eq!((app.history.len(), app.forked), (4, None));
         let newest = test_report(&app, 3, &[0.3; 4]);
         app.on_replay(newest, 3);
-        assert_eq!(app.replay, None, "the newest step is live");
+        assert_eq!(app.replay(), None, "the newest step is live");
         let back = test_report(&app, 2, &[0.2; 4]);
         app.on_report(back, 0.0);
         assert_eq!(app.forked, Some((3, 2)), "a source that went back forked");

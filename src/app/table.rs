@@ -1,6 +1,7 @@
-//! The segments table's view state: which split, sort, filter and outlier mode it shows, and
-//! where the cursor and the scroll offset are.
+//! The segments table as a component: which split, sort, filter and outlier mode it shows,
+//! where the cursor and the scroll offset are, and the keys that change only these.
 
+use super::Action;
 use crate::data::Split;
 
 /// Table columns the rows can be sorted by.
@@ -105,6 +106,116 @@ pub struct TableView {
     pub dirty: bool,
 }
 
+/// What the table did with an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKey {
+    /// Not one of the table's keys.
+    NotMine,
+    /// Handled; nothing more to do.
+    Done,
+    /// A new sort or filter: the rows must be recomputed.
+    Refresh,
+    /// The cursor moved: scroll to it (and a detail view follows it).
+    Moved,
+}
+
+impl TableView {
+    /// The table's own keys: the cursor, the sort's direction, the filter being typed, and what
+    /// the rows show. `page` is how many rows the screen shows.
+    pub fn handle(&mut self, action: Action, page: usize) -> TableKey {
+        let page = page.max(1) as isize;
+        match action {
+            Action::Up => self.move_cursor(-1),
+            Action::Down => self.move_cursor(1),
+            Action::PageUp => self.move_cursor(-page),
+            Action::PageDown => self.move_cursor(page),
+            Action::Home => self.move_cursor(isize::MIN / 2),
+            Action::End => self.move_cursor(isize::MAX / 2),
+            Action::ReverseSort => {
+                self.desc = !self.desc;
+                TableKey::Refresh
+            }
+            Action::Filter => {
+                self.typing = true;
+                TableKey::Done
+            }
+            Action::FilterChar(c) => {
+                self.filter.push(c);
+                TableKey::Refresh
+            }
+            Action::FilterBackspace => {
+                self.filter.pop();
+                TableKey::Refresh
+            }
+            Action::FilterDone => {
+                self.typing = false;
+                TableKey::Done
+            }
+            Action::OutliersOnly => {
+                self.outliers_only = !self.outliers_only;
+                TableKey::Refresh
+            }
+            Action::ToggleSplit => {
+                self.split = match self.split {
+                    Split::Train => Split::Dev,
+                    Split::Dev => Split::Train,
+                };
+                self.cursor = 0;
+                self.offset = 0;
+                TableKey::Refresh
+            }
+            Action::TagsColumn => {
+                self.show_tags = !self.show_tags;
+                TableKey::Done
+            }
+            Action::RawMath => {
+                self.raw_math = !self.raw_math;
+                TableKey::Done
+            }
+            Action::ShowContext => {
+                self.show_context = !self.show_context;
+                TableKey::Refresh
+            }
+            _ => TableKey::NotMine,
+        }
+    }
+
+    /// Moves the cursor by `delta` rows, clamped to the rows there are.
+    pub fn move_cursor(&mut self, delta: isize) -> TableKey {
+        let n = self.rows.len();
+        if n == 0 {
+            return TableKey::Done;
+        }
+        let c = (self.cursor as isize)
+            .saturating_add(delta)
+            .clamp(0, n as isize - 1);
+        self.cursor = c as usize;
+        TableKey::Moved
+    }
+
+    /// Scrolls so that the cursor is on a screen of `page` rows.
+    pub fn scroll_to_cursor(&mut self, page: usize) {
+        let page = page.max(1);
+        if self.cursor < self.offset {
+            self.offset = self.cursor;
+        } else if self.cursor >= self.offset + page {
+            self.offset = self.cursor + 1 - page;
+        }
+    }
+
+    /// Esc on the table: drops the filter, the outliers-only mode and the region; false when
+    /// none was set.
+    pub fn clear_filters(&mut self) -> bool {
+        if self.filter.is_empty() && !self.outliers_only && self.region.is_none() {
+            return false;
+        }
+        self.filter.clear();
+        self.outliers_only = false;
+        self.region = None;
+        true
+    }
+}
+
 /// A `/` filter, parsed: `tag:NAME` (a tag containing NAME), `label:TEXT` (a meta label
 /// `key=value` containing TEXT), `target:V` (the target equals V: a class of binary or ordinal
 /// labels), and the rest, matched in the id and text as before. All parts must match; each is
@@ -159,7 +270,57 @@ impl Filter {
 
 #[cfg(test)]
 mod tests {
-    use super::Filter;
+    use super::{Action, Filter, SortKey, Split, TableKey, TableView};
+
+    #[test]
+    fn the_table_takes_its_own_keys_and_leaves_the_rest() {
+        let mut v = TableView {
+            split: Split::Train,
+            sort: SortKey::Share,
+            desc: true,
+            filter: String::new(),
+            typing: false,
+            outliers_only: false,
+            region: None,
+            show_context: false,
+            show_tags: false,
+            raw_math: false,
+            keep: None,
+            rows: vec![4, 5, 6, 7, 8],
+            cursor: 0,
+            offset: 0,
+            dirty: false,
+        };
+        assert_eq!(v.handle(Action::Down, 2), TableKey::Moved);
+        assert_eq!(v.handle(Action::PageDown, 2), TableKey::Moved);
+        assert_eq!(v.cursor, 3);
+        v.scroll_to_cursor(2);
+        assert_eq!(v.offset, 2, "the cursor's row is the page's last");
+        assert_eq!(v.handle(Action::End, 2), TableKey::Moved);
+        assert_eq!(v.cursor, 4, "clamped to the last row");
+        assert_eq!(v.handle(Action::Home, 2), TableKey::Moved);
+        assert_eq!(v.cursor, 0);
+        assert_eq!(v.handle(Action::Filter, 2), TableKey::Done);
+        assert!(v.typing);
+        assert_eq!(v.handle(Action::FilterChar('x'), 2), TableKey::Refresh);
+        assert_eq!(v.filter, "x");
+        assert_eq!(v.handle(Action::FilterDone, 2), TableKey::Done);
+        assert!(!v.typing);
+        assert_eq!(v.handle(Action::ReverseSort, 2), TableKey::Refresh);
+        assert!(!v.desc);
+        assert_eq!(v.handle(Action::ToggleSplit, 2), TableKey::Refresh);
+        assert_eq!(v.split, Split::Dev);
+        assert_eq!(v.handle(Action::Step, 2), TableKey::NotMine);
+        assert_eq!(v.handle(Action::Detail, 2), TableKey::NotMine);
+        assert!(v.clear_filters(), "the filter was set");
+        assert!(!v.clear_filters(), "nothing left to clear");
+        v.rows.clear();
+        assert_eq!(
+            v.handle(Action::Down, 2),
+            TableKey::Done,
+            "no rows to move on"
+        );
+    }
 
     #[test]
     fn filters_by_tag_label_target_and_text() {

@@ -3,29 +3,23 @@
 use super::*;
 
 impl App {
-    pub(super) fn move_cursor(&mut self, delta: isize) {
-        let n = self.view.rows.len();
-        if n == 0 {
-            return;
+    /// The table's own keys (see [`TableView::handle`]); false when the action is not one.
+    pub(super) fn table_action(&mut self, action: Action) -> bool {
+        match self.view.handle(action, self.page) {
+            TableKey::NotMine => return false,
+            TableKey::Done => {}
+            TableKey::Refresh => self.refresh_rows(),
+            TableKey::Moved => self.follow_selection(),
         }
-        let c = (self.view.cursor as isize)
-            .saturating_add(delta)
-            .clamp(0, n as isize - 1);
-        self.view.cursor = c as usize;
-        self.follow_selection();
+        true
     }
 
     /// Scrolls so that the cursor is on screen, and keeps an open detail view on the cursor.
     pub(super) fn follow_selection(&mut self) {
-        let page = self.page.max(1);
-        if self.view.cursor < self.view.offset {
-            self.view.offset = self.view.cursor;
-        } else if self.view.cursor >= self.view.offset + page {
-            self.view.offset = self.view.cursor + 1 - page;
-        }
+        self.view.scroll_to_cursor(self.page);
         if let (Overlay::Detail(was), Some(i)) = (self.overlay, self.table_row()) {
             if was != i {
-                self.detail_scroll = 0;
+                self.detail.scroll = 0;
             }
             self.overlay = Overlay::Detail(i);
         }
@@ -194,7 +188,7 @@ mod tests {
         app.refresh_rows();
         // Train only, by share: "one" (residual 1.0) first.
         assert_eq!(app.view.rows, vec![0, 2, 1]);
-        app.move_cursor(1);
+        app.update(Action::Down);
         assert_eq!(app.selected(), Some(2));
         app.view.filter = "tw".into();
         app.refresh_rows();
@@ -203,7 +197,7 @@ mod tests {
         app.refresh_rows();
         app.next_sort();
         assert_ne!(app.view.sort, SortKey::Share);
-        app.move_cursor(isize::MAX / 2);
+        app.update(Action::End);
         assert_eq!(app.view.cursor, 2, "clamped to the last row");
     }
 }

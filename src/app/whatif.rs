@@ -12,6 +12,27 @@ pub struct Prompt {
 }
 
 impl App {
+    /// A weight or target being typed takes the typed keys, Enter and Esc; false when no prompt
+    /// is open or the action is not one of these.
+    pub(super) fn prompt_action(&mut self, action: Action) -> bool {
+        let Some(p) = &mut self.prompt else {
+            return false;
+        };
+        match action {
+            Action::FilterChar(c) => p.text.push(c),
+            Action::FilterBackspace => {
+                p.text.pop();
+            }
+            Action::FilterDone => self.submit_prompt(),
+            Action::Back => {
+                self.prompt = None;
+                self.view.typing = false;
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// Why this source takes no what-if edits.
     pub(super) fn no_edits_why(&self) -> String {
         if self.report.as_ref().is_some_and(|r| !r.models.is_empty()) {

@@ -172,6 +172,7 @@ fn dashboard(
     let mut app = crate::app::App::new(ds, part, config.ui.clone(), info, keymap);
     app.labels_note = labels.describe();
     app.labels = Some(labels);
+    app.set_mode(crate::app::Mode::stream());
     // The writer runs on its own: the view follows it until paused.
     app.run = crate::app::RunState::Running;
     app.set_audit_setup(crate::labels::pipeline::Setup {

@@ -38,7 +38,7 @@ fn render_compare_loss(app: &App, area: Rect, buf: &mut Buffer) {
         .as_ref()
         .map(|r| r.models.iter().map(|m| m.name.clone()).collect())
         .unwrap_or_default();
-    let h = &app.model_history;
+    let h = &app.models.history;
     let h = if app.full_history || h.len() <= app.ui.recent_window {
         &h[..]
     } else {
@@ -131,7 +131,7 @@ fn loss_title(app: &App) -> Vec<Span<'static>> {
         Span::styled("━ train ", Style::new().fg(theme::TRAIN)),
         Span::styled("━ dev ", Style::new().fg(theme::DEV)),
     ];
-    if let Some((shown, newest)) = app.replay {
+    if let Some((shown, newest)) = app.replay() {
         spans.push(Span::styled(
             format!("│ ▶ step {shown} of {newest} (r: newest) "),
             theme::STATUS,

@@ -64,7 +64,7 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
     let max_scroll = (wrapped as u16).saturating_sub(text_area.height);
     Paragraph::new(context)
         .wrap(Wrap { trim: false })
-        .scroll((app.detail_scroll.min(max_scroll), 0))
+        .scroll((app.detail.scroll.min(max_scroll), 0))
         .render(text_area, buf);
     Paragraph::new(facts_text)
         .wrap(Wrap { trim: false })
@@ -495,7 +495,8 @@ fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
     let n_models = app.report.as_ref().map_or(0, |r| r.models.len());
     let model_pts: Vec<Vec<(f64, f64)>> = (0..n_models)
         .map(|k| {
-            app.model_preds
+            app.models
+                .preds
                 .iter()
                 .map(|(step, m)| (*step as f64, f64::from(m[k][i].pred)))
                 .filter(|p| p.1.is_finite())

@@ -16,7 +16,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let now = app.report.as_ref().map_or(0, |r| r.step);
     let rows_fit = popup.height.saturating_sub(3) as usize;
     // The list scrolls to keep its cursor on screen.
-    let cursor = app.diff_cursor;
+    let cursor = app.diff.cursor;
     let first = (cursor + 1).saturating_sub(rows_fit.max(1));
     let moved = app.diff_moved(first + rows_fit);
     let moved = &moved[first.min(moved.len())..];

@@ -30,11 +30,11 @@ fn run_line(app: &App) -> Vec<Span<'static>> {
     // A stream runs at its writer's pace: "following" its newest step unless paused through the
     // control file.
     let replay = app
-        .replay
+        .replay()
         .map(|(s, n)| format!("● replaying step {s} of {n}"));
     let state = match (app.info.backend.as_str(), &app.run) {
         _ if replay.is_some() => "paused",
-        ("stream", _) if app.writer_ended.is_some() => "ended",
+        ("stream", _) if app.writer_ended().is_some() => "ended",
         ("stream", crate::app::RunState::Running) => "following",
         _ => app.run.label(),
     };

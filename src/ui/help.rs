@@ -81,7 +81,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     popup.height = h;
     let visible = h.saturating_sub(2) as usize;
     let max_scroll = all.len().saturating_sub(visible);
-    let scroll = (app.help_scroll as usize).min(max_scroll);
+    let scroll = (app.help.scroll as usize).min(max_scroll);
     Clear.render(popup, buf);
     let more = if max_scroll > 0 {
         format!(
@@ -104,7 +104,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .title_bottom(Line::from(Span::styled(
             format!(
                 " {more}{} · {} or {} closes ",
-                if app.tour.is_some() {
+                if app.tour().is_some() {
                     "the tour's keys"
                 } else {
                     "change keys in config.toml [keys]"

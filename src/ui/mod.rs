@@ -73,7 +73,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         Constraint::Length(12),
     ])
     .areas(side);
-    let (table, tour) = if app.tour.is_some() {
+    let (table, tour) = if app.tour().is_some() {
         // The tour's tables are small: the rows plus borders and header, at most 40%.
         let rows = app.view.rows.len() as u16 + 3;
         let h = rows.clamp(4, (table.height * 2 / 5).max(4));
@@ -82,7 +82,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     } else {
         (table, None)
     };
-    let (table, preview) = if app.show_preview && app.tour.is_none() {
+    let (table, preview) = if app.show_preview && app.tour().is_none() {
         let [t, p] = Layout::vertical([
             Constraint::Fill(1),
             Constraint::Length(preview::height(table.height)),

@@ -11,7 +11,7 @@ use crate::app::{Action, App};
 use crate::tour::{explain, numbers};
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let Some(t) = app.tour else {
+    let Some(t) = app.tour() else {
         return;
     };
     let text: Vec<Line> = match &app.report {

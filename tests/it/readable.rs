@@ -85,10 +85,10 @@ fn the_detail_view_keeps_line_breaks_and_scrolls() {
     assert!(screen.contains("The intersection is at x = 2."), "{screen}");
     assert!(screen.contains("scroll the text"), "{screen}");
     app.update(Action::PageDown);
-    assert_eq!(app.detail_scroll, 5, "PgDn scrolls the detail view's text");
+    assert_eq!(app.detail.scroll, 5, "PgDn scrolls the detail view's text");
     assert!(matches!(app.overlay, Overlay::Detail(_)), "and stays in it");
     app.update(Action::PageUp);
-    assert_eq!(app.detail_scroll, 0);
+    assert_eq!(app.detail.scroll, 0);
 }
 
 #[test]
@@ -143,7 +143,7 @@ fn the_diff_view_has_its_own_cursor_enter_opens_its_row_and_esc_comes_back() {
     app.update(Action::Diff);
     assert_eq!(app.overlay, Overlay::Diff);
     app.update(Action::Down);
-    assert_eq!(app.diff_cursor, 1);
+    assert_eq!(app.diff.cursor, 1);
     assert_eq!(app.selected(), table_sel, "the main table's cursor stays");
     let second = app.diff_moved(2)[1].0;
     app.update(Action::Detail);

@@ -332,7 +332,7 @@ fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() 
         "every step, not the last alone"
     );
     assert!(app.datamap.is_some(), "the data map has its steps");
-    assert_eq!(app.replay, None);
+    assert_eq!(app.replay(), None);
     // Two steps back: the history stays whole and nothing forked; the header and the chart say
     // which step is shown.
     for _ in 0..2 {
@@ -343,7 +343,7 @@ fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() 
             }
         }
     }
-    pump(&h, &mut app, |a| a.replay == Some((28, 30)));
+    pump(&h, &mut app, |a| a.replay() == Some((28, 30)));
     assert_eq!(app.history.len(), 30);
     assert_eq!(app.forked, None, "a replay is not a fork");
     assert_eq!(app.report.as_ref().map(|r| r.step), Some(28));
@@ -363,7 +363,7 @@ fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() 
         }
     }
     pump(&h, &mut app, |a| {
-        a.replay.is_none() && a.report.as_ref().is_some_and(|r| r.step == 30)
+        a.replay().is_none() && a.report.as_ref().is_some_and(|r| r.step == 30)
     });
     assert_eq!(app.history.len(), 30);
 }
@@ -448,9 +448,9 @@ fn an_ended_stream_says_so_and_names_the_trainers_own_loss() {
     let h = watched::spawn(w).expect("spawn");
     app.caps = h.capabilities;
     pump(&h, &mut app, |a| {
-        a.history.len() == 3 && a.writer_ended.is_some()
+        a.history.len() == 3 && a.writer_ended().is_some()
     });
-    assert_eq!(app.writer_ended.as_deref(), Some("finished"));
+    assert_eq!(app.writer_ended(), Some("finished"));
     assert!(
         app.status
             .as_deref()

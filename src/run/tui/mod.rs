@@ -184,10 +184,7 @@ pub fn tour_app(b: &crate::tour::scenes::Built) -> App {
         info,
         crate::app::Keymap::tour(),
     );
-    app.tour = Some(crate::tour::TourView {
-        page: b.page,
-        scroll: 0,
-    });
+    app.set_mode(crate::app::Mode::tour(b.page));
     if !compare {
         app.view.sort = crate::app::SortKey::Id;
         app.view.desc = false;
@@ -228,7 +225,7 @@ pub fn run_tour(
             break Ok(());
         }
         match app
-            .leave
+            .leave()
             .and_then(|l| page.neighbour(l == crate::tour::Leave::Next))
         {
             Some(p) => page = p,

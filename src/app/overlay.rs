@@ -1,0 +1,145 @@
+//! The overlays: which one is open, and each one's own state and keys (help, detail, diff). The
+//! document view's keys are in `document.rs`; each overlay's widget is in `ui/`.
+
+use super::*;
+
+/// The overlay open over the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    /// The detail view of a segment (global index).
+    Detail(usize),
+    /// Every segment's prediction at the last mark against now, by the size of the change.
+    Diff,
+    /// The what-if edits in force.
+    Edits,
+    /// The whole document of a step (global index: the selected step).
+    Document(usize),
+}
+
+/// The help: how far it is scrolled (when it is taller than the screen).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HelpView {
+    pub scroll: u16,
+}
+
+impl HelpView {
+    /// Up, Down and the page keys scroll it; no other key is its own.
+    pub fn handle(&mut self, action: Action) -> bool {
+        self.scroll = match action {
+            Action::Up => self.scroll.saturating_sub(1),
+            Action::Down => self.scroll.saturating_add(1),
+            Action::PageUp => self.scroll.saturating_sub(10),
+            Action::PageDown => self.scroll.saturating_add(10),
+            _ => return false,
+        };
+        true
+    }
+}
+
+/// The detail view: how far its text is scrolled, and where Esc goes back to (the diff view or a
+/// document; `Overlay::None` for the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetailView {
+    pub scroll: u16,
+    pub back: Overlay,
+}
+
+impl Default for DetailView {
+    fn default() -> DetailView {
+        DetailView {
+            scroll: 0,
+            back: Overlay::None,
+        }
+    }
+}
+
+impl DetailView {
+    /// The page keys scroll its text; no other key is its own.
+    pub fn handle(&mut self, action: Action) -> bool {
+        self.scroll = match action {
+            Action::PageUp => self.scroll.saturating_sub(5),
+            Action::PageDown => self.scroll.saturating_add(5),
+            _ => return false,
+        };
+        true
+    }
+}
+
+/// The diff view: its selected row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiffView {
+    pub cursor: usize,
+}
+
+impl App {
+    /// The open overlay's own keys, before anything else sees them; false when the action is
+    /// not the overlay's.
+    pub(super) fn overlay_action(&mut self, action: Action) -> bool {
+        match self.overlay {
+            // An open document owns its keys (moving between its steps, its edits, Esc).
+            Overlay::Document(step) => self.prompt.is_none() && self.document_action(step, action),
+            Overlay::Detail(_) => {
+                let back = self.detail.back;
+                match back {
+                    Overlay::Document(step) if self.detail_in_document(step, action) => true,
+                    _ => self.detail.handle(action),
+                }
+            }
+            Overlay::Help => self.help.handle(action),
+            Overlay::Diff => match action {
+                Action::Up => {
+                    self.move_diff_cursor(-1);
+                    true
+                }
+                Action::Down => {
+                    self.move_diff_cursor(1);
+                    true
+                }
+                Action::Detail | Action::Document => {
+                    self.open_from_diff();
+                    true
+                }
+                _ => false,
+            },
+            Overlay::None | Overlay::Edits => false,
+        }
+    }
+
+    /// Opens the detail view of segment `i`, from the top of its text; Esc goes back to `back`.
+    pub(super) fn open_detail(&mut self, i: usize, back: Overlay) {
+        self.overlay = Overlay::Detail(i);
+        self.detail = DetailView { scroll: 0, back };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::test_app;
+    use super::*;
+
+    #[test]
+    fn each_overlay_takes_its_own_keys() {
+        let mut help = HelpView::default();
+        assert!(help.handle(Action::PageDown) && help.handle(Action::Up));
+        assert_eq!(help.scroll, 9);
+        assert!(!help.handle(Action::Step));
+        let mut detail = DetailView::default();
+        assert!(detail.handle(Action::PageDown));
+        assert!(
+            !detail.handle(Action::Down),
+            "up and down move the table under it"
+        );
+        assert_eq!(detail.scroll, 5);
+        // Through the app: the open help scrolls, and the table's cursor stays.
+        let mut app = test_app();
+        let row = app.view.cursor;
+        app.update(Action::Help);
+        app.update(Action::Down);
+        assert_eq!((app.help.scroll, app.view.cursor), (1, row));
+        app.update(Action::Help);
+        app.update(Action::Down);
+        assert_ne!(app.view.cursor, row, "closed, the table takes Down");
+    }
+}
