@@ -334,7 +334,7 @@ fn bench_screen() {
         app.refresh_rows();
         let sort_ms = s.elapsed().as_secs_f64() * 1e3;
         let mut term = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
-        app.page = 43;
+        app.set_page(43);
         let mut draws = Vec::new();
         for k in 0..60 {
             // Move the cursor so that each frame shows different rows.

@@ -4,6 +4,7 @@
 //! exports) are queued in `outbox` for the event loop to carry out, so every key can be tested as
 //! key -> action -> state, and the screen can be drawn from any state.
 
+mod access;
 mod audit;
 mod datamap;
 mod document;
@@ -71,85 +72,85 @@ pub struct RunInfo {
 }
 
 pub struct App {
-    pub ds: Arc<Dataset>,
-    pub part: Arc<Partition>,
-    pub ui: UiConfig,
-    pub info: RunInfo,
-    pub keymap: Keymap,
-    pub run: RunState,
+    ds: Arc<Dataset>,
+    part: Arc<Partition>,
+    ui: UiConfig,
+    info: RunInfo,
+    keymap: Keymap,
+    run: RunState,
     /// Requested steps per second while running (0 = max).
-    pub speed: f64,
+    speed: f64,
     /// Measured steps per second.
-    pub rate: f64,
-    pub report: Option<StepReport>,
+    rate: f64,
+    report: Option<StepReport>,
     /// Metrics before the latest report, for trends.
-    pub prev_metrics: Option<(SplitMetrics, SplitMetrics)>,
-    pub history: Vec<HistPoint>,
+    prev_metrics: Option<(SplitMetrics, SplitMetrics)>,
+    history: Vec<HistPoint>,
     /// Recent per-step predictions of every segment, newest last.
-    pub pred_history: VecDeque<(u64, Arc<Vec<SegmentEval>>)>,
+    pred_history: VecDeque<(u64, Arc<Vec<SegmentEval>>)>,
     pred_history_cap: usize,
     /// Robust z, outliers, largest shares (the full length of the share bars) and the batch of
     /// the latest report.
-    pub analysis: Analysis,
+    analysis: Analysis,
     /// Each segment's class for the outliers' robust z (`labels::classes`).
-    pub classes: Vec<u8>,
+    classes: Vec<u8>,
     /// Why each segment's tags or labels contradict its target (`labels::contradict`).
-    pub contradictions: Vec<Option<String>>,
-    pub view: TableView,
-    pub overlay: Overlay,
-    pub status: Option<String>,
-    pub outbox: Vec<Effect>,
-    pub should_quit: bool,
-    pub log_y: bool,
-    pub full_history: bool,
+    contradictions: Vec<Option<String>>,
+    view: TableView,
+    overlay: Overlay,
+    status: Option<String>,
+    outbox: Vec<Effect>,
+    should_quit: bool,
+    log_y: bool,
+    full_history: bool,
     /// Rows the table shows at once (set from the layout by the event loop).
-    pub page: usize,
+    page: usize,
     convergence: Convergence,
     /// Lower-cased id and text of each segment, for filtering without allocating per keystroke.
     search_text: Vec<String>,
     /// The dataset's label keys (`noise`, `hard`, ...), computed once.
-    pub label_keys: Vec<String>,
+    label_keys: Vec<String>,
     /// The step with the lowest dev loss seen, and that loss (marked on the loss chart).
-    pub best: Option<(u64, f64)>,
+    best: Option<(u64, f64)>,
     /// Cross-fitted (out-of-fold) prediction and residual per segment, when loaded
     /// (`--crossfit FILE`); NaN for segments the file does not have.
-    pub oof: Option<Vec<crate::labels::crossfit::OofSegment>>,
+    oof: Option<Vec<crate::labels::crossfit::OofSegment>>,
     /// The kind of the labels, and what an audit expects of the flags: for the header.
-    pub labels_note: String,
+    labels_note: String,
     /// The labels' kind (set by the caller from the data and config), and the metrics that
     /// fit it (AUROC, first-error F1) for the current report.
-    pub labels: Option<crate::labels::LabelInfo>,
-    pub label_metrics: Option<crate::labels::prm_metrics::LabelMetrics>,
+    labels: Option<crate::labels::LabelInfo>,
+    label_metrics: Option<crate::labels::prm_metrics::LabelMetrics>,
     /// What the source of reports can do; keys for what it cannot say so.
-    pub caps: Capabilities,
+    caps: Capabilities,
     /// A comparison's per-model history (empty for one model).
-    pub models: Models,
+    models: Models,
     /// Training, a stream, or a tour page, with what only that mode keeps.
     mode: Mode,
     /// The last refreshed steps' predictions, and the data map over them.
-    pub dm_window: Window,
-    pub datamap: Option<DataMap>,
+    dm_window: Window,
+    datamap: Option<DataMap>,
     /// The data map replaces the loss chart.
-    pub show_datamap: bool,
+    show_datamap: bool,
     /// The selected segment's whole text, wrapped, below the table.
-    pub show_preview: bool,
+    show_preview: bool,
     /// Each overlay's own state (the open one is `overlay`).
-    pub help: HelpView,
-    pub detail: DetailView,
-    pub diff: DiffView,
+    help: HelpView,
+    detail: DetailView,
+    diff: DiffView,
     /// The background audit (`A`, `--audit`): not asked, running, or done.
-    pub audit: AuditState,
+    audit: AuditState,
     /// What the audit needs beyond the data (config, judges); without it `A` says it cannot.
     audit_setup: Option<Arc<crate::labels::pipeline::Setup>>,
     /// Marked steps and every segment's prediction then (for the diff view), newest last.
-    pub marks: Vec<(u64, Arc<Vec<SegmentEval>>)>,
+    marks: Vec<(u64, Arc<Vec<SegmentEval>>)>,
     /// The last fork: the run went back from the first step to the second (a rewind, or the
     /// best model restored).
-    pub forked: Option<(u64, u64)>,
+    forked: Option<(u64, u64)>,
     /// The what-if edits in force, in order (the source has the same list).
-    pub edits: Edits,
+    edits: Edits,
     /// A weight or target being typed.
-    pub prompt: Option<Prompt>,
+    prompt: Option<Prompt>,
 }
 
 impl App {

@@ -82,8 +82,7 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode, CommandError> {
     };
     let labels = crate::labels::LabelInfo::of(&ds, &config)?;
     let mut app = crate::app::App::new(ds, part, config.ui.clone(), info, keymap);
-    app.labels_note = labels.describe();
-    app.labels = Some(labels);
+    app.set_labels(labels);
     tui::run(app, Box::new(cmp))?;
     Ok(after_dashboard())
 }

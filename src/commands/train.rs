@@ -147,8 +147,7 @@ fn dashboard_app(
     outputs: &Outputs,
 ) -> Result<crate::app::App, CommandError> {
     let mut app = tui::make_app(s, outputs);
-    app.labels_note = labels.describe();
-    app.labels = Some(labels);
+    app.set_labels(labels);
     if !r.judge.is_empty() {
         crate::labels::pipeline::judges_fit(&labels, r.judge.len())
             .map_err(CommandError::Judges)?;
@@ -167,12 +166,12 @@ fn dashboard_app(
         if unknown > 0 {
             // On screen, where it is seen: standard error is under the dashboard.
             let known = oof.iter().filter(|o| o.pred.is_finite()).count();
-            app.status = Some(format!(
+            app.set_status(Some(format!(
                 "{}: {unknown} of its rows are not segments of this data ({known} loaded)",
                 p.display()
-            ));
+            )));
         }
-        app.labels_note.push_str(&audit_note(p));
+        app.note_labels(&audit_note(p));
         app.set_oof(oof);
     }
     if r.audit {

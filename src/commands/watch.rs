@@ -170,11 +170,10 @@ fn dashboard(
     };
     let labels = crate::labels::LabelInfo::of(&ds, &config)?;
     let mut app = crate::app::App::new(ds, part, config.ui.clone(), info, keymap);
-    app.labels_note = labels.describe();
-    app.labels = Some(labels);
+    app.set_labels(labels);
     app.set_mode(crate::app::Mode::stream());
     // The writer runs on its own: the view follows it until paused.
-    app.run = crate::app::RunState::Running;
+    app.set_run(crate::app::RunState::Running);
     app.set_audit_setup(crate::labels::pipeline::Setup {
         config,
         judges: std::sync::Arc::new(Vec::new()),

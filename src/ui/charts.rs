@@ -23,28 +23,28 @@ pub(super) fn step_axis(x0: f64, x1: f64) -> Axis<'static> {
 
 /// The history points the chart shows: all, or the recent window.
 fn window(app: &App) -> &[HistPoint] {
-    let h = &app.history;
-    if app.full_history || h.len() <= app.ui.recent_window {
+    let h = &app.history();
+    if app.full_history() || h.len() <= app.ui().recent_window {
         h
     } else {
-        &h[h.len() - app.ui.recent_window..]
+        &h[h.len() - app.ui().recent_window..]
     }
 }
 
 /// A comparison's loss chart: every model's dev MSE, the one yardstick all objectives share.
 fn render_compare_loss(app: &App, area: Rect, buf: &mut Buffer) {
     let names: Vec<String> = app
-        .report
+        .report()
         .as_ref()
         .map(|r| r.models.iter().map(|m| m.name.clone()).collect())
         .unwrap_or_default();
-    let h = &app.models.history;
-    let h = if app.full_history || h.len() <= app.ui.recent_window {
+    let h = &app.models().history;
+    let h = if app.full_history() || h.len() <= app.ui().recent_window {
         &h[..]
     } else {
-        &h[h.len() - app.ui.recent_window..]
+        &h[h.len() - app.ui().recent_window..]
     };
-    let y_of = |v: f64| if app.log_y { v.max(1e-12).log10() } else { v };
+    let y_of = |v: f64| if app.log_y() { v.max(1e-12).log10() } else { v };
     let lines: Vec<Vec<(f64, f64)>> = (0..names.len())
         .map(|k| {
             h.iter()
@@ -61,7 +61,7 @@ fn render_compare_loss(app: &App, area: Rect, buf: &mut Buffer) {
         ));
     }
     title.push(Span::styled(
-        if app.log_y {
+        if app.log_y() {
             "· log y "
         } else {
             "· linear y "
@@ -86,14 +86,14 @@ fn render_compare_loss(app: &App, area: Rect, buf: &mut Buffer) {
     if !y0.is_finite() {
         (y0, y1) = (0.0, 1.0);
     }
-    if !app.log_y {
+    if !app.log_y() {
         y0 = y0.min(0.0);
     }
     if y1 <= y0 {
         y1 = y0 + 1.0;
     }
     let label = |y: f64| {
-        if app.log_y {
+        if app.log_y() {
             format::num(10f64.powf(y))
         } else {
             format::num(y)
@@ -137,31 +137,31 @@ fn loss_title(app: &App) -> Vec<Span<'static>> {
             theme::STATUS,
         ));
     }
-    if let Some((from, to)) = app.forked {
+    if let Some((from, to)) = app.forked() {
         // The charts were cut back: the run went back and forked there.
         spans.push(Span::styled(
             format!("│ ↶ forked at {to} (was at {from}) "),
             theme::STATUS,
         ));
     }
-    if !app.edits.is_empty() {
+    if !app.edits().is_empty() {
         spans.push(Span::styled(
-            format!("│ ⋮ {} edits ", app.edits.list.len()),
+            format!("│ ⋮ {} edits ", app.edits().list.len()),
             theme::STATUS,
         ));
     }
-    if let Some((step, _)) = app.best {
+    if let Some((step, _)) = app.best() {
         spans.push(Span::styled(format!("│ best {step} "), theme::BETTER));
     }
     spans.extend([Span::styled(
         format!(
             "· {} · {} y ",
-            if app.full_history {
+            if app.full_history() {
                 "full history".to_string()
             } else {
-                format!("last {} steps", app.ui.recent_window)
+                format!("last {} steps", app.ui().recent_window)
             },
-            if app.log_y { "log" } else { "linear" }
+            if app.log_y() { "log" } else { "linear" }
         ),
         theme::DIM,
     )]);
@@ -169,12 +169,12 @@ fn loss_title(app: &App) -> Vec<Span<'static>> {
 }
 
 pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
-    if app.report.as_ref().is_some_and(|r| !r.models.is_empty()) {
+    if app.report().as_ref().is_some_and(|r| !r.models.is_empty()) {
         render_compare_loss(app, area, buf);
         return;
     }
     let pts = window(app);
-    let y_of = |v: f64| if app.log_y { v.max(1e-12).log10() } else { v };
+    let y_of = |v: f64| if app.log_y() { v.max(1e-12).log10() } else { v };
     let train: Vec<(f64, f64)> = pts
         .iter()
         .filter(|p| p.train_loss.is_finite())
@@ -209,16 +209,16 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
     let (mut y0, mut y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
         (a.min(y), b.max(y))
     });
-    if !app.log_y {
+    if !app.log_y() {
         y0 = y0.min(0.0);
     }
     if y1 <= y0 {
         y1 = y0 + 1.0;
     }
     let pad = (y1 - y0) * 0.05;
-    let (y0, y1) = (y0 - if app.log_y { pad } else { 0.0 }, y1 + pad);
+    let (y0, y1) = (y0 - if app.log_y() { pad } else { 0.0 }, y1 + pad);
     let ylabel = |y: f64| {
-        if app.log_y {
+        if app.log_y() {
             format::num(10f64.powf(y))
         } else {
             format::num(y)
@@ -226,13 +226,13 @@ pub fn render_loss(app: &App, area: Rect, buf: &mut Buffer) {
     };
     // The best step: a vertical line, drawn first so the curves stay on top.
     let best_line: Vec<(f64, f64)> = app
-        .best
+        .best()
         .filter(|(s, _)| (x0..=x1).contains(&(*s as f64)))
         .map(|(s, _)| vec![(s as f64, y0), (s as f64, y1)])
         .unwrap_or_default();
     // Each what-if edit: a short tick at the top of the chart at its step.
     let edit_ticks: Vec<(f64, f64)> = app
-        .edits
+        .edits()
         .list
         .iter()
         .map(|e| e.step as f64)
@@ -298,7 +298,7 @@ pub fn render_weights(app: &App, area: Rect, buf: &mut Buffer) {
     .areas(inner);
     // The most recent steps that fit, one column each, scaled to the largest shown.
     let w = spark.width as usize;
-    let h = &app.history;
+    let h = &app.history();
     let shown = &h[h.len().saturating_sub(w)..];
     let max = shown.iter().map(|p| p.weight_change).fold(0f64, f64::max);
     let bars: Vec<u64> = shown
@@ -316,7 +316,7 @@ pub fn render_weights(app: &App, area: Rect, buf: &mut Buffer) {
         .max(1000)
         .style(theme::SPARK)
         .render(spark, buf);
-    let Some(r) = &app.report else {
+    let Some(r) = &app.report() else {
         Paragraph::new(Span::styled("no steps yet", theme::DIM)).render(line, buf);
         return;
     };

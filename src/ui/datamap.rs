@@ -24,20 +24,20 @@ fn color(r: Region) -> Color {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let split = app.view.split;
+    let split = app.view().split;
     let k = usize::from(split == Split::Dev);
     let title = vec![Span::styled(" Data map ", theme::TITLE)];
-    let Some(map) = app.datamap.as_ref() else {
+    let Some(map) = app.datamap().as_ref() else {
         render_empty(app, title, area, buf);
         return;
     };
     let title = map_title(app, map, area.width as usize);
-    let rows = app.part.indices(split);
+    let rows = app.part().indices(split);
     // `l` (log y) applies here too: a few large residuals otherwise squash everything else
     // against the floor.
     let y_of = |y: f32| {
         let y = f64::from(y);
-        if app.log_y { y.max(1e-4).log10() } else { y }
+        if app.log_y() { y.max(1e-4).log10() } else { y }
     };
     let pts = |want: Region| -> Vec<(f64, f64)> {
         rows.iter()
@@ -68,7 +68,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let x1 = (max_of(|p| p.0).max(finite_max(&map.ambiguous_at[k])) * 1.05).max(1e-6);
     let ys = groups.iter().flat_map(|g| g.1.iter().map(|p| p.1));
-    let (y0, y1) = if app.log_y {
+    let (y0, y1) = if app.log_y() {
         let lo = ys
             .clone()
             .fold(f64::INFINITY, f64::min)
@@ -103,7 +103,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .border_style(theme::BORDER)
         .title(Line::from(title))
         .title_bottom(Line::from(Span::styled(
-            if app.log_y {
+            if app.log_y() {
                 format!(
                     " x: sd of prediction, to {x1:.3} · y: mean |residual|, log, {:.3} to {:.3} ",
                     10f64.powf(y0),
@@ -148,7 +148,7 @@ fn render_empty(app: &App, title: Vec<Span<'static>>, area: Rect, buf: &mut Buff
         .borders(Borders::ALL)
         .border_style(theme::BORDER)
         .title(Line::from(title));
-    let why = match app.forked {
+    let why = match app.forked() {
         Some((_, to)) => format!(
             "The run went back to step {to}: the data map fills again after two refreshed steps (it looks back over the last {WINDOW})."
         ),
@@ -170,8 +170,8 @@ fn map_title(
     map: &crate::analysis::datamap::DataMap,
     width: usize,
 ) -> Vec<Span<'static>> {
-    let split = app.view.split;
-    let counts = map.counts(&app.part, split);
+    let split = app.view().split;
+    let counts = map.counts(app.part(), split);
     let range = format!("{} · steps {}-{} · ", split.name(), map.first, map.last);
     let long: usize = Region::ALL
         .iter()
@@ -196,7 +196,7 @@ fn map_title(
         ]
     };
     for (r, c) in Region::ALL.iter().zip(counts) {
-        let style = if app.view.region == Some(*r) {
+        let style = if app.view().region == Some(*r) {
             Style::new()
                 .fg(color(*r))
                 .add_modifier(ratatui::style::Modifier::REVERSED)

@@ -64,7 +64,7 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
     let max_scroll = (wrapped as u16).saturating_sub(text_area.height);
     Paragraph::new(context)
         .wrap(Wrap { trim: false })
-        .scroll((app.detail.scroll.min(max_scroll), 0))
+        .scroll((app.detail().scroll.min(max_scroll), 0))
         .render(text_area, buf);
     Paragraph::new(facts_text)
         .wrap(Wrap { trim: false })
@@ -74,10 +74,10 @@ pub fn render(app: &App, i: usize, area: Rect, buf: &mut Buffer) {
 
 /// The popup's border, title and key hints; returns the area inside.
 fn render_frame(app: &App, i: usize, area: Rect, buf: &mut Buffer) -> Rect {
-    let ds = &app.ds;
-    let outlier = if app.analysis.outlier[i] {
+    let ds = &app.ds();
+    let outlier = if app.analysis().outlier[i] {
         Span::styled(
-            format!("· outlier (z {:+.1}) ", app.analysis.z[i]),
+            format!("· outlier (z {:+.1}) ", app.analysis().z[i]),
             theme::OUTLIER,
         )
     } else {
@@ -91,19 +91,22 @@ fn render_frame(app: &App, i: usize, area: Rect, buf: &mut Buffer) -> Rect {
         .border_style(theme::TITLE)
         .title(Line::from(vec![
             Span::styled(format!(" Segment {} ", ds.segment_id(i)), theme::TITLE),
-            Span::styled(format!("· {} ", app.part.split_of(i).name()), theme::LABEL),
+            Span::styled(
+                format!("· {} ", app.part().split_of(i).name()),
+                theme::LABEL,
+            ),
             outlier,
         ]))
         .title_bottom(Line::from(Span::styled(
             format!(
                 " {} close · {}/{} previous/next segment · {}/{} outliers · {}/{} scroll the text ",
-                app.keymap.key_label(crate::app::Action::Back),
-                app.keymap.key_label(crate::app::Action::Up),
-                app.keymap.key_label(crate::app::Action::Down),
-                app.keymap.key_label(crate::app::Action::PrevOutlier),
-                app.keymap.key_label(crate::app::Action::NextOutlier),
-                app.keymap.key_label(crate::app::Action::PageUp),
-                app.keymap.key_label(crate::app::Action::PageDown),
+                app.keymap().key_label(crate::app::Action::Back),
+                app.keymap().key_label(crate::app::Action::Up),
+                app.keymap().key_label(crate::app::Action::Down),
+                app.keymap().key_label(crate::app::Action::PrevOutlier),
+                app.keymap().key_label(crate::app::Action::NextOutlier),
+                app.keymap().key_label(crate::app::Action::PageUp),
+                app.keymap().key_label(crate::app::Action::PageDown),
             ),
             theme::DIM,
         )));
@@ -114,9 +117,9 @@ fn render_frame(app: &App, i: usize, area: Rect, buf: &mut Buffer) -> Rect {
 
 /// The prompt and the segment among its neighbours.
 fn context_lines(app: &App, i: usize) -> Vec<Line<'static>> {
-    let ds = &app.ds;
+    let ds = &app.ds();
     let doc = &ds.docs[ds.segments[i].doc];
-    let r = app.report.as_ref();
+    let r = app.report().as_ref();
     let mut lines = vec![Line::from(vec![
         Span::styled("prompt  ", theme::LABEL),
         Span::styled(
@@ -170,7 +173,7 @@ fn context_lines(app: &App, i: usize) -> Vec<Line<'static>> {
 /// Who moves the weights: the gradient share beside the loss share, and why they differ.
 fn gradient_lines(app: &App, i: usize) -> Vec<Line<'static>> {
     let mut fact_lines = Vec::new();
-    let r = app.report.as_ref();
+    let r = app.report().as_ref();
     if let Some(g) = r.map(|r| r.grad_of(i)).filter(|g| !g.share.is_nan()) {
         fact_lines.push(Line::from(vec![
             Span::styled("gradient share ", theme::LABEL),
@@ -203,7 +206,7 @@ fn gradient_lines(app: &App, i: usize) -> Vec<Line<'static>> {
 
 /// On the data map: where this segment sits over the recent steps.
 fn datamap_line(app: &App, i: usize) -> Option<Line<'static>> {
-    let p = app.datamap.as_ref().map(|m| m.points[i])?;
+    let p = app.datamap().as_ref().map(|m| m.points[i])?;
     let region = p.region?;
     Some(Line::from(vec![
         Span::styled("data map ", theme::LABEL),
@@ -220,9 +223,9 @@ fn datamap_line(app: &App, i: usize) -> Option<Line<'static>> {
 
 /// Between refreshes (mini-batches), which model made the prediction.
 fn refresh_line(app: &App, i: usize) -> Option<Line<'static>> {
-    let r = app.report.as_ref().filter(|r| r.pred_step(i) < r.step)?;
+    let r = app.report().as_ref().filter(|r| r.pred_step(i) < r.step)?;
     let by = r.pred_step(i);
-    let why = if app.analysis.in_batch[i] {
+    let why = if app.analysis().in_batch[i] {
         format!(
             "pred: step {}'s forward pass, before its update (the model after step {by})",
             r.step
@@ -238,8 +241,8 @@ fn refresh_line(app: &App, i: usize) -> Option<Line<'static>> {
 
 /// What the last step did to the segment's prediction.
 fn last_step_line(app: &App, i: usize) -> Line<'static> {
-    let s = &app.ds.segments[i];
-    let r = app.report.as_ref();
+    let s = &app.ds().segments[i];
+    let r = app.report().as_ref();
     let e = r.map(|r| r.segments[i]);
     let mut out = Vec::new();
     match (app.prev_segments(), e, r) {
@@ -248,11 +251,11 @@ fn last_step_line(app: &App, i: usize) -> Line<'static> {
                 step_effect(prev[i].pred, now.pred, s.score.unwrap_or(f32::NAN));
             // Which rows the step trained on: a stream may not say (no batch), and with the
             // full batch every training row is in it.
-            let batch_note = if app.part.split_of(i) == crate::data::Split::Dev {
+            let batch_note = if app.part().split_of(i) == crate::data::Split::Dev {
                 "dev: not trained on"
             } else if r.batch.is_empty() {
                 ""
-            } else if app.analysis.in_batch[i] {
+            } else if app.analysis().in_batch[i] {
                 "in the batch"
             } else {
                 "not in the batch"
@@ -300,8 +303,8 @@ fn last_step_line(app: &App, i: usize) -> Line<'static> {
 
 /// Numbers, raters, the data's labels, and what the last step did.
 fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
-    let s = &app.ds.segments[i];
-    let r = app.report.as_ref();
+    let s = &app.ds().segments[i];
+    let r = app.report().as_ref();
     let e = r.map(|r| r.segments[i]);
     let (pred, resid, share) = e.map_or((f32::NAN, f32::NAN, f32::NAN), |e| {
         (e.pred, e.residual, e.share)
@@ -333,7 +336,7 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
             Span::styled("   share of the loss ", theme::LABEL),
             Span::styled(format::pct(share), theme::VALUE),
             Span::styled("   robust z ", theme::LABEL),
-            Span::styled(format!("{:+.2}", app.analysis.z[i]), theme::VALUE),
+            Span::styled(format!("{:+.2}", app.analysis().z[i]), theme::VALUE),
         ]),
         Line::from(vec![
             Span::styled("raters ", theme::LABEL),
@@ -366,7 +369,7 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         ]),
         labels_line(app, s),
     ];
-    if let Some(why) = app.contradictions.get(i).and_then(Option::as_deref) {
+    if let Some(why) = app.contradictions().get(i).and_then(Option::as_deref) {
         fact_lines.push(Line::from(vec![
             Span::styled("contradicts its tags ", theme::OUTLIER),
             Span::styled(why.to_string(), theme::VALUE),
@@ -394,7 +397,7 @@ fn fact_lines(app: &App, i: usize) -> Vec<Line<'static>> {
 /// The cross-fitted prediction and residual, when loaded: what a model that never saw this
 /// segment predicts.
 fn oof_spans(app: &App, i: usize) -> Vec<Span<'static>> {
-    let Some(o) = app.oof.as_ref().map(|o| o[i]) else {
+    let Some(o) = app.oof().as_ref().map(|o| o[i]) else {
         return Vec::new();
     };
     let mut spans = vec![
@@ -416,7 +419,7 @@ fn oof_spans(app: &App, i: usize) -> Vec<Span<'static>> {
                 theme::VALUE
             },
         ));
-        let mut parts = if app.classes.is_empty() {
+        let mut parts = if app.classes().is_empty() {
             format!(" (residual {:.1} spreads from the like)", o.label_model)
         } else {
             format!(" (model: other class {:.2}", o.label_model)
@@ -427,7 +430,7 @@ fn oof_spans(app: &App, i: usize) -> Vec<Span<'static>> {
                 o.label_document
             ));
         }
-        if !app.classes.is_empty() {
+        if !app.classes().is_empty() {
             parts.push(')');
         }
         if o.label_issue {
@@ -442,10 +445,10 @@ fn oof_spans(app: &App, i: usize) -> Vec<Span<'static>> {
 /// the data's own (`meta`), shown under whatever keys the data uses.
 fn labels_line(app: &App, s: &crate::data::Segment) -> Line<'static> {
     let mut spans = vec![Span::styled("data labels", theme::LABEL)];
-    if app.label_keys.is_empty() {
+    if app.label_keys().is_empty() {
         spans.push(Span::styled(" —", theme::VALUE));
     }
-    for (k, key) in app.label_keys.iter().enumerate() {
+    for (k, key) in app.label_keys().iter().enumerate() {
         let gap = if k == 0 { "  " } else { "   " };
         spans.push(Span::styled(format!("{gap}{key} "), theme::LABEL));
         spans.push(match s.label(key) {
@@ -462,9 +465,9 @@ fn labels_line(app: &App, s: &crate::data::Segment) -> Line<'static> {
 
 /// This segment's prediction over the recorded steps, against its target.
 fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
-    let s = &app.ds.segments[i];
+    let s = &app.ds().segments[i];
     let pts: Vec<(f64, f64)> = app
-        .pred_history
+        .pred_history()
         .iter()
         .map(|(step, segs)| (*step as f64, f64::from(segs[i].pred)))
         .filter(|p| p.1.is_finite())
@@ -474,7 +477,7 @@ fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
         .border_style(theme::BORDER)
         .title(Line::from({
             let mut t = vec![Span::styled(" Prediction over steps ", theme::TITLE)];
-            match app.report.as_ref().filter(|r| !r.models.is_empty()) {
+            match app.report().as_ref().filter(|r| !r.models.is_empty()) {
                 None => t.push(Span::styled("━ pred ", Style::new().fg(theme::TRAIN))),
                 Some(r) => t.extend(r.models.iter().enumerate().map(|(k, m)| {
                     Span::styled(format!("━ {} ", m.name), Style::new().fg(theme::model(k)))
@@ -492,10 +495,10 @@ fn render_history(app: &App, i: usize, chart: Rect, buf: &mut Buffer) {
     let t = f64::from(s.score.unwrap_or(f32::NAN));
     let target_line = vec![(x0, t), (x1, t)];
     // A comparison: every model's prediction of this segment over the steps.
-    let n_models = app.report.as_ref().map_or(0, |r| r.models.len());
+    let n_models = app.report().as_ref().map_or(0, |r| r.models.len());
     let model_pts: Vec<Vec<(f64, f64)>> = (0..n_models)
         .map(|k| {
-            app.models
+            app.models()
                 .preds
                 .iter()
                 .map(|(step, m)| (*step as f64, f64::from(m[k][i].pred)))

@@ -12,15 +12,15 @@ use crate::app::{Action, App};
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let popup = centered(area, 90, 90);
     Clear.render(popup, buf);
-    let mark = app.marks.last().map_or(0, |m| m.0);
-    let now = app.report.as_ref().map_or(0, |r| r.step);
+    let mark = app.marks().last().map_or(0, |m| m.0);
+    let now = app.report().as_ref().map_or(0, |r| r.step);
     let rows_fit = popup.height.saturating_sub(3) as usize;
     // The list scrolls to keep its cursor on screen.
-    let cursor = app.diff.cursor;
+    let cursor = app.diff().cursor;
     let first = (cursor + 1).saturating_sub(rows_fit.max(1));
     let moved = app.diff_moved(first + rows_fit);
     let moved = &moved[first.min(moved.len())..];
-    let ds = &app.ds;
+    let ds = &app.ds();
     let rows: Vec<Row> = moved
         .iter()
         .enumerate()
@@ -31,7 +31,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Row::new(vec![
                 Cell::from(format::id(&ds.docs[s.doc].id, 10)),
                 Cell::from(format!("{:>3}", s.index)),
-                Cell::from(app.part.split_of(i).name()),
+                Cell::from(app.part().split_of(i).name()),
                 Cell::from(format::one_line(&s.text)),
                 Cell::from(format!("{:>7}", format::score(ds.target(i)))),
                 Cell::from(format!("{:>7}", format::score(a))),
@@ -73,12 +73,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .title_bottom(Line::from(Span::styled(
             format!(
                 " {}/{} move · {} opens the segment · {} or {} closes · {} rewinds to the mark ",
-                app.keymap.key_label(Action::Up),
-                app.keymap.key_label(Action::Down),
-                app.keymap.key_label(Action::Document),
-                app.keymap.key_label(Action::Diff),
-                app.keymap.key_label(Action::Back),
-                app.keymap.key_label(Action::Rewind)
+                app.keymap().key_label(Action::Up),
+                app.keymap().key_label(Action::Down),
+                app.keymap().key_label(Action::Document),
+                app.keymap().key_label(Action::Diff),
+                app.keymap().key_label(Action::Back),
+                app.keymap().key_label(Action::Rewind)
             ),
             theme::DIM,
         )));

@@ -38,7 +38,7 @@ pub fn render(app: &App, step: usize, area: Rect, buf: &mut Buffer) {
 
 /// The popup's border, its title (the document, the step, where the first error is) and keys.
 fn frame(app: &App, step: usize, width: usize) -> Block<'static> {
-    let ds = &app.ds;
+    let ds = &app.ds();
     let s = &ds.segments[step];
     let doc = &ds.docs[s.doc];
     let (labelled, suggested) = first_errors(app, step);
@@ -54,7 +54,7 @@ fn frame(app: &App, step: usize, width: usize) -> Block<'static> {
             theme::LABEL,
         ),
     ];
-    if app.labels.is_some_and(|l| l.first_error) {
+    if app.labels().is_some_and(|l| l.first_error) {
         let at = |x: Option<usize>| x.map_or("no error".to_string(), |k| format!("step {k}"));
         title.push(Span::styled(
             format!("· first error labelled {} ", at(labelled)),
@@ -81,7 +81,7 @@ fn frame(app: &App, step: usize, width: usize) -> Block<'static> {
 /// The view's keys for a border `width` wide: in their order, the least needed left out first
 /// (the detail, then undo) when they do not all fit.
 fn keys(app: &App, width: usize) -> String {
-    let key = |a| app.keymap.key_label(a);
+    let key = |a| app.keymap().key_label(a);
     // (priority: lower stays longer, text)
     let all = [
         (0, format!("{}/{} step", key(Action::Up), key(Action::Down))),
@@ -123,14 +123,14 @@ fn keys(app: &App, width: usize) -> String {
 type FirstErrors = (Option<usize>, Option<(Option<usize>, f32)>);
 
 fn first_errors(app: &App, step: usize) -> FirstErrors {
-    let ds = &app.ds;
+    let ds = &app.ds();
     let r = ds.docs[ds.segments[step].doc].segments.clone();
-    let labelled = app.labels.and_then(|info| {
+    let labelled = app.labels().and_then(|info| {
         r.clone()
             .find(|&k| ds.segments[k].score.is_some_and(|v| !info.kind.is_high(v)))
             .map(|k| ds.segments[k].index)
     });
-    let suggested = app.oof.as_ref().and_then(|o| {
+    let suggested = app.oof().as_ref().and_then(|o| {
         r.clone().find_map(|k| {
             o[k].suggested_first_error
                 .map(|e| (usize::try_from(e).ok(), o[k].suggested_probability))
@@ -141,7 +141,7 @@ fn first_errors(app: &App, step: usize) -> FirstErrors {
 
 /// The document's lines, wrapped to `width`, and the rows the selected step takes.
 fn lines(app: &App, step: usize, width: usize) -> (Vec<Line<'static>>, std::ops::Range<usize>) {
-    let ds = &app.ds;
+    let ds = &app.ds();
     let doc = &ds.docs[ds.segments[step].doc];
     let mut out: Vec<Line<'static>> = Vec::new();
     let prompt = if doc.prompt.is_empty() {
@@ -195,14 +195,14 @@ fn step_header(
     labelled: Option<usize>,
     suggested: Option<(Option<usize>, f32)>,
 ) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
-    let s = &app.ds.segments[i];
+    let s = &app.ds().segments[i];
     let (mark, mark_style) = if here {
         ("▶", theme::TITLE)
     } else {
         (" ", theme::DIM)
     };
-    let excluded = app.edits.weight_of(i) == 0.0;
-    let label = match (s.score, app.labels) {
+    let excluded = app.edits().weight_of(i) == 0.0;
+    let label = match (s.score, app.labels()) {
         // An excluded step exports as context.
         (None, _) => ("context".to_string(), theme::DIM),
         _ if excluded => ("context".to_string(), theme::STATUS),
@@ -225,9 +225,12 @@ fn step_header(
             spans.push(Span::styled(format::score(x), style));
         }
     };
-    let live = app.report.as_ref().map_or(f32::NAN, |r| r.segments[i].pred);
+    let live = app
+        .report()
+        .as_ref()
+        .map_or(f32::NAN, |r| r.segments[i].pred);
     num("pred", live, theme::LABEL);
-    let o = app.oof.as_ref().map(|o| o[i]);
+    let o = app.oof().as_ref().map(|o| o[i]);
     num("oof pred", o.map_or(f32::NAN, |o| o.pred), theme::LABEL);
     num(
         "label score",
@@ -242,7 +245,7 @@ fn step_header(
     if o.is_some_and(|o| o.label_issue) {
         marks.push(Span::styled("  ⚑ flagged", theme::OUTLIER));
     }
-    let w = app.edits.weight_of(i);
+    let w = app.edits().weight_of(i);
     if w == 0.0 {
         marks.push(Span::styled("  excluded", theme::STATUS));
     } else if w != 1.0 {

@@ -13,7 +13,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let popup = centered(area, 80, 70);
     Clear.render(popup, buf);
     let rows: Vec<Row> = app
-        .edits
+        .edits()
         .list
         .iter()
         .map(|e| {
@@ -24,22 +24,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             };
             Row::new(vec![
                 Cell::from(format!("{:>6}", e.step)),
-                Cell::from(format::id(&app.ds.segment_id(e.segment), 14)),
+                Cell::from(format::id(&app.ds().segment_id(e.segment), 14)),
                 Cell::from(Span::styled(what, theme::STATUS)),
                 Cell::from(value),
-                Cell::from(app.ds.segments[e.segment].text.clone()),
+                Cell::from(app.ds().segments[e.segment].text.clone()),
             ])
         })
         .collect();
     let empty = rows.is_empty();
-    let keys = |a: Action| app.keymap.key_label(a);
+    let keys = |a: Action| app.keymap().key_label(a);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme::TITLE)
         .title(Line::from(vec![
             Span::styled(" What-if edits ", theme::TITLE),
             Span::styled(
-                format!("{} in force, oldest first ", app.edits.list.len()),
+                format!("{} in force, oldest first ", app.edits().list.len()),
                 theme::LABEL,
             ),
         ]))

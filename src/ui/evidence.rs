@@ -12,7 +12,7 @@ use crate::labels::verify;
 /// cross-fit report has one for this document).
 pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    let s = &app.ds.segments[i];
+    let s = &app.ds().segments[i];
     // One step's claims: a parse of its own text, no more work than drawing it.
     let v = verify::verify(&s.text);
     if v.checked > 0 {
@@ -25,22 +25,22 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
             },
         ]));
     }
-    let Some(o) = app.oof.as_ref().map(|o| o[i]) else {
+    let Some(o) = app.oof().as_ref().map(|o| o[i]) else {
         return out;
     };
     let Some(suggested) = o.suggested_first_error else {
         return out;
     };
-    let r = app.ds.docs[s.doc].segments.clone();
+    let r = app.ds().docs[s.doc].segments.clone();
     let labelled = r
         .clone()
         .find(|&k| {
-            app.ds.segments[k]
+            app.ds().segments[k]
                 .score
-                .zip(app.labels)
+                .zip(app.labels())
                 .is_some_and(|(v, info)| !info.kind.is_high(v))
         })
-        .map(|k| app.ds.segments[k].index);
+        .map(|k| app.ds().segments[k].index);
     let step = |x: Option<usize>| x.map_or("no error".to_string(), |k| format!("step {k}"));
     let suggested = usize::try_from(suggested).ok();
     let mut spans = vec![

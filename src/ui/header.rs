@@ -26,27 +26,27 @@ fn used(l: &[Span]) -> usize {
 
 /// The first line: step, state, speed, backend or stream, objective, data.
 fn run_line(app: &App) -> Vec<Span<'static>> {
-    let step = app.report.as_ref().map_or(0, |r| r.step);
+    let step = app.report().as_ref().map_or(0, |r| r.step);
     // A stream runs at its writer's pace: "following" its newest step unless paused through the
     // control file.
     let replay = app
         .replay()
         .map(|(s, n)| format!("● replaying step {s} of {n}"));
-    let state = match (app.info.backend.as_str(), &app.run) {
+    let state = match (app.info().backend.as_str(), &app.run()) {
         _ if replay.is_some() => "paused",
         ("stream", _) if app.writer_ended().is_some() => "ended",
         ("stream", crate::app::RunState::Running) => "following",
-        _ => app.run.label(),
+        _ => app.run().label(),
     };
-    let speed = if app.speed == 0.0 {
+    let speed = if app.speed() == 0.0 {
         "max".to_string()
     } else {
-        format!("{}/s", app.speed)
+        format!("{}/s", app.speed())
     };
-    let batch = if app.info.batch_size == 0 {
+    let batch = if app.info().batch_size == 0 {
         "full batch".to_string()
     } else {
-        format!("batch {}", app.info.batch_size)
+        format!("batch {}", app.info().batch_size)
     };
     let mut l1: Vec<Span> = vec![
         Span::styled(" segscope ", theme::TITLE),
@@ -58,33 +58,34 @@ fn run_line(app: &App) -> Vec<Span<'static>> {
         ),
         Span::raw("  "),
     ];
-    l1.extend(kv("", format!("{:.1} steps/s", app.rate)));
+    l1.extend(kv("", format!("{:.1} steps/s", app.rate())));
     l1.push(Span::styled(format!(" (limit {speed})"), theme::DIM));
     l1.push(Span::raw("  "));
-    let run = if app.info.backend == "stream" {
+    let run = if app.info().backend == "stream" {
         // Watching a stream: the writer's run and objective; metrics are recomputed from the
         // predictions (MSE, and for binary labels AUROC, log loss, Brier).
-        if app.info.loss.is_empty() {
-            format!("stream {} · metrics as mse", app.info.optimizer)
+        if app.info().loss.is_empty() {
+            format!("stream {} · metrics as mse", app.info().optimizer)
         } else {
             format!(
                 "stream {} · objective {} · metrics recomputed",
-                app.info.optimizer, app.info.loss
+                app.info().optimizer,
+                app.info().loss
             )
         }
     } else {
         format!(
             "{} · {} · {} lr {} · {}",
-            app.info.backend,
-            app.info.loss,
-            app.info.optimizer,
-            format::num(app.info.lr),
+            app.info().backend,
+            app.info().loss,
+            app.info().optimizer,
+            format::num(app.info().lr),
             batch
         )
     };
     l1.push(Span::styled(run, theme::LABEL));
     l1.push(Span::styled(
-        format!("  data {} ({})", app.info.data, app.ds.format),
+        format!("  data {} ({})", app.info().data, app.ds().format),
         theme::DIM,
     ));
 
@@ -94,14 +95,14 @@ fn run_line(app: &App) -> Vec<Span<'static>> {
 /// The second line's losses: train and dev (recomputed MSE for a stream), and a stream's own.
 fn losses(app: &App) -> Vec<Span<'static>> {
     let (tr, dv) = app
-        .report
+        .report()
         .as_ref()
         .map_or((f64::NAN, f64::NAN), |r| (r.train.loss, r.dev.loss));
-    let prev = app.prev_metrics.as_ref();
+    let prev = app.prev_metrics().as_ref();
     let mut l2: Vec<Span> = vec![Span::raw(" ")];
     // Watching a stream, the losses on screen are the MSE recomputed from the predictions; the
     // trainer's own (its objective's) come after, as its stream reported them.
-    let stream = app.info.backend == "stream";
+    let stream = app.info().backend == "stream";
     let (train_name, dev_name) = if stream {
         ("train mse", "dev mse")
     } else {
@@ -113,11 +114,11 @@ fn losses(app: &App) -> Vec<Span<'static>> {
     l2.extend(kv(dev_name, format::num(dv)));
     l2.push(trend_span(dv, prev.map(|p| p.1.loss), true));
     l2.push(Span::raw("  "));
-    if stream && let Some([t, d]) = app.report.as_ref().and_then(|r| r.trainer_loss) {
-        let objective = if app.info.loss.is_empty() {
+    if stream && let Some([t, d]) = app.report().as_ref().and_then(|r| r.trainer_loss) {
+        let objective = if app.info().loss.is_empty() {
             "loss"
         } else {
-            app.info.loss.split(',').next().unwrap_or("loss")
+            app.info().loss.split(',').next().unwrap_or("loss")
         };
         let val = |x: Option<f64>| x.map_or("—".to_string(), format::num);
         l2.extend(kv(
@@ -133,14 +134,15 @@ fn losses(app: &App) -> Vec<Span<'static>> {
 fn counts(app: &App, l2: &mut Vec<Span<'static>>, width: usize) {
     let outliers = format!(
         "{} train · {} dev",
-        app.analysis.n_outliers.0, app.analysis.n_outliers.1
+        app.analysis().n_outliers.0,
+        app.analysis().n_outliers.1
     );
-    let rule = if app.classes.is_empty() {
-        format!(" (|z| > {})", app.ui.outlier_k)
+    let rule = if app.classes().is_empty() {
+        format!(" (|z| > {})", app.ui().outlier_k)
     } else {
-        format!(" (|z| > {} within class)", app.ui.outlier_k)
+        format!(" (|z| > {} within class)", app.ui().outlier_k)
     };
-    let labels = (!app.labels_note.is_empty()).then(|| format!("labels {}", app.labels_note));
+    let labels = (!app.labels_note().is_empty()).then(|| format!("labels {}", app.labels_note()));
     let wide = used(l2)
         + "outliers ".len()
         + outliers.chars().count()
@@ -163,7 +165,7 @@ fn counts(app: &App, l2: &mut Vec<Span<'static>>, width: usize) {
         l2.push(Span::styled("outliers ", theme::LABEL));
         l2.push(Span::styled(outliers, theme::OUTLIER));
     }
-    if let Some(r) = &app.report
+    if let Some(r) = &app.report()
         && r.eval_step != r.step
     {
         let text = if r.pred_steps.is_empty() {
@@ -182,10 +184,10 @@ fn counts(app: &App, l2: &mut Vec<Span<'static>>, width: usize) {
 fn messages(app: &App, l2: &mut Vec<Span<'static>>, width: usize) {
     // A status message goes before the comparison's leaders, and is never cut: when it does not
     // fit after the losses it takes the whole line (cut at a word, with …, only if longer).
-    let message = if let crate::app::RunState::Diverged { step, reason } = &app.run {
+    let message = if let crate::app::RunState::Diverged { step, reason } = &app.run() {
         Some((format!("diverged at step {step}: {reason}"), theme::WORSE))
     } else {
-        app.status.clone().map(|s| (s, theme::STATUS))
+        app.status().clone().map(|s| (s, theme::STATUS))
     };
     if let Some((text, style)) = message {
         if used(l2) + 2 + text.chars().count() <= width {
@@ -197,7 +199,7 @@ fn messages(app: &App, l2: &mut Vec<Span<'static>>, width: usize) {
             )];
         }
     }
-    if let Some(r) = app.report.as_ref().filter(|r| !r.models.is_empty())
+    if let Some(r) = app.report().as_ref().filter(|r| !r.models.is_empty())
         && !crate::source::compare::leaders(&r.models).is_empty()
     {
         // A comparison: which model leads on which metric (dev split).

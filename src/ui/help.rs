@@ -23,7 +23,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
 fn entries(app: &App, width: usize) -> Vec<Vec<Line<'static>>> {
     let text_w = width.saturating_sub(KEY_W + 1).max(10);
     let mut all = Vec::new();
-    for (keys, text) in app.keymap.help() {
+    for (keys, text) in app.keymap().help() {
         let mut out = Vec::new();
         let rows = super::format::wrap(text, text_w);
         for (k, r) in rows.into_iter().enumerate() {
@@ -81,7 +81,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     popup.height = h;
     let visible = h.saturating_sub(2) as usize;
     let max_scroll = all.len().saturating_sub(visible);
-    let scroll = (app.help.scroll as usize).min(max_scroll);
+    let scroll = (app.help().scroll as usize).min(max_scroll);
     Clear.render(popup, buf);
     let more = if max_scroll > 0 {
         format!(
@@ -89,10 +89,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             scroll + 1,
             scroll + visible,
             all.len(),
-            app.keymap.key_label(Action::Up),
-            app.keymap.key_label(Action::Down),
-            app.keymap.key_label(Action::PageUp),
-            app.keymap.key_label(Action::PageDown),
+            app.keymap().key_label(Action::Up),
+            app.keymap().key_label(Action::Down),
+            app.keymap().key_label(Action::PageUp),
+            app.keymap().key_label(Action::PageDown),
         )
     } else {
         String::new()
@@ -109,8 +109,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 } else {
                     "change keys in config.toml [keys]"
                 },
-                app.keymap.key_label(Action::Help),
-                app.keymap.key_label(Action::Back)
+                app.keymap().key_label(Action::Help),
+                app.keymap().key_label(Action::Back)
             ),
             theme::DIM,
         )));

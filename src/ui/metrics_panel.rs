@@ -53,7 +53,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(" Metrics ", theme::TITLE),
             Span::styled("trend since the previous step ", theme::DIM),
         ]));
-    let Some(r) = &app.report else {
+    let Some(r) = &app.report() else {
         block.render(area, buf);
         return;
     };
@@ -61,7 +61,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         render_compare(r, area, buf);
         return;
     }
-    let prev = app.prev_metrics.as_ref();
+    let prev = app.prev_metrics().as_ref();
     let mut rows: Vec<Row> = ROWS
         .iter()
         .map(|&(label, get, lower)| {
@@ -73,7 +73,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     // Binary labels: what step-reward people report beside the regression metrics.
-    if let Some(m) = &app.label_metrics {
+    if let Some(m) = &app.label_metrics() {
         let plain = |x: f64| {
             Cell::from(Span::styled(
                 format!("{:>9}  ", format::num(x)),

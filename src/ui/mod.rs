@@ -22,7 +22,7 @@ pub mod theme;
 /// A segment's text as the views show it: LaTeX as Unicode text unless the raw form was asked
 /// for (`L`).
 pub(crate) fn shown_text<'a>(app: &crate::app::App, text: &'a str) -> std::borrow::Cow<'a, str> {
-    if !app.view.raw_math && math::has_latex(text) {
+    if !app.view().raw_math && math::has_latex(text) {
         std::borrow::Cow::Owned(math::unicode(text))
     } else {
         std::borrow::Cow::Borrowed(text)
@@ -75,14 +75,14 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     .areas(side);
     let (table, tour) = if app.tour().is_some() {
         // The tour's tables are small: the rows plus borders and header, at most 40%.
-        let rows = app.view.rows.len() as u16 + 3;
+        let rows = app.view().rows.len() as u16 + 3;
         let h = rows.clamp(4, (table.height * 2 / 5).max(4));
         let [t, e] = Layout::vertical([Constraint::Length(h), Constraint::Fill(1)]).areas(table);
         (t, Some(e))
     } else {
         (table, None)
     };
-    let (table, preview) = if app.show_preview && app.tour().is_none() {
+    let (table, preview) = if app.show_preview() && app.tour().is_none() {
         let [t, p] = Layout::vertical([
             Constraint::Fill(1),
             Constraint::Length(preview::height(table.height)),
@@ -129,7 +129,7 @@ impl Widget for &App {
         if let Some(p) = a.preview {
             preview::render(self, p, buf);
         }
-        if self.show_datamap {
+        if self.show_datamap() {
             datamap::render(self, a.loss, buf);
         } else {
             charts::render_loss(self, a.loss, buf);
@@ -137,7 +137,7 @@ impl Widget for &App {
         charts::render_weights(self, a.weights, buf);
         metrics_panel::render(self, a.metrics, buf);
         render_footer(self, a.footer, buf);
-        match self.overlay {
+        match self.overlay() {
             Overlay::None => {}
             Overlay::Help => help::render(self, area, buf),
             Overlay::Detail(i) => detail::render(self, i, area, buf),
@@ -168,7 +168,7 @@ fn trend_span(now: f64, before: Option<f64>, lower_is_better: bool) -> Span<'sta
 
 fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let mut spans: Vec<Span> = Vec::new();
-    if let Some(p) = &app.prompt {
+    if let Some(p) = &app.prompt() {
         spans.push(Span::styled(
             format!(
                 " {} for {}: ",
@@ -177,7 +177,7 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
                 } else {
                     "new target"
                 },
-                app.ds.segment_id(p.segment)
+                app.ds().segment_id(p.segment)
             ),
             theme::LABEL,
         ));
@@ -186,15 +186,18 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             "   Enter applies · Esc cancels · Backspace deletes",
             theme::DIM,
         ));
-    } else if app.view.typing {
+    } else if app.view().typing {
         spans.push(Span::styled(" filter: ", theme::LABEL));
-        spans.push(Span::styled(format!("{}▏", app.view.filter), theme::VALUE));
+        spans.push(Span::styled(
+            format!("{}▏", app.view().filter),
+            theme::VALUE,
+        ));
         spans.push(Span::styled(
             "   Enter keep · Esc clear · Backspace delete",
             theme::DIM,
         ));
     } else {
-        for (key, label, pad) in footer_items(app.keymap.footer(), area.width as usize) {
+        for (key, label, pad) in footer_items(app.keymap().footer(), area.width as usize) {
             spans.push(Span::styled(format!(" {key} "), theme::KEY));
             spans.push(Span::styled(format!("{pad}{label}{pad} "), theme::LABEL));
         }

@@ -23,9 +23,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .render(area, buf);
         return;
     };
-    let ds = &app.ds;
+    let ds = &app.ds();
     let s = &ds.segments[i];
-    let e = app.report.as_ref().map(|r| r.segments[i]);
+    let e = app.report().as_ref().map(|r| r.segments[i]);
     let mut title = vec![
         Span::styled(format!(" {} ", ds.segment_id(i)), theme::TITLE),
         Span::styled(
@@ -48,9 +48,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .title_bottom(Line::from(Span::styled(
             format!(
                 " {} its whole document · {} its details · {} hides ",
-                app.keymap.key_label(Action::Document),
-                app.keymap.key_label(Action::Detail),
-                app.keymap.key_label(Action::Preview)
+                app.keymap().key_label(Action::Document),
+                app.keymap().key_label(Action::Detail),
+                app.keymap().key_label(Action::Preview)
             ),
             theme::DIM,
         )));

@@ -17,7 +17,7 @@ const MIN_TEXT_W: u16 = 16;
 const TAGS_W: u16 = 18;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let v = &app.view;
+    let v = &app.view();
     // Where the view is in a table longer than the screen.
     let inner_h = area.height.saturating_sub(3) as usize;
     let start = v.offset.min(v.rows.len().saturating_sub(inner_h.max(1)));
@@ -35,11 +35,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .border_style(theme::BORDER)
         .title(Line::from(title));
     let ctx = RowCtx {
-        segs: app.report.as_ref().map(|r| r.segments.clone()),
+        segs: app.report().as_ref().map(|r| r.segments.clone()),
         // The bar is relative to the largest share of the split, so the top row is a full bar.
         max_share: match v.split {
-            crate::data::Split::Train => app.analysis.max_share.0,
-            crate::data::Split::Dev => app.analysis.max_share.1,
+            crate::data::Split::Train => app.analysis().max_share.0,
+            crate::data::Split::Dev => app.analysis().max_share.1,
         },
         // Borders, the fixed columns, and one space between each column.
         text_w: area.width.saturating_sub(cols.fixed).max(8) as usize,
@@ -68,7 +68,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// The table's title: split, rows shown, sort, filter and view modes.
 fn title(app: &App, start: usize, end: usize) -> Vec<Span<'static>> {
-    let v = &app.view;
+    let v = &app.view();
     let arrow = if v.desc { "▼" } else { "▲" };
     let mut title = vec![
         Span::styled(" Segments ", theme::TITLE),
@@ -91,7 +91,7 @@ fn title(app: &App, start: usize, end: usize) -> Vec<Span<'static>> {
         },
         theme::LABEL,
     ));
-    if !v.filter.is_empty() || (v.typing && app.prompt.is_none()) {
+    if !v.filter.is_empty() || (v.typing && app.prompt().is_none()) {
         title.push(Span::styled(
             format!("· filter \"{}\" ", v.filter),
             theme::STATUS,
@@ -111,7 +111,7 @@ fn title(app: &App, start: usize, end: usize) -> Vec<Span<'static>> {
     }
     // A comparison: whose column is whose. Each model's own prediction and residual; the share,
     // gradient and outlier flag belong to the first model.
-    if let Some(first) = app.report.as_ref().and_then(|r| r.models.first()) {
+    if let Some(first) = app.report().as_ref().and_then(|r| r.models.first()) {
         title.push(Span::styled(
             format!("· p/r: each model's pred/resid; share ! of {} ", first.name),
             theme::DIM,
@@ -141,24 +141,27 @@ struct Columns<'a> {
 /// The optional columns that fit in `width`. The text never goes: on a narrow screen the
 /// optional columns give way first, and the title says which.
 fn columns(app: &App, width: u16) -> Columns<'_> {
-    let v = &app.view;
+    let v = &app.view();
     // Which optional columns fit. The text never goes: on a narrow screen the optional columns
     // give way first (the gradient share, then the out-of-fold residual, then the label score),
     // and the title says which.
-    let oof_data = app.oof.as_deref();
+    let oof_data = app.oof().as_deref();
     let mut show_oof = oof_data.is_some();
     // The label-issue score of a cross-fit report that has one: `0.97!` when flagged.
     let mut issue = app.has_label_scores();
     // A comparison shows every model's prediction and residual instead of one model's.
-    let models = app.report.as_ref().map_or(&[][..], |r| r.models.as_slice());
+    let models = app
+        .report()
+        .as_ref()
+        .map_or(&[][..], |r| r.models.as_slice());
     let model_w: u16 = if models.is_empty() {
         0
     } else {
         16 * models.len() as u16 - 16
     };
-    let mut grad = app.report.as_ref().filter(|r| !r.grad.is_empty());
+    let mut grad = app.report().as_ref().filter(|r| !r.grad.is_empty());
     // What-if edits in force: a column naming each row's.
-    let edited = !app.edits.is_empty();
+    let edited = !app.edits().is_empty();
     let edit_w: u16 = if edited { 14 } else { 0 };
     // The tags and meta labels, when asked for (`t`).
     let mut tags = v.show_tags;
@@ -270,16 +273,19 @@ fn row(app: &App, i: usize, selected: bool, ctx: &RowCtx) -> Row<'static> {
         ..
     } = *ctx.cols;
     let (segs, max_share, text_w) = (&ctx.segs, ctx.max_share, ctx.text_w);
-    let ds = &app.ds;
+    let ds = &app.ds();
     let s = &ds.segments[i];
     let e = segs.as_ref().map(|x| x[i]);
     // Between refreshes (mini-batches), a prediction older than the current step.
-    let stale = app.report.as_ref().is_some_and(|r| r.pred_step(i) < r.step);
+    let stale = app
+        .report()
+        .as_ref()
+        .is_some_and(|r| r.pred_step(i) < r.step);
     let (pred, resid, share) = e.map_or((f32::NAN, f32::NAN, f32::NAN), |e| {
         (e.pred, e.residual, e.share)
     });
-    let flag = if app.analysis.outlier[i] {
-        Span::styled(format!("{:+.0}", app.analysis.z[i]), theme::OUTLIER)
+    let flag = if app.analysis().outlier[i] {
+        Span::styled(format!("{:+.0}", app.analysis().z[i]), theme::OUTLIER)
     } else {
         Span::raw("")
     };
@@ -311,7 +317,7 @@ fn row(app: &App, i: usize, selected: bool, ctx: &RowCtx) -> Row<'static> {
     };
     cells.extend(prediction_cells(&model_cells, show_preds, stale));
     // Per visible row: the edits are few, the rows may be a million.
-    let excluded = edited && app.edits.weight_of(i) == 0.0;
+    let excluded = edited && app.edits().weight_of(i) == 0.0;
     cells.push(share_cell(
         s.score.is_none(),
         excluded,
@@ -331,7 +337,7 @@ fn row(app: &App, i: usize, selected: bool, ctx: &RowCtx) -> Row<'static> {
         Cell::from(flag),
         // • in this step's batch (its prediction: this step's forward pass, before the
         // update); · predicted by an older model than the current step's.
-        Cell::from(if app.analysis.in_batch[i] {
+        Cell::from(if app.analysis().in_batch[i] {
             "•"
         } else if stale {
             "·"
@@ -343,7 +349,10 @@ fn row(app: &App, i: usize, selected: bool, ctx: &RowCtx) -> Row<'static> {
         cells.extend(oof_cells(&o[i], show_oof, issue));
     }
     if edited {
-        cells.push(Cell::from(Span::styled(app.edits.label(i), theme::STATUS)));
+        cells.push(Cell::from(Span::styled(
+            app.edits().label(i),
+            theme::STATUS,
+        )));
     }
     let row = Row::new(cells);
     if selected {

@@ -14,10 +14,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(t) = app.tour() else {
         return;
     };
-    let text: Vec<Line> = match &app.report {
+    let text: Vec<Line> = match &app.report() {
         Some(r) => {
             let prev = app.prev_segments().map(|p| p.as_slice());
-            let n = numbers::of(t.page, &app.ds, &app.part, r, prev);
+            let n = numbers::of(t.page, app.ds(), app.part(), r, prev);
             let paragraphs = explain::lines(&n);
             // Wrapped here, so the panel knows its height and scrolls by rows; a blank line
             // between paragraphs when they all fit with it.
@@ -55,8 +55,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let more = if max_scroll > 0 {
         format!(
             " · {}/{} lines {}-{} of {rows}",
-            app.keymap.key_label(Action::PageUp),
-            app.keymap.key_label(Action::PageDown),
+            app.keymap().key_label(Action::PageUp),
+            app.keymap().key_label(Action::PageDown),
             scroll + 1,
             (scroll + inner_h).min(rows)
         )
@@ -65,9 +65,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let keys = format!(
         " {} next · {} back{more} · {} keys ",
-        app.keymap.key_label(Action::NextScene),
-        app.keymap.key_label(Action::PrevScene),
-        app.keymap.key_label(Action::Help)
+        app.keymap().key_label(Action::NextScene),
+        app.keymap().key_label(Action::PrevScene),
+        app.keymap().key_label(Action::Help)
     );
     let block = Block::default()
         .borders(Borders::ALL)

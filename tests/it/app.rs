@@ -24,8 +24,8 @@ fn press_code(app: &mut App, code: KeyCode) {
 }
 
 fn engine_cmds(app: &mut App) -> Vec<Control> {
-    app.outbox
-        .drain(..)
+    app.take_effects()
+        .into_iter()
         .filter_map(|e| match e {
             Effect::Source(c) => Some(c),
             Effect::Export(_) | Effect::Audit => None,
@@ -36,7 +36,7 @@ fn engine_cmds(app: &mut App) -> Vec<Control> {
 /// Checks what one action does, starting from an app that has seen 5 steps.
 fn check(action: Action, key: &KeySpec) {
     let mut app = common::app_after(5);
-    app.page = 3;
+    app.set_page(3);
     let label = format!("{action:?} via {}", key.label());
     match action {
         Action::Step => {
@@ -49,152 +49,154 @@ fn check(action: Action, key: &KeySpec) {
         }
         Action::ToggleRun => {
             press(&mut app, key);
-            assert_eq!(app.run, RunState::Running, "{label}");
+            assert_eq!(*app.run(), RunState::Running, "{label}");
             press(&mut app, key);
-            assert_eq!(app.run, RunState::Paused, "{label}");
+            assert_eq!(*app.run(), RunState::Paused, "{label}");
             assert_eq!(engine_cmds(&mut app), vec![Control::Run, Control::Pause]);
         }
         Action::Faster => {
-            app.speed = 10.0;
+            app.set_speed(10.0);
             press(&mut app, key);
-            assert_eq!(app.speed, 20.0, "{label}");
+            assert_eq!(app.speed(), 20.0, "{label}");
             assert_eq!(engine_cmds(&mut app), vec![Control::SetSpeed(20.0)]);
-            app.speed = 200.0;
+            app.set_speed(200.0);
             press(&mut app, key);
             assert_eq!(
-                app.speed, 0.0,
+                app.speed(),
+                0.0,
                 "{label}: the last step is as fast as possible"
             );
             press(&mut app, key);
-            assert_eq!(app.speed, 0.0, "{label}: nothing is faster than max");
+            assert_eq!(app.speed(), 0.0, "{label}: nothing is faster than max");
         }
         Action::Slower => {
             press(&mut app, key);
-            assert_eq!(app.speed, 200.0, "{label}: from max to the fastest limit");
-            app.speed = 1.0;
+            assert_eq!(app.speed(), 200.0, "{label}: from max to the fastest limit");
+            app.set_speed(1.0);
             press(&mut app, key);
-            assert_eq!(app.speed, 1.0, "{label}: 1 step/s is the slowest");
+            assert_eq!(app.speed(), 1.0, "{label}: 1 step/s is the slowest");
         }
         Action::Up => {
             app.update(Action::End);
-            let end = app.view.cursor;
+            let end = app.view().cursor;
             press(&mut app, key);
-            assert_eq!(app.view.cursor, end - 1, "{label}");
+            assert_eq!(app.view().cursor, end - 1, "{label}");
         }
         Action::Down => {
             press(&mut app, key);
-            assert_eq!(app.view.cursor, 1, "{label}");
+            assert_eq!(app.view().cursor, 1, "{label}");
         }
         Action::PageUp => {
             app.update(Action::End);
             press(&mut app, key);
-            assert_eq!(app.view.cursor, app.view.rows.len() - 1 - 3, "{label}");
+            assert_eq!(app.view().cursor, app.view().rows.len() - 1 - 3, "{label}");
         }
         Action::PageDown => {
             press(&mut app, key);
-            assert_eq!(app.view.cursor, 3, "{label}");
+            assert_eq!(app.view().cursor, 3, "{label}");
             assert_eq!(
-                app.view.offset, 1,
+                app.view().offset,
+                1,
                 "{label}: scrolled to keep the cursor in view"
             );
         }
         Action::Home => {
             app.update(Action::End);
             press(&mut app, key);
-            assert_eq!((app.view.cursor, app.view.offset), (0, 0), "{label}");
+            assert_eq!((app.view().cursor, app.view().offset), (0, 0), "{label}");
         }
         Action::End => {
             press(&mut app, key);
-            assert_eq!(app.view.cursor, app.view.rows.len() - 1, "{label}");
+            assert_eq!(app.view().cursor, app.view().rows.len() - 1, "{label}");
         }
         Action::NextSort => {
-            assert_eq!(app.view.sort, SortKey::Share);
+            assert_eq!(app.view().sort, SortKey::Share);
             press(&mut app, key);
-            assert_eq!(app.view.sort, SortKey::Resid, "{label}");
+            assert_eq!(app.view().sort, SortKey::Resid, "{label}");
             let r = app
-                .report
+                .report()
                 .as_ref()
                 .map(|r| r.segments.clone())
                 .expect("report");
-            let res: Vec<f32> = app.view.rows.iter().map(|&i| r[i].residual).collect();
+            let res: Vec<f32> = app.view().rows.iter().map(|&i| r[i].residual).collect();
             assert!(
                 res.windows(2).all(|w| w[0] >= w[1]),
                 "{label}: sorted by residual, largest first"
             );
         }
         Action::ReverseSort => {
-            let before = app.view.rows.clone();
+            let before = app.view().rows.clone();
             press(&mut app, key);
-            assert!(!app.view.desc, "{label}");
+            assert!(!app.view().desc, "{label}");
             let mut rev = before;
             rev.reverse();
-            assert_eq!(app.view.rows, rev, "{label}");
+            assert_eq!(app.view().rows, rev, "{label}");
         }
         Action::Filter => {
             press(&mut app, key);
-            assert!(app.view.typing, "{label}");
+            assert!(app.view().typing, "{label}");
             for c in "week".chars() {
                 press_code(&mut app, KeyCode::Char(c));
             }
             assert_eq!(
-                app.view.rows.len(),
+                app.view().rows.len(),
                 2,
                 "{label}: two segments mention a week"
             );
             // Typing mode: 'q' and 'r' are text, not quit and run.
             press_code(&mut app, KeyCode::Char('q'));
             press_code(&mut app, KeyCode::Char('r'));
-            assert!(!app.should_quit && app.run == RunState::Paused);
-            assert_eq!(app.view.filter, "weekqr");
-            assert!(app.view.rows.is_empty());
+            assert!(!app.should_quit() && *app.run() == RunState::Paused);
+            assert_eq!(app.view().filter, "weekqr");
+            assert!(app.view().rows.is_empty());
             press_code(&mut app, KeyCode::Backspace);
             press_code(&mut app, KeyCode::Backspace);
             press_code(&mut app, KeyCode::Backspace);
-            assert_eq!(app.view.filter, "wee");
+            assert_eq!(app.view().filter, "wee");
             press_code(&mut app, KeyCode::Char('k'));
             press_code(&mut app, KeyCode::Enter);
             assert!(
-                !app.view.typing && app.view.filter == "week",
+                !app.view().typing && app.view().filter == "week",
                 "{label}: Enter keeps"
             );
             press_code(&mut app, KeyCode::Esc);
-            assert!(app.view.filter.is_empty(), "{label}: Esc clears");
-            assert_eq!(app.view.rows.len(), 10);
+            assert!(app.view().filter.is_empty(), "{label}: Esc clears");
+            assert_eq!(app.view().rows.len(), 10);
         }
         Action::OutliersOnly => {
             press(&mut app, key);
-            assert!(app.view.outliers_only, "{label}");
-            assert!(!app.view.rows.is_empty());
+            assert!(app.view().outliers_only, "{label}");
+            assert!(!app.view().rows.is_empty());
             assert!(
-                app.view.rows.iter().all(|&i| app.analysis.outlier[i]),
+                app.view().rows.iter().all(|&i| app.analysis().outlier[i]),
                 "{label}"
             );
             assert!(
-                app.view.rows.contains(&3),
+                app.view().rows.contains(&3),
                 "{label}: the flipped segment is an outlier"
             );
         }
         Action::ToggleSplit => {
             press(&mut app, key);
-            assert_eq!(app.view.split, Split::Dev, "{label}");
-            assert_eq!(app.view.rows.len(), 3);
+            assert_eq!(app.view().split, Split::Dev, "{label}");
+            assert_eq!(app.view().rows.len(), 3);
             press(&mut app, key);
-            assert_eq!(app.view.split, Split::Train);
+            assert_eq!(app.view().split, Split::Train);
         }
         Action::NextOutlier | Action::PrevOutlier => {
             app.update(Action::End);
             press(&mut app, key);
             let at = app.selected().expect("a row");
-            assert!(app.analysis.outlier[at], "{label}: lands on an outlier");
+            assert!(app.analysis().outlier[at], "{label}: lands on an outlier");
         }
         Action::Detail => {
             press(&mut app, key);
             let sel = app.selected().expect("a row");
-            assert_eq!(app.overlay, Overlay::Detail(sel), "{label}");
+            assert_eq!(app.overlay(), Overlay::Detail(sel), "{label}");
             app.update(Action::Down);
             let next = app.selected().expect("a row");
             assert_eq!(
-                app.overlay,
+                app.overlay(),
                 Overlay::Detail(next),
                 "{label}: the detail follows the cursor"
             );
@@ -202,56 +204,56 @@ fn check(action: Action, key: &KeySpec) {
         Action::Document => {
             press(&mut app, key);
             let sel = app.selected().expect("a row");
-            assert_eq!(app.overlay, Overlay::Document(sel), "{label}");
-            let doc = app.ds.segments[sel].doc;
-            let r = app.ds.docs[doc].segments.clone();
+            assert_eq!(app.overlay(), Overlay::Document(sel), "{label}");
+            let doc = app.ds().segments[sel].doc;
+            let r = app.ds().docs[doc].segments.clone();
             app.update(Action::Down);
             let want = (sel + 1).min(r.end - 1);
             assert_eq!(
-                app.overlay,
+                app.overlay(),
                 Overlay::Document(want),
                 "{label}: down moves to the document's next step, not the next row"
             );
             app.update(Action::Back);
-            assert_eq!(app.overlay, Overlay::None, "{label}");
+            assert_eq!(app.overlay(), Overlay::None, "{label}");
         }
         Action::Audit => {
             // A view built without an audit setup says so; with one, the key asks the loop.
             press(&mut app, key);
             assert!(
-                app.status.as_deref().unwrap_or("").contains("no audit"),
+                app.status().as_deref().unwrap_or("").contains("no audit"),
                 "{label}: {:?}",
-                app.status
+                app.status()
             );
             app.set_audit_setup(segscope::labels::pipeline::Setup {
                 config: segscope::config::Config::default(),
                 judges: std::sync::Arc::new(Vec::new()),
             });
-            app.labels = Some(segscope::labels::LabelInfo::detect(&app.ds));
+            app.set_labels(segscope::labels::LabelInfo::detect(app.ds()));
             press(&mut app, key);
-            assert_eq!(app.outbox, vec![Effect::Audit], "{label}");
+            assert_eq!(*app.outbox(), vec![Effect::Audit], "{label}");
         }
         Action::FirstErrorHere => {
             // The bundled data is not first-error data with binary labels: refused, said why.
-            app.labels = Some(segscope::labels::LabelInfo::detect(&app.ds));
+            app.set_labels(segscope::labels::LabelInfo::detect(app.ds()));
             press(&mut app, key);
             assert!(
-                app.status
+                app.status()
                     .as_deref()
                     .unwrap_or("")
                     .contains("first error not moved"),
                 "{label}: {:?}",
-                app.status
+                app.status()
             );
-            assert!(app.edits.is_empty(), "{label}");
+            assert!(app.edits().is_empty(), "{label}");
         }
         Action::LogY => {
             press(&mut app, key);
-            assert!(app.log_y, "{label}");
+            assert!(app.log_y(), "{label}");
         }
         Action::History => {
             press(&mut app, key);
-            assert!(!app.full_history, "{label}");
+            assert!(!app.full_history(), "{label}");
         }
         Action::Save => {
             press(&mut app, key);
@@ -264,7 +266,7 @@ fn check(action: Action, key: &KeySpec) {
         Action::Export => {
             press(&mut app, key);
             assert_eq!(
-                app.outbox,
+                *app.outbox(),
                 vec![Effect::Export("out.csv".into())],
                 "{label}"
             );
@@ -274,44 +276,47 @@ fn check(action: Action, key: &KeySpec) {
             press(&mut app, key);
             assert!(engine_cmds(&mut app).is_empty(), "{label}");
             assert!(
-                app.status
+                app.status()
                     .as_deref()
                     .unwrap_or("")
                     .contains("no earlier steps")
             );
-            app.caps.rewind = true;
+            app.set_caps(segscope::app::Capabilities {
+                rewind: true,
+                ..app.caps()
+            });
             press(&mut app, key);
             assert_eq!(engine_cmds(&mut app), vec![Control::Back(1)], "{label}");
         }
         Action::ShowContext => {
             press(&mut app, key);
-            assert!(app.view.show_context, "{label}");
+            assert!(app.view().show_context, "{label}");
             press(&mut app, key);
-            assert!(!app.view.show_context, "{label}");
+            assert!(!app.view().show_context, "{label}");
         }
         Action::RestoreBest => {
             app.update(Action::ToggleRun);
             engine_cmds(&mut app);
             press(&mut app, key);
-            assert_eq!(app.best.map(|b| b.0), Some(5), "{label}");
+            assert_eq!(app.best().map(|b| b.0), Some(5), "{label}");
             assert_eq!(engine_cmds(&mut app), vec![Control::RestoreBest], "{label}");
-            assert_eq!(app.run, RunState::Paused, "{label}");
+            assert_eq!(*app.run(), RunState::Paused, "{label}");
         }
         Action::DataMap => {
             press(&mut app, key);
-            assert!(app.show_datamap, "{label}");
+            assert!(app.show_datamap(), "{label}");
             press(&mut app, key);
-            assert!(!app.show_datamap, "{label}");
+            assert!(!app.show_datamap(), "{label}");
         }
         Action::Region => {
             use segscope::analysis::datamap::Region;
-            let map = app.datamap.clone().expect("a map after 5 steps");
-            let all = app.view.rows.len();
+            let map = app.datamap().clone().expect("a map after 5 steps");
+            let all = app.view().rows.len();
             for want in [Region::Easy, Region::Ambiguous, Region::Hard] {
                 press(&mut app, key);
-                assert_eq!(app.view.region, Some(want), "{label}");
+                assert_eq!(app.view().region, Some(want), "{label}");
                 assert!(
-                    app.view
+                    app.view()
                         .rows
                         .iter()
                         .all(|&i| map.points[i].region == Some(want)),
@@ -319,21 +324,24 @@ fn check(action: Action, key: &KeySpec) {
                 );
             }
             press(&mut app, key);
-            assert_eq!(app.view.region, None, "{label}: then all again");
-            assert_eq!(app.view.rows.len(), all);
+            assert_eq!(app.view().region, None, "{label}: then all again");
+            assert_eq!(app.view().rows.len(), all);
         }
         Action::Mark => {
             press(&mut app, key);
-            assert_eq!(app.marks.last().map(|m| m.0), Some(5), "{label}");
+            assert_eq!(app.marks().last().map(|m| m.0), Some(5), "{label}");
             assert_eq!(engine_cmds(&mut app), vec![Control::Mark], "{label}");
-            app.caps.mark = false;
+            app.set_caps(segscope::app::Capabilities {
+                mark: false,
+                ..app.caps()
+            });
             press(&mut app, key);
             assert!(
                 engine_cmds(&mut app).is_empty(),
                 "{label}: a stream keeps no model"
             );
             assert_eq!(
-                app.marks.len(),
+                app.marks().len(),
                 2,
                 "{label}: but the diff view still gets its mark"
             );
@@ -341,14 +349,17 @@ fn check(action: Action, key: &KeySpec) {
         Action::Rewind => {
             press(&mut app, key);
             assert!(engine_cmds(&mut app).is_empty(), "{label}: no mark yet");
-            assert!(app.status.as_deref().unwrap_or("").contains("no mark"));
+            assert!(app.status().as_deref().unwrap_or("").contains("no mark"));
             app.update(Action::Mark);
             app.update(Action::ToggleRun);
             engine_cmds(&mut app);
             press(&mut app, key);
             assert_eq!(engine_cmds(&mut app), vec![Control::Rewind], "{label}");
-            assert_eq!(app.run, RunState::Paused, "{label}");
-            app.caps.mark = false;
+            assert_eq!(*app.run(), RunState::Paused, "{label}");
+            app.set_caps(segscope::app::Capabilities {
+                mark: false,
+                ..app.caps()
+            });
             press(&mut app, key);
             assert!(
                 engine_cmds(&mut app).is_empty(),
@@ -357,35 +368,38 @@ fn check(action: Action, key: &KeySpec) {
         }
         Action::Diff => {
             press(&mut app, key);
-            assert_eq!(app.overlay, Overlay::None, "{label}: no mark yet");
+            assert_eq!(app.overlay(), Overlay::None, "{label}: no mark yet");
             app.update(Action::Mark);
             press(&mut app, key);
-            assert_eq!(app.overlay, Overlay::Diff, "{label}");
+            assert_eq!(app.overlay(), Overlay::Diff, "{label}");
             press(&mut app, key);
-            assert_eq!(app.overlay, Overlay::None, "{label}");
+            assert_eq!(app.overlay(), Overlay::None, "{label}");
         }
         Action::Exclude => {
             use segscope::data::edits::Action as E;
             let i = app.selected().expect("a row");
             press(&mut app, key);
             assert_eq!(
-                app.edits.list.last().map(|e| (e.segment, e.action)),
+                app.edits().list.last().map(|e| (e.segment, e.action)),
                 Some((i, E::Exclude)),
                 "{label}"
             );
             assert_eq!(
                 engine_cmds(&mut app),
-                vec![Control::SetEdits(app.edits.clone())],
+                vec![Control::SetEdits(app.edits().clone())],
                 "{label}"
             );
             press(&mut app, key);
             assert_eq!(
-                app.edits.list.last().map(|e| e.action),
+                app.edits().list.last().map(|e| e.action),
                 Some(E::Weight(1.0)),
                 "{label}: includes it again"
             );
             engine_cmds(&mut app);
-            app.caps.edit = false;
+            app.set_caps(segscope::app::Capabilities {
+                edit: false,
+                ..app.caps()
+            });
             press(&mut app, key);
             assert!(
                 engine_cmds(&mut app).is_empty(),
@@ -397,21 +411,21 @@ fn check(action: Action, key: &KeySpec) {
             let i = app.selected().expect("a row");
             press(&mut app, key);
             assert!(
-                app.prompt.as_ref().is_some_and(|p| p.segment == i),
+                app.prompt().as_ref().is_some_and(|p| p.segment == i),
                 "{label}"
             );
             for c in "0.5".chars() {
                 app.update(Action::FilterChar(c));
             }
             app.update(Action::FilterDone);
-            assert!(app.prompt.is_none() && !app.view.typing, "{label}");
+            assert!(app.prompt().is_none() && !app.view().typing, "{label}");
             let want = if action == Action::Weight {
                 E::Weight(0.5)
             } else {
                 E::Target(0.5)
             };
             assert_eq!(
-                app.edits.list.last().map(|e| e.action),
+                app.edits().list.last().map(|e| e.action),
                 Some(want),
                 "{label}"
             );
@@ -421,12 +435,15 @@ fn check(action: Action, key: &KeySpec) {
             app.update(Action::FilterChar('x'));
             app.update(Action::FilterDone);
             assert!(
-                app.status.as_deref().unwrap_or("").contains("not a number"),
+                app.status()
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("not a number"),
                 "{label}"
             );
             press(&mut app, key);
             app.update(Action::Back);
-            assert!(app.prompt.is_none(), "{label}: Esc cancels");
+            assert!(app.prompt().is_none(), "{label}: Esc cancels");
             assert!(engine_cmds(&mut app).is_empty(), "{label}");
             if action == Action::Weight {
                 press(&mut app, key);
@@ -434,7 +451,7 @@ fn check(action: Action, key: &KeySpec) {
                 app.update(Action::FilterChar('1'));
                 app.update(Action::FilterDone);
                 assert!(
-                    app.status.as_deref().unwrap_or("").contains(">= 0"),
+                    app.status().as_deref().unwrap_or("").contains(">= 0"),
                     "{label}"
                 );
             }
@@ -444,39 +461,39 @@ fn check(action: Action, key: &KeySpec) {
             // the issue column below).
             press(&mut app, key);
             assert!(
-                app.status
+                app.status()
                     .as_deref()
                     .unwrap_or("")
                     .contains("A audits the data"),
                 "{label}: {:?}",
-                app.status
+                app.status()
             );
-            assert_ne!(app.view.sort, SortKey::Issue, "{label}");
+            assert_ne!(app.view().sort, SortKey::Issue, "{label}");
         }
         Action::AcceptSuggestion => {
             // Without a cross-fit report there is no suggestion, and the key says so (its
             // effect with one: the_detail_view_shows_a_false_claim_and_the_suggested_...).
             press(&mut app, key);
             assert!(
-                app.status
+                app.status()
                     .as_deref()
                     .unwrap_or("")
                     .contains("A audits the data"),
                 "{label}: {:?}",
-                app.status
+                app.status()
             );
-            assert!(app.edits.is_empty(), "{label}");
+            assert!(app.edits().is_empty(), "{label}");
         }
         Action::Undo => {
             press(&mut app, key);
             assert!(
-                app.status.as_deref().unwrap_or("").contains("no edit"),
+                app.status().as_deref().unwrap_or("").contains("no edit"),
                 "{label}"
             );
             app.update(Action::Exclude);
             engine_cmds(&mut app);
             press(&mut app, key);
-            assert!(app.edits.is_empty(), "{label}");
+            assert!(app.edits().is_empty(), "{label}");
             assert_eq!(
                 engine_cmds(&mut app),
                 vec![Control::SetEdits(Default::default())],
@@ -485,56 +502,59 @@ fn check(action: Action, key: &KeySpec) {
         }
         Action::EditsPanel => {
             press(&mut app, key);
-            assert_eq!(app.overlay, Overlay::Edits, "{label}");
+            assert_eq!(app.overlay(), Overlay::Edits, "{label}");
             press(&mut app, key);
-            assert_eq!(app.overlay, Overlay::None, "{label}");
+            assert_eq!(app.overlay(), Overlay::None, "{label}");
         }
         Action::Help => {
             press(&mut app, key);
-            assert_eq!(app.overlay, Overlay::Help, "{label}");
+            assert_eq!(app.overlay(), Overlay::Help, "{label}");
             press(&mut app, key);
-            assert_eq!(app.overlay, Overlay::None, "{label}");
+            assert_eq!(app.overlay(), Overlay::None, "{label}");
         }
         Action::Back => {
             app.update(Action::Help);
             press(&mut app, key);
-            assert_eq!(app.overlay, Overlay::None, "{label}: closes an overlay");
+            assert_eq!(app.overlay(), Overlay::None, "{label}: closes an overlay");
             app.update(Action::OutliersOnly);
             press(&mut app, key);
-            assert!(!app.view.outliers_only, "{label}: then clears the filters");
+            assert!(
+                !app.view().outliers_only,
+                "{label}: then clears the filters"
+            );
         }
         Action::TagsColumn => {
-            assert!(!app.view.show_tags, "{label}");
+            assert!(!app.view().show_tags, "{label}");
             press(&mut app, key);
-            assert!(app.view.show_tags, "{label}");
+            assert!(app.view().show_tags, "{label}");
             press(&mut app, key);
-            assert!(!app.view.show_tags, "{label}");
+            assert!(!app.view().show_tags, "{label}");
         }
         Action::RawMath => {
-            assert!(!app.view.raw_math, "{label}: Unicode by default");
+            assert!(!app.view().raw_math, "{label}: Unicode by default");
             press(&mut app, key);
-            assert!(app.view.raw_math, "{label}");
+            assert!(app.view().raw_math, "{label}");
             press(&mut app, key);
-            assert!(!app.view.raw_math, "{label}");
+            assert!(!app.view().raw_math, "{label}");
         }
         Action::Preview => {
-            assert!(app.show_preview, "{label}: shown by default");
+            assert!(app.show_preview(), "{label}: shown by default");
             press(&mut app, key);
-            assert!(!app.show_preview, "{label}");
+            assert!(!app.show_preview(), "{label}");
         }
         Action::NextScene | Action::PrevScene => {
             // Outside the tour there are no pages to move between, even with its keys.
-            app.keymap = Keymap::tour();
+            app.set_keymap(Keymap::tour());
             press(&mut app, key);
-            assert!(!app.should_quit, "{label}");
+            assert!(!app.should_quit(), "{label}");
             assert!(
-                app.status.as_deref().is_some_and(|s| s.contains("tour")),
+                app.status().as_deref().is_some_and(|s| s.contains("tour")),
                 "{label}"
             );
         }
         Action::Quit => {
             press(&mut app, key);
-            assert!(app.should_quit, "{label}");
+            assert!(app.should_quit(), "{label}");
             assert_eq!(engine_cmds(&mut app), vec![Control::Quit]);
         }
         Action::FilterChar(_) | Action::FilterBackspace | Action::FilterDone => {
@@ -582,57 +602,57 @@ fn only_key_presses_count() {
 fn convergence_pauses_a_running_app_and_r_runs_on() {
     let mut app = common::app_after(0);
     app.update(Action::ToggleRun);
-    app.outbox.clear();
-    let ds = app.ds.clone();
+    app.take_effects();
+    let ds = app.ds().clone();
     let flat = common::report(&ds, 30);
     for s in 1..=60u64 {
         let mut r = flat.clone();
         r.step = s;
         r.eval_step = s;
         app.on_report(r, 20.0);
-        if app.run == RunState::Converged {
+        if *app.run() == RunState::Converged {
             break;
         }
     }
-    assert_eq!(app.run, RunState::Converged);
-    assert_eq!(app.steps_since_best(), app.ui.converge_patience);
-    assert!(app.outbox.contains(&Effect::Source(Control::Pause)));
-    assert!(app.status.as_deref().unwrap_or("").contains("converged"));
-    assert_eq!(app.rate, 0.0, "a converged run shows no stale rate");
+    assert_eq!(*app.run(), RunState::Converged);
+    assert_eq!(app.steps_since_best(), app.ui().converge_patience);
+    assert!(app.outbox().contains(&Effect::Source(Control::Pause)));
+    assert!(app.status().as_deref().unwrap_or("").contains("converged"));
+    assert_eq!(app.rate(), 0.0, "a converged run shows no stale rate");
     app.update(Action::Down);
-    assert!(app.status.is_some(), "moving around keeps the message");
+    assert!(app.status().is_some(), "moving around keeps the message");
     app.update(Action::ToggleRun);
-    assert_eq!(app.run, RunState::Running);
+    assert_eq!(*app.run(), RunState::Running);
     app.update(Action::ToggleRun);
     assert_eq!(
-        (app.run.clone(), app.rate),
+        (app.run().clone(), app.rate()),
         (RunState::Paused, 0.0),
         "paused: no rate"
     );
     // A step by hand after convergence: no longer converged.
-    app.run = RunState::Converged;
+    app.set_run(RunState::Converged);
     app.update(Action::Step);
-    assert_eq!(app.run, RunState::Paused);
+    assert_eq!(*app.run(), RunState::Paused);
 }
 
 #[test]
 fn a_diverged_report_stops_and_says_why() {
     let mut app = common::app_after(3);
     app.update(Action::ToggleRun);
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     let mut r = common::report(&ds, 3);
     r.step = 4;
     r.diverged = Some("non-finite loss (NaN) at step 4".into());
     app.on_report(r, 0.0);
-    assert!(matches!(app.run, RunState::Diverged { step: 4, .. }));
+    assert!(matches!(app.run(), RunState::Diverged { step: 4, .. }));
     assert_eq!(
-        app.history.last().map(|h| h.step),
+        app.history().last().map(|h| h.step),
         Some(3),
         "a refused step is not history"
     );
     app.update(Action::ToggleRun);
     assert!(
-        matches!(app.run, RunState::Diverged { .. }),
+        matches!(app.run(), RunState::Diverged { .. }),
         "r cannot run a diverged model"
     );
 }
@@ -643,7 +663,7 @@ fn the_cursor_follows_its_segment_through_resorting() {
     app.update(Action::Down);
     app.update(Action::Down);
     let seg = app.selected().expect("row");
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     // A new step with predictions that reorder the shares.
     let mut r = common::report(&ds, 40);
     r.step = 3;
@@ -656,22 +676,22 @@ fn the_cursor_follows_its_segment_through_resorting() {
 #[test]
 fn reports_mark_outliers_and_the_batch_and_keep_trends() {
     let app = common::app_after(5);
-    assert!(app.analysis.outlier[3], "the flipped segment is flagged");
-    assert_eq!(app.analysis.n_outliers.1, 0);
+    assert!(app.analysis().outlier[3], "the flipped segment is flagged");
+    assert_eq!(app.analysis().n_outliers.1, 0);
     assert!(
-        app.analysis.in_batch[0] && !app.analysis.in_batch[10],
+        app.analysis().in_batch[0] && !app.analysis().in_batch[10],
         "train rows are in the full batch, dev rows not"
     );
-    assert_eq!(app.history.len(), 6);
-    let (prev_train, _) = app.prev_metrics.expect("previous metrics");
-    let now = app.report.as_ref().expect("report").train;
+    assert_eq!(app.history().len(), 6);
+    let (prev_train, _) = app.prev_metrics().expect("previous metrics");
+    let now = app.report().as_ref().expect("report").train;
     assert!(now.mse < prev_train.mse);
 }
 
 #[test]
 fn a_restored_best_step_truncates_the_charts_and_marks_the_best_again() {
     let mut app = common::app_after(8);
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     // Dev loss rises after step 8 in these reports: step 8 stays the best.
     for step in 9..=11 {
         let mut r = common::report(&ds, 8);
@@ -680,20 +700,20 @@ fn a_restored_best_step_truncates_the_charts_and_marks_the_best_again() {
         r.dev.loss *= 1.0 + step as f64 / 100.0;
         app.on_report(r, 10.0);
     }
-    assert_eq!(app.best.map(|b| b.0), Some(8));
-    assert_eq!(app.history.last().map(|h| h.step), Some(11));
+    assert_eq!(app.best().map(|b| b.0), Some(8));
+    assert_eq!(app.history().last().map(|h| h.step), Some(11));
     // The source goes back to step 8.
     app.on_report(common::report(&ds, 8), 0.0);
-    assert_eq!(app.history.last().map(|h| h.step), Some(8));
-    assert!(app.pred_history.iter().all(|(s, _)| *s <= 8));
-    assert_eq!(app.best.map(|b| b.0), Some(8));
+    assert_eq!(app.history().last().map(|h| h.step), Some(8));
+    assert!(app.pred_history().iter().all(|(s, _)| *s <= 8));
+    assert_eq!(app.best().map(|b| b.0), Some(8));
     // Without a best step the key says why instead of asking the source.
     let mut fresh = common::app();
     fresh.update(Action::RestoreBest);
     assert!(engine_cmds(&mut fresh).is_empty());
     assert!(
         fresh
-            .status
+            .status()
             .as_deref()
             .unwrap_or("")
             .contains("no best step")
@@ -713,9 +733,9 @@ fn context_only_segments_are_hidden_until_asked_for() {
         common::info(),
         Keymap::default(),
     );
-    assert_eq!(app.view.rows, vec![0]);
+    assert_eq!(app.view().rows, vec![0]);
     app.update(Action::ShowContext);
-    let mut rows = app.view.rows.clone();
+    let mut rows = app.view().rows.clone();
     rows.sort();
     assert_eq!(rows, vec![0, 1]);
 }
@@ -723,27 +743,36 @@ fn context_only_segments_are_hidden_until_asked_for() {
 #[test]
 fn keys_for_what_the_source_cannot_do_say_so() {
     let mut app = common::app_after(3);
-    app.caps.run = false;
-    app.caps.speed = false;
-    app.caps.save = false;
+    app.set_caps(segscope::app::Capabilities {
+        run: false,
+        ..app.caps()
+    });
+    app.set_caps(segscope::app::Capabilities {
+        speed: false,
+        ..app.caps()
+    });
+    app.set_caps(segscope::app::Capabilities {
+        save: false,
+        ..app.caps()
+    });
     for a in [Action::ToggleRun, Action::Faster, Action::Save] {
         app.update(a);
         assert!(engine_cmds(&mut app).is_empty(), "{a:?} sent a command");
-        assert!(app.status.is_some(), "{a:?} said nothing");
-        assert_eq!(app.run, RunState::Paused);
+        assert!(app.status().is_some(), "{a:?} said nothing");
+        assert_eq!(*app.run(), RunState::Paused);
     }
 }
 
 #[test]
 fn a_rewind_cuts_the_charts_back_and_says_the_run_forked() {
     let mut app = common::app_after(12);
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     app.update(Action::Mark);
     app.on_report(common::report(&ds, 8), 0.0);
-    assert_eq!(app.forked, Some((12, 8)));
-    assert_eq!(app.history.last().map(|h| h.step), Some(8));
-    assert!(app.pred_history.iter().all(|(s, _)| *s <= 8));
-    let map = app.datamap.as_ref().expect("the map over the kept steps");
+    assert_eq!(app.forked(), Some((12, 8)));
+    assert_eq!(app.history().last().map(|h| h.step), Some(8));
+    assert!(app.pred_history().iter().all(|(s, _)| *s <= 8));
+    let map = app.datamap().as_ref().expect("the map over the kept steps");
     assert_eq!(map.last, 8);
 }
 
@@ -751,12 +780,12 @@ fn a_rewind_cuts_the_charts_back_and_says_the_run_forked() {
 fn a_crossfit_with_label_scores_adds_a_sortable_issue_column_and_the_filter_reads_tags() {
     use segscope::labels::crossfit::OofSegment;
     let mut app = common::app_after(5);
-    let n = app.ds.segments.len();
+    let n = app.ds().segments.len();
     // Without label scores the sort skips the issue column.
     let mut seen = Vec::new();
     for _ in 0..12 {
         app.update(Action::NextSort);
-        seen.push(app.view.sort);
+        seen.push(app.view().sort);
     }
     assert!(!seen.contains(&SortKey::Issue));
     // Scores rising with the index, the last one flagged.
@@ -775,21 +804,21 @@ fn a_crossfit_with_label_scores_adds_a_sortable_issue_column_and_the_filter_read
     assert!(app.has_label_scores());
     // One key sorts by label issue, from any column.
     app.update(Action::SortByIssue);
-    assert_eq!(app.view.sort, SortKey::Issue);
+    assert_eq!(app.view().sort, SortKey::Issue);
     app.refresh_rows();
-    assert!(app.view.desc);
-    let rows = &app.view.rows;
+    assert!(app.view().desc);
+    let rows = &app.view().rows;
     assert!(rows.windows(2).all(|w| w[0] > w[1]), "{rows:?}");
     // The `/` filter reads meta labels: the fixture records `noise: flipped` for one segment.
-    app.view.filter = "label:noise=flipped".into();
-    app.view.split = Split::Train;
+    app.view_mut().filter = "label:noise=flipped".into();
+    app.view_mut().split = Split::Train;
     app.refresh_rows();
-    assert!(!app.view.rows.is_empty());
+    assert!(!app.view().rows.is_empty());
     assert!(
-        app.view
+        app.view()
             .rows
             .iter()
-            .all(|&i| app.ds.segments[i].label("noise") == Some("flipped"))
+            .all(|&i| app.ds().segments[i].label("noise") == Some("flipped"))
     );
 }
 
@@ -808,7 +837,7 @@ fn the_detail_view_shows_a_false_claim_and_the_suggested_first_error_and_f_moves
         common::info(),
         Keymap::default(),
     );
-    app.labels = Some(segscope::labels::LabelInfo::detect(&ds));
+    app.set_labels(segscope::labels::LabelInfo::detect(&ds));
     app.on_report(common::report(&ds, 1), 25.0);
     // A report that puts gsm8k-2's first error at step 0 (it is labelled at step 1).
     let doc = ds
@@ -845,16 +874,16 @@ fn the_detail_view_shows_a_false_claim_and_the_suggested_first_error_and_f_moves
         );
     }
     app.update(Action::AcceptSuggestion);
-    assert_eq!(app.edits.list.len(), 2, "{:?}", app.status);
+    assert_eq!(app.edits().list.len(), 2, "{:?}", app.status());
     assert!(
-        app.status
+        app.status()
             .as_deref()
             .is_some_and(|s| s.contains("gsm8k-2: first error moved to step 0")),
         "{:?}",
-        app.status
+        app.status()
     );
     assert!(
-        app.outbox
+        app.outbox()
             .iter()
             .any(|e| matches!(e, Effect::Source(Control::SetEdits(_))))
     );

@@ -28,8 +28,8 @@ fn app() -> App {
         common::info(),
         Keymap::default(),
     );
-    app.view.sort = segscope::app::SortKey::Id;
-    app.view.desc = false;
+    app.view_mut().sort = segscope::app::SortKey::Id;
+    app.view_mut().desc = false;
     app.refresh_rows();
     app
 }
@@ -85,16 +85,23 @@ fn the_detail_view_keeps_line_breaks_and_scrolls() {
     assert!(screen.contains("The intersection is at x = 2."), "{screen}");
     assert!(screen.contains("scroll the text"), "{screen}");
     app.update(Action::PageDown);
-    assert_eq!(app.detail.scroll, 5, "PgDn scrolls the detail view's text");
-    assert!(matches!(app.overlay, Overlay::Detail(_)), "and stays in it");
+    assert_eq!(
+        app.detail().scroll,
+        5,
+        "PgDn scrolls the detail view's text"
+    );
+    assert!(
+        matches!(app.overlay(), Overlay::Detail(_)),
+        "and stays in it"
+    );
     app.update(Action::PageUp);
-    assert_eq!(app.detail.scroll, 0);
+    assert_eq!(app.detail().scroll, 0);
 }
 
 #[test]
 fn tags_and_scalar_meta_are_labels_in_the_column_filter_and_detail() {
     let mut app = app();
-    let s = &app.ds.segments[1];
+    let s = &app.ds().segments[1];
     assert!(
         s.labels.contains(&("generator".into(), "Qwen2-7B".into())),
         "{:?}",
@@ -113,18 +120,22 @@ fn tags_and_scalar_meta_are_labels_in_the_column_filter_and_detail() {
         app.update(Action::FilterChar(c));
     }
     app.update(Action::FilterDone);
-    assert_eq!(app.view.rows, vec![1]);
+    assert_eq!(app.view().rows, vec![1]);
     app.update(Action::Back);
     for c in "label:qwen".chars() {
         app.update(Action::FilterChar(c));
     }
-    assert_eq!(app.view.rows, vec![0, 1], "both steps of the Qwen document");
+    assert_eq!(
+        app.view().rows,
+        vec![0, 1],
+        "both steps of the Qwen document"
+    );
     // A plain word finds tags and labels too (`/answer`, `/qwen2`).
     app.update(Action::Back);
     for c in "algebra".chars() {
         app.update(Action::FilterChar(c));
     }
-    assert_eq!(app.view.rows, vec![0], "a plain word matches a tag");
+    assert_eq!(app.view().rows, vec![0], "a plain word matches a tag");
     app.update(Action::Detail);
     let detail = common::draw(&app, 160, 48);
     assert!(detail.contains("generator Qwen2-7B"), "{detail}");
@@ -134,28 +145,28 @@ fn tags_and_scalar_meta_are_labels_in_the_column_filter_and_detail() {
 fn the_diff_view_has_its_own_cursor_enter_opens_its_row_and_esc_comes_back() {
     let mut app = common::app_after(4);
     app.update(Action::Mark);
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     for s in 5..=12 {
         app.on_report(common::report(&ds, s), 25.0);
     }
     app.refresh_rows();
     let table_sel = app.selected();
     app.update(Action::Diff);
-    assert_eq!(app.overlay, Overlay::Diff);
+    assert_eq!(app.overlay(), Overlay::Diff);
     app.update(Action::Down);
-    assert_eq!(app.diff.cursor, 1);
+    assert_eq!(app.diff().cursor, 1);
     assert_eq!(app.selected(), table_sel, "the main table's cursor stays");
     let second = app.diff_moved(2)[1].0;
     app.update(Action::Detail);
     assert_eq!(
-        app.overlay,
+        app.overlay(),
         Overlay::Detail(second),
         "the diff's row, not the table's"
     );
     app.update(Action::Back);
-    assert_eq!(app.overlay, Overlay::Diff, "Esc comes back to the diff");
+    assert_eq!(app.overlay(), Overlay::Diff, "Esc comes back to the diff");
     app.update(Action::Back);
-    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.overlay(), Overlay::None);
 }
 
 #[test]
@@ -193,7 +204,7 @@ fn a_cross_fit_of_other_data_is_refused_not_loaded_blank() {
 #[test]
 fn an_edited_segment_stays_selected_through_the_re_sort() {
     let mut app = common::app_after(12);
-    app.caps = segscope::app::Capabilities::TRAINER;
+    app.set_caps(segscope::app::Capabilities::TRAINER);
     // The top row (the cursor at 0 normally stays at the top through a re-sort).
     let first = app.selected().expect("a row");
     app.update(Action::Target);
@@ -201,9 +212,9 @@ fn an_edited_segment_stays_selected_through_the_re_sort() {
         app.update(Action::FilterChar(c));
     }
     app.update(Action::FilterDone);
-    assert_eq!(app.edits.list.len(), 1);
+    assert_eq!(app.edits().list.len(), 1);
     // The edit makes the segment's share small: it sorts elsewhere, and the cursor follows it.
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     let mut r = common::report(&ds, 13);
     let mut segs = (*r.segments).clone();
     segs[first].share = 0.0;
@@ -211,7 +222,7 @@ fn an_edited_segment_stays_selected_through_the_re_sort() {
     app.on_report(r, 0.0);
     app.refresh_rows();
     assert_eq!(app.selected(), Some(first));
-    assert_ne!(app.view.cursor, 0, "it moved down the table");
+    assert_ne!(app.view().cursor, 0, "it moved down the table");
 }
 
 #[test]
@@ -263,8 +274,8 @@ fn the_detail_view_keeps_its_facts_at_100x28() {
 fn the_data_map_title_keeps_every_count_at_100x28() {
     let mut app = common::app_after(12);
     app.update(Action::DataMap);
-    let map = app.datamap.as_ref().expect("a data map");
-    let counts = map.counts(&app.part, segscope::data::Split::Train);
+    let map = app.datamap().as_ref().expect("a data map");
+    let counts = map.counts(app.part(), segscope::data::Split::Train);
     let screen = common::draw(&app, 100, 28);
     let title = screen.lines().nth(2).expect("the panels' top line");
     let want = format!("e {} a {} h {}", counts[0], counts[1], counts[2]);
@@ -282,14 +293,14 @@ fn the_data_map_title_keeps_every_count_at_100x28() {
 #[test]
 fn the_first_error_f1_shows_its_threshold_at_both_sizes() {
     let mut app = common::app_after(3);
-    app.label_metrics = Some(segscope::labels::prm_metrics::LabelMetrics {
+    app.set_label_metrics(Some(segscope::labels::prm_metrics::LabelMetrics {
         auroc: (0.9, 0.7),
         log_loss: (0.3, 0.4),
         brier: (0.1, 0.1),
         first_error_f1: 0.3333,
         threshold: 0.7,
         first_error_f1_missing: None,
-    });
+    }));
     for (w, h) in [(160, 48), (100, 28)] {
         let screen = common::draw(&app, w, h);
         let row = screen
@@ -308,7 +319,7 @@ fn the_first_error_f1_shows_its_threshold_at_both_sizes() {
 fn the_flags_expected_precision_stays_in_the_header_at_100x28() {
     let mut app = common::app_after(3);
     // What `--crossfit` sets beside an audit: the label kind, then the audit's expectation.
-    app.labels_note = "binary 0/1, first-error · flags P~0.52 R~0.82 (audit)".to_string();
+    app.set_labels_note("binary 0/1, first-error · flags P~0.52 R~0.82 (audit)".to_string());
     for (w, h) in [(160, 48), (100, 28)] {
         let screen = common::draw(&app, w, h);
         let header = screen.lines().nth(1).unwrap_or_default();

@@ -37,7 +37,7 @@ fn help_overlay_lists_every_key() {
     let mut app = common::app_after(12);
     app.update(Action::Help);
     let screen = common::draw(&app, 160, 48);
-    for (keys, text) in app.keymap.help() {
+    for (keys, text) in app.keymap().help() {
         assert!(screen.contains(&keys), "help lacks {keys}");
         assert!(screen.contains(text), "help lacks {text}");
     }
@@ -71,7 +71,7 @@ fn compare_app() -> App {
     use segscope::engine::{ModelResult, SegmentEval};
     use std::sync::Arc;
     let mut app = common::app();
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     let part = common::partition(&ds);
     for step in 0..=12 {
         let mut r = common::report(&ds, step);
@@ -145,7 +145,7 @@ fn compare_view_shows_every_model_side_by_side() {
 #[test]
 fn mini_batch_rows_older_than_the_step_are_marked() {
     let mut app = common::app_after(11);
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     // Step 12 between refreshes: the batch (segment 0) predicted by its own forward pass (the
     // model after step 11), the other rows by the refresh at step 10, segment 1 refreshed now.
     let mut r = common::report(&ds, 12);
@@ -198,7 +198,7 @@ fn data_map_panel_and_region_filter() {
 #[test]
 fn diff_view_lists_what_moved_since_the_mark() {
     let mut app = common::app();
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     for s in 0..=4 {
         app.on_report(common::report(&ds, s), 25.0);
     }
@@ -274,7 +274,7 @@ fn help_shows_every_key_on_the_smallest_terminal() {
         .join(" ");
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let text = words(&text);
-    for (keys, help) in app.keymap.help() {
+    for (keys, help) in app.keymap().help() {
         assert!(text.contains(&keys), "help at 100x28 lacks {keys}");
         let last: String = words(help)
             .split(' ')
@@ -298,7 +298,7 @@ fn help_shows_every_key_on_the_smallest_terminal() {
 fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_the_text() {
     use segscope::labels::crossfit::OofSegment;
     let mut app = common::app_after(12);
-    let n = app.ds.segments.len();
+    let n = app.ds().segments.len();
     app.set_oof(
         (0..n)
             .map(|i| OofSegment {
@@ -326,7 +326,7 @@ fn a_cross_fit_with_label_scores_shows_an_issue_column_and_narrow_screens_keep_t
     assert!(header.contains("text"), "{header}");
     assert!(narrow.contains("too narrow"), "{narrow}");
     // The detail view explains the score.
-    app.view.cursor = app.view.rows.iter().position(|&i| i == 3).expect("row 3");
+    app.view_mut().cursor = app.view().rows.iter().position(|&i| i == 3).expect("row 3");
     app.update(Action::Detail);
     let detail = common::draw(&app, 160, 48);
     assert!(detail.contains("label issue 0.30"), "{detail}");
@@ -340,7 +340,7 @@ fn the_document_view_on_processbench_at_both_sizes() {
     use segscope::app::Overlay;
     use segscope::labels::crossfit::OofSegment;
     let mut app = processbench_app();
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     let doc = ds
         .docs
         .iter()
@@ -359,7 +359,7 @@ fn the_document_view_on_processbench_at_both_sizes() {
             })
             .collect(),
     );
-    app.overlay = Overlay::Document(steps.start + 1);
+    app.set_overlay(Overlay::Document(steps.start + 1));
     for (w, h) in [(100, 28), (160, 48)] {
         let screen = common::draw(&app, w, h);
         assert!(screen.contains("gsm8k-79"), "{screen}");
@@ -392,7 +392,7 @@ fn the_document_view_on_processbench_at_both_sizes() {
 fn the_table_on_processbench_after_an_audit_at_both_sizes() {
     use segscope::labels::crossfit::OofSegment;
     let mut app = processbench_app();
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     let n = ds.segments.len();
     app.set_oof(
         (0..n)
@@ -407,7 +407,7 @@ fn the_table_on_processbench_after_an_audit_at_both_sizes() {
     );
     app.update(Action::SortByIssue);
     for (w, h) in [(100, 28), (160, 48)] {
-        app.page = 10;
+        app.set_page(10);
         let screen = common::draw(&app, w, h);
         let title = screen.lines().nth(2).unwrap_or_default();
         assert!(title.contains("sorted by label issue"), "{w}x{h}: {title}");
@@ -438,7 +438,7 @@ fn processbench_app() -> segscope::app::App {
         common::info(),
         segscope::app::Keymap::default(),
     );
-    app.labels = Some(segscope::labels::LabelInfo::detect(&ds));
+    app.set_labels(segscope::labels::LabelInfo::detect(&ds));
     app.on_report(common::report(&ds, 1), 25.0);
     app
 }

@@ -176,18 +176,18 @@ fn app_on(p: Page, steps: usize) -> App {
 fn n_and_p_leave_a_page_only_where_there_is_one() {
     let mut app = app_on(Page::OneStep, 0);
     app.update(Action::PrevScene);
-    assert!(!app.should_quit && app.leave().is_none());
+    assert!(!app.should_quit() && app.leave().is_none());
     assert!(
-        app.status
+        app.status()
             .as_deref()
             .is_some_and(|s| s.contains("first page"))
     );
     app.update(Action::NextScene);
-    assert!(app.should_quit);
+    assert!(app.should_quit());
     assert_eq!(app.leave(), Some(Leave::Next));
     let mut last = app_on(Page::Compare, 0);
     last.update(Action::NextScene);
-    assert!(!last.should_quit && last.leave().is_none());
+    assert!(!last.should_quit() && last.leave().is_none());
     assert_eq!(Page::Compare.neighbour(true), None);
     assert_eq!(Page::Shares.neighbour(false), Some(Page::OneStep));
 }

@@ -301,7 +301,7 @@ fn pump(
     }
     panic!(
         "timed out: history {:?}",
-        app.history.iter().map(|h| h.step).collect::<Vec<_>>()
+        app.history().iter().map(|h| h.step).collect::<Vec<_>>()
     );
 }
 
@@ -324,29 +324,29 @@ fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() 
     let (ds, part) = watched::data_of(&mut w).expect("segments");
     let mut app = stream_app(ds, part, "done.jsonl", "");
     let h = watched::spawn(w).expect("spawn");
-    app.caps = h.capabilities;
-    pump(&h, &mut app, |a| a.history.len() == 30);
+    app.set_caps(h.capabilities);
+    pump(&h, &mut app, |a| a.history().len() == 30);
     assert_eq!(
-        app.history.first().map(|p| p.step),
+        app.history().first().map(|p| p.step),
         Some(1),
         "every step, not the last alone"
     );
-    assert!(app.datamap.is_some(), "the data map has its steps");
+    assert!(app.datamap().is_some(), "the data map has its steps");
     assert_eq!(app.replay(), None);
     // Two steps back: the history stays whole and nothing forked; the header and the chart say
     // which step is shown.
     for _ in 0..2 {
         app.update(Action::StepBack);
-        for e in app.outbox.drain(..) {
+        for e in app.take_effects() {
             if let segscope::app::Effect::Source(c) = e {
                 h.control.send(c).expect("send");
             }
         }
     }
     pump(&h, &mut app, |a| a.replay() == Some((28, 30)));
-    assert_eq!(app.history.len(), 30);
-    assert_eq!(app.forked, None, "a replay is not a fork");
-    assert_eq!(app.report.as_ref().map(|r| r.step), Some(28));
+    assert_eq!(app.history().len(), 30);
+    assert_eq!(app.forked(), None, "a replay is not a fork");
+    assert_eq!(app.report().as_ref().map(|r| r.step), Some(28));
     let screen = {
         let mut t =
             ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).expect("terminal");
@@ -357,15 +357,15 @@ fn a_finished_stream_opens_with_its_whole_history_and_replays_without_forking() 
     assert!(screen.contains("step 28 of 30 (r: newest)"), "{screen}");
     // r goes back to the newest, though this writer takes no commands.
     app.update(Action::ToggleRun);
-    for e in app.outbox.drain(..) {
+    for e in app.take_effects() {
         if let segscope::app::Effect::Source(c) = e {
             h.control.send(c).expect("send");
         }
     }
     pump(&h, &mut app, |a| {
-        a.replay().is_none() && a.report.as_ref().is_some_and(|r| r.step == 30)
+        a.replay().is_none() && a.report().as_ref().is_some_and(|r| r.step == 30)
     });
-    assert_eq!(app.history.len(), 30);
+    assert_eq!(app.history().len(), 30);
 }
 
 #[test]
@@ -444,23 +444,23 @@ fn an_ended_stream_says_so_and_names_the_trainers_own_loss() {
     let mut w = watched::open(&p, watched::Open::default(), |_| {}).expect("open");
     let (ds, part) = watched::data_of(&mut w).expect("segments");
     let mut app = stream_app(ds, part, "bce.jsonl", "bce");
-    app.run = segscope::app::RunState::Running;
+    app.set_run(segscope::app::RunState::Running);
     let h = watched::spawn(w).expect("spawn");
-    app.caps = h.capabilities;
+    app.set_caps(h.capabilities);
     pump(&h, &mut app, |a| {
-        a.history.len() == 3 && a.writer_ended().is_some()
+        a.history().len() == 3 && a.writer_ended().is_some()
     });
     assert_eq!(app.writer_ended(), Some("finished"));
     assert!(
-        app.status
+        app.status()
             .as_deref()
             .is_some_and(|m| m.contains("writer has ended")),
         "{:?}",
-        app.status
+        app.status()
     );
     // The status takes the header's second line while it is there (at 100 columns); without it
     // the losses show.
-    app.status = None;
+    app.set_status(None);
     for (w, rows) in [(160, 48), (100, 28)] {
         let screen = {
             let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, rows))

@@ -9,11 +9,11 @@ use crate::labels::pipeline::Audited;
 
 /// Starts the audit of `app`'s data, or says on the status line why it cannot.
 pub fn spawn(app: &mut App) -> Option<Receiver<AuditEvent>> {
-    let (Some(setup), Some(info)) = (app.audit_setup().cloned(), app.labels) else {
+    let (Some(setup), Some(info)) = (app.audit_setup().cloned(), app.labels()) else {
         app.on_audit(AuditEvent::Done(Err(AuditFailure::NoAudit)));
         return None;
     };
-    let ds = app.ds.clone();
+    let ds = app.ds().clone();
     let (tx, rx) = channel();
     let spawned = thread::Builder::new()
         .name("segscope-audit".into())

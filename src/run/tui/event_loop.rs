@@ -77,7 +77,7 @@ pub fn run(
             l.audit = Some(rx);
         }
         l.notice_source_lost(app, source, watch.source_panic);
-        if app.should_quit || crate::signals::received().is_some() {
+        if app.should_quit() || crate::signals::received().is_some() {
             return Ok(Ended::Quit);
         }
     }
@@ -122,7 +122,7 @@ impl Loop {
     /// Re-sorts rows after new predictions, but never more often than every 4x the time a sort
     /// takes, so even a million rows cannot starve the keys.
     fn refresh_rows(&mut self, app: &mut App) {
-        if app.view.dirty && self.last_refresh.elapsed() >= self.refresh_cost * 4 {
+        if app.view().dirty && self.last_refresh.elapsed() >= self.refresh_cost * 4 {
             let t = Instant::now();
             app.refresh_rows();
             self.refresh_cost = t.elapsed();
@@ -146,7 +146,8 @@ impl Loop {
             return Ok(true);
         }
         let size = terminal.size()?;
-        app.page = ui::table_page(Rect::new(0, 0, size.width, size.height), app).max(1);
+        let page = ui::table_page(Rect::new(0, 0, size.width, size.height), app).max(1);
+        app.set_page(page);
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
         self.last_draw = Instant::now();
         self.need_draw = false;
@@ -172,7 +173,7 @@ impl Loop {
         if let Some(t) = crossterm_wait {
             let mut first = wait;
             // Keys after a quit stay unread: the tour's next page reads them.
-            while !app.should_quit && event::poll(if first { t } else { Duration::ZERO })? {
+            while !app.should_quit() && event::poll(if first { t } else { Duration::ZERO })? {
                 first = false;
                 match event::read()? {
                     Event::Key(k) => {
@@ -207,7 +208,7 @@ impl Loop {
         source: &SourceHandle,
         panic: &Mutex<Option<String>>,
     ) {
-        if !self.source_lost && source.thread.is_finished() && !app.should_quit {
+        if !self.source_lost && source.thread.is_finished() && !app.should_quit() {
             self.source_lost = true;
             let why = panic
                 .lock()
@@ -227,7 +228,7 @@ fn carry_out_effects(
     source: &SourceHandle,
 ) -> Option<std::sync::mpsc::Receiver<crate::app::AuditEvent>> {
     let mut audit = None;
-    for eff in std::mem::take(&mut app.outbox) {
+    for eff in app.take_effects() {
         match eff {
             Effect::Audit => audit = super::audit::spawn(app),
             Effect::Source(cmd) => {
@@ -235,14 +236,14 @@ fn carry_out_effects(
                 let _ = source.control.send(cmd);
             }
             Effect::Export(path) => {
-                if let Some(r) = app.report.clone() {
-                    let (ds, part, k) = (app.ds.clone(), app.part.clone(), app.ui.outlier_k);
+                if let Some(r) = app.report().clone() {
+                    let (ds, part, k) = (app.ds().clone(), app.part().clone(), app.ui().outlier_k);
                     // The labels' kind as the caller set it, else read from the data.
                     let labels = app
-                        .labels
+                        .labels()
                         .unwrap_or_else(|| crate::labels::LabelInfo::detect(&ds));
-                    let map = app.datamap.clone();
-                    let edits = (!app.edits.is_empty()).then(|| app.edits.clone());
+                    let map = app.datamap().clone();
+                    let edits = (!app.edits().is_empty()).then(|| app.edits().clone());
                     let tx = source.events_tx.clone();
                     // Off the UI thread: a million rows take a while to write.
                     thread::spawn(move || {

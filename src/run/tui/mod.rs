@@ -65,7 +65,7 @@ pub enum TuiError {
 
 /// Runs the dashboard on `source`, driven on a thread of its own, until the user quits.
 pub fn run(app: App, source: Box<dyn Source>) -> Result<(), TuiError> {
-    let handle = source::spawn(source, app.ui.steps_per_second)?;
+    let handle = source::spawn(source, app.ui().steps_per_second)?;
     run_handle(app, handle)
 }
 
@@ -102,7 +102,7 @@ impl Screen {
         app: &mut App,
         handle: &source::SourceHandle,
     ) -> Result<event_loop::Ended, TuiError> {
-        app.caps = handle.capabilities;
+        app.set_caps(handle.capabilities);
         let outcome = event_loop::run(
             &mut self.terminal,
             app,
@@ -186,8 +186,8 @@ pub fn tour_app(b: &crate::tour::scenes::Built) -> App {
     );
     app.set_mode(crate::app::Mode::tour(b.page));
     if !compare {
-        app.view.sort = crate::app::SortKey::Id;
-        app.view.desc = false;
+        app.view_mut().sort = crate::app::SortKey::Id;
+        app.view_mut().desc = false;
         app.refresh_rows();
     }
     app
@@ -207,7 +207,7 @@ pub fn run_tour(
             Err(e) => break Err(e.into()),
         };
         let mut app = tour_app(&built);
-        let handle = match source::spawn(built.source, app.ui.steps_per_second) {
+        let handle = match source::spawn(built.source, app.ui().steps_per_second) {
             Ok(h) => h,
             Err(e) => break Err(e.into()),
         };

@@ -119,7 +119,7 @@ pub fn report(ds: &Dataset, step: u64) -> StepReport {
 /// An app that has seen steps 0..=last.
 pub fn app_after(last: u64) -> App {
     let mut a = app();
-    let ds = a.ds.clone();
+    let ds = a.ds().clone();
     for s in 0..=last {
         a.on_report(report(&ds, s), 25.0);
     }
