@@ -43,7 +43,7 @@ use crate::analysis::datamap::{DataMap, Region, Window};
 use crate::analysis::{Analysis, Convergence};
 use crate::config::UiConfig;
 use crate::data::edits::{self, Action as EditAction, Edit, Edits};
-use crate::data::{Dataset, Partition, Split};
+use crate::data::{Dataset, Partition};
 use crate::engine::{SegmentEval, SplitMetrics, StepReport};
 pub use crate::source::{Capabilities, Control};
 
@@ -185,23 +185,7 @@ impl App {
             history: Vec::new(),
             pred_history: VecDeque::new(),
             analysis: Analysis::empty(n),
-            view: TableView {
-                split: Split::Train,
-                sort: SortKey::Share,
-                desc: true,
-                filter: String::new(),
-                typing: false,
-                outliers_only: false,
-                region: None,
-                show_context: false,
-                show_tags: false,
-                raw_math: false,
-                keep: None,
-                rows: Vec::new(),
-                cursor: 0,
-                offset: 0,
-                dirty: true,
-            },
+            view: TableView::new(),
             overlay: Overlay::None,
             status: None,
             outbox: Vec::new(),

@@ -119,7 +119,34 @@ pub enum TableKey {
     Moved,
 }
 
+impl Default for TableView {
+    fn default() -> TableView {
+        TableView::new()
+    }
+}
+
 impl TableView {
+    /// The training split's rows, largest share first, no filter, the cursor on the first row.
+    pub fn new() -> TableView {
+        TableView {
+            split: Split::Train,
+            sort: SortKey::Share,
+            desc: true,
+            filter: String::new(),
+            typing: false,
+            outliers_only: false,
+            region: None,
+            show_context: false,
+            show_tags: false,
+            raw_math: false,
+            keep: None,
+            rows: Vec::new(),
+            cursor: 0,
+            offset: 0,
+            dirty: true,
+        }
+    }
+
     /// The table's own keys: the cursor, the sort's direction, the filter being typed, and what
     /// the rows show. `page` is how many rows the screen shows.
     pub fn handle(&mut self, action: Action, page: usize) -> TableKey {
@@ -270,26 +297,13 @@ impl Filter {
 
 #[cfg(test)]
 mod tests {
-    use super::{Action, Filter, SortKey, Split, TableKey, TableView};
+    use super::{Action, Filter, Split, TableKey, TableView};
 
     #[test]
     fn the_table_takes_its_own_keys_and_leaves_the_rest() {
         let mut v = TableView {
-            split: Split::Train,
-            sort: SortKey::Share,
-            desc: true,
-            filter: String::new(),
-            typing: false,
-            outliers_only: false,
-            region: None,
-            show_context: false,
-            show_tags: false,
-            raw_math: false,
-            keep: None,
             rows: vec![4, 5, 6, 7, 8],
-            cursor: 0,
-            offset: 0,
-            dirty: false,
+            ..TableView::new()
         };
         assert_eq!(v.handle(Action::Down, 2), TableKey::Moved);
         assert_eq!(v.handle(Action::PageDown, 2), TableKey::Moved);

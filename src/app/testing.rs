@@ -1,6 +1,7 @@
 //! A small app and hand-made reports for the app's feature modules' own tests.
 
 use super::*;
+use crate::data::Split;
 
 /// A small app for the feature modules' own tests: two documents, no report yet.
 pub(crate) fn test_app() -> App {
