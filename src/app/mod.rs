@@ -254,49 +254,11 @@ impl App {
             || self.prompt_action(action)
             || self.tour_action(action)
             || self.table_action(action)
+            || self.source_action(action)
         {
             return;
         }
-        // A status message stays until something replaces it: moving around must not hide
-        // "converged" or "saved". Asking for training clears it.
         match action {
-            Action::Step | Action::StepN => {
-                self.status = None;
-                // A step by hand after convergence: the run is no longer where it converged.
-                if self.run == RunState::Converged {
-                    self.run = RunState::Paused;
-                }
-                let n = if action == Action::Step {
-                    1
-                } else {
-                    self.ui.n_steps
-                };
-                self.engine(Control::Step(n));
-            }
-            // Replaying a stream's older step, r goes back to the newest whether or not the
-            // writer takes commands.
-            Action::ToggleRun if self.replay().is_some() && !self.caps.run => {
-                self.status = None;
-                self.engine(Control::Run);
-            }
-            Action::ToggleRun if !self.caps.run => {
-                self.status = Some(
-                    "this stream's writer takes no commands; space and p replay its steps".into(),
-                );
-            }
-            Action::ToggleRun => self.toggle_run(),
-            Action::Faster | Action::Slower if !self.caps.speed => {
-                self.status = Some("this source goes at its own speed".into());
-            }
-            Action::Faster => self.change_speed(true),
-            Action::Slower => self.change_speed(false),
-            Action::StepBack if !self.caps.rewind => {
-                self.status = Some("training keeps no earlier steps to go back to".into());
-            }
-            Action::StepBack => {
-                self.status = None;
-                self.engine(Control::Back(1));
-            }
             Action::NextSort => self.next_sort(),
             Action::SortByIssue => self.sort_by_issue(),
             Action::NextOutlier => self.jump_outlier(true),
@@ -316,14 +278,6 @@ impl App {
             }
             Action::LogY => self.log_y = !self.log_y,
             Action::History => self.full_history = !self.full_history,
-            Action::Save if !self.caps.save => {
-                self.status = Some("nothing to save: this source has no model".into());
-            }
-            Action::Save => {
-                let dir = self.info.save_dir.clone();
-                self.status = Some(format!("saving a checkpoint to {} ...", dir.display()));
-                self.engine(Control::Save(dir));
-            }
             Action::Export => {
                 if self.report.is_some() {
                     let p = self.info.export_path.clone();
@@ -334,67 +288,16 @@ impl App {
                 }
             }
             Action::Preview => self.show_preview = !self.show_preview,
-            Action::RestoreBest if self.report.as_ref().is_some_and(|r| !r.models.is_empty()) => {
-                self.status = Some(
-                    "a comparison keeps no best model: train one objective to go back to its best step"
-                        .into(),
-                );
-            }
-            Action::RestoreBest => match self.best {
-                Some((step, _)) => {
-                    self.run = RunState::Paused;
-                    self.status = Some(format!("restoring the model of step {step} ..."));
-                    self.engine(Control::RestoreBest);
-                }
-                None => {
-                    self.status = Some("no best step yet: it needs a dev split and a step".into());
-                }
-            },
             Action::DataMap => self.show_datamap = !self.show_datamap,
             Action::Region => self.next_region(),
-            Action::Mark => self.mark(),
-            Action::Rewind if !self.caps.mark => {
-                self.status = Some(
-                    "this source has no model to rewind; p steps back through recorded steps"
-                        .into(),
-                );
-            }
-            Action::Rewind => self.rewind(),
             Action::Diff => self.toggle_diff(),
             Action::Exclude => self.toggle_exclude(),
             Action::AcceptSuggestion => self.accept_suggestion(),
             Action::Weight | Action::Target => self.start_prompt(action == Action::Weight),
             Action::Undo => self.undo(),
-            Action::EditsPanel => {
-                self.overlay = if self.overlay == Overlay::Edits {
-                    Overlay::None
-                } else {
-                    Overlay::Edits
-                };
-            }
-            Action::Help => {
-                self.overlay = if self.overlay == Overlay::Help {
-                    Overlay::None
-                } else {
-                    self.help = HelpView::default();
-                    Overlay::Help
-                };
-            }
-            Action::Back => {
-                if self.view.typing {
-                    self.view.typing = false;
-                    self.view.filter.clear();
-                    self.refresh_rows();
-                } else if matches!(self.overlay, Overlay::Detail(_))
-                    && self.detail.back != Overlay::None
-                {
-                    self.overlay = std::mem::replace(&mut self.detail.back, Overlay::None);
-                } else if self.overlay != Overlay::None {
-                    self.overlay = Overlay::None;
-                } else if self.view.clear_filters() {
-                    self.refresh_rows();
-                }
-            }
+            Action::EditsPanel => self.toggle_overlay(Overlay::Edits),
+            Action::Help => self.toggle_overlay(Overlay::Help),
+            Action::Back => self.back(),
             // The table's own keys, taken by `table_action` above.
             Action::Up
             | Action::Down
@@ -412,12 +315,20 @@ impl App {
             | Action::TagsColumn
             | Action::RawMath
             | Action::ShowContext => {}
+            // What asks the source, taken by `source_action` above.
+            Action::Step
+            | Action::StepN
+            | Action::ToggleRun
+            | Action::Faster
+            | Action::Slower
+            | Action::StepBack
+            | Action::Save
+            | Action::RestoreBest
+            | Action::Mark
+            | Action::Rewind
+            | Action::Quit => {}
             Action::NextScene => self.leave_page(crate::tour::Leave::Next),
             Action::PrevScene => self.leave_page(crate::tour::Leave::Prev),
-            Action::Quit => {
-                self.should_quit = true;
-                self.engine(Control::Quit);
-            }
         }
     }
 

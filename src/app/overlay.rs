@@ -107,6 +107,34 @@ impl App {
         }
     }
 
+    /// Opens `overlay` (the help from its top), or closes it when it is the one open.
+    pub(super) fn toggle_overlay(&mut self, overlay: Overlay) {
+        if self.overlay == overlay {
+            self.overlay = Overlay::None;
+            return;
+        }
+        if overlay == Overlay::Help {
+            self.help = HelpView::default();
+        }
+        self.overlay = overlay;
+    }
+
+    /// Esc: stops typing a filter (dropping it), goes back from a detail view to where it was
+    /// opened from, closes an overlay, or drops the table's filters, the first that applies.
+    pub(super) fn back(&mut self) {
+        if self.view.typing {
+            self.view.typing = false;
+            self.view.filter.clear();
+            self.refresh_rows();
+        } else if matches!(self.overlay, Overlay::Detail(_)) && self.detail.back != Overlay::None {
+            self.overlay = std::mem::replace(&mut self.detail.back, Overlay::None);
+        } else if self.overlay != Overlay::None {
+            self.overlay = Overlay::None;
+        } else if self.view.clear_filters() {
+            self.refresh_rows();
+        }
+    }
+
     /// Opens the detail view of segment `i`, from the top of its text; Esc goes back to `back`.
     pub(super) fn open_detail(&mut self, i: usize, back: Overlay) {
         self.overlay = Overlay::Detail(i);

@@ -31,6 +31,90 @@ impl RunState {
 pub(super) const SPEEDS: [f64; 9] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 0.0];
 
 impl App {
+    /// What asks the source (training steps, running, speed, going back, saving, the best
+    /// model, marks, quitting); false for any other action. A status message stays until
+    /// something replaces it: moving around must not hide "converged" or "saved"; asking for
+    /// training clears it.
+    pub(super) fn source_action(&mut self, action: Action) -> bool {
+        match action {
+            Action::Step | Action::StepN => {
+                self.status = None;
+                // A step by hand after convergence: the run is no longer where it converged.
+                if self.run == RunState::Converged {
+                    self.run = RunState::Paused;
+                }
+                let n = if action == Action::Step {
+                    1
+                } else {
+                    self.ui.n_steps
+                };
+                self.engine(Control::Step(n));
+            }
+            // Replaying a stream's older step, r goes back to the newest whether or not the
+            // writer takes commands.
+            Action::ToggleRun if self.replay().is_some() && !self.caps.run => {
+                self.status = None;
+                self.engine(Control::Run);
+            }
+            Action::ToggleRun if !self.caps.run => {
+                self.status = Some(
+                    "this stream's writer takes no commands; space and p replay its steps".into(),
+                );
+            }
+            Action::ToggleRun => self.toggle_run(),
+            Action::Faster | Action::Slower if !self.caps.speed => {
+                self.status = Some("this source goes at its own speed".into());
+            }
+            Action::Faster => self.change_speed(true),
+            Action::Slower => self.change_speed(false),
+            Action::StepBack if !self.caps.rewind => {
+                self.status = Some("training keeps no earlier steps to go back to".into());
+            }
+            Action::StepBack => {
+                self.status = None;
+                self.engine(Control::Back(1));
+            }
+            Action::Save if !self.caps.save => {
+                self.status = Some("nothing to save: this source has no model".into());
+            }
+            Action::Save => {
+                let dir = self.info.save_dir.clone();
+                self.status = Some(format!("saving a checkpoint to {} ...", dir.display()));
+                self.engine(Control::Save(dir));
+            }
+            Action::RestoreBest if self.report.as_ref().is_some_and(|r| !r.models.is_empty()) => {
+                self.status = Some(
+                    "a comparison keeps no best model: train one objective to go back to its best step"
+                        .into(),
+                );
+            }
+            Action::RestoreBest => match self.best {
+                Some((step, _)) => {
+                    self.run = RunState::Paused;
+                    self.status = Some(format!("restoring the model of step {step} ..."));
+                    self.engine(Control::RestoreBest);
+                }
+                None => {
+                    self.status = Some("no best step yet: it needs a dev split and a step".into());
+                }
+            },
+            Action::Mark => self.mark(),
+            Action::Rewind if !self.caps.mark => {
+                self.status = Some(
+                    "this source has no model to rewind; p steps back through recorded steps"
+                        .into(),
+                );
+            }
+            Action::Rewind => self.rewind(),
+            Action::Quit => {
+                self.should_quit = true;
+                self.engine(Control::Quit);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     pub(super) fn toggle_run(&mut self) {
         match self.run {
             RunState::Running => {
