@@ -1,7 +1,8 @@
 //! The document view: a step's whole document, moved through step by step, with the edits made
-//! from it (first error here, exclude, weight, target, the suggestion). It owns its keys here;
-//! its widget is `ui::document`.
+//! from it (first error here, exclude, weight, target, the suggestion). Its keys are
+//! `overlay::document_key`; its widget is `ui::document`.
 
+use super::overlay::{DocumentKey, document_key};
 use super::*;
 
 impl App {
@@ -17,49 +18,22 @@ impl App {
         self.ds.docs[self.ds.segments[i].doc].segments.clone()
     }
 
-    /// Moves within the document from `step` by `action`, or None when it is not a move.
-    fn document_move(&self, step: usize, action: Action) -> Option<usize> {
-        let r = self.document_range(step);
-        let last = r.end.saturating_sub(1).max(r.start);
-        Some(match action {
-            Action::Up => step.saturating_sub(1).max(r.start),
-            Action::Down => (step + 1).min(last),
-            Action::Home | Action::PageUp => r.start,
-            Action::End | Action::PageDown => last,
-            _ => return None,
-        })
-    }
-
     /// An action while the document of `step` is open; false when the view leaves it to the
     /// rest of the app (edits, help, quitting, training keys).
     pub(super) fn document_action(&mut self, step: usize, action: Action) -> bool {
-        if let Some(to) = self.document_move(step, action) {
-            self.overlay = Overlay::Document(to);
-            return true;
-        }
-        match action {
-            Action::Document | Action::Detail => self.open_detail(step, Overlay::Document(step)),
+        match document_key(step, self.document_range(step), action) {
+            DocumentKey::NotMine => return false,
+            DocumentKey::Move(to) => self.overlay = Overlay::Document(to),
+            DocumentKey::Open => self.open_detail(step, Overlay::Document(step)),
             // Back to the table, on the row the document was opened from.
-            Action::Back => self.overlay = Overlay::None,
-            // Keys of other overlays and of the table's own view do nothing here, rather than
-            // act on a table the user cannot see.
-            Action::Diff
-            | Action::EditsPanel
-            | Action::NextSort
-            | Action::ReverseSort
-            | Action::SortByIssue
-            | Action::Filter
-            | Action::OutliersOnly
-            | Action::ToggleSplit
-            | Action::NextOutlier
-            | Action::PrevOutlier
-            | Action::Region => {
+            DocumentKey::Close => self.overlay = Overlay::None,
+            // Rather than act on a table the user cannot see.
+            DocumentKey::Waits => {
                 self.status = Some(format!(
                     "{} closes the document first",
                     self.keymap.key_label(Action::Back)
                 ));
             }
-            _ => return false,
         }
         true
     }
@@ -73,7 +47,10 @@ impl App {
         if !matches!(action, Action::Up | Action::Down) {
             return false;
         }
-        let to = self.document_move(at, action).unwrap_or(at);
+        let to = match document_key(at, self.document_range(at), action) {
+            DocumentKey::Move(to) => to,
+            _ => at,
+        };
         if to != at {
             self.detail.scroll = 0;
         }

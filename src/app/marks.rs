@@ -75,15 +75,6 @@ impl App {
 }
 
 impl App {
-    /// Moves the diff view's cursor by `delta` rows.
-    pub(super) fn move_diff_cursor(&mut self, delta: isize) {
-        let n = self
-            .diff_moved(self.diff.cursor + delta.max(0) as usize + 1)
-            .len();
-        let c = (self.diff.cursor as isize + delta).clamp(0, n.saturating_sub(1) as isize);
-        self.diff.cursor = c as usize;
-    }
-
     /// Opens the detail view of the diff view's selected segment; Esc comes back to the diff.
     pub(super) fn open_from_diff(&mut self) {
         if let Some(&(i, _, _)) = self.diff_moved(self.diff.cursor + 1).get(self.diff.cursor) {
@@ -116,7 +107,7 @@ mod tests {
         assert_eq!(moved[1].0, 1);
         app.toggle_diff();
         assert_eq!(app.overlay, Overlay::Diff);
-        app.move_diff_cursor(1);
+        app.update(Action::Down);
         app.open_from_diff();
         assert_eq!(app.overlay, Overlay::Detail(1));
         assert_eq!(app.detail.back, Overlay::Diff);

@@ -32,7 +32,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 pub use audit::{AuditDone, AuditEvent, AuditFailure, AuditState};
 pub use keymap::{Action, Keymap};
 pub use mode::{Mode, Models};
-pub use overlay::{DetailView, DiffView, HelpView, Overlay};
+pub use overlay::{DetailView, DiffKey, DiffView, DocumentKey, HelpView, Overlay, document_key};
 use reports::PRED_HISTORY_BYTES;
 pub use reports::{HISTORY_CAP, HistPoint};
 pub use run::RunState;

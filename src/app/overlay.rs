@@ -73,6 +73,71 @@ pub struct DiffView {
     pub cursor: usize,
 }
 
+/// What the diff view did with an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffKey {
+    NotMine,
+    Moved,
+    /// Open the selected row's detail view.
+    Open,
+}
+
+impl DiffView {
+    /// Up and Down move its cursor within `rows` (how many rows it lists, at least up to one
+    /// past the cursor); Enter opens the selected row.
+    pub fn handle(&mut self, action: Action, rows: usize) -> DiffKey {
+        let last = rows.saturating_sub(1);
+        match action {
+            Action::Up => self.cursor = self.cursor.saturating_sub(1).min(last),
+            Action::Down => self.cursor = (self.cursor + 1).min(last),
+            Action::Detail | Action::Document => return DiffKey::Open,
+            _ => return DiffKey::NotMine,
+        }
+        DiffKey::Moved
+    }
+}
+
+/// The document view of one step (the state is the step: `Overlay::Document(step)`): what an
+/// action does within the document's steps `steps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentKey {
+    NotMine,
+    /// Go to this step of the document.
+    Move(usize),
+    /// Open the step's detail view; Esc comes back here.
+    Open,
+    /// Back to the table.
+    Close,
+    /// A key of the table or another overlay: it waits until the document is closed.
+    Waits,
+}
+
+/// The document view's keys: moving between `steps` (Home and End to its ends), Enter, Esc;
+/// the table's and other overlays' keys wait.
+pub fn document_key(step: usize, steps: std::ops::Range<usize>, action: Action) -> DocumentKey {
+    let last = steps.end.saturating_sub(1).max(steps.start);
+    match action {
+        Action::Up => DocumentKey::Move(step.saturating_sub(1).max(steps.start)),
+        Action::Down => DocumentKey::Move((step + 1).min(last)),
+        Action::Home | Action::PageUp => DocumentKey::Move(steps.start),
+        Action::End | Action::PageDown => DocumentKey::Move(last),
+        Action::Document | Action::Detail => DocumentKey::Open,
+        Action::Back => DocumentKey::Close,
+        Action::Diff
+        | Action::EditsPanel
+        | Action::NextSort
+        | Action::ReverseSort
+        | Action::SortByIssue
+        | Action::Filter
+        | Action::OutliersOnly
+        | Action::ToggleSplit
+        | Action::NextOutlier
+        | Action::PrevOutlier
+        | Action::Region => DocumentKey::Waits,
+        _ => DocumentKey::NotMine,
+    }
+}
+
 impl App {
     /// The open overlay's own keys, before anything else sees them; false when the action is
     /// not the overlay's.
@@ -88,21 +153,18 @@ impl App {
                 }
             }
             Overlay::Help => self.help.handle(action),
-            Overlay::Diff => match action {
-                Action::Up => {
-                    self.move_diff_cursor(-1);
-                    true
+            Overlay::Diff => {
+                // Enough rows to know whether the cursor can go one further.
+                let rows = self.diff_moved(self.diff.cursor + 2).len();
+                match self.diff.handle(action, rows) {
+                    DiffKey::NotMine => false,
+                    DiffKey::Moved => true,
+                    DiffKey::Open => {
+                        self.open_from_diff();
+                        true
+                    }
                 }
-                Action::Down => {
-                    self.move_diff_cursor(1);
-                    true
-                }
-                Action::Detail | Action::Document => {
-                    self.open_from_diff();
-                    true
-                }
-                _ => false,
-            },
+            }
             Overlay::None | Overlay::Edits => false,
         }
     }
@@ -169,5 +231,32 @@ mod tests {
         app.update(Action::Help);
         app.update(Action::Down);
         assert_ne!(app.view.cursor, row, "closed, the table takes Down");
+    }
+
+    #[test]
+    fn the_diff_and_document_keys_stay_within_their_rows_and_steps() {
+        let mut diff = DiffView::default();
+        assert_eq!(diff.handle(Action::Down, 2), DiffKey::Moved);
+        assert_eq!(diff.handle(Action::Down, 2), DiffKey::Moved);
+        assert_eq!(diff.cursor, 1, "two rows: the second is the last");
+        assert_eq!(diff.handle(Action::Up, 2), DiffKey::Moved);
+        assert_eq!(diff.cursor, 0);
+        assert_eq!(diff.handle(Action::Detail, 2), DiffKey::Open);
+        assert_eq!(diff.handle(Action::Step, 2), DiffKey::NotMine);
+        // A document of steps 10-13.
+        let key = |step, a| document_key(step, 10..14, a);
+        assert_eq!(key(10, Action::Up), DocumentKey::Move(10));
+        assert_eq!(key(11, Action::Down), DocumentKey::Move(12));
+        assert_eq!(key(13, Action::Down), DocumentKey::Move(13));
+        assert_eq!(key(12, Action::Home), DocumentKey::Move(10));
+        assert_eq!(key(11, Action::PageDown), DocumentKey::Move(13));
+        assert_eq!(key(11, Action::Detail), DocumentKey::Open);
+        assert_eq!(key(11, Action::Back), DocumentKey::Close);
+        assert_eq!(key(11, Action::NextSort), DocumentKey::Waits);
+        assert_eq!(
+            key(11, Action::Exclude),
+            DocumentKey::NotMine,
+            "edits act on the step"
+        );
     }
 }
