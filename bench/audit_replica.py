@@ -13,12 +13,14 @@ the audit's rule over the cache in a second (`eval`), against the truth of the p
     python3 bench/audit_replica.py eval --kind mirror          # one kind of canary, not the best
     python3 bench/audit_replica.py cache --first-error --seeds 10   # about 40 seconds
     python3 bench/audit_replica.py eval --first-error          # the posterior rule, and its depth
+    python3 bench/audit_replica.py eval --first-error --raw    # ... uncalibrated, as before
 
 Cases: ProcessBench flips and moved first errors, the bundled data's sign flips (continuous) and
 its signs as +1/-1 labels, as in label_noise.py (whose loaders and planting it imports).
 """
 
 import argparse
+import bisect
 import csv
 import json
 import math
@@ -160,7 +162,8 @@ def cache_first_error(args):
                     copy, changed = misplaced(noisy, s2)
                     sc = crossfit(args.segscope, copy, tmp, True, s2, native=True)
                     can["misplaced"].append({"scores": list(sc.values()),
-                                             "canary": [k in changed for k in sc]})
+                                             "canary": [k in changed for k in sc],
+                                             "ids": list(sc.keys())})
             json.dump({"real": real, "truth": truth, "canaries": can}, open(path, "w"))
             print(case, seed, flush=True)
 
@@ -231,12 +234,50 @@ def calibrate(real_sorted, copies, floor, sd, min_precision=0.5):
     return e, best
 
 
-def posterior_rule(real_sorted, min_precision=0.5):
-    """The audit's rule for first-error data (src/labels/audit.rs `calibrate_posterior`): the
-    lowest threshold whose flags' mean posterior is at least min_precision; (threshold, mean)."""
+def isotonic(points):
+    """Pool-adjacent-violators over (x, y) sorted by x: [(highest x of a block, its mean y)]."""
+    blocks = []
+    for x, y in points:
+        blocks.append([y, 1, x])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s2, c2, x2 = blocks.pop()
+            blocks[-1][0] += s2
+            blocks[-1][1] += c2
+            blocks[-1][2] = x2
+    return [(x, s / c) for s, c, x in blocks]
+
+
+def calibration(d):
+    """The posterior calibrated on the canary copies (src/labels/audit/posterior.rs
+    `Calibration`): a function from a real posterior to the probability its label is wrong."""
+    real = d["real"]
+    points = []
+    for c in d["canaries"]["misplaced"]:
+        for i, s, k in zip(c["ids"], c["scores"], c["canary"]):
+            points.append((s, 1.0 if k else real.get(i, 0.0)))
+    points.sort(key=lambda p: p[0])
+    blocks = isotonic(points)
+    p_real = sum(real.values()) / len(real)
+    p_copy = sum(y for _, y in points) / len(points)
+    ratio = (p_real / (1 - p_real)) / (p_copy / (1 - p_copy))
+    xs = [b[0] for b in blocks]
+
+    def prob(s):
+        p = blocks[min(bisect.bisect_left(xs, s), len(blocks) - 1)][1]
+        if p >= 1:
+            return 1.0
+        o = p / (1 - p) * ratio
+        return o / (1 + o)
+    return prob
+
+
+def posterior_rule(real_sorted, prob=lambda s: s, min_precision=0.5):
+    """The audit's rule for first-error data (src/labels/audit/posterior.rs
+    `calibrate_posterior`): the lowest threshold whose flags' mean probability of a wrong label
+    (`prob` of the posterior) is at least min_precision; (threshold, mean)."""
     best, total = None, 0.0
     for k, t in enumerate(real_sorted):
-        total += t
+        total += prob(t)
         if k + 1 < len(real_sorted) and real_sorted[k + 1] == t:
             continue
         if total / (k + 1) >= min_precision:
@@ -263,7 +304,8 @@ def evaluate_first_error(args):
                 top = ranked[:n]
                 depth.setdefault((case, n, seed < 5), []).append(
                     (sum(s for _, s in top) / n, sum(k in truth for k, _ in top) / n))
-            best = posterior_rule([s for _, s in ranked])
+            best = posterior_rule([s for _, s in ranked],
+                                  (lambda s: s) if args.raw else calibration(d))
             if best is None:
                 continue
             flagged = [k for k, s in ranked if s >= best[0]]
@@ -326,6 +368,9 @@ def main():
     e.add_argument("--kind", default="", help="one kind of canary instead of the best")
     e.add_argument("--first-error", action="store_true",
                    help="the first-error cases' posterior rule instead")
+    e.add_argument("--raw", action="store_true",
+                   help="with --first-error: the raw posterior (the rule before 2026-12-05, "
+                        "session 12), not calibrated on the canaries")
     args = ap.parse_args()
     (cache if args.cmd == "cache" else evaluate)(args)
     return 0

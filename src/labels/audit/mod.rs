@@ -6,6 +6,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod posterior;
+
+pub use posterior::calibrate_posterior;
+
 use super::{LabelInfo, LabelKind, average_precision, wilson};
 use crate::config::Config;
 use crate::data::hash::Rng;
@@ -254,6 +258,8 @@ pub fn run(
     real: &[f32],
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Audit, EngineError> {
+    // Per segment, for the posterior audit's link from a copy's segments to the real run's.
+    let real_all = real;
     let real: Vec<f32> = real.iter().copied().filter(|s| s.is_finite()).collect();
     let mut best: Option<Audit> = None;
     let kinds = Canary::for_labels(&info);
@@ -280,10 +286,13 @@ pub fn run(
             };
             let cf = crossfit::run(&copy, features, config, info, &o, |_| {})?;
             let mut scored = Scored::default();
-            for ((seg, s), c) in copy.segments.iter().zip(&cf.scores).zip(canary) {
+            for (i, ((seg, s), c)) in copy.segments.iter().zip(&cf.scores).zip(canary).enumerate() {
                 if seg.score.is_some() {
                     scored.scores.push(s.score);
                     scored.canary.push(c);
+                    scored
+                        .real
+                        .push(real_all.get(i).copied().unwrap_or(f32::NAN));
                 }
             }
             copies.push(scored);
@@ -311,11 +320,13 @@ pub fn run(
     Ok(best.expect("every label kind has a canary kind"))
 }
 
-/// One copy's labelled segments: their label scores, and which are canaries.
+/// One copy's labelled segments: their label scores, which are canaries, and the real run's
+/// score of the same segment (NaN where the real data has no label there).
 #[derive(Debug, Clone, Default)]
 pub struct Scored {
     pub scores: Vec<f32>,
     pub canary: Vec<bool>,
+    pub real: Vec<f32>,
 }
 
 /// The least share of the canaries a threshold must rank above to estimate from (see
@@ -493,61 +504,6 @@ fn figures(
     }
 }
 
-/// The canaries' recall at which the posterior audit counts the data's wrong labels.
-const COUNT_AT_RECALL: f64 = 0.5;
-
-/// The threshold for first-error data, whose label score is a posterior probability that the
-/// label is wrong: the flags' expected precision at a threshold is the mean posterior of the
-/// labels it flags (on planted ProcessBench noise the mean of the top 50 to 200 was within 0.04
-/// of their true precision; the canaries' rule of [`calibrate`] assumes the top flags are
-/// nearly all wrong, and on misplaced first errors expected 0.50 where 0.13 was true). The
-/// canaries give the recall at each threshold, by rank as in [`calibrate`], and the count: the
-/// expected wrong labels among the flags where the canaries' recall first reaches
-/// `COUNT_AT_RECALL`, over that recall.
-pub fn calibrate_posterior(
-    real: &[f32],
-    copies: &[Scored],
-    min_precision: f64,
-    canary_kind: &'static str,
-) -> Audit {
-    let (real_sorted, points, npos) = rank_points(real, copies);
-    // S(t): the sum of the flagged labels' posteriors, at each point.
-    let mut cum = Vec::with_capacity(real_sorted.len());
-    let mut sum = 0.0f64;
-    for &s in &real_sorted {
-        sum += f64::from(s);
-        cum.push(sum);
-    }
-    let expected_at = |n: usize| cum[n - 1];
-    let mut best = None;
-    for &(t, n, c) in &points {
-        if expected_at(n) / n as f64 >= min_precision {
-            best = Some((t, n, c));
-        }
-    }
-    let errors = points
-        .iter()
-        .find(|p| p.2 >= MIN_CANARIES && p.2 as f64 >= COUNT_AT_RECALL * npos as f64)
-        .map_or(f64::NAN, |&(_, n, c)| {
-            expected_at(n) * npos as f64 / c as f64
-        });
-    let chosen = best.map(|(t, n, c)| Chosen {
-        threshold: t,
-        flagged: n,
-        found: c,
-        precision: expected_at(n) / n as f64,
-    });
-    figures(
-        copies,
-        canary_kind,
-        real_sorted.len(),
-        npos,
-        errors,
-        min_precision,
-        chosen,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,7 +519,12 @@ mod tests {
             scores.extend(std::iter::repeat_n(v, n));
             canary.extend(std::iter::repeat_n(false, n));
         }
-        Scored { scores, canary }
+        let real = vec![f32::NAN; scores.len()];
+        Scored {
+            scores,
+            canary,
+            real,
+        }
     }
 
     fn real(counts: &[(usize, f32)]) -> Vec<f32> {
@@ -601,34 +562,6 @@ mod tests {
         none.canary = vec![false; 100];
         let n = calibrate(&r, &[none], 0.5, "flips");
         assert!(!n.reached && n.threshold.is_infinite() && n.flagged == 0);
-    }
-
-    #[test]
-    fn the_posterior_audit_expects_the_mean_posterior_of_its_flags() {
-        // Real posteriors: 2 at 0.9, 2 at 0.5, 6 at 0.2, 10 at 0.05 (N = 2, 4, 10, 20; sums
-        // 1.8, 2.8, 4.0, 4.5; means 0.9, 0.7, 0.4, 0.225).
-        let r = real(&[(2, 0.9), (2, 0.5), (6, 0.2), (10, 0.05)]);
-        // One copy of 20 others and 10 canaries; its thresholds at the same ranks (2, 4, 10,
-        // 20 of 20 others) are 0.8, 0.6, 0.15, 0.0, where canaries found are 3, 5, 8, 10.
-        let mut scores = vec![0.85, 0.85, 0.85, 0.65, 0.65, 0.3, 0.3, 0.3, 0.01, 0.01];
-        let mut canary = vec![true; 10];
-        for (n, v) in [(2, 0.8), (2, 0.6), (6, 0.15), (10, 0.0)] {
-            scores.extend(std::iter::repeat_n(v, n));
-            canary.extend(std::iter::repeat_n(false, n));
-        }
-        let copies = [Scored { scores, canary }];
-        let a = calibrate_posterior(&r, &copies, 0.5, "misplaced first errors");
-        // The lowest threshold whose flags' mean posterior is at least 0.5: 0.5 (4 flags, 0.7).
-        assert_eq!((a.threshold, a.flagged), (0.5, 4));
-        assert!((a.precision - 0.7).abs() < 1e-6, "{}", a.precision);
-        assert!((a.recall - 0.5).abs() < 1e-12, "{}", a.recall);
-        // The count where the canaries' recall first reaches 0.5 (4 flags, 5 of 10 found):
-        // 2.8 / 0.5 = 5.6 wrong labels.
-        assert_eq!(a.estimated_wrong, 6);
-        assert!((a.estimated_wrong_f - 5.6).abs() < 1e-6);
-        // Nothing reaches 0.95.
-        let strict = calibrate_posterior(&r, &copies, 0.95, "misplaced first errors");
-        assert!(!strict.reached && strict.flagged == 0);
     }
 
     #[test]
