@@ -44,6 +44,7 @@ copied! {
     help: HelpView;
     detail: DetailView;
     diff: DiffView;
+    edits_view: EditsView;
     /// The last fork: the run went back from the first step to the second.
     forked: Option<(u64, u64)>;
     /// The labels' kind, when known.

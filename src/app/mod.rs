@@ -32,7 +32,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 pub use audit::{AuditDone, AuditEvent, AuditFailure, AuditState};
 pub use keymap::{Action, Keymap};
 pub use mode::{Mode, Models};
-pub use overlay::{DetailView, DiffKey, DiffView, DocumentKey, HelpView, Overlay, document_key};
+pub use overlay::{
+    DetailView, DiffKey, DiffView, DocumentKey, EditsView, HelpView, Overlay, document_key,
+};
 use reports::PRED_HISTORY_BYTES;
 pub use reports::{HISTORY_CAP, HistPoint};
 pub use run::RunState;
@@ -138,6 +140,7 @@ pub struct App {
     help: HelpView,
     detail: DetailView,
     diff: DiffView,
+    edits_view: EditsView,
     /// The background audit (`A`, `--audit`): not asked, running, or done.
     audit: AuditState,
     /// What the audit needs beyond the data (config, judges); without it `A` says it cannot.
@@ -211,6 +214,7 @@ impl App {
             help: HelpView::default(),
             detail: DetailView::default(),
             diff: DiffView::default(),
+            edits_view: EditsView::default(),
             audit: AuditState::Idle,
             audit_setup: None,
             marks: Vec::new(),

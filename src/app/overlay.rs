@@ -73,6 +73,32 @@ pub struct DiffView {
     pub cursor: usize,
 }
 
+/// The edits overlay: its selected edit (the newest as it opens), so a long list can be read
+/// back to its oldest edit; the widget scrolls to keep it in view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EditsView {
+    pub cursor: usize,
+}
+
+impl EditsView {
+    /// Up and Down move between the `total` edits, the page keys by ten, Home to the oldest and
+    /// End to the newest; no other key is its own.
+    pub fn handle(&mut self, action: Action, total: usize) -> bool {
+        let last = total.saturating_sub(1);
+        let at = self.cursor.min(last);
+        self.cursor = match action {
+            Action::Up => at.saturating_sub(1),
+            Action::Down => (at + 1).min(last),
+            Action::PageUp => at.saturating_sub(10),
+            Action::PageDown => (at + 10).min(last),
+            Action::Home => 0,
+            Action::End => last,
+            _ => return false,
+        };
+        true
+    }
+}
+
 /// What the diff view did with an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffKey {
@@ -165,7 +191,8 @@ impl App {
                     }
                 }
             }
-            Overlay::None | Overlay::Edits => false,
+            Overlay::Edits => self.edits_view.handle(action, self.edits.list.len()),
+            Overlay::None => false,
         }
     }
 
@@ -175,8 +202,14 @@ impl App {
             self.overlay = Overlay::None;
             return;
         }
-        if overlay == Overlay::Help {
-            self.help = HelpView::default();
+        match overlay {
+            Overlay::Help => self.help = HelpView::default(),
+            Overlay::Edits => {
+                self.edits_view = EditsView {
+                    cursor: self.edits.list.len().saturating_sub(1),
+                }
+            }
+            _ => {}
         }
         self.overlay = overlay;
     }
@@ -257,6 +290,23 @@ mod tests {
             key(11, Action::Exclude),
             DocumentKey::NotMine,
             "edits act on the step"
+        );
+        // Five edits, opened on the newest.
+        let mut edits = EditsView { cursor: 4 };
+        assert!(edits.handle(Action::Up, 5) && edits.handle(Action::Up, 5));
+        assert_eq!(edits.cursor, 2);
+        assert!(edits.handle(Action::Home, 5));
+        assert_eq!(edits.cursor, 0, "the oldest");
+        assert!(edits.handle(Action::Up, 5));
+        assert_eq!(edits.cursor, 0, "no older one");
+        assert!(edits.handle(Action::End, 5));
+        assert_eq!(edits.cursor, 4);
+        // An undo shortened the list under the cursor: it moves from the last one there is.
+        assert!(edits.handle(Action::Up, 3));
+        assert_eq!(edits.cursor, 1);
+        assert!(
+            !edits.handle(Action::Exclude, 5),
+            "x excludes the selected step"
         );
     }
 }

@@ -12,23 +12,34 @@ use crate::data::edits::Action as EditAction;
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let popup = centered(area, 80, 70);
     Clear.render(popup, buf);
-    let rows: Vec<Row> = app
-        .edits()
-        .list
+    let list = &app.edits().list;
+    // Rows inside the borders, under the header.
+    let fits = usize::from(popup.height.saturating_sub(3)).max(1);
+    // The selected edit in view, at the bottom once the list is longer than the box.
+    let cursor = app.edits_view().cursor.min(list.len().saturating_sub(1));
+    let start = (cursor + 1).saturating_sub(fits);
+    let end = (start + fits).min(list.len());
+    let rows: Vec<Row> = list[start..end]
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(k, e)| {
             let (what, value) = match e.action {
                 EditAction::Exclude => ("exclude", String::new()),
                 EditAction::Weight(w) => ("weight", format!("{w}")),
                 EditAction::Target(t) => ("target", format::score(t)),
             };
-            Row::new(vec![
+            let row = Row::new(vec![
                 Cell::from(format!("{:>6}", e.step)),
                 Cell::from(format::id(&app.ds().segment_id(e.segment), 14)),
                 Cell::from(Span::styled(what, theme::STATUS)),
                 Cell::from(value),
                 Cell::from(app.ds().segments[e.segment].text.clone()),
-            ])
+            ]);
+            if start + k == cursor {
+                row.style(theme::SELECTED)
+            } else {
+                row
+            }
         })
         .collect();
     let empty = rows.is_empty();
@@ -39,7 +50,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .title(Line::from(vec![
             Span::styled(" What-if edits ", theme::TITLE),
             Span::styled(
-                format!("{} in force, oldest first ", app.edits().list.len()),
+                if list.len() > fits {
+                    format!(
+                        "{} in force, oldest first · {}-{} (↑ ↓ scroll) ",
+                        list.len(),
+                        start + 1,
+                        end
+                    )
+                } else {
+                    format!("{} in force, oldest first ", list.len())
+                },
                 theme::LABEL,
             ),
         ]))

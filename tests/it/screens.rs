@@ -242,6 +242,49 @@ fn edits_show_in_a_column_a_panel_and_on_the_loss_chart() {
 }
 
 #[test]
+fn a_long_list_of_edits_opens_on_the_newest_and_scrolls_to_the_oldest() {
+    let mut app = common::app_after(12);
+    // Thirty targets typed for one segment: 0.01, 0.02, ... 0.30, oldest first.
+    for k in 1..=30 {
+        app.update(Action::Target);
+        for c in format!("{:.2}", k as f64 / 100.0).chars() {
+            app.update(Action::FilterChar(c));
+        }
+        app.update(Action::FilterDone);
+    }
+    assert_eq!(app.edits().list.len(), 30);
+    app.update(Action::EditsPanel);
+    let newest = common::draw(&app, 100, 28);
+    assert!(
+        newest.contains("+0.300"),
+        "the newest edit is shown\n{newest}"
+    );
+    assert!(
+        !newest.contains("+0.010"),
+        "the oldest is scrolled past\n{newest}"
+    );
+    assert!(
+        newest.contains("(↑ ↓ scroll)"),
+        "the title says it scrolls\n{newest}"
+    );
+    app.update(Action::Home);
+    let oldest = common::draw(&app, 100, 28);
+    assert!(
+        oldest.contains("+0.010") && !oldest.contains("+0.300"),
+        "{oldest}"
+    );
+    // Down moves the selection through the box before it scrolls.
+    for _ in 0..16 {
+        app.update(Action::Down);
+    }
+    let next = common::draw(&app, 100, 28);
+    assert!(
+        !next.contains("+0.010") && next.contains("+0.170"),
+        "{next}"
+    );
+}
+
+#[test]
 fn the_data_map_takes_log_y_too() {
     let mut app = common::app_after(12);
     app.update(Action::DataMap);
