@@ -158,8 +158,8 @@ fn say_audit(a: &crate::labels::audit::Audit) {
         );
     } else {
         eprintln!(
-            "segscope: audit: no threshold reaches an expected precision of {}: nothing is flagged",
-            a.min_precision
+            "segscope: audit: {}: nothing is flagged",
+            crate::labels::audit::none_reached(a.min_precision, a.best_precision, a.best_flagged)
         );
     }
 }

@@ -51,6 +51,10 @@ pub struct Audit {
     pub precision_interval: (f64, f64),
     pub recall: f64,
     pub recall_interval: (f64, f64),
+    /// The highest expected precision any threshold reached, and the flags it would give: what
+    /// an audit that flags nothing can still say (0 and 0 when nothing could be estimated).
+    pub best_precision: f64,
+    pub best_flagged: usize,
 }
 
 impl Audit {
@@ -80,6 +84,16 @@ impl Saved {
     pub fn note(&self) -> String {
         header_note(self.flagged, self.precision, self.recall)
     }
+}
+
+/// What an audit that flags nothing can say: the highest expected precision, and its flags.
+pub fn none_reached(min_precision: f64, best_precision: f64, best_flagged: usize) -> String {
+    if best_flagged == 0 {
+        return format!("no threshold reaches an expected precision of {min_precision}");
+    }
+    format!(
+        "no threshold reaches an expected precision of {min_precision} (the highest, {best_precision:.2}, would flag {best_flagged})"
+    )
 }
 
 fn header_note(flagged: usize, precision: f64, recall: f64) -> String {
@@ -424,9 +438,14 @@ pub fn calibrate(
         .map(|&(_, n, c)| (n as f64 + COUNT_SD * (n as f64).sqrt()) * npos as f64 / c as f64)
         .fold(f64::INFINITY, f64::min);
     let mut best = None;
+    let mut highest = (0.0f64, 0usize);
     if errors.is_finite() {
         for &(t, n, c) in &points {
             let found = errors * c as f64 / npos.max(1) as f64;
+            let precision = (found / n as f64).min(1.0);
+            if precision >= highest.0 {
+                highest = (precision, n);
+            }
             if found / n as f64 >= min_precision {
                 best = Some((t, n, c, found));
             }
@@ -438,7 +457,7 @@ pub fn calibrate(
         found: c,
         precision: (found / n as f64).min(1.0),
     });
-    figures(
+    let mut a = figures(
         copies,
         canary_kind,
         real.len(),
@@ -446,7 +465,9 @@ pub fn calibrate(
         errors,
         min_precision,
         chosen,
-    )
+    );
+    (a.best_precision, a.best_flagged) = highest;
+    a
 }
 
 /// A threshold an audit chose: the flags it gives, the canaries found there, and the flags'
@@ -501,6 +522,8 @@ fn figures(
         precision_interval: wilson((c.precision * c.flagged as f64).round() as usize, c.flagged),
         recall: c.found as f64 / npos.max(1) as f64,
         recall_interval: wilson(c.found, npos),
+        best_precision: 0.0,
+        best_flagged: 0,
     }
 }
 

@@ -52,8 +52,12 @@ fn finished(ds: &crate::data::Dataset, done: Audited) -> AuditDone {
         Some(a) => (
             a.note(),
             format!(
-                "audit: no threshold reaches an expected precision of {}: nothing flagged",
-                a.min_precision
+                "audit: {}: nothing flagged",
+                crate::labels::audit::none_reached(
+                    a.min_precision,
+                    a.best_precision,
+                    a.best_flagged
+                )
             ),
         ),
         None => (
