@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use segscope::config::{BackendKind, Config};
 use segscope::data::features::featurize;
 use segscope::data::{self, Dataset, Partition, ReadOptions, Split, generate};
 use segscope::engine::metrics::LossKind;
 use segscope::engine::model::{Inputs, SegmentModel};
+use segscope::engine::optim::{FusedAdam, NormSink};
 use segscope::engine::{TrainSettings, Trainer};
 use segscope::engine::{loss_tensor, plain_device, split_inputs};
 use segscope::labels::crossfit::Learner;
@@ -63,9 +64,8 @@ impl Bare {
         let (x, _) = split_inputs(f, &rows, &[], flat, &plain);
         let y: Vec<f32> = rows.iter().map(|&i| ds.target(i)).collect();
         let y = Tensor::from_data(TensorData::new(y, [rows.len(), 1]), &plain);
-        let optim = AdamConfig::new()
-            .with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)))
-            .init();
+        // The trainer's optimiser, without the norms it measures for the instrumentation.
+        let optim = FusedAdam::new(Some(cfg.train.weight_decay as f32), None).init();
         Bare {
             model: settings.model.init(&ad),
             optim,
@@ -577,6 +577,9 @@ fn bench_profile() {
     use segscope::engine::influence::grad_shares;
     use segscope::engine::instrument::{GradList, change_norms, collect, sum_squares};
     use segscope::engine::report::evaluate_rows;
+    // The trainer's allocator settings from the start: the plain loop below runs before any
+    // trainer is built, and would otherwise get fresh pages for every step's new buffers.
+    segscope::engine::tuning::tune();
     let cfg = Config::default();
     let pb = std::path::Path::new("../shared/data/processbench-gsm8k.json");
     let mut sets = vec![(
@@ -592,7 +595,7 @@ fn bench_profile() {
         "\n## profile: one full-batch step, stage by stage (median of 20 steps after 5 warm-up steps, ms)"
     );
     println!(
-        "| data | segments | featurise (once) | forward | loss | backward | optimiser update | grad norm | weight-change norms | predictions and metrics | gradient share | sum of stages | trainer step | trainer evaluation |"
+        "| data | segments | featurise (once) | forward | loss | backward | optimiser update (fused, with its norms) | grad norm (SGD, tensor ops) | weight-change norms (SGD, tensor ops) | predictions and metrics | gradient share | sum of stages | trainer step | trainer evaluation |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, ds) in sets {
@@ -600,6 +603,9 @@ fn bench_profile() {
         let _ = featurize(&ds, &cfg.features);
         let feat = s.elapsed().as_secs_f64() * 1e3;
         let mut b = Bare::new(&ds, &cfg);
+        // The trainer's optimiser as the trainer runs it: measuring its norms.
+        let sink = NormSink::default();
+        b.optim = FusedAdam::new(Some(cfg.train.weight_decay as f32), Some(sink.clone())).init();
         let part = Partition::new(&ds, cfg.dev_fraction);
         let rows = part.indices(Split::Train);
         // Positions of the training rows, grouped by document (rows are in document order).
@@ -632,12 +638,7 @@ fn bench_profile() {
                 .get::<1>(bias.id)
                 .map(|g| g.sum().into_scalar::<f32>());
             lap(2, &mut t);
-            let mut gl = GradList {
-                grads: &grads,
-                tensors: Vec::new(),
-            };
-            b.model.visit(&mut gl);
-            let grad_tensors = gl.tensors;
+            let grad_tensors = GradList::of(&b.model, &grads).tensors;
             let before = collect(&b.model).tensors;
             lap(8, &mut t); // not reported: handles only
             b.model = b.optim.step(b.lr, b.model.clone(), grads);
@@ -647,6 +648,7 @@ fn bench_profile() {
                 .bias
                 .as_ref()
                 .map(|p| p.val().inner().sum().into_scalar::<f32>());
+            let _ = sink.take();
             lap(3, &mut t);
             let _ = sum_squares(grad_tensors);
             lap(4, &mut t);
@@ -669,7 +671,8 @@ fn bench_profile() {
             }
         }
         let m: Vec<f64> = t[..8].iter().map(|v| median(v.clone())).collect();
-        let sum: f64 = m.iter().sum();
+        // The SGD columns are not the Adam step's: the fused update measured its own norms.
+        let sum: f64 = m[..4].iter().chain(&m[6..]).sum();
         println!(
             "| {name} | {} | {feat:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {sum:.1} | {:.1} | {:.1} |",
             ds.segments.len(),

@@ -52,19 +52,66 @@ pub fn scalar(t: Tensor<1>) -> f64 {
     f64::from(t.into_scalar::<f32>())
 }
 
-/// The gradient of every parameter, as 2-D tensors (cheap handles; the values are shared).
+/// The gradient of every parameter, as 2-D tensors (cheap handles; the values are shared), and
+/// for every parameter in visiting order whether it has one (the optimiser steps only those).
 pub struct GradList<'a> {
     pub grads: &'a GradientsParams,
     pub tensors: Vec<Tensor<2>>,
+    pub present: Vec<bool>,
+}
+
+impl<'a> GradList<'a> {
+    pub fn of(model: &SegmentModel, grads: &'a GradientsParams) -> Self {
+        let mut gl = GradList {
+            grads,
+            tensors: Vec::new(),
+            present: Vec::new(),
+        };
+        model.visit(&mut gl);
+        gl
+    }
 }
 
 impl ModuleVisitor for GradList<'_> {
     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        if let Some(g) = self.grads.get::<D>(p.id) {
+        let g = self.grads.get::<D>(p.id);
+        self.present.push(g.is_some());
+        if let Some(g) = g {
             let last = g.dims()[D - 1] as i32;
             self.tensors.push(g.reshape([-1, last]));
         }
     }
+}
+
+/// Per parameter tensor, (||dW||^2, ||W||^2) from what a measuring optimiser recorded for the
+/// tensors it stepped (`present`, in order), and the gradient's squared norm. A tensor without a
+/// gradient did not move: its change is 0 and its norm is reduced here.
+pub fn stepped_norms(
+    present: &[bool],
+    stepped: Vec<crate::engine::optim::TensorNorms>,
+    after: &[Tensor<2>],
+) -> Option<(f64, Vec<(f64, f64)>)> {
+    if stepped.len() != present.iter().filter(|&&p| p).count() || present.len() != after.len() {
+        return None;
+    }
+    let mut it = stepped.into_iter();
+    let mut grad = 0.0;
+    let norms = present
+        .iter()
+        .zip(after)
+        .map(|(&p, w)| match p.then(|| it.next()).flatten() {
+            Some(n) => {
+                grad += n.grad;
+                (n.change, n.weight)
+            }
+            None => {
+                let n = w.shape().num_elements();
+                let w = w.clone().reshape([1, n]);
+                (0.0, scalar(w.clone().matmul(w.transpose()).sum()))
+            }
+        })
+        .collect();
+    Some((grad, norms))
 }
 
 /// The sum of the squares of every value of `tensors`.

@@ -2,7 +2,8 @@
 //!
 //! - [`model`]: the burn model and its sizes; [`tensors`]: devices, inputs and the loss tensor.
 //! - [`trainer`]: one step at a time, in named stages, each step a [`StepReport`].
-//! - [`instrument`]: gradient and weight norms, reduced on a helper thread.
+//! - [`optim`]: Adam fused into one pass per parameter, measuring its norms as it goes.
+//! - [`instrument`]: parameter and gradient lists, and SGD's norms, reduced on a helper thread.
 //! - [`report`], [`metrics`]: per-segment results and the split metrics.
 //! - [`influence`]: each training segment's gradient share and alignment at the output layer.
 //! - [`checkpoint`]: saving and resuming; [`tuning`]: allocator and denormal tuning.
@@ -13,6 +14,7 @@ pub mod influence;
 pub mod instrument;
 pub mod metrics;
 pub mod model;
+pub mod optim;
 pub mod report;
 pub mod tensors;
 pub mod trainer;

@@ -120,6 +120,37 @@ fn fact_three_shifted_predictions_rank_perfectly_with_positive_mse() {
     assert!((m.mse - 0.0625).abs() < 1e-12 && (m.bias + 0.25).abs() < 1e-12);
 }
 
+/// Adam measures its norms inside its fused update; SGD's are reduced from the tensors. From the
+/// same weights the first step's gradient is the same, so both report the same gradient norm, and
+/// each reports the norms of the weights it left.
+#[test]
+fn the_fused_adam_and_sgd_report_the_same_gradient_and_true_weight_norms() {
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let mut sgd_cfg = Config::default();
+    sgd_cfg.train.optimizer = OptimizerName::Sgd;
+    let mut adam = trainer(ds.clone(), &Config::default());
+    let mut sgd = trainer(ds, &sgd_cfg);
+    let (a, b) = (adam.step(), sgd.step());
+    assert!(a.grad_norm > 0.0);
+    assert!(
+        (a.grad_norm - b.grad_norm).abs() <= 1e-4 * b.grad_norm,
+        "adam {} sgd {}",
+        a.grad_norm,
+        b.grad_norm
+    );
+    for (t, r) in [(&adam, &a), (&sgd, &b)] {
+        for (name, w) in t.parameters_host() {
+            let norm = w.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+            let layer = r.layers.iter().find(|l| l.name == name).expect("layer");
+            assert!(
+                (layer.norm - norm).abs() <= 1e-4 * norm.max(1e-3),
+                "{name}: reported {} actual {norm}",
+                layer.norm
+            );
+        }
+    }
+}
+
 #[test]
 fn reported_weight_change_is_the_norm_of_the_parameter_difference() {
     let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");

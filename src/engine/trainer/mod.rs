@@ -6,10 +6,11 @@
 //! trains on runs right after the update and its values are the report's predictions; otherwise
 //! every prediction is refreshed by a no-grad pass every `eval_every` steps.
 //!
-//! The instrumentation runs beside the training work on a second thread: the training step keeps
-//! about one core busy (flex parallelises only its largest kernels), so the gradient norm is
-//! reduced while the optimiser updates, and the weight change, the dev rows' forward pass and their
-//! metrics while the next training forward pass runs.
+//! The instrumentation costs the step as little as it can. Adam is fused into one pass per
+//! parameter that also measures the gradient and weight-change norms (`engine::optim`); with SGD
+//! those are reduced on a second thread while the optimiser updates. The dev rows' forward pass
+//! and metrics run on that thread while this one runs the next training forward pass (the
+//! training step keeps about one core busy: flex parallelises only its largest kernels).
 
 mod edits;
 mod eval;
@@ -25,15 +26,14 @@ pub use marks::{MAX_MARKS, MarkInfo};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::optim::{
-    AdamConfig, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig,
-};
+use burn::optim::{ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig};
 use burn::prelude::*;
 
 use super::influence::{GradShare, grad_shares};
 use super::instrument::{collect, helper_pool};
 use super::metrics::{LossKind, SplitMetrics};
 use super::model::{Inputs, SegmentModel, SegmentModelConfig};
+use super::optim::{FusedAdam, NormSink};
 use super::report::{SegmentEval, StepReport, doc_groups, evaluate_rows};
 use super::tensors::{Pairs, RowWeights, host_preds, plain_device, split_inputs};
 use crate::config::{BackendKind, Config, OptimizerName};
@@ -135,6 +135,9 @@ pub struct Trainer {
     device: Device,
     model: SegmentModel,
     optim: ModuleOptimizer,
+    /// Where the fused Adam leaves each parameter's norms at every step (None with SGD, whose
+    /// norms the instrumentation reduces itself).
+    norms: Option<NormSink>,
     state: TrainState,
     /// Global segment indices of each split, in dataset order.
     train_rows: Arc<Vec<usize>>,
@@ -236,7 +239,8 @@ impl Trainer {
         let (train_x, dev_x) = split_inputs(features, &train_rows, &scored, flat, &plain);
         let ty: Vec<f32> = train_rows.iter().map(|&i| dataset.target(i)).collect();
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
-        let optim = Self::make_optimizer(&settings);
+        let norms = (settings.optimizer == OptimizerName::Adam).then(NormSink::default);
+        let optim = Self::make_optimizer(&settings, norms.as_ref());
         let train_groups = doc_groups(&dataset, &train_rows);
         let pairs = (settings.loss == LossKind::Pairwise)
             .then(|| {
@@ -265,6 +269,7 @@ impl Trainer {
             device,
             model,
             optim,
+            norms,
             train_rows: Arc::new(train_rows),
             dev_rows,
             context_rows,
@@ -288,10 +293,16 @@ impl Trainer {
         })
     }
 
-    fn make_optimizer(s: &TrainSettings) -> ModuleOptimizer {
+    /// The configured optimiser; Adam measures into `norms`. Every optimiser of a trainer (marks,
+    /// the best step, a checkpoint's) shares its one sink.
+    fn make_optimizer(s: &TrainSettings, norms: Option<&NormSink>) -> ModuleOptimizer {
         let decay = (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32));
         match s.optimizer {
-            OptimizerName::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+            OptimizerName::Adam => FusedAdam::new(
+                (s.weight_decay > 0.0).then_some(s.weight_decay as f32),
+                norms.cloned(),
+            )
+            .init(),
             OptimizerName::Sgd => SgdConfig::new()
                 .with_weight_decay(decay)
                 .with_momentum((s.momentum > 0.0).then(|| {
@@ -345,7 +356,7 @@ impl Trainer {
 
     /// A fresh optimiser of the configured kind, to load saved state into.
     pub fn fresh_optimizer(&self) -> ModuleOptimizer {
-        Self::make_optimizer(&self.settings)
+        Self::make_optimizer(&self.settings, self.norms.as_ref())
     }
 
     /// A fresh model of the configured sizes on this trainer's device, to load weights into.

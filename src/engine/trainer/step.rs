@@ -12,7 +12,9 @@ use super::eval::merge;
 use super::{Evaluation, Trainer};
 use crate::data::Dataset;
 use crate::engine::influence::{GradShare, grad_shares};
-use crate::engine::instrument::{GradList, change_norms, collect, join, scalar, sum_squares};
+use crate::engine::instrument::{
+    GradList, change_norms, collect, join, scalar, stepped_norms, sum_squares,
+};
 use crate::engine::metrics::SplitMetrics;
 use crate::engine::model::Inputs;
 use crate::engine::report::{LayerChange, SegmentEval, StepReport, evaluate_rows};
@@ -208,18 +210,23 @@ impl Trainer {
         }
     }
 
-    /// Applies the optimiser step and measures it. The gradient norm is reduced on the helper
-    /// thread while the optimiser updates; then the weight change and (`fused`) the dev rows'
-    /// forward pass and metrics are computed there while this thread runs the next training
+    /// Applies the optimiser step and measures it. The fused Adam measures the gradient and the
+    /// weight change in its own pass; with SGD the gradient norm is reduced on the helper thread
+    /// while the optimiser updates, and the weight change after it. Then (`fused`) the dev rows'
+    /// forward pass and metrics run on the helper thread while this one runs the next training
     /// forward pass and the train metrics.
     fn update(&mut self, grads: GradientsParams, fused: bool) -> Measured {
         let before = collect(&self.model);
-        let mut gl = GradList {
-            grads: &grads,
-            tensors: Vec::new(),
+        let gl = GradList::of(&self.model, &grads);
+        let (present, grad_list) = (gl.present, gl.tensors);
+        let measuring = self.norms.clone();
+        // Reduced on the helper only when the optimiser does not measure; kept otherwise for the
+        // case it cannot say (a parameter list that does not match its record).
+        let (helper_list, spare_list) = if measuring.is_some() {
+            (None, grad_list)
+        } else {
+            (Some(grad_list), Vec::new())
         };
-        self.model.visit(&mut gl);
-        let grad_list = gl.tensors;
 
         let lr = self.settings.lr;
         let loss_kind = self.settings.loss;
@@ -248,19 +255,21 @@ impl Trainer {
         let (train_rows, dev_rows): (&[usize], &[usize]) = (train_rows, dev_rows);
         let (train_groups, dev_groups): (&[Vec<usize>], &[Vec<usize>]) = (train_groups, dev_groups);
         std::thread::scope(|s| {
-            let gn = s.spawn(move || helper_pool.install(|| sum_squares(grad_list)));
+            let gn = helper_list.map(|l| s.spawn(move || helper_pool.install(|| sum_squares(l))));
             *model = optim.step(lr, model.clone(), grads);
             let after = collect(model);
+            let stepped =
+                measuring.and_then(|sink| stepped_norms(&present, sink.take(), &after.tensors));
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
             // The word-type sums the training forward pass computes, handed over for the dev pass.
             let (sums_tx, sums_rx) = std::sync::mpsc::sync_channel::<Tensor<2>>(1);
-            // With nothing to overlap them with (no fused forward pass), the weight-change
-            // norms run here, where flex may spread them over every core; otherwise on the
-            // helper thread beside the next forward pass.
-            let (before_here, before) = if fused {
-                (None, Some(before.tensors))
-            } else {
-                (Some(before.tensors), None)
+            // Unless the optimiser measured them: with nothing to overlap them with (no fused
+            // forward pass), the weight-change norms run here, where flex may spread them over
+            // every core; otherwise on the helper thread beside the next forward pass.
+            let (before_here, before) = match (&stepped, fused) {
+                (Some(_), _) => (None, None),
+                (None, true) => (None, Some(before.tensors)),
+                (None, false) => (Some(before.tensors), None),
             };
             let after_here = before_here.is_some().then(|| after.tensors.clone());
             let after_tensors = after.tensors;
@@ -315,9 +324,14 @@ impl Trainer {
                 )
             });
             let here = before_here.zip(after_here).map(|(b, a)| change_norms(b, a));
-            let grad_norm = join(gn).sqrt();
             let (norms, dev) = join(helper);
-            let norms = norms.or(here).unwrap_or_default();
+            let (grad_norm, norms) = match stepped {
+                Some((g2, stepped)) => (g2.sqrt(), stepped),
+                None => {
+                    let g2 = gn.map(join).unwrap_or_else(|| sum_squares(spare_list));
+                    (g2.sqrt(), norms.or(here).unwrap_or_default())
+                }
+            };
             Measured {
                 grad_norm,
                 norms,
