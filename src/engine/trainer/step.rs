@@ -214,7 +214,8 @@ impl Trainer {
     /// weight change in its own pass; with SGD the gradient norm is reduced on the helper thread
     /// while the optimiser updates, and the weight change after it. Then (`fused`) the dev rows'
     /// forward pass and metrics run on the helper thread while this one runs the next training
-    /// forward pass and the train metrics.
+    /// forward pass, and the training rows' gradient shares there while this one computes their
+    /// metrics.
     fn update(&mut self, grads: GradientsParams, fused: bool) -> Measured {
         let before = collect(&self.model);
         let gl = GradList::of(&self.model, &grads);
@@ -263,6 +264,9 @@ impl Trainer {
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
             // The word-type sums the training forward pass computes, handed over for the dev pass.
             let (sums_tx, sums_rx) = std::sync::mpsc::sync_channel::<Tensor<2>>(1);
+            // The training rows' last hidden activations and residuals, handed over for their
+            // gradient shares, which the helper computes beside this thread's metrics.
+            let (share_tx, share_rx) = std::sync::mpsc::sync_channel::<(Tensor<2>, Vec<f32>)>(1);
             // Unless the optimiser measured them: with nothing to overlap them with (no fused
             // forward pass), the weight-change norms run here, where flex may spread them over
             // every core; otherwise on the helper thread beside the next forward pass.
@@ -292,11 +296,17 @@ impl Trainer {
                             metrics,
                         }
                     });
-                    (norms, dev)
+                    // Fails (None) when no training pass ran: the sender is dropped unused.
+                    let shares = share_rx
+                        .recv()
+                        .ok()
+                        .and_then(|(h, r)| grad_shares(h, &r, loss_kind, weights_host));
+                    (norms, dev, shares)
                 })
             });
             let mut eval_ms = 0.0;
-            let train = fused.then(|| {
+            let mut t_eval = None;
+            let train = if fused {
                 let sums = model.type_sums(&train_x.types);
                 // The helper gets the plain values (no graph). A send fails only if the helper
                 // has gone, and then nothing is waiting for them.
@@ -307,12 +317,17 @@ impl Trainer {
                 let next = objective(pred.clone(), train_y.clone(), loss_kind, pairs, weights);
                 let preds = host_preds(pred.inner());
                 let t = Instant::now();
+                // As `evaluate_rows` computes them.
+                let residuals: Vec<f32> = train_rows
+                    .iter()
+                    .zip(&preds)
+                    .map(|(&i, &p)| (f64::from(dataset.target(i)) - f64::from(p)) as f32)
+                    .collect();
+                let _ = share_tx.send((h.inner(), residuals));
                 let (rows, metrics) =
                     evaluate_rows(dataset, train_rows, &preds, train_groups, loss_kind);
-                let residuals: Vec<f32> = rows.iter().map(|e| e.residual).collect();
-                let grads = grad_shares(h.inner(), &residuals, loss_kind, weights_host);
-                eval_ms = t.elapsed().as_secs_f64() * 1e3;
-                (
+                t_eval = Some(t);
+                Some((
                     next,
                     SplitEval {
                         preds,
@@ -320,11 +335,18 @@ impl Trainer {
                         rows,
                         metrics,
                     },
-                    grads,
-                )
-            });
+                ))
+            } else {
+                drop((sums_tx, share_tx));
+                None
+            };
             let here = before_here.zip(after_here).map(|(b, a)| change_norms(b, a));
-            let (norms, dev) = join(helper);
+            let (norms, dev, shares) = join(helper);
+            // The host-side evaluation: this thread's metrics and the helper's shares.
+            if let Some(t) = t_eval {
+                eval_ms = t.elapsed().as_secs_f64() * 1e3;
+            }
+            let train = train.map(|(next, eval)| (next, eval, shares));
             let (grad_norm, norms) = match stepped {
                 Some((g2, stepped)) => (g2.sqrt(), stepped),
                 None => {
