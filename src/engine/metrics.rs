@@ -359,8 +359,9 @@ impl SplitMetrics {
     ) -> Self {
         // Kendall's tau is the costliest metric (two sorts); on a large split it runs on a second
         // thread while this one computes the rest. Below the threshold a thread costs more than it
-        // saves.
-        if pred.len() >= PARALLEL_METRICS {
+        // saves. Not from a rayon worker (the trainer's helper thread, the cross-fit's folds):
+        // there the other cores already have work, which a third thread would only slow.
+        if pred.len() >= PARALLEL_METRICS && rayon::current_thread_index().is_none() {
             std::thread::scope(|s| {
                 let tau = s.spawn(|| kendall_tau_b(pred, target));
                 let mut m = Self::compute_without_tau(pred, target, groups, loss);

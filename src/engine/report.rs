@@ -110,9 +110,11 @@ pub struct StepReport {
     /// ||W_t - W_{t-1}|| / ||W_t||.
     pub weight_change_rel: f64,
     pub layers: Vec<LayerChange>,
-    /// Time of the optimiser step (forward, backward, update, norms), in milliseconds.
+    /// Time of the optimiser step (forward, backward, update, norms), in milliseconds. With full
+    /// batch the call's time: the update, then the next step's forward and backward passes.
     pub step_ms: f64,
-    /// Time to refresh every prediction and metric, in milliseconds (0 when reused).
+    /// Time to refresh every prediction and metric, in milliseconds (0 when reused). With full
+    /// batch, the helper thread's evaluation beside the step, not part of `step_ms`.
     pub eval_ms: f64,
     /// Set when the step was refused because something became non-finite.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,9 +8,11 @@
 //!
 //! The instrumentation costs the step as little as it can. Adam is fused into one pass per
 //! parameter that also measures the gradient and weight-change norms (`engine::optim`); with SGD
-//! those are reduced on a second thread while the optimiser updates. The dev rows' forward pass
-//! and metrics run on that thread while this one runs the next training forward pass (the
-//! training step keeps about one core busy: flex parallelises only its largest kernels).
+//! those are reduced on a second thread while the optimiser updates. With full batch the next
+//! step's forward and backward passes run right after the update, and the evaluation this step's
+//! report carries (the dev rows' forward pass, every metric, the gradient shares) runs on the
+//! second thread beside that backward pass: the training step keeps about one core busy (flex
+//! parallelises only its largest kernels), so the other core evaluates for free.
 
 mod edits;
 mod eval;
@@ -22,6 +24,7 @@ mod step;
 use eval::Evaluation;
 use marks::{Best, Mark};
 pub use marks::{MAX_MARKS, MarkInfo};
+use step::Lookahead;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -156,7 +159,7 @@ pub struct Trainer {
     diverged: Option<String>,
     /// Full batch: the loss of the current model on the training rows, computed at the end of the
     /// previous step (its graph is this step's backward).
-    lookahead: Option<Tensor<1>>,
+    lookahead: Option<Lookahead>,
     /// One thread for the instrumentation. flex spreads large kernels over rayon's global pool;
     /// run from this pool instead, the instrumentation's kernels stay on one thread and leave the
     /// other core to the training step.

@@ -20,6 +20,14 @@ use crate::engine::model::Inputs;
 use crate::engine::report::{LayerChange, SegmentEval, StepReport, evaluate_rows};
 use crate::engine::tensors::{host_preds, objective};
 
+/// Full batch: the next step's training loss, computed right after this step's update, and its
+/// gradients, computed while the helper thread evaluates this step (so the next step starts at
+/// its update). Dropped whenever the model, the optimiser or the objective changes.
+pub(super) struct Lookahead {
+    loss: Tensor<1>,
+    grads: GradientsParams,
+}
+
 /// One split's predictions, per-row results and metrics, computed beside the update.
 struct SplitEval {
     preds: Vec<f32>,
@@ -35,9 +43,9 @@ struct Measured {
     /// Per parameter tensor: (||dW||^2, ||W||^2), with the tensors' names.
     norms: Vec<(f64, f64)>,
     names: Vec<String>,
-    /// Full batch: the next step's training loss (its graph kept), the training split's
-    /// evaluation by the updated model, and its rows' gradient shares.
-    train: Option<(Tensor<1>, SplitEval, Option<Vec<GradShare>>)>,
+    /// Full batch: the next step's training loss and gradients, the training split's evaluation
+    /// by the updated model, and its rows' gradient shares.
+    train: Option<(Lookahead, SplitEval, Option<Vec<GradShare>>)>,
     /// Full batch with dev rows: the dev split's evaluation by the updated model.
     dev: Option<SplitEval>,
     /// Host-side time of the train split's metrics.
@@ -113,11 +121,14 @@ impl Trainer {
         let old_model = self.model.clone();
         let old_optim = self.optim.clone();
 
-        let (loss, batch_preds) = self.batch_loss_tensor(batch_pos.as_deref());
+        let (loss, grads, batch_preds) = self.batch_loss_tensor(batch_pos.as_deref());
         let batch_loss = scalar(loss.clone().inner());
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let grads =
+            grads.unwrap_or_else(|| GradientsParams::from_grads(loss.backward(), &self.model));
         let mut measured = self.update(grads, fused);
-        let step_ms = t0.elapsed().as_secs_f64() * 1e3 - measured.eval_ms;
+        // With full batch the evaluation ran on the helper thread beside the next step's
+        // backward pass, so it is not part of this call's time; otherwise it ran here.
+        let step_ms = t0.elapsed().as_secs_f64() * 1e3 - if fused { 0.0 } else { measured.eval_ms };
 
         let batch: Arc<Vec<usize>> = match &batch_pos {
             None => self.train_rows.clone(),
@@ -168,11 +179,14 @@ impl Trainer {
     }
 
     /// The loss of this step's batch as a tensor with its graph: the look-ahead computed at the
-    /// end of the previous full-batch step, or a fresh forward pass over the batch. With a
-    /// mini-batch, also that pass's predictions (batch order), for the report.
-    fn batch_loss_tensor(&mut self, batch_pos: Option<&[usize]>) -> (Tensor<1>, Option<Vec<f32>>) {
+    /// end of the previous full-batch step (with its gradients), or a fresh forward pass over the
+    /// batch. With a mini-batch, also that pass's predictions (batch order), for the report.
+    fn batch_loss_tensor(
+        &mut self,
+        batch_pos: Option<&[usize]>,
+    ) -> (Tensor<1>, Option<GradientsParams>, Option<Vec<f32>>) {
         match (self.lookahead.take(), batch_pos) {
-            (Some(loss), None) => (loss, None),
+            (Some(l), None) => (l.loss, Some(l.grads), None),
             (_, None) => {
                 let pred = self.model.forward(&self.train_x); // [n, 1]
                 let loss = objective(
@@ -182,7 +196,7 @@ impl Trainer {
                     self.pairs.as_ref(),
                     self.weights.as_ref(),
                 );
-                (loss, None)
+                (loss, None, None)
             }
             (_, Some(pos)) => {
                 let idx: Vec<i64> = pos.iter().map(|&p| p as i64).collect();
@@ -205,17 +219,18 @@ impl Trainer {
                     None,
                     weights.as_ref(),
                 );
-                (loss, Some(preds))
+                (loss, None, Some(preds))
             }
         }
     }
 
     /// Applies the optimiser step and measures it. The fused Adam measures the gradient and the
     /// weight change in its own pass; with SGD the gradient norm is reduced on the helper thread
-    /// while the optimiser updates, and the weight change after it. Then (`fused`) the dev rows'
-    /// forward pass and metrics run on the helper thread while this one runs the next training
-    /// forward pass, and the training rows' gradient shares there while this one computes their
-    /// metrics.
+    /// while the optimiser updates, and the weight change after it. Then (`fused`) this thread
+    /// runs the next step's forward pass and hands the helper thread the word-type sums and the
+    /// training rows' predictions; the helper predicts and evaluates the dev rows and evaluates
+    /// the training rows (metrics, gradient shares) while this thread runs the next step's
+    /// backward pass, which the next step then starts from.
     fn update(&mut self, grads: GradientsParams, fused: bool) -> Measured {
         let before = collect(&self.model);
         let gl = GradList::of(&self.model, &grads);
@@ -264,9 +279,10 @@ impl Trainer {
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
             // The word-type sums the training forward pass computes, handed over for the dev pass.
             let (sums_tx, sums_rx) = std::sync::mpsc::sync_channel::<Tensor<2>>(1);
-            // The training rows' last hidden activations and residuals, handed over for their
-            // gradient shares, which the helper computes beside this thread's metrics.
-            let (share_tx, share_rx) = std::sync::mpsc::sync_channel::<(Tensor<2>, Vec<f32>)>(1);
+            // The training rows' last hidden activations and predictions, handed over for their
+            // metrics and gradient shares, which the helper computes while this thread runs the
+            // next step's backward pass.
+            let (train_tx, train_rx) = std::sync::mpsc::sync_channel::<(Tensor<2>, Vec<f32>)>(1);
             // Unless the optimiser measured them: with nothing to overlap them with (no fused
             // forward pass), the weight-change norms run here, where flex may spread them over
             // every core; otherwise on the helper thread beside the next forward pass.
@@ -297,56 +313,48 @@ impl Trainer {
                         }
                     });
                     // Fails (None) when no training pass ran: the sender is dropped unused.
-                    let shares = share_rx
-                        .recv()
-                        .ok()
-                        .and_then(|(h, r)| grad_shares(h, &r, loss_kind, weights_host));
-                    (norms, dev, shares)
+                    let train = train_rx.recv().ok().map(|(h, preds)| {
+                        let t = Instant::now();
+                        let (rows, metrics) =
+                            evaluate_rows(dataset, train_rows, &preds, train_groups, loss_kind);
+                        let residuals: Vec<f32> = rows.iter().map(|e| e.residual).collect();
+                        let shares = grad_shares(h, &residuals, loss_kind, weights_host);
+                        let eval = SplitEval {
+                            preds,
+                            context: Vec::new(),
+                            rows,
+                            metrics,
+                        };
+                        (eval, shares, t.elapsed().as_secs_f64() * 1e3)
+                    });
+                    (norms, dev, train)
                 })
             });
-            let mut eval_ms = 0.0;
-            let mut t_eval = None;
-            let train = if fused {
+            let next = if fused {
                 let sums = model.type_sums(&train_x.types);
                 // The helper gets the plain values (no graph). A send fails only if the helper
                 // has gone, and then nothing is waiting for them.
-                let _ = sums_tx.send(sums.clone().inner());
-                drop(sums_tx);
+                let plain_sums = sums.clone().inner();
                 let h = model.hidden_from(sums, train_x); // [n_train, hidden]
                 let pred = model.head.forward(h.clone()); // [n_train, 1]
-                let next = objective(pred.clone(), train_y.clone(), loss_kind, pairs, weights);
+                let loss = objective(pred.clone(), train_y.clone(), loss_kind, pairs, weights);
                 let preds = host_preds(pred.inner());
-                let t = Instant::now();
-                // As `evaluate_rows` computes them.
-                let residuals: Vec<f32> = train_rows
-                    .iter()
-                    .zip(&preds)
-                    .map(|(&i, &p)| (f64::from(dataset.target(i)) - f64::from(p)) as f32)
-                    .collect();
-                let _ = share_tx.send((h.inner(), residuals));
-                let (rows, metrics) =
-                    evaluate_rows(dataset, train_rows, &preds, train_groups, loss_kind);
-                t_eval = Some(t);
-                Some((
-                    next,
-                    SplitEval {
-                        preds,
-                        context: Vec::new(),
-                        rows,
-                        metrics,
-                    },
-                ))
+                let _ = sums_tx.send(plain_sums);
+                drop(sums_tx);
+                let _ = train_tx.send((h.inner(), preds));
+                drop(train_tx);
+                let grads = GradientsParams::from_grads(loss.backward(), &*model);
+                Some(Lookahead { loss, grads })
             } else {
-                drop((sums_tx, share_tx));
+                drop((sums_tx, train_tx));
                 None
             };
             let here = before_here.zip(after_here).map(|(b, a)| change_norms(b, a));
-            let (norms, dev, shares) = join(helper);
-            // The host-side evaluation: this thread's metrics and the helper's shares.
-            if let Some(t) = t_eval {
-                eval_ms = t.elapsed().as_secs_f64() * 1e3;
-            }
-            let train = train.map(|(next, eval)| (next, eval, shares));
+            let (norms, dev, train) = join(helper);
+            let eval_ms = train.as_ref().map_or(0.0, |t| t.2);
+            let train = next
+                .zip(train)
+                .map(|(next, (eval, shares, _))| (next, eval, shares));
             let (grad_norm, norms) = match stepped {
                 Some((g2, stepped)) => (g2.sqrt(), stepped),
                 None => {
