@@ -153,8 +153,15 @@ impl Bags {
                         ..f.clone()
                     });
                 }
+                // From row 0 the row numbers stand as they are: a view, no copy (the training
+                // rows' word-type table is such a prefix of the whole one).
+                let rows = f.rows.clone().slice(a..b);
                 Bags::Flat(Flat {
-                    rows: f.rows.clone().slice(a..b) - start as i32,
+                    rows: if start == 0 {
+                        rows
+                    } else {
+                        rows - start as i32
+                    },
                     ids: f.ids.clone().slice(a..b),
                     weights: f.weights.clone().slice(a..b),
                     offsets: Arc::new(f.offsets[start..=end].iter().map(|o| o - a).collect()),

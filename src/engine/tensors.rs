@@ -147,19 +147,50 @@ pub fn objective(
 }
 
 /// The word-type table as tensors. It is never selected from, so always flat.
-fn type_table(f: &Features, device: &Device) -> TypeTable {
-    let all: Vec<usize> = (0..f.types).collect();
-    TypeTable {
-        types: f.types,
-        bags: Bags::build(
-            &f.type_ids,
-            &f.type_counts,
-            f.type_width,
-            &all,
-            true,
-            device,
-        ),
+/// The word-type tables of the `train` rows and of every row: the types the training rows use
+/// are put first (rewriting `f.tok`'s ids to that order), so the training rows' table is a prefix
+/// of the whole one. A training pass then sums only the types it reads, in its forward pass and
+/// again in its backward pass: on ProcessBench GSM8K the dev and unlabelled rows bring words of
+/// their own. The values are the same: each type's sum and each row's entries keep their order.
+fn type_tables(f: &mut Features, train: &[usize], device: &Device) -> (TypeTable, TypeTable) {
+    let mut used = vec![false; f.types];
+    for &r in train {
+        for &t in f.tok.row(r).0 {
+            used[t as usize] = true;
+        }
     }
+    let order: Vec<usize> = (0..f.types)
+        .filter(|&t| used[t])
+        .chain((0..f.types).filter(|&t| !used[t]))
+        .collect();
+    let first = used.iter().filter(|&&u| u).count();
+    drop(used);
+    let mut new_id = vec![0i32; f.types];
+    for (new, &old) in order.iter().enumerate() {
+        new_id[old] = new as i32;
+    }
+    for id in &mut f.tok.ids {
+        *id = new_id[*id as usize];
+    }
+    let bags = Bags::build(
+        &f.type_ids,
+        &f.type_counts,
+        f.type_width,
+        &order,
+        true,
+        device,
+    );
+    let train_table = TypeTable {
+        types: first,
+        bags: bags.slice(0, first),
+    };
+    (
+        train_table,
+        TypeTable {
+            types: f.types,
+            bags,
+        },
+    )
 }
 
 /// The input tensors of the `train` and `dev` rows (dev `None` when empty), built from `f` one
@@ -168,13 +199,13 @@ fn type_table(f: &Features, device: &Device) -> TypeTable {
 /// `flat`: the n-gram bags without padding, for full batches (see `engine::bags`); mini-batches
 /// need them padded.
 pub fn split_inputs(
-    f: Features,
+    mut f: Features,
     train: &[usize],
     dev: &[usize],
     flat: bool,
     device: &Device,
 ) -> (Inputs, Option<Inputs>) {
-    let types = type_table(&f, device);
+    let (train_types, types) = type_tables(&mut f, train, device);
     let Features {
         tok,
         big,
@@ -206,7 +237,7 @@ pub fn split_inputs(
         (None, None)
     };
     let train_x = Inputs {
-        types: types.clone(),
+        types: train_types,
         tok: tt,
         big: tb,
         dense: td,
@@ -226,4 +257,37 @@ pub fn split_inputs(
 pub fn host_preds(pred: Tensor<2>) -> Vec<f32> {
     // A [k, 1] float tensor always converts to Vec<f32>.
     pred.into_data().try_into_vec::<f32>().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BackendKind;
+    use crate::data::features::{FeatureSpec, featurize};
+    use crate::data::{ReadOptions, parse_str};
+    use crate::engine::model::SegmentModelConfig;
+
+    /// The training rows' word-type table holds only their types, and pools their rows to the
+    /// same values as the whole table does.
+    #[test]
+    fn the_training_rows_type_table_is_theirs_and_pools_the_same() {
+        let text = r#"{"segments": [{"text": "the kettle and the banana", "score": 1}, {"text": "a zebra quietly grazes", "score": 0}, {"text": "banana kettle", "score": 0.5}]}"#;
+        let (ds, _) = parse_str(text, "t", &ReadOptions::default()).expect("parses");
+        let spec = FeatureSpec::default();
+        let device = plain_device(BackendKind::Flex);
+        let train = [0, 2];
+        // The training rows as `train`, and the same rows again as `dev`, with the whole table.
+        let (x, same) = split_inputs(featurize(&ds, &spec), &train, &train, true, &device);
+        let same = same.expect("dev rows");
+        let (_, all) = split_inputs(featurize(&ds, &spec), &train, &[0, 1, 2], true, &device);
+        let all = all.expect("dev rows");
+        // "the kettle and banana" are the training rows' types; "a zebra quietly grazes" are not.
+        assert_eq!(x.types.types, 4);
+        assert_eq!(all.types.types, 8);
+        assert_eq!(same.types.types, 8);
+        let model =
+            SegmentModelConfig::new(spec.buckets, crate::data::features::DENSE, 8, 4).init(&device);
+        let values = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().expect("f32");
+        assert_eq!(values(model.pooled(&x)), values(model.pooled(&same)));
+    }
 }

@@ -277,8 +277,6 @@ impl Trainer {
             let stepped =
                 measuring.and_then(|sink| stepped_norms(&present, sink.take(), &after.tensors));
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
-            // The word-type sums the training forward pass computes, handed over for the dev pass.
-            let (sums_tx, sums_rx) = std::sync::mpsc::sync_channel::<Tensor<2>>(1);
             // The training rows' last hidden activations and predictions, handed over for their
             // metrics and gradient shares, which the helper computes while this thread runs the
             // next step's backward pass.
@@ -296,11 +294,13 @@ impl Trainer {
             let helper = s.spawn(move || {
                 helper_pool.install(move || {
                     let norms = before.map(|b| change_norms(b, after_tensors));
+                    // Fails (None) when no training pass ran: the sender is dropped unused. Waiting
+                    // for it first keeps the dev pass off the cores the training forward pass
+                    // runs on.
+                    let train_pass = train_rx.recv().ok();
                     let dev = dev_model.zip(dev_x.as_ref()).map(|(m, x)| {
-                        let pred = match sums_rx.recv() {
-                            Ok(sums) => m.forward_from(sums, x),
-                            Err(_) => m.forward(x),
-                        };
+                        // Its own word types: the training rows' sums cover only theirs.
+                        let pred = m.forward(x);
                         let mut preds = host_preds(pred);
                         let context = preds.split_off(dev_rows.len().min(preds.len()));
                         let (rows, metrics) =
@@ -312,8 +312,7 @@ impl Trainer {
                             metrics,
                         }
                     });
-                    // Fails (None) when no training pass ran: the sender is dropped unused.
-                    let train = train_rx.recv().ok().map(|(h, preds)| {
+                    let train = train_pass.map(|(h, preds)| {
                         let t = Instant::now();
                         let (rows, metrics) =
                             evaluate_rows(dataset, train_rows, &preds, train_groups, loss_kind);
@@ -332,21 +331,16 @@ impl Trainer {
             });
             let next = if fused {
                 let sums = model.type_sums(&train_x.types);
-                // The helper gets the plain values (no graph). A send fails only if the helper
-                // has gone, and then nothing is waiting for them.
-                let plain_sums = sums.clone().inner();
                 let h = model.hidden_from(sums, train_x); // [n_train, hidden]
                 let pred = model.head.forward(h.clone()); // [n_train, 1]
                 let loss = objective(pred.clone(), train_y.clone(), loss_kind, pairs, weights);
-                let preds = host_preds(pred.inner());
-                let _ = sums_tx.send(plain_sums);
-                drop(sums_tx);
-                let _ = train_tx.send((h.inner(), preds));
+                // A send fails only if the helper has gone, and then nothing is waiting.
+                let _ = train_tx.send((h.inner(), host_preds(pred.inner())));
                 drop(train_tx);
                 let grads = GradientsParams::from_grads(loss.backward(), &*model);
                 Some(Lookahead { loss, grads })
             } else {
-                drop((sums_tx, train_tx));
+                drop(train_tx);
                 None
             };
             let here = before_here.zip(after_here).map(|(b, a)| change_norms(b, a));
