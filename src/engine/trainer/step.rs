@@ -291,8 +291,12 @@ impl Trainer {
             };
             let after_here = before_here.is_some().then(|| after.tensors.clone());
             let after_tensors = after.tensors;
-            let helper = s.spawn(move || {
-                helper_pool.install(move || {
+            // The helper's work runs on its pool's thread as a task of a scope whose body is this
+            // thread's work: no thread is started per step.
+            let mut helper_out = None;
+            let out = &mut helper_out;
+            let next = helper_pool.in_place_scope(|hs| {
+                hs.spawn(move |_| {
                     let norms = before.map(|b| change_norms(b, after_tensors));
                     // Fails (None) when no training pass ran: the sender is dropped unused. Waiting
                     // for it first keeps the dev pass off the cores the training forward pass
@@ -326,25 +330,26 @@ impl Trainer {
                         };
                         (eval, shares, t.elapsed().as_secs_f64() * 1e3)
                     });
-                    (norms, dev, train)
-                })
+                    *out = Some((norms, dev, train));
+                });
+                if fused {
+                    let sums = model.type_sums(&train_x.types);
+                    let h = model.hidden_from(sums, train_x); // [n_train, hidden]
+                    let pred = model.head.forward(h.clone()); // [n_train, 1]
+                    let loss = objective(pred.clone(), train_y.clone(), loss_kind, pairs, weights);
+                    // A send fails only if the helper has gone, and then nothing is waiting.
+                    let _ = train_tx.send((h.inner(), host_preds(pred.inner())));
+                    drop(train_tx);
+                    let grads = GradientsParams::from_grads(loss.backward(), &*model);
+                    Some(Lookahead { loss, grads })
+                } else {
+                    drop(train_tx);
+                    None
+                }
             });
-            let next = if fused {
-                let sums = model.type_sums(&train_x.types);
-                let h = model.hidden_from(sums, train_x); // [n_train, hidden]
-                let pred = model.head.forward(h.clone()); // [n_train, 1]
-                let loss = objective(pred.clone(), train_y.clone(), loss_kind, pairs, weights);
-                // A send fails only if the helper has gone, and then nothing is waiting.
-                let _ = train_tx.send((h.inner(), host_preds(pred.inner())));
-                drop(train_tx);
-                let grads = GradientsParams::from_grads(loss.backward(), &*model);
-                Some(Lookahead { loss, grads })
-            } else {
-                drop(train_tx);
-                None
-            };
             let here = before_here.zip(after_here).map(|(b, a)| change_norms(b, a));
-            let (norms, dev, train) = join(helper);
+            // A panic in the task is raised again by the scope: if it returned, the task ran.
+            let (norms, dev, train) = helper_out.expect("the helper's task ran to its end");
             let eval_ms = train.as_ref().map_or(0.0, |t| t.2);
             let train = next
                 .zip(train)
