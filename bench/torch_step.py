@@ -12,6 +12,7 @@ The mean pool is PyTorch's own EmbeddingBag(mode="sum") with per-sample weights 
 
     pip install torch numpy
     python3 bench/torch_step.py [--data FILE] [--steps 200] [--threads 2] [--split-from REPORT.csv]
+        [--adam default|foreach|fused]
 
 ProcessBench, on segscope's own split:
 
@@ -124,6 +125,9 @@ def main():
     ap.add_argument("--data", default="assets/segments.jsonl")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--adam", choices=["default", "foreach", "fused"], default="default",
+                    help="PyTorch's Adam implementation: its default, the multi-tensor one, or the "
+                         "fused one (one kernel per parameter, as segscope's)")
     ap.add_argument("--split-from", metavar="REPORT.csv",
                     help="take each document's split from a segscope --report CSV (for data that "
                          "declares none, such as ProcessBench converted with `segscope convert`)")
@@ -141,7 +145,8 @@ def main():
     ids, w, off, dense, y = featurize(docs)
     feat_s = time.perf_counter() - t0
     model = Model()
-    opt = torch.optim.Adam(model.parameters(), lr=0.02, eps=1e-5, weight_decay=0.001)
+    impl = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[args.adam]
+    opt = torch.optim.Adam(model.parameters(), lr=0.02, eps=1e-5, weight_decay=0.001, **impl)
     times = []
     for step in range(args.steps + 5):
         s = time.perf_counter()
@@ -153,7 +158,7 @@ def main():
         if step >= 5:
             times.append(time.perf_counter() - s)
     med = statistics.median(times)
-    print(f"torch {torch.__version__}, {args.threads} threads, {len(y)} train segments "
+    print(f"torch {torch.__version__}, {args.threads} threads, Adam {args.adam}, {len(y)} train segments "
           f"(featurised in {feat_s:.1f} s): median {med * 1e3:.2f} ms/step = {1 / med:.1f} steps/s; "
           f"final loss {loss_value:.4f}")
 
