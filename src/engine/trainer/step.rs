@@ -227,8 +227,8 @@ impl Trainer {
     /// Applies the optimiser step and measures it. The fused Adam measures the gradient and the
     /// weight change in its own pass; with SGD the gradient norm is reduced on the helper thread
     /// while the optimiser updates, and the weight change after it. Then (`fused`) this thread
-    /// runs the next step's forward pass and hands the helper thread the word-type sums and the
-    /// training rows' predictions; the helper predicts and evaluates the dev rows and evaluates
+    /// runs the next step's forward pass and hands the helper thread the training rows' last
+    /// hidden activations and predictions; the helper predicts and evaluates the dev rows and evaluates
     /// the training rows (metrics, gradient shares) while this thread runs the next step's
     /// backward pass, which the next step then starts from.
     fn update(&mut self, grads: GradientsParams, fused: bool) -> Measured {
