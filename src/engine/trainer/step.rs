@@ -15,8 +15,8 @@ use crate::engine::influence::{GradShare, grad_shares};
 use crate::engine::instrument::{
     GradList, change_norms, collect, join, scalar, stepped_norms, sum_squares,
 };
-use crate::engine::metrics::SplitMetrics;
-use crate::engine::model::Inputs;
+use crate::engine::metrics::{LossKind, SplitMetrics};
+use crate::engine::model::{Inputs, SegmentModel};
 use crate::engine::report::{LayerChange, SegmentEval, StepReport, evaluate_rows};
 use crate::engine::tensors::{host_preds, objective};
 
@@ -28,6 +28,26 @@ pub(super) struct Lookahead {
     grads: GradientsParams,
 }
 
+impl Lookahead {
+    /// The next step's forward pass over the training rows and its backward pass. Between the
+    /// two, the rows' last hidden activations and predictions go to the helper thread (`tx`),
+    /// which evaluates them while the backward pass runs.
+    fn run(
+        model: &SegmentModel,
+        x: &Inputs,
+        objective: impl FnOnce(Tensor<2>) -> Tensor<1>,
+        tx: std::sync::mpsc::SyncSender<(Tensor<2>, Vec<f32>)>,
+    ) -> Lookahead {
+        let h = model.hidden_from(model.type_sums(&x.types), x); // [n_train, hidden]
+        let pred = model.head.forward(h.clone()); // [n_train, 1]
+        let loss = objective(pred.clone());
+        // A send fails only if the helper has gone, and then nothing is waiting.
+        let _ = tx.send((h.inner(), host_preds(pred.inner())));
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        Lookahead { loss, grads }
+    }
+}
+
 /// One split's predictions, per-row results and metrics, computed beside the update.
 struct SplitEval {
     preds: Vec<f32>,
@@ -35,6 +55,59 @@ struct SplitEval {
     context: Vec<f32>,
     rows: Vec<SegmentEval>,
     metrics: SplitMetrics,
+}
+
+/// One split's rows and documents: what evaluating its predictions needs.
+#[derive(Clone, Copy)]
+struct SplitRows<'a> {
+    dataset: &'a Dataset,
+    rows: &'a [usize],
+    groups: &'a [Vec<usize>],
+}
+
+impl<'a> SplitRows<'a> {
+    fn of(dataset: &'a Dataset, rows: &'a [usize], groups: &'a [Vec<usize>]) -> Self {
+        SplitRows {
+            dataset,
+            rows,
+            groups,
+        }
+    }
+
+    /// The split's per-row results and metrics for `preds` (one per row, in `rows` order).
+    fn evaluate(self, preds: Vec<f32>, context: Vec<f32>, loss: LossKind) -> SplitEval {
+        let (rows, metrics) = evaluate_rows(self.dataset, self.rows, &preds, self.groups, loss);
+        SplitEval {
+            preds,
+            context,
+            rows,
+            metrics,
+        }
+    }
+}
+
+/// The training rows' evaluation on the helper thread: their metrics, their gradient shares
+/// from `h` (their last hidden activations), and the host time both took.
+fn evaluate_train(
+    split: SplitRows,
+    h: Tensor<2>,
+    preds: Vec<f32>,
+    loss: LossKind,
+    weights_host: &[f32],
+) -> (SplitEval, Option<Vec<GradShare>>, f64) {
+    let t = Instant::now();
+    let eval = split.evaluate(preds, Vec::new(), loss);
+    let residuals: Vec<f32> = eval.rows.iter().map(|e| e.residual).collect();
+    let shares = grad_shares(h, &residuals, loss, weights_host);
+    (eval, shares, t.elapsed().as_secs_f64() * 1e3)
+}
+
+/// The dev rows' evaluation by `model` (no graph), then the context rows' predictions, which
+/// follow the dev rows in `x`.
+fn evaluate_dev(split: SplitRows, model: &SegmentModel, x: &Inputs, loss: LossKind) -> SplitEval {
+    let mut preds = host_preds(model.forward(x));
+    let context = preds.split_off(split.rows.len().min(preds.len()));
+    split.evaluate(preds, context, loss)
 }
 
 /// What the update stage measured, besides the updated model.
@@ -268,8 +341,8 @@ impl Trainer {
         // Shared from here on (shared references are Copy into both threads' closures).
         let (dataset, train_x, train_y, dev_x): (&Dataset, &Inputs, &Tensor<2>, &Option<Inputs>) =
             (dataset, train_x, train_y, dev_x);
-        let (train_rows, dev_rows): (&[usize], &[usize]) = (train_rows, dev_rows);
-        let (train_groups, dev_groups): (&[Vec<usize>], &[Vec<usize>]) = (train_groups, dev_groups);
+        let train_split = SplitRows::of(dataset, train_rows, train_groups);
+        let dev_split = SplitRows::of(dataset, dev_rows, dev_groups);
         std::thread::scope(|s| {
             let gn = helper_list.map(|l| s.spawn(move || helper_pool.install(|| sum_squares(l))));
             *model = optim.step(lr, model.clone(), grads);
@@ -302,50 +375,21 @@ impl Trainer {
                     // for it first keeps the dev pass off the cores the training forward pass
                     // runs on.
                     let train_pass = train_rx.recv().ok();
-                    let dev = dev_model.zip(dev_x.as_ref()).map(|(m, x)| {
-                        // Its own word types: the training rows' sums cover only theirs.
-                        let pred = m.forward(x);
-                        let mut preds = host_preds(pred);
-                        let context = preds.split_off(dev_rows.len().min(preds.len()));
-                        let (rows, metrics) =
-                            evaluate_rows(dataset, dev_rows, &preds, dev_groups, loss_kind);
-                        SplitEval {
-                            preds,
-                            context,
-                            rows,
-                            metrics,
-                        }
-                    });
+                    let dev = dev_model
+                        .zip(dev_x.as_ref())
+                        .map(|(m, x)| evaluate_dev(dev_split, &m, x, loss_kind));
                     let train = train_pass.map(|(h, preds)| {
-                        let t = Instant::now();
-                        let (rows, metrics) =
-                            evaluate_rows(dataset, train_rows, &preds, train_groups, loss_kind);
-                        let residuals: Vec<f32> = rows.iter().map(|e| e.residual).collect();
-                        let shares = grad_shares(h, &residuals, loss_kind, weights_host);
-                        let eval = SplitEval {
-                            preds,
-                            context: Vec::new(),
-                            rows,
-                            metrics,
-                        };
-                        (eval, shares, t.elapsed().as_secs_f64() * 1e3)
+                        evaluate_train(train_split, h, preds, loss_kind, weights_host)
                     });
                     *out = Some((norms, dev, train));
                 });
-                if fused {
-                    let sums = model.type_sums(&train_x.types);
-                    let h = model.hidden_from(sums, train_x); // [n_train, hidden]
-                    let pred = model.head.forward(h.clone()); // [n_train, 1]
-                    let loss = objective(pred.clone(), train_y.clone(), loss_kind, pairs, weights);
-                    // A send fails only if the helper has gone, and then nothing is waiting.
-                    let _ = train_tx.send((h.inner(), host_preds(pred.inner())));
-                    drop(train_tx);
-                    let grads = GradientsParams::from_grads(loss.backward(), &*model);
-                    Some(Lookahead { loss, grads })
-                } else {
-                    drop(train_tx);
-                    None
-                }
+                // Without a training pass the closure, and the sender it holds, is dropped here,
+                // and the helper's wait for it ends.
+                fused.then(|| {
+                    let objective =
+                        |pred| objective(pred, train_y.clone(), loss_kind, pairs, weights);
+                    Lookahead::run(model, train_x, objective, train_tx)
+                })
             });
             let here = before_here.zip(after_here).map(|(b, a)| change_norms(b, a));
             // A panic in the task is raised again by the scope: if it returned, the task ran.
