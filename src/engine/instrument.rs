@@ -104,27 +104,25 @@ pub fn stepped_norms(
                 grad += n.grad;
                 (n.change, n.weight)
             }
-            None => {
-                let n = w.shape().num_elements();
-                let w = w.clone().reshape([1, n]);
-                (0.0, scalar(w.clone().matmul(w.transpose()).sum()))
-            }
+            None => (0.0, squared_norm(w.clone())),
         })
         .collect();
     Some((grad, norms))
 }
 
+/// The sum of the squares of every value of `t`, as a [1, n] x [n, 1] product: on flex that is
+/// one vectorised pass, where `powi_scalar(2).sum()` is two. Measured on the 1M-parameter
+/// embedding table: 0.9 ms for a weight change's two norms, against 3.5 ms as element-wise ops
+/// and 2.8 ms read back and summed on the host (the copies cost more than the sums).
+fn squared_norm(t: Tensor<2>) -> f64 {
+    let n = t.shape().num_elements();
+    let t = t.reshape([1, n]);
+    scalar(t.clone().matmul(t.transpose()).sum())
+}
+
 /// The sum of the squares of every value of `tensors`.
 pub fn sum_squares(tensors: Vec<Tensor<2>>) -> f64 {
-    tensors
-        .into_iter()
-        .map(|g| {
-            // As a dot product, like `change_norms` (one pass instead of two).
-            let n = g.shape().num_elements();
-            let g = g.reshape([1, n]);
-            scalar(g.clone().matmul(g.transpose()).sum())
-        })
-        .sum()
+    tensors.into_iter().map(squared_norm).sum()
 }
 
 /// Per tensor: (||new - old||^2, ||new||^2).
@@ -132,19 +130,7 @@ pub fn change_norms(before: Vec<Tensor<2>>, after: Vec<Tensor<2>>) -> Vec<(f64, 
     before
         .into_iter()
         .zip(after)
-        .map(|(old, new)| {
-            // Each sum of squares as a [1, n] x [n, 1] product: on flex that is one vectorised
-            // pass, where `powi_scalar(2).sum()` is two. Measured on the 1M-parameter embedding
-            // table: 0.9 ms for both norms, against 3.5 ms as element-wise ops and 2.8 ms read
-            // back and summed on the host (the copies cost more than the sums).
-            let n = new.shape().num_elements();
-            let d = (new.clone() - old).reshape([1, n]);
-            let w = new.reshape([1, n]);
-            (
-                scalar(d.clone().matmul(d.transpose()).sum()),
-                scalar(w.clone().matmul(w.transpose()).sum()),
-            )
-        })
+        .map(|(old, new)| (squared_norm(new.clone() - old), squared_norm(new)))
         .collect()
 }
 
