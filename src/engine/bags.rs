@@ -3,14 +3,15 @@
 //!
 //! Full-batch inputs are flat: ProcessBench's steps carry 22 distinct words on average and up to
 //! 85, so a padded gather moved about 4x the rows it needed, in the forward pass and again in the
-//! backward pass (`cargo bench -- profile`; BENCHMARKS.md). Mini-batches select rows on the
-//! device, which the padded layout makes one `select`, so they stay padded.
+//! backward pass (`cargo bench -- profile`; BENCHMARKS.md). Flat bags live on the host and are
+//! summed by a backend operation of their own (`engine::bagsum`). Mini-batches select rows on
+//! the device, which the padded layout makes one `select`, so they stay padded.
 
 use std::sync::Arc;
 
 use burn::prelude::*;
-use burn::tensor::IndexingUpdateOp;
 
+use super::bagsum::{BagIndex, bag_sum};
 use crate::data::features::{Csr, take_rows};
 
 /// Bags for `n` rows.
@@ -26,17 +27,10 @@ pub enum Bags {
     Flat(Flat),
 }
 
-/// Entries sorted by row: entry p adds `weights[p]` times the table's row `ids[p]` to row
-/// `rows[p]`. Row i's entries are `offsets[i]..offsets[i + 1]` (host), so a range of rows is a
-/// range of entries.
+/// Flat bags: each row's (table row, weight) entries on the host, summed by the bag-sum
+/// operation (`engine::bagsum`). Clones and slices share the arrays.
 #[derive(Debug, Clone)]
-pub struct Flat {
-    rows: Tensor<1, Int>,
-    ids: Tensor<1, Int>,
-    /// [P, 1]
-    weights: Tensor<2>,
-    offsets: Arc<Vec<usize>>,
-}
+pub struct Flat(Arc<BagIndex>);
 
 impl Bags {
     /// The bags of `rows` of a host array of `width` ids and weights per row (zero weight:
@@ -57,7 +51,7 @@ impl Bags {
             let span = r * width..(r + 1) * width;
             (&ids[span.clone()], &weights[span])
         };
-        Bags::flat(rows.iter().map(|&r| row(r)), device)
+        Bags::flat(rows.iter().map(|&r| row(r)))
     }
 
     /// The bags of `rows` of host rows kept without padding, padded (to the longest row of all)
@@ -68,7 +62,7 @@ impl Bags {
             let (pi, pw) = csr.padded(rows, width);
             return Bags::padded(pi, pw, rows.len(), width, device);
         }
-        Bags::flat(rows.iter().map(|&r| csr.row(r)), device)
+        Bags::flat(rows.iter().map(|&r| csr.row(r)))
     }
 
     fn padded(ids: Vec<i32>, weights: Vec<f32>, n: usize, width: usize, device: &Device) -> Bags {
@@ -79,26 +73,8 @@ impl Bags {
     }
 
     /// Flat bags of rows given as (ids, weights), zero weights left out.
-    fn flat<'a>(rows: impl Iterator<Item = (&'a [i32], &'a [f32])>, device: &Device) -> Bags {
-        let (mut er, mut ei, mut ew) = (Vec::new(), Vec::new(), Vec::new());
-        let mut offsets = vec![0];
-        for (k, (ids, weights)) in rows.enumerate() {
-            for (&id, &w) in ids.iter().zip(weights) {
-                if w != 0.0 {
-                    er.push(k as i32);
-                    ei.push(id);
-                    ew.push(w);
-                }
-            }
-            offsets.push(ei.len());
-        }
-        let p = ei.len();
-        Bags::Flat(Flat {
-            rows: Tensor::from_ints(TensorData::new(er, [p]), device),
-            ids: Tensor::from_ints(TensorData::new(ei, [p]), device),
-            weights: Tensor::from_data(TensorData::new(ew, [p, 1]), device),
-            offsets: Arc::new(offsets),
-        })
+    fn flat<'a>(rows: impl Iterator<Item = (&'a [i32], &'a [f32])>) -> Bags {
+        Bags::Flat(Flat(Arc::new(BagIndex::new(rows))))
     }
 
     /// Each row's weighted sum of `table`'s rows: [n, d].
@@ -114,13 +90,8 @@ impl Bags {
                     .squeeze_dim::<2>(1) // [n, d]
             }
             Bags::Flat(f) => {
-                let zeros = Tensor::<2>::zeros([n, d], &table.device());
-                if f.offsets.last().copied().unwrap_or(0) == 0 {
-                    // No entry at all (every text empty): nothing to gather.
-                    return zeros;
-                }
-                let rows = table.select(0, f.ids.clone()) * f.weights.clone(); // [P, d]
-                zeros.select_assign(0, f.rows.clone(), rows, IndexingUpdateOp::Add)
+                debug_assert_eq!(f.0.rows(), n);
+                bag_sum(table, &f.0)
             }
         }
     }
@@ -144,29 +115,7 @@ impl Bags {
                 ids: ids.clone().slice(start..end),
                 weights: weights.clone().slice(start..end),
             },
-            Bags::Flat(f) => {
-                let (a, b) = (f.offsets[start], f.offsets[end]);
-                if a == b {
-                    // No entry in these rows: the tensors are never read (see `gather`).
-                    return Bags::Flat(Flat {
-                        offsets: Arc::new(vec![0; end - start + 1]),
-                        ..f.clone()
-                    });
-                }
-                // From row 0 the row numbers stand as they are: a view, no copy (the training
-                // rows' word-type table is such a prefix of the whole one).
-                let rows = f.rows.clone().slice(a..b);
-                Bags::Flat(Flat {
-                    rows: if start == 0 {
-                        rows
-                    } else {
-                        rows - start as i32
-                    },
-                    ids: f.ids.clone().slice(a..b),
-                    weights: f.weights.clone().slice(a..b),
-                    offsets: Arc::new(f.offsets[start..=end].iter().map(|o| o - a).collect()),
-                })
-            }
+            Bags::Flat(f) => Bags::Flat(Flat(Arc::new(f.0.slice(start, end)))),
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`model`]: the burn model and its sizes; [`tensors`]: devices, inputs and the loss tensor.
 //! - [`trainer`]: one step at a time, in named stages, each step a [`StepReport`].
+//! - [`bags`], [`bagsum`]: the pooling input, and its weighted sum as one backend operation.
 //! - [`optim`]: Adam fused into one pass per parameter, measuring its norms as it goes.
 //! - [`instrument`]: parameter and gradient lists, and SGD's norms, reduced on a helper thread.
 //! - [`report`], [`metrics`]: per-segment results and the split metrics.
@@ -9,6 +10,7 @@
 //! - [`checkpoint`]: saving and resuming; [`tuning`]: allocator and denormal tuning.
 
 pub mod bags;
+pub mod bagsum;
 pub mod checkpoint;
 pub mod influence;
 pub mod instrument;
