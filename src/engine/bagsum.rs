@@ -15,6 +15,7 @@
 // operation is routed to it too (the macro's generated routing names it outside any item here).
 #![allow(deprecated)]
 
+use std::mem::MaybeUninit;
 use std::sync::{Arc, OnceLock};
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -149,14 +150,23 @@ impl BagIndex {
     /// each table row's weighted sum of the gradient rows of its entries, [table_rows, d].
     fn sum_columns(&self, grad: &[f32], d: usize, table_rows: usize) -> Vec<f32> {
         let cols = self.columns(table_rows);
-        let mut out = vec![0.0f32; table_rows * d];
+        let len = table_rows * d;
         if d == 0 {
-            return out;
+            return Vec::new();
         }
-        out.par_chunks_mut(d)
+        // Uninitialised, each row zeroed by the task that sums it: zeroing the 1M-value table
+        // first would be one more pass over it, on one thread.
+        let mut out = Vec::<f32>::with_capacity(len);
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(d)
             .with_min_len(MIN_ROWS * 8)
             .enumerate()
             .for_each(|(j, o)| {
+                for v in o.iter_mut() {
+                    v.write(0.0);
+                }
+                // SAFETY: every value of `o` was just written.
+                let o = unsafe { &mut *(o as *mut [MaybeUninit<f32>] as *mut [f32]) };
                 let span = cols.offsets[j]..cols.offsets[j + 1];
                 for (&r, &w) in cols.rows[span.clone()].iter().zip(&cols.weights[span]) {
                     let g = &grad[r as usize * d..(r as usize + 1) * d];
@@ -165,6 +175,8 @@ impl BagIndex {
                     }
                 }
             });
+        // SAFETY: the chunks above cover 0..len, and each task writes all of its chunk.
+        unsafe { out.set_len(len) };
         out
     }
 

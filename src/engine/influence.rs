@@ -3,13 +3,13 @@
 //!
 //! For the output layer `p = w·h + b`, a segment's loss gradient is `ℓ'(r) · [h; 1]`: the loss's
 //! slope at its residual times its last hidden activation (and 1 for the bias). It is exact, and
-//! needs only the forward pass's `h`: two reductions over [n, hidden] on the device and 2n values
-//! to the host.
+//! needs only the forward pass's `h`: two passes over [n, hidden] on the host.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{LossKind, nan_if_null_f32};
+use super::optim::Host;
 
 /// One training segment's pull on the output layer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ pub fn grad_shares(
     loss: LossKind,
     weights: &[f32],
 ) -> Option<Vec<GradShare>> {
-    let [n, _] = h.dims();
+    let [n, width] = h.dims();
     let slopes: Vec<f32> = residuals
         .iter()
         .enumerate()
@@ -49,35 +49,42 @@ pub fn grad_shares(
             loss.slope(f64::from(r)).map(|s| s as f32 * w)
         })
         .collect::<Option<_>>()?;
-    if n == 0 || n != slopes.len() {
+    if n == 0 || width == 0 || n != slopes.len() {
         return Some(vec![GradShare::NONE; n]);
     }
-    let d = Tensor::<2>::from_data(TensorData::new(slopes.clone(), [n, 1]), &h.device());
-    // The summed gradient's weight part: Σ_i ℓ'_i h_i, [1, hidden].
-    let g_w = (h.clone() * d).sum_dim(0);
+    // On the host, in f64: two passes over [n, hidden] where the tensor ops were five, each
+    // allocating an [n, hidden] result (this runs beside the training step, every step).
+    let host = Host::of(h);
+    let h = host.slice();
+    let rows = || h.chunks_exact(width.max(1)).take(n);
+    // The summed gradient's weight part: Σ_i ℓ'_i h_i, [hidden].
+    let mut g_w = vec![0f64; width];
+    for (row, &s) in rows().zip(&slopes) {
+        for (g, &x) in g_w.iter_mut().zip(row) {
+            *g += f64::from(s) * f64::from(x);
+        }
+    }
     let g_b: f64 = slopes.iter().map(|&s| f64::from(s)).sum();
-    // Per row: ‖h_i‖² and h_i · g_w, read back together.
-    let both = Tensor::cat(
-        vec![h.clone().powi_scalar(2).sum_dim(1), (h * g_w).sum_dim(1)],
-        1,
-    ); // [n, 2]
-    let v = both.into_data().try_into_vec::<f32>().unwrap_or_default();
-    if v.len() != 2 * n {
-        return Some(vec![GradShare::NONE; n]);
-    }
-    // ‖g_w‖² = Σ_i ℓ'_i (h_i · g_w): no second read-back.
-    let g_w_sq: f64 = (0..n)
-        .map(|i| f64::from(slopes[i]) * f64::from(v[2 * i + 1]))
-        .sum();
+    // Per row: ‖h_i‖² and h_i · g_w.
+    let (hh, hg): (Vec<f64>, Vec<f64>) = rows()
+        .map(|row| {
+            row.iter().zip(&g_w).fold((0.0, 0.0), |(a, b), (&x, &g)| {
+                let x = f64::from(x);
+                (a + x * x, b + x * g)
+            })
+        })
+        .unzip();
+    // ‖g_w‖² = Σ_i ℓ'_i (h_i · g_w).
+    let g_w_sq: f64 = (0..n).map(|i| f64::from(slopes[i]) * hg[i]).sum();
     let g_norm = (g_w_sq.max(0.0) + g_b * g_b).sqrt();
     let norms: Vec<f64> = (0..n)
-        .map(|i| f64::from(slopes[i]).abs() * (f64::from(v[2 * i]) + 1.0).sqrt())
+        .map(|i| f64::from(slopes[i]).abs() * (hh[i] + 1.0).sqrt())
         .collect();
     let total: f64 = norms.iter().sum();
     Some(
         (0..n)
             .map(|i| {
-                let dot = f64::from(slopes[i]) * (f64::from(v[2 * i + 1]) + g_b);
+                let dot = f64::from(slopes[i]) * (hg[i] + g_b);
                 let denom = norms[i] * g_norm;
                 GradShare {
                     share: if total > 0.0 {

@@ -123,6 +123,22 @@ impl SegmentModel {
         types.bags.gather(table, types.types)
     }
 
+    /// `type_sums(types)`, given those of a prefix of its types (`prefix`, [k, d]: a table whose
+    /// first k types are the prefix's, such as the whole table after the training rows' own; see
+    /// `engine::tensors::type_tables`). Each type's sum is its own, so the values are the same.
+    pub fn type_sums_after(&self, prefix: Tensor<2>, types: &TypeTable) -> Tensor<2> {
+        let k = prefix.dims()[0];
+        if !self.hashed || k > types.types {
+            return self.type_sums(types);
+        }
+        if k == types.types {
+            return prefix;
+        }
+        let rest = types.bags.slice(k, types.types);
+        let rest = rest.gather(self.emb.weight.val(), types.types - k);
+        Tensor::cat(vec![prefix, rest], 0)
+    }
+
     /// The mean of the embeddings of every n-gram of each segment, from the type sums: [n, d].
     fn pooled_from(&self, type_sums: Tensor<2>, x: &Inputs) -> Tensor<2> {
         let n = x.rows();

@@ -314,13 +314,13 @@ fn flush(sums: &mut [[f32; LANES]; 3], acc: &mut [f64; 3]) {
 /// A tensor's values on the host: borrowed from a contiguous f32 flex tensor, copied otherwise
 /// (ndarray, or a view).
 #[derive(Clone)]
-enum Host {
+pub(crate) enum Host {
     Flex(burn_flex::FlexTensor, usize),
     Owned(Vec<f32>),
 }
 
 impl Host {
-    fn of<const D: usize>(t: Tensor<D>) -> Host {
+    pub(crate) fn of<const D: usize>(t: Tensor<D>) -> Host {
         let n = t.shape().num_elements();
         match t.clone().try_into_primitive::<burn_flex::Flex>() {
             Ok(p)
@@ -342,7 +342,7 @@ impl Host {
         }
     }
 
-    fn slice(&self) -> &[f32] {
+    pub(crate) fn slice(&self) -> &[f32] {
         match self {
             // Checked castable when built.
             Host::Flex(p, n) => bytemuck::cast_slice(&p.bytes()[..n * 4]),

@@ -289,5 +289,10 @@ mod tests {
             SegmentModelConfig::new(spec.buckets, crate::data::features::DENSE, 8, 4).init(&device);
         let values = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().expect("f32");
         assert_eq!(values(model.pooled(&x)), values(model.pooled(&same)));
+        // The whole table's sums, from the training rows' own and the rest (the dev pass).
+        let whole = model.type_sums(&all.types);
+        let after = model.type_sums_after(model.type_sums(&x.types), &all.types);
+        assert_eq!(after.dims(), [8, 8]);
+        assert_eq!(values(after), values(whole));
     }
 }

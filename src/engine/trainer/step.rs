@@ -31,21 +31,35 @@ pub(super) struct Lookahead {
 impl Lookahead {
     /// The next step's forward pass over the training rows and its backward pass. Between the
     /// two, the rows' last hidden activations and predictions go to the helper thread (`tx`),
-    /// which evaluates them while the backward pass runs.
+    /// which evaluates them while the backward pass runs, with the training rows' word-type sums,
+    /// which the dev pass's own type table starts with.
     fn run(
         model: &SegmentModel,
         x: &Inputs,
         objective: impl FnOnce(Tensor<2>) -> Tensor<1>,
-        tx: std::sync::mpsc::SyncSender<(Tensor<2>, Vec<f32>)>,
+        tx: std::sync::mpsc::SyncSender<TrainPass>,
     ) -> Lookahead {
-        let h = model.hidden_from(model.type_sums(&x.types), x); // [n_train, hidden]
+        let type_sums = model.type_sums(&x.types);
+        let h = model.hidden_from(type_sums.clone(), x); // [n_train, hidden]
         let pred = model.head.forward(h.clone()); // [n_train, 1]
         let loss = objective(pred.clone());
         // A send fails only if the helper has gone, and then nothing is waiting.
-        let _ = tx.send((h.inner(), host_preds(pred.inner())));
+        let _ = tx.send(TrainPass {
+            h: h.inner(),
+            preds: host_preds(pred.inner()),
+            type_sums: type_sums.inner(),
+        });
         let grads = GradientsParams::from_grads(loss.backward(), model);
         Lookahead { loss, grads }
     }
+}
+
+/// What the training rows' forward pass hands the helper: their last hidden activations, their
+/// predictions and the word-type sums it computed (no graph).
+struct TrainPass {
+    h: Tensor<2>,
+    preds: Vec<f32>,
+    type_sums: Tensor<2>,
 }
 
 /// One split's predictions, per-row results and metrics, computed beside the update.
@@ -103,9 +117,20 @@ fn evaluate_train(
 }
 
 /// The dev rows' evaluation by `model` (no graph), then the context rows' predictions, which
-/// follow the dev rows in `x`.
-fn evaluate_dev(split: SplitRows, model: &SegmentModel, x: &Inputs, loss: LossKind) -> SplitEval {
-    let mut preds = host_preds(model.forward(x));
+/// follow the dev rows in `x`. `train_types`: the training pass's word-type sums by the same
+/// model, the start of `x`'s type table, when that pass ran.
+fn evaluate_dev(
+    split: SplitRows,
+    model: &SegmentModel,
+    x: &Inputs,
+    train_types: Option<Tensor<2>>,
+    loss: LossKind,
+) -> SplitEval {
+    let type_sums = match train_types {
+        Some(prefix) => model.type_sums_after(prefix, &x.types),
+        None => model.type_sums(&x.types),
+    };
+    let mut preds = host_preds(model.forward_from(type_sums, x));
     let context = preds.split_off(split.rows.len().min(preds.len()));
     split.evaluate(preds, context, loss)
 }
@@ -353,7 +378,7 @@ impl Trainer {
             // The training rows' last hidden activations and predictions, handed over for their
             // metrics and gradient shares, which the helper computes while this thread runs the
             // next step's backward pass.
-            let (train_tx, train_rx) = std::sync::mpsc::sync_channel::<(Tensor<2>, Vec<f32>)>(1);
+            let (train_tx, train_rx) = std::sync::mpsc::sync_channel::<TrainPass>(1);
             // Unless the optimiser measured them: with nothing to overlap them with (no fused
             // forward pass), the weight-change norms run here, where flex may spread them over
             // every core; otherwise on the helper thread beside the next forward pass.
@@ -375,9 +400,17 @@ impl Trainer {
                     // for it first keeps the dev pass off the cores the training forward pass
                     // runs on.
                     let train_pass = train_rx.recv().ok();
+                    let (train_pass, train_types) = match train_pass {
+                        Some(TrainPass {
+                            h,
+                            preds,
+                            type_sums,
+                        }) => (Some((h, preds)), Some(type_sums)),
+                        None => (None, None),
+                    };
                     let dev = dev_model
                         .zip(dev_x.as_ref())
-                        .map(|(m, x)| evaluate_dev(dev_split, &m, x, loss_kind));
+                        .map(|(m, x)| evaluate_dev(dev_split, &m, x, train_types, loss_kind));
                     let train = train_pass.map(|(h, preds)| {
                         evaluate_train(train_split, h, preds, loss_kind, weights_host)
                     });
