@@ -160,8 +160,21 @@ fn tied_pairs<T: PartialEq>(sorted: &[T]) -> u64 {
 /// Counts pairs i < j with v[i] > v[j], sorting v (merge sort).
 fn count_inversions(v: &mut [f64], buf: &mut Vec<f64>) -> u64 {
     let n = v.len();
-    if n < 2 {
-        return 0;
+    if n <= 16 {
+        // Insertion sort on short runs, each shift one inversion: cheaper than recursing to
+        // single values (Kendall's tau runs beside every training step).
+        let mut inv = 0;
+        for i in 1..n {
+            let x = v[i];
+            let mut j = i;
+            while j > 0 && v[j - 1] > x {
+                v[j] = v[j - 1];
+                j -= 1;
+            }
+            inv += (i - j) as u64;
+            v[j] = x;
+        }
+        return inv;
     }
     let mid = n / 2;
     let mut inv = count_inversions(&mut v[..mid], buf) + count_inversions(&mut v[mid..], buf);
