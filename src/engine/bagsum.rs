@@ -123,6 +123,11 @@ impl BagIndex {
         self.entries.offsets[self.start]..self.entries.offsets[self.end]
     }
 
+    /// Row r's entries, as a range of the shared arrays.
+    fn row(&self, r: usize) -> std::ops::Range<usize> {
+        self.entries.offsets[self.start + r]..self.entries.offsets[self.start + r + 1]
+    }
+
     /// Each row's weighted sum of `table`'s rows ([_, d], row-major): [rows, d].
     fn sum_rows(&self, table: &[f32], d: usize) -> Vec<f32> {
         let e = &*self.entries;
@@ -134,7 +139,7 @@ impl BagIndex {
             .with_min_len(MIN_ROWS)
             .enumerate()
             .for_each(|(r, o)| {
-                let span = e.offsets[self.start + r]..e.offsets[self.start + r + 1];
+                let span = self.row(r);
                 for (&id, &w) in e.ids[span.clone()].iter().zip(&e.weights[span]) {
                     let t = &table[id as usize * d..(id as usize + 1) * d];
                     // Product, then sum, rounded apart: burn's multiply and scatter-add.
@@ -181,28 +186,23 @@ impl BagIndex {
     }
 
     /// The transposed index over a table of `table_rows` rows, built once (a counting sort, so
-    /// each table row's entries keep their order).
+    /// each table row's entries keep their order). Every id is below `table_rows`: the forward
+    /// pass indexed the table with it.
     fn columns(&self, table_rows: usize) -> &Columns {
         let cols = self.columns.get_or_init(|| {
             let e = &*self.entries;
             let span = self.span();
-            let rows_needed = e.ids[span.clone()]
-                .iter()
-                .map(|&i| i as usize + 1)
-                .max()
-                .unwrap_or(0)
-                .max(table_rows);
-            let mut offsets = vec![0usize; rows_needed + 1];
+            let mut offsets = vec![0usize; table_rows + 1];
             for &id in &e.ids[span.clone()] {
                 offsets[id as usize + 1] += 1;
             }
-            for j in 0..rows_needed {
+            for j in 0..table_rows {
                 offsets[j + 1] += offsets[j];
             }
             let mut next = offsets.clone();
             let (mut rows, mut weights) = (vec![0u32; span.len()], vec![0f32; span.len()]);
             for r in 0..self.rows() {
-                let row = e.offsets[self.start + r]..e.offsets[self.start + r + 1];
+                let row = self.row(r);
                 for (&id, &w) in e.ids[row.clone()].iter().zip(&e.weights[row]) {
                     let at = &mut next[id as usize];
                     rows[*at] = r as u32;
@@ -216,9 +216,10 @@ impl BagIndex {
                 weights,
             }
         });
-        assert!(
-            cols.offsets.len() > table_rows,
-            "a bag id past the table's {table_rows} rows"
+        assert_eq!(
+            cols.offsets.len(),
+            table_rows + 1,
+            "bags transposed for one table and used with another"
         );
         cols
     }
@@ -229,44 +230,10 @@ impl BagIndex {
         let span = self.span();
         let mut rows = Vec::with_capacity(span.len());
         for r in 0..self.rows() {
-            let n = e.offsets[self.start + r + 1] - e.offsets[self.start + r];
-            rows.extend(std::iter::repeat_n(r as i32, n));
+            rows.extend(std::iter::repeat_n(r as i32, self.row(r).len()));
         }
         let ids = e.ids[span.clone()].iter().map(|&i| i as i32).collect();
         (rows, ids, e.weights[span].to_vec())
-    }
-
-    /// The entries as tensors for burn's ops: bag rows and table rows [P], weights [P, 1].
-    fn entry_tensors<B: Backend>(&self, device: &B::Device) -> [FloatOrInt<B>; 3] {
-        let (rows, ids, weights) = self.entries();
-        let p = ids.len();
-        [
-            FloatOrInt::Int(B::int_from_data(TensorData::new(rows, [p]), device)),
-            FloatOrInt::Int(B::int_from_data(TensorData::new(ids, [p]), device)),
-            FloatOrInt::Float(B::float_from_data(TensorData::new(weights, [p, 1]), device)),
-        ]
-    }
-}
-
-/// One of `entry_tensors`' three.
-enum FloatOrInt<B: Backend> {
-    Float(FloatTensor<B>),
-    Int(burn::backend::tensor::IntTensor<B>),
-}
-
-impl<B: Backend> FloatOrInt<B> {
-    fn int(self) -> burn::backend::tensor::IntTensor<B> {
-        match self {
-            FloatOrInt::Int(t) => t,
-            FloatOrInt::Float(_) => unreachable!("an index tensor"),
-        }
-    }
-
-    fn float(self) -> FloatTensor<B> {
-        match self {
-            FloatOrInt::Float(t) => t,
-            FloatOrInt::Int(_) => unreachable!("a weight tensor"),
-        }
     }
 }
 
@@ -290,15 +257,7 @@ pub trait BagOps: Backend {
 
 /// The sum as burn's ops: gather, multiply, scatter-add (the reference the kernels match).
 fn composed_sum<B: Backend>(table: FloatTensor<B>, bags: &BagIndex) -> FloatTensor<B> {
-    let device = table.device();
-    let d = table.shape()[1];
-    let zeros = B::float_zeros([bags.rows(), d].into(), &device, table.dtype().into());
-    if bags.is_empty() {
-        return zeros;
-    }
-    let [rows, ids, weights] = bags.entry_tensors::<B>(&device);
-    let picked = B::float_mul(B::float_select(table, 0, ids.int()), weights.float());
-    B::float_select_assign(zeros, 0, rows.int(), picked, IndexingUpdateOp::Add)
+    composed::<B>(table, bags, bags.rows(), false)
 }
 
 /// The backward pass as burn's own: gather the gradient rows, multiply, scatter-add.
@@ -307,15 +266,34 @@ fn composed_backward<B: Backend>(
     bags: &BagIndex,
     table_rows: usize,
 ) -> FloatTensor<B> {
-    let device = grad.device();
-    let d = grad.shape()[1];
-    let zeros = B::float_zeros([table_rows, d].into(), &device, grad.dtype().into());
+    composed::<B>(grad, bags, table_rows, true)
+}
+
+/// Each entry's weight times `src`'s row at one end of the entry (its table row forward, its bag
+/// row `backward`), added into an `out_rows`-row result at the other end.
+fn composed<B: Backend>(
+    src: FloatTensor<B>,
+    bags: &BagIndex,
+    out_rows: usize,
+    backward: bool,
+) -> FloatTensor<B> {
+    let device = src.device();
+    let d = src.shape()[1];
+    let zeros = B::float_zeros([out_rows, d].into(), &device, src.dtype().into());
     if bags.is_empty() {
         return zeros;
     }
-    let [rows, ids, weights] = bags.entry_tensors::<B>(&device);
-    let picked = B::float_mul(B::float_select(grad, 0, rows.int()), weights.float());
-    B::float_select_assign(zeros, 0, ids.int(), picked, IndexingUpdateOp::Add)
+    let (rows, ids, weights) = bags.entries();
+    let p = ids.len();
+    let index = |v: Vec<i32>| B::int_from_data(TensorData::new(v, [p]), &device);
+    let (from, to) = if backward {
+        (index(rows), index(ids))
+    } else {
+        (index(ids), index(rows))
+    };
+    let weights = B::float_from_data(TensorData::new(weights, [p, 1]), &device);
+    let picked = B::float_mul(B::float_select(src, 0, from), weights);
+    B::float_select_assign(zeros, 0, to, picked, IndexingUpdateOp::Add)
 }
 
 /// A flex tensor's f32 values, row-major: borrowed when contiguous, copied otherwise (a view,

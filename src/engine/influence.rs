@@ -56,7 +56,7 @@ pub fn grad_shares(
     // allocating an [n, hidden] result (this runs beside the training step, every step).
     let host = Host::of(h);
     let h = host.slice();
-    let rows = || h.chunks_exact(width.max(1)).take(n);
+    let rows = || h.chunks_exact(width).take(n);
     // The summed gradient's weight part: Σ_i ℓ'_i h_i, [hidden].
     let mut g_w = vec![0f64; width];
     for (row, &s) in rows().zip(&slopes) {

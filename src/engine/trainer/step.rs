@@ -400,19 +400,12 @@ impl Trainer {
                     // for it first keeps the dev pass off the cores the training forward pass
                     // runs on.
                     let train_pass = train_rx.recv().ok();
-                    let (train_pass, train_types) = match train_pass {
-                        Some(TrainPass {
-                            h,
-                            preds,
-                            type_sums,
-                        }) => (Some((h, preds)), Some(type_sums)),
-                        None => (None, None),
-                    };
+                    let train_types = train_pass.as_ref().map(|p| p.type_sums.clone());
                     let dev = dev_model
                         .zip(dev_x.as_ref())
                         .map(|(m, x)| evaluate_dev(dev_split, &m, x, train_types, loss_kind));
-                    let train = train_pass.map(|(h, preds)| {
-                        evaluate_train(train_split, h, preds, loss_kind, weights_host)
+                    let train = train_pass.map(|p| {
+                        evaluate_train(train_split, p.h, p.preds, loss_kind, weights_host)
                     });
                     *out = Some((norms, dev, train));
                 });
