@@ -1,7 +1,8 @@
 //! segscope's benchmarks: `cargo bench` runs them all; `cargo bench -- step screen` picks groups.
 //!
 //! Groups, one module each: `step` (instrumented step against a bare burn loop, alternating in one
-//! process), `backends` (flex against ndarray) and `profile` (a step stage by stage) in `step`;
+//! process), `backends` (flex against ndarray), `profile` (a step stage by stage) and `adam` (the
+//! fused update alone) in `step`;
 //! `screen`; `data` (loading and featurising 1,000,000 segments, with the peak memory of a separate
 //! process doing only that) and `import` in `load`; `crossfit` and `crossfit_scale`; `stream` and
 //! `compare`.
@@ -25,7 +26,7 @@ mod stream;
 use crossfit::{bench_crossfit, bench_crossfit_scale};
 use load::{bench_data, bench_import, data_file, data_peak};
 use screen::bench_screen;
-use step::{bench_profile, bench_step};
+use step::{bench_adam, bench_profile, bench_step};
 use stream::{bench_compare, bench_stream};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -116,6 +117,9 @@ fn main() {
     }
     if want("crossfit") {
         bench_crossfit();
+    }
+    if want("adam") {
+        bench_adam();
     }
     if want("profile") {
         bench_profile();

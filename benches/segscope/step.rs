@@ -339,3 +339,56 @@ pub(crate) fn bench_profile() {
         );
     }
 }
+
+/// The fused Adam update alone on 2^20 values (the size of the default model's hashed table):
+/// without and with the norms the trainer measures, alternating, on one thread and on rayon's
+/// pool.
+pub(crate) fn bench_adam() {
+    use burn::optim::Optimizer;
+    // The trainer's allocator settings: otherwise each step's fresh 4 MB buffers are new pages.
+    segscope::engine::tuning::tune();
+    let device = plain_device(BackendKind::Flex);
+    let n = 1usize << 20;
+    let values = |f: fn(f32) -> f32| {
+        let v: Vec<f32> = (0..n).map(|i| f(i as f32)).collect();
+        Tensor::<1>::from_data(TensorData::new(v, [n]), &device)
+    };
+    let w0 = values(|x| (x * 1e-3).sin());
+    let g = values(|x| (x * 3e-3).cos() * 1e-3);
+    println!("\n## adam: the fused update on 2^20 values (median of 200 steps, ms)");
+    println!("| threads | plain | measuring | ratio |");
+    println!("|---|---|---|---|");
+    let run = || {
+        let optims = [
+            FusedAdam::new(Some(1e-4), None),
+            FusedAdam::new(Some(1e-4), Some(NormSink::default())),
+        ];
+        let mut state = [None, None];
+        let mut w = [w0.clone(), w0.clone()];
+        let mut t = [Vec::new(), Vec::new()];
+        for k in 0..210 {
+            for j in 0..2 {
+                let s = Instant::now();
+                let (nw, st) = optims[j].step(1e-3, w[j].clone(), g.clone(), state[j].take());
+                (w[j], state[j]) = (nw, st);
+                if k >= 10 {
+                    t[j].push(s.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        }
+        let [a, b] = t.map(median);
+        (a, b)
+    };
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let (a, b) = one.install(run);
+    println!("| 1 | {a:.3} | {b:.3} | {:.3} |", b / a);
+    let (a, b) = run();
+    println!(
+        "| {} (rayon's pool) | {a:.3} | {b:.3} | {:.3} |",
+        rayon::current_num_threads(),
+        b / a
+    );
+}

@@ -207,7 +207,35 @@ fn adam_chunk(
     ins: (&[f32], &[f32], &[f32], &[f32]),
     outs: (Out, Out, Out),
 ) -> TensorNorms {
-    // Monomorphised per case, so that the loop holds no branch.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        return unsafe { adam_chunk_avx2(k, ins, outs) };
+    }
+    adam_cases(k, ins, outs)
+}
+
+/// The same loop compiled for AVX2's 8-wide registers, where the default target has SSE's 4:
+/// about half the update's time (`cargo bench -- adam`). No FMA: a fused multiply-add rounds
+/// differently from burn's separate multiply and add.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adam_chunk_avx2(
+    k: Consts,
+    ins: (&[f32], &[f32], &[f32], &[f32]),
+    outs: (Out, Out, Out),
+) -> TensorNorms {
+    adam_cases(k, ins, outs)
+}
+
+/// The loop monomorphised per case, so that it holds no branch; inlined into its caller, so that
+/// it is compiled for the caller's target features.
+#[inline(always)]
+fn adam_cases(
+    k: Consts,
+    ins: (&[f32], &[f32], &[f32], &[f32]),
+    outs: (Out, Out, Out),
+) -> TensorNorms {
     let p = k.decay.unwrap_or(0.0);
     match (k.decay.is_some(), k.measure) {
         (true, true) => adam_lanes::<true, true>(k, p, ins, outs),
@@ -219,8 +247,10 @@ fn adam_chunk(
 
 /// Values per group: the norms are summed in this many independent lanes, so the sums do not
 /// chain one addition on the last and the loop vectorises (summed in a fixed order: the same
-/// value on every run).
-const LANES: usize = 8;
+/// value on every run). 16 rather than 8 or 32: on one thread over 1M values, 8 took 1.65 ms
+/// (2.1 measuring) with SSE and 32 spilled registers; 16 took 1.2 (1.4) with SSE, 0.8 (1.0) with
+/// AVX2, in a probe of the three sizes.
+const LANES: usize = 16;
 
 /// An output chunk, written once per value before it is read.
 type Out<'a> = &'a mut [MaybeUninit<f32>];
@@ -238,6 +268,7 @@ fn adam_one<const DECAY: bool>(
     (w - update * k.lr, m1, m2)
 }
 
+#[inline(always)]
 fn adam_lanes<const DECAY: bool, const MEASURE: bool>(
     k: Consts,
     decay: f32,
@@ -304,6 +335,7 @@ fn adam_lanes<const DECAY: bool, const MEASURE: bool>(
 }
 
 /// Adds the f32 lane sums into the f64 totals, in a fixed order, and clears them.
+#[inline(always)]
 fn flush(sums: &mut [[f32; LANES]; 3], acc: &mut [f64; 3]) {
     for (a, s) in acc.iter_mut().zip(sums.iter_mut()) {
         *a += s.iter().map(|&x| f64::from(x)).sum::<f64>();
@@ -398,6 +430,72 @@ mod tests {
                 assert_eq!(params(&a), params(&b), "{backend:?}, step {step}");
             }
             assert_ne!(params(&a), params(&cfg.init(&device)));
+        }
+    }
+
+    /// The AVX2 build of the loop (taken wherever the CPU has it) against the portable one, which
+    /// the tests above then do not run: the same values and norms, bit for bit, in every case,
+    /// over whole groups and a tail.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_loop_is_the_portable_one() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let n = 40 * LANES + 7;
+        let wave = |a: f32, b: f32| (0..n).map(|i| (i as f32 * a).sin() * b).collect::<Vec<_>>();
+        let (w, g, m, v) = (
+            wave(0.7, 1.0),
+            wave(1.3, 0.1),
+            wave(0.3, 0.01),
+            wave(0.9, 1e-3),
+        );
+        let v: Vec<f32> = v.iter().map(|x| x.abs()).collect();
+        for (decay, measure) in [
+            (None, false),
+            (None, true),
+            (Some(0.01), false),
+            (Some(0.01), true),
+        ] {
+            let k = Consts {
+                b1: 0.9,
+                b2: 0.999,
+                f1: 0.1,
+                f2: 0.001,
+                cf: 0.7,
+                eps: 1e-5,
+                lr: 0.01,
+                decay,
+                measure,
+            };
+            let run = |avx2: bool| {
+                let mut out = vec![vec![MaybeUninit::<f32>::uninit(); n]; 3];
+                let [ow, om, ov] = &mut out[..] else {
+                    unreachable!()
+                };
+                let ins = (&w[..], &g[..], &m[..], &v[..]);
+                let norms = if avx2 {
+                    // SAFETY: the CPU has AVX2 (checked above).
+                    unsafe { adam_chunk_avx2(k, ins, (ow, om, ov)) }
+                } else {
+                    adam_cases(k, ins, (ow, om, ov))
+                };
+                // SAFETY: the loop writes every value of its outputs.
+                let out: Vec<Vec<u32>> = out
+                    .iter()
+                    .map(|o| {
+                        o.iter()
+                            .map(|x| unsafe { x.assume_init() }.to_bits())
+                            .collect()
+                    })
+                    .collect();
+                (out, norms)
+            };
+            assert_eq!(
+                run(true),
+                run(false),
+                "decay {decay:?}, measuring {measure}"
+            );
         }
     }
 
