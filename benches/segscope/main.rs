@@ -2,7 +2,7 @@
 //!
 //! Groups, one module each: `step` (instrumented step against a bare burn loop, alternating in one
 //! process), `backends` (flex against ndarray), `profile` (a step stage by stage) and `adam` (the
-//! fused update alone) in `step`;
+//! fused update alone) in `step`; `metrics` (a split's metrics);
 //! `screen`; `data` (loading and featurising 1,000,000 segments, with the peak memory of a separate
 //! process doing only that) and `import` in `load`; `crossfit` and `crossfit_scale`; `stream` and
 //! `compare`.
@@ -19,12 +19,14 @@ use segscope::engine::{TrainSettings, Trainer};
 
 mod crossfit;
 mod load;
+mod metrics;
 mod screen;
 mod step;
 mod stream;
 
 use crossfit::{bench_crossfit, bench_crossfit_scale};
 use load::{bench_data, bench_import, data_file, data_peak};
+use metrics::bench_metrics;
 use screen::bench_screen;
 use step::{bench_adam, bench_profile, bench_step};
 use stream::{bench_compare, bench_stream};
@@ -117,6 +119,9 @@ fn main() {
     }
     if want("crossfit") {
         bench_crossfit();
+    }
+    if want("metrics") {
+        bench_metrics();
     }
     if want("adam") {
         bench_adam();

@@ -256,14 +256,8 @@ pub(crate) fn bench_profile() {
         b.optim = FusedAdam::new(Some(cfg.train.weight_decay as f32), Some(sink.clone())).init();
         let part = Partition::new(&ds, cfg.dev_fraction);
         let rows = part.indices(Split::Train);
-        // Positions of the training rows, grouped by document (rows are in document order).
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        for (k, &r) in rows.iter().enumerate() {
-            match groups.last_mut() {
-                Some(g) if ds.segments[rows[g[0]]].doc == ds.segments[r].doc => g.push(k),
-                _ => groups.push(vec![k]),
-            }
-        }
+        // The rows' documents and targets' ranks, computed once as the trainer does.
+        let shape = segscope::engine::report::SplitShape::of(&ds, &rows);
         let mut t: [Vec<f64>; 9] = Default::default();
         for k in 0..25 {
             let mut clock = Instant::now();
@@ -303,7 +297,7 @@ pub(crate) fn bench_profile() {
             let _ = change_norms(before, collect(&b.model).tensors);
             lap(5, &mut t);
             let preds = segscope::engine::tensors::host_preds(pred.inner());
-            let (evals, _) = evaluate_rows(&ds, &rows, &preds, &groups, LossKind::Mse);
+            let (evals, _) = evaluate_rows(&ds, &rows, &preds, &shape, LossKind::Mse);
             lap(6, &mut t);
             let residuals: Vec<f32> = evals.iter().map(|e| e.residual).collect();
             let _ = grad_shares(h.inner(), &residuals, LossKind::Mse, &[]);

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ranking::kendall;
+pub use super::ranking::{Ranks, average_ranks, kendall_tau_b, pairwise_accuracy};
+
 /// The per-segment loss being minimised.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
@@ -114,146 +117,9 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     sxy / (sxx * syy).sqrt()
 }
 
-/// Ranks from 1, ties given their average rank.
-pub fn average_ranks(x: &[f64]) -> Vec<f64> {
-    // Sorting (value, index) pairs in place is several times faster than sorting indices through
-    // the slice; the order among equal values does not matter, they share one rank.
-    let mut v: Vec<(f64, usize)> = x.iter().copied().zip(0..).collect();
-    v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let mut ranks = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < v.len() {
-        let mut j = i;
-        while j + 1 < v.len() && v[j + 1].0 == v[i].0 {
-            j += 1;
-        }
-        let r = (i + j) as f64 / 2.0 + 1.0;
-        for &(_, k) in &v[i..=j] {
-            ranks[k] = r;
-        }
-        i = j + 1;
-    }
-    ranks
-}
-
 /// Spearman's rho: Pearson of average ranks.
 pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     pearson(&average_ranks(x), &average_ranks(y))
-}
-
-/// Sum over groups of equal consecutive values of t (t - 1) / 2.
-fn tied_pairs<T: PartialEq>(sorted: &[T]) -> u64 {
-    let mut total = 0u64;
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i + 1;
-        while j < sorted.len() && sorted[j] == sorted[i] {
-            j += 1;
-        }
-        let t = (j - i) as u64;
-        total += t * (t - 1) / 2;
-        i = j;
-    }
-    total
-}
-
-/// Counts pairs i < j with v[i] > v[j], sorting v (merge sort).
-fn count_inversions(v: &mut [f64], buf: &mut Vec<f64>) -> u64 {
-    let n = v.len();
-    if n <= 16 {
-        // Insertion sort on short runs, each shift one inversion: cheaper than recursing to
-        // single values (Kendall's tau runs beside every training step).
-        let mut inv = 0;
-        for i in 1..n {
-            let x = v[i];
-            let mut j = i;
-            while j > 0 && v[j - 1] > x {
-                v[j] = v[j - 1];
-                j -= 1;
-            }
-            inv += (i - j) as u64;
-            v[j] = x;
-        }
-        return inv;
-    }
-    let mid = n / 2;
-    let mut inv = count_inversions(&mut v[..mid], buf) + count_inversions(&mut v[mid..], buf);
-    buf.clear();
-    let (mut i, mut j) = (0, mid);
-    while i < mid && j < n {
-        if v[j] < v[i] {
-            // v[j] is smaller than every remaining element of the left half.
-            inv += (mid - i) as u64;
-            buf.push(v[j]);
-            j += 1;
-        } else {
-            buf.push(v[i]);
-            i += 1;
-        }
-    }
-    buf.extend_from_slice(&v[i..mid]);
-    buf.extend_from_slice(&v[j..n]);
-    v.copy_from_slice(buf);
-    inv
-}
-
-/// Kendall's tau-b in O(n log n) (Knight's algorithm), which corrects for ties on either side;
-/// rubric scores tie a lot, so tau-a would understate agreement.
-pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len();
-    if n < 2 || y.len() != n {
-        return f64::NAN;
-    }
-    let mut xy: Vec<(f64, f64)> = x.iter().copied().zip(y.iter().copied()).collect();
-    // Equal (x, y) pairs are interchangeable, so an unstable sort gives the same counts.
-    xy.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let xs: Vec<f64> = xy.iter().map(|p| p.0).collect();
-    let n0 = (n as u64) * (n as u64 - 1) / 2;
-    let n1 = tied_pairs(&xs);
-    let n3 = tied_pairs(&xy);
-    let mut ys: Vec<f64> = xy.iter().map(|p| p.1).collect();
-    let mut buf = Vec::with_capacity(n);
-    // Sorted by (x, y), an inversion in y is exactly a discordant pair: ties in x are in y order.
-    let discordant = count_inversions(&mut ys, &mut buf);
-    let n2 = tied_pairs(&ys);
-    let denom = ((n0 - n1) as f64 * (n0 - n2) as f64).sqrt();
-    if denom == 0.0 {
-        return f64::NAN;
-    }
-    (n0 as f64 - n1 as f64 - n2 as f64 + n3 as f64 - 2.0 * discordant as f64) / denom
-}
-
-/// Pairwise accuracy over pairs of segments in the same group whose targets differ: the fraction
-/// ordered the same way by the predictions, a tie in prediction counting one half. `groups` holds
-/// the index ranges (into `pred`/`target`) of each document. O(m log m) per document of m
-/// segments, as Kendall's tau is (a document of 100,000 steps has 5e9 pairs): with P the pairs
-/// whose targets differ, D the discordant ones and T the ones tied in prediction only,
-/// right = P - D - T / 2.
-pub fn pairwise_accuracy(pred: &[f64], target: &[f64], groups: &[Vec<usize>]) -> f64 {
-    let (mut right, mut pairs) = (0.0f64, 0u64);
-    let mut buf = Vec::new();
-    for g in groups {
-        let m = g.len() as u64;
-        if m < 2 {
-            continue;
-        }
-        let mut tp: Vec<(f64, f64)> = g.iter().map(|&i| (target[i], pred[i])).collect();
-        tp.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        let ts: Vec<f64> = tp.iter().map(|x| x.0).collect();
-        let all = m * (m - 1) / 2;
-        let differ = all - tied_pairs(&ts);
-        let tied_both = tied_pairs(&tp);
-        let mut ps: Vec<f64> = tp.iter().map(|x| x.1).collect();
-        // Sorted by (target, prediction), an inversion in prediction is a discordant pair.
-        let discordant = count_inversions(&mut ps, &mut buf);
-        let tied_pred_only = tied_pairs(&ps) - tied_both;
-        pairs += differ;
-        right += differ as f64 - discordant as f64 - tied_pred_only as f64 / 2.0;
-    }
-    if pairs == 0 {
-        return f64::NAN;
-    }
-    right / pairs as f64
 }
 
 /// Median of a slice (NaN when empty).
@@ -350,13 +216,57 @@ pub struct SplitMetrics {
     pub top1pct_share: f64,
 }
 
-/// Splits at least this large compute Kendall's tau on a second thread.
+/// Splits at least this large compute their rank correlations on a second thread.
 const PARALLEL_METRICS: usize = 1024;
 
 impl SplitMetrics {
     /// Computes every metric. `groups` are documents as index lists into `pred`/`target`.
     pub fn compute(pred: &[f64], target: &[f64], groups: &[Vec<usize>], loss: LossKind) -> Self {
-        let mut m = Self::compute_pointwise(pred, target, groups, loss);
+        Self::compute_ranked(pred, target, None, groups, loss)
+    }
+
+    /// [`SplitMetrics::compute`], with the targets' ranks when the caller keeps them (they are
+    /// `Ranks::of(target)`; a trainer's targets stay the same from step to step).
+    pub fn compute_ranked(
+        pred: &[f64],
+        target: &[f64],
+        target_ranks: Option<&Ranks>,
+        groups: &[Vec<usize>],
+        loss: LossKind,
+    ) -> Self {
+        // Spearman's rho and Kendall's tau from one sort of each side.
+        let ranked = || {
+            let p = Ranks::of(pred);
+            let owned;
+            let t = match target_ranks {
+                Some(t) if t.average.len() == target.len() => t,
+                _ => {
+                    owned = Ranks::of(target);
+                    &owned
+                }
+            };
+            (pearson(&p.average, &t.average), kendall(&p, t))
+        };
+        // The rank correlations are the costliest metrics (the sorts); on a large split they run
+        // on a second thread while this one computes the rest. Below the threshold a thread costs
+        // more than it saves. Not from a rayon worker (the trainer's helper thread, the
+        // cross-fit's folds): there the other cores already have work, which a third thread would
+        // only slow.
+        let (mut m, (spearman, tau)) =
+            if pred.len() >= PARALLEL_METRICS && rayon::current_thread_index().is_none() {
+                std::thread::scope(|s| {
+                    let ranks = s.spawn(ranked);
+                    let m = Self::compute_unranked(pred, target, groups, loss);
+                    let r = ranks
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    (m, r)
+                })
+            } else {
+                (Self::compute_unranked(pred, target, groups, loss), ranked())
+            };
+        m.spearman = spearman;
+        m.kendall_tau_b = tau;
         if loss == LossKind::Pairwise {
             // The objective's own value; per segment the squared residual stands in.
             m.loss = pairwise_loss(pred, target, groups);
@@ -364,48 +274,30 @@ impl SplitMetrics {
         m
     }
 
-    fn compute_pointwise(
-        pred: &[f64],
-        target: &[f64],
-        groups: &[Vec<usize>],
-        loss: LossKind,
-    ) -> Self {
-        // Kendall's tau is the costliest metric (two sorts); on a large split it runs on a second
-        // thread while this one computes the rest. Below the threshold a thread costs more than it
-        // saves. Not from a rayon worker (the trainer's helper thread, the cross-fit's folds):
-        // there the other cores already have work, which a third thread would only slow.
-        if pred.len() >= PARALLEL_METRICS && rayon::current_thread_index().is_none() {
-            std::thread::scope(|s| {
-                let tau = s.spawn(|| kendall_tau_b(pred, target));
-                let mut m = Self::compute_without_tau(pred, target, groups, loss);
-                m.kendall_tau_b = tau.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                m
-            })
-        } else {
-            let mut m = Self::compute_without_tau(pred, target, groups, loss);
-            m.kendall_tau_b = kendall_tau_b(pred, target);
-            m
-        }
-    }
-
-    /// Every metric but Kendall's tau (left NaN).
-    fn compute_without_tau(
+    /// Every metric but the rank correlations (left NaN).
+    fn compute_unranked(
         pred: &[f64],
         target: &[f64],
         groups: &[Vec<usize>],
         loss: LossKind,
     ) -> Self {
         let n = pred.len();
-        let resid: Vec<f64> = target.iter().zip(pred).map(|(t, p)| t - p).collect();
-        let losses: Vec<f64> = resid.iter().map(|&r| loss.of(r)).collect();
-        let mse = mean(&resid.iter().map(|r| r * r).collect::<Vec<_>>());
-        let mt = mean(target);
-        let var_t = mean(
-            &target
-                .iter()
-                .map(|t| (t - mt) * (t - mt))
-                .collect::<Vec<_>>(),
-        );
+        // One pass for the sums (each added in row order, as a mean over a collected vector
+        // would), and the losses kept for the top 1%.
+        let mean_of = |sum: f64| if n == 0 { f64::NAN } else { sum / n as f64 };
+        let (mut s_r, mut s_rr, mut s_abs, mut s_t) = (0.0, 0.0, 0.0, 0.0);
+        let mut losses = Vec::with_capacity(n);
+        for (&t, &p) in target.iter().zip(pred) {
+            let r = t - p;
+            s_r += r;
+            s_rr += r * r;
+            s_abs += r.abs();
+            s_t += t;
+            losses.push(loss.of(r));
+        }
+        let mse = mean_of(s_rr);
+        let mt = mean_of(s_t);
+        let var_t = mean_of(target.iter().map(|t| (t - mt) * (t - mt)).sum());
         let (calib_slope, calib_intercept) = {
             let mp = mean(pred);
             let (mut sxy, mut sxx) = (0.0, 0.0);
@@ -420,34 +312,32 @@ impl SplitMetrics {
                 (f64::NAN, f64::NAN)
             }
         };
-        let top1pct_share = {
-            let total: f64 = losses.iter().sum();
-            if n == 0 || total <= 0.0 {
-                f64::NAN
-            } else {
-                let mut sorted = losses.clone();
-                let k = n.div_ceil(100);
-                // Only the k largest are needed: select them instead of sorting all n.
-                sorted.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
-                sorted[..k].iter().sum::<f64>() / total
-            }
+        let total: f64 = losses.iter().sum();
+        let mean_loss = mean_of(total);
+        let top1pct_share = if n == 0 || total <= 0.0 {
+            f64::NAN
+        } else {
+            let k = n.div_ceil(100);
+            // Only the k largest are needed: select them instead of sorting all n.
+            losses.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+            losses[..k].iter().sum::<f64>() / total
         };
         Self {
             n,
-            loss: mean(&losses),
+            loss: mean_loss,
             mse,
             rmse: mse.sqrt(),
-            mae: mean(&resid.iter().map(|r| r.abs()).collect::<Vec<_>>()),
+            mae: mean_of(s_abs),
             r2: if var_t > 0.0 {
                 1.0 - mse / var_t
             } else {
                 f64::NAN
             },
-            bias: mean(&resid),
+            bias: mean_of(s_r),
             calib_slope,
             calib_intercept,
             pearson: pearson(pred, target),
-            spearman: spearman(pred, target),
+            spearman: f64::NAN,
             kendall_tau_b: f64::NAN,
             pairwise_acc: pairwise_accuracy(pred, target, groups),
             top1pct_share,

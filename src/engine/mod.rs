@@ -5,7 +5,8 @@
 //! - [`bags`], [`bagsum`]: the pooling input, and its weighted sum as one backend operation.
 //! - [`optim`]: Adam fused into one pass per parameter, measuring its norms as it goes.
 //! - [`instrument`]: parameter and gradient lists, and SGD's norms, reduced on a helper thread.
-//! - [`report`], [`metrics`]: per-segment results and the split metrics.
+//! - [`report`], [`metrics`], [`ranking`]: per-segment results, the split metrics, and the rank
+//!   metrics' sorts.
 //! - [`influence`]: each training segment's gradient share and alignment at the output layer.
 //! - [`checkpoint`]: saving and resuming; [`tuning`]: allocator and denormal tuning.
 
@@ -17,6 +18,7 @@ pub mod instrument;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod ranking;
 pub mod report;
 pub mod tensors;
 pub mod trainer;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::influence::GradShare;
 use super::metrics::{LossKind, SplitMetrics, nan_if_null, nan_if_null_f32, shares};
+use super::ranking::Ranks;
 use crate::data::Dataset;
 
 /// Serde for the `Arc<Vec<T>>` a report shares with its readers, without serde's `rc` feature
@@ -210,6 +211,24 @@ pub fn doc_groups(ds: &Dataset, rows: &[usize]) -> Vec<Vec<usize>> {
     out
 }
 
+/// A split's documents, as position lists, and its targets' ranks: what evaluating its
+/// predictions needs besides them. A trainer computes it once, and again when edits change
+/// targets.
+pub struct SplitShape {
+    pub groups: Vec<Vec<usize>>,
+    pub ranks: Ranks,
+}
+
+impl SplitShape {
+    pub fn of(ds: &Dataset, rows: &[usize]) -> Self {
+        let t: Vec<f64> = rows.iter().map(|&i| f64::from(ds.target(i))).collect();
+        SplitShape {
+            groups: doc_groups(ds, rows),
+            ranks: Ranks::of(&t),
+        }
+    }
+}
+
 /// Evaluates one split: fills `segs[i]` for every `i` in `rows` (prediction, residual, loss, share of
 /// the split's loss) from `preds` (dataset order) and returns the split's metrics.
 pub fn evaluate_split(
@@ -220,7 +239,7 @@ pub fn evaluate_split(
     segs: &mut [SegmentEval],
 ) -> SplitMetrics {
     let p: Vec<f32> = rows.iter().map(|&i| preds[i]).collect();
-    let (evals, metrics) = evaluate_rows(ds, rows, &p, &doc_groups(ds, rows), loss);
+    let (evals, metrics) = evaluate_rows(ds, rows, &p, &SplitShape::of(ds, rows), loss);
     for (&i, e) in rows.iter().zip(evals) {
         segs[i] = e;
     }
@@ -228,13 +247,13 @@ pub fn evaluate_split(
 }
 
 /// Evaluates one split from predictions given per row (`preds[k]` is the prediction for
-/// `rows[k]`): each row's result, in `rows` order, and the split's metrics. `groups` is
-/// `doc_groups(ds, rows)`, passed in so that a trainer can compute it once.
+/// `rows[k]`): each row's result, in `rows` order, and the split's metrics. `shape` is
+/// `SplitShape::of(ds, rows)`, passed in so that a trainer can compute it once.
 pub fn evaluate_rows(
     ds: &Dataset,
     rows: &[usize],
     preds: &[f32],
-    groups: &[Vec<usize>],
+    shape: &SplitShape,
     loss: LossKind,
 ) -> (Vec<SegmentEval>, SplitMetrics) {
     let p: Vec<f64> = preds.iter().map(|&x| f64::from(x)).collect();
@@ -249,5 +268,6 @@ pub fn evaluate_rows(
             share: sh[k] as f32,
         })
         .collect();
-    (evals, SplitMetrics::compute(&p, &t, groups, loss))
+    let metrics = SplitMetrics::compute_ranked(&p, &t, Some(&shape.ranks), &shape.groups, loss);
+    (evals, metrics)
 }

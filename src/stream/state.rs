@@ -10,7 +10,7 @@ use super::record::{FORMAT, Header, Line, SegmentRecord, StepRecord, VERSION};
 use crate::data::builder::{Builder, RawSegment, Record};
 use crate::data::{Dataset, Partition, Split};
 use crate::engine::metrics::LossKind;
-use crate::engine::report::{SegmentEval, StepReport, doc_groups, evaluate_rows};
+use crate::engine::report::{SegmentEval, SplitShape, StepReport, evaluate_rows};
 
 /// Everything read so far.
 pub struct StreamState {
@@ -319,7 +319,7 @@ pub fn report(
             .filter(|&i| preds[i].is_finite())
             .collect();
         let p: Vec<f32> = rows.iter().map(|&i| preds[i]).collect();
-        let (evals, m) = evaluate_rows(ds, &rows, &p, &doc_groups(ds, &rows), loss);
+        let (evals, m) = evaluate_rows(ds, &rows, &p, &SplitShape::of(ds, &rows), loss);
         for (&i, e) in rows.iter().zip(evals) {
             segments[i] = e;
         }

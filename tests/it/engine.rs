@@ -813,6 +813,42 @@ fn excluding_the_recorded_corruptions_lowers_the_dev_loss() {
     }
 }
 
+/// The trainer ranks each split's targets once; an edited target must be ranked anew: the
+/// step's rank metrics are those of its predictions against the edited targets.
+#[test]
+fn the_rank_metrics_follow_an_edited_target() {
+    use segscope::data::edits::{Action, Edit, Edits};
+    let (ds, _) = data::load(None, &ReadOptions::default()).expect("bundled data");
+    let mut t = trainer(ds.clone(), &Config::default());
+    let part = t.partition().clone();
+    for _ in 0..5 {
+        t.step();
+    }
+    // Every training segment's target reversed: a ranking the old targets' ranks would get
+    // badly wrong.
+    let train = part.indices(data::Split::Train);
+    let list: Vec<Edit> = train
+        .iter()
+        .map(|&segment| Edit {
+            segment,
+            action: Action::Target(-ds.target(segment)),
+            step: 5,
+        })
+        .collect();
+    let edited = t.set_edits(Edits { list });
+    let groups = segscope::engine::report::SplitShape::of(&edited, &train).groups;
+    for _ in 0..2 {
+        let r = t.step();
+        let p: Vec<f64> = train
+            .iter()
+            .map(|&i| f64::from(r.segments[i].pred))
+            .collect();
+        let y: Vec<f64> = train.iter().map(|&i| f64::from(edited.target(i))).collect();
+        let want = SplitMetrics::compute(&p, &y, &groups, LossKind::Mse);
+        assert_eq!(r.train, want, "step {}", r.step);
+    }
+}
+
 #[test]
 fn a_context_segment_is_scored_by_the_model_with_no_residual_or_share() {
     let text = r#"{"id": "d", "split": "train", "segments": [{"text": "a labelled step", "score": 1.0}, {"text": "a step after the first error", "score": null}]}"#;

@@ -38,6 +38,8 @@ impl Trainer {
             self.weights = None;
             self.weights_host = Vec::new();
         }
+        self.train_shape = SplitShape::of(&dataset, &self.train_rows);
+        self.dev_shape = SplitShape::of(&dataset, &self.dev_rows);
         self.dataset = dataset.clone();
         self.edits = edits;
         // The loss and every residual changed: nothing computed before stands.

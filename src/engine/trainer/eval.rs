@@ -122,10 +122,10 @@ impl Trainer {
             &self.dataset,
             &self.train_rows,
             &tp,
-            &self.train_groups,
+            &self.train_shape,
             loss,
         );
-        let (de, dev) = evaluate_rows(&self.dataset, &self.dev_rows, &dp, &self.dev_groups, loss);
+        let (de, dev) = evaluate_rows(&self.dataset, &self.dev_rows, &dp, &self.dev_shape, loss);
         let residuals: Vec<f32> = te.iter().map(|e| e.residual).collect();
         let grad = self.grads_in_order(
             hidden.and_then(|h| grad_shares(h, &residuals, loss, &self.weights_host)),

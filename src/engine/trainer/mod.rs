@@ -37,7 +37,7 @@ use super::instrument::{collect, helper_pool};
 use super::metrics::{LossKind, SplitMetrics};
 use super::model::{Inputs, SegmentModel, SegmentModelConfig};
 use super::optim::{FusedAdam, NormSink};
-use super::report::{SegmentEval, StepReport, doc_groups, evaluate_rows};
+use super::report::{SegmentEval, SplitShape, StepReport, evaluate_rows};
 use super::tensors::{Pairs, RowWeights, host_preds, plain_device, split_inputs};
 use crate::config::{BackendKind, Config, OptimizerName};
 use crate::data::edits::Edits;
@@ -147,9 +147,10 @@ pub struct Trainer {
     dev_rows: Vec<usize>,
     /// Segments without a target, scored after the dev rows by `dev_x`'s pass.
     context_rows: Vec<usize>,
-    /// Each split's documents as position lists (for pairwise accuracy), computed once.
-    train_groups: Vec<Vec<usize>>,
-    dev_groups: Vec<Vec<usize>>,
+    /// Each split's documents as position lists (for pairwise accuracy) and its targets' ranks,
+    /// computed once (and again when edits change the targets).
+    train_shape: SplitShape,
+    dev_shape: SplitShape,
     train_x: Inputs,
     /// Inputs of the dev rows, then the context rows (None when there are neither).
     dev_x: Option<Inputs>,
@@ -244,19 +245,19 @@ impl Trainer {
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
         let norms = (settings.optimizer == OptimizerName::Adam).then(NormSink::default);
         let optim = Self::make_optimizer(&settings, norms.as_ref());
-        let train_groups = doc_groups(&dataset, &train_rows);
+        let train_shape = SplitShape::of(&dataset, &train_rows);
         let pairs = (settings.loss == LossKind::Pairwise)
             .then(|| {
                 let ty: Vec<f32> = train_rows.iter().map(|&i| dataset.target(i)).collect();
                 Pairs::build(
                     &ty,
-                    &train_groups,
+                    &train_shape.groups,
                     &mut Rng::new(settings.seed ^ 0x9a15),
                     &plain,
                 )
             })
             .flatten();
-        let dev_groups = doc_groups(&dataset, &dev_rows);
+        let dev_shape = SplitShape::of(&dataset, &dev_rows);
         let eval_interval = eval_interval(&settings, train_rows.len());
         let base = dataset.clone();
         Ok(Self {
@@ -276,8 +277,8 @@ impl Trainer {
             train_rows: Arc::new(train_rows),
             dev_rows,
             context_rows,
-            train_groups,
-            dev_groups,
+            train_shape,
+            dev_shape,
             train_x,
             dev_x,
             train_y,

@@ -17,7 +17,7 @@ use crate::engine::instrument::{
 };
 use crate::engine::metrics::{LossKind, SplitMetrics};
 use crate::engine::model::{Inputs, SegmentModel};
-use crate::engine::report::{LayerChange, SegmentEval, StepReport, evaluate_rows};
+use crate::engine::report::{LayerChange, SegmentEval, SplitShape, StepReport, evaluate_rows};
 use crate::engine::tensors::{host_preds, objective};
 
 /// Full batch: the next step's training loss, computed right after this step's update, and its
@@ -71,26 +71,26 @@ struct SplitEval {
     metrics: SplitMetrics,
 }
 
-/// One split's rows and documents: what evaluating its predictions needs.
+/// One split's rows, documents and targets' ranks: what evaluating its predictions needs.
 #[derive(Clone, Copy)]
 struct SplitRows<'a> {
     dataset: &'a Dataset,
     rows: &'a [usize],
-    groups: &'a [Vec<usize>],
+    shape: &'a SplitShape,
 }
 
 impl<'a> SplitRows<'a> {
-    fn of(dataset: &'a Dataset, rows: &'a [usize], groups: &'a [Vec<usize>]) -> Self {
+    fn of(dataset: &'a Dataset, rows: &'a [usize], shape: &'a SplitShape) -> Self {
         SplitRows {
             dataset,
             rows,
-            groups,
+            shape,
         }
     }
 
     /// The split's per-row results and metrics for `preds` (one per row, in `rows` order).
     fn evaluate(self, preds: Vec<f32>, context: Vec<f32>, loss: LossKind) -> SplitEval {
-        let (rows, metrics) = evaluate_rows(self.dataset, self.rows, &preds, self.groups, loss);
+        let (rows, metrics) = evaluate_rows(self.dataset, self.rows, &preds, self.shape, loss);
         SplitEval {
             preds,
             context,
@@ -354,8 +354,8 @@ impl Trainer {
             dev_x,
             train_rows,
             dev_rows,
-            train_groups,
-            dev_groups,
+            train_shape,
+            dev_shape,
             pairs,
             weights,
             weights_host,
@@ -366,8 +366,8 @@ impl Trainer {
         // Shared from here on (shared references are Copy into both threads' closures).
         let (dataset, train_x, train_y, dev_x): (&Dataset, &Inputs, &Tensor<2>, &Option<Inputs>) =
             (dataset, train_x, train_y, dev_x);
-        let train_split = SplitRows::of(dataset, train_rows, train_groups);
-        let dev_split = SplitRows::of(dataset, dev_rows, dev_groups);
+        let train_split = SplitRows::of(dataset, train_rows, train_shape);
+        let dev_split = SplitRows::of(dataset, dev_rows, dev_shape);
         std::thread::scope(|s| {
             let gn = helper_list.map(|l| s.spawn(move || helper_pool.install(|| sum_squares(l))));
             *model = optim.step(lr, model.clone(), grads);
@@ -459,7 +459,8 @@ impl Trainer {
                 .dev
                 .map(|d| (d.rows, d.metrics, d.context))
                 .unwrap_or_else(|| {
-                    let (r, m) = evaluate_rows(&self.dataset, &[], &[], &[], self.settings.loss);
+                    let (r, m) =
+                        evaluate_rows(&self.dataset, &[], &[], &self.dev_shape, self.settings.loss);
                     (r, m, Vec::new())
                 });
             let segments = Arc::new(merge(
