@@ -1,12 +1,15 @@
 //! Every metric of a split, as the trainer's helper computes them beside each full-batch step
 //! (`metrics`): `evaluate_rows` on the training and dev rows of the bundled data and of
-//! ProcessBench GSM8K, with a trained model's predictions.
+//! ProcessBench GSM8K, with a trained model's predictions; and the training rows' gradient shares.
 
 use std::time::Instant;
 
+use burn::prelude::*;
 use segscope::config::Config;
 use segscope::data::{self, Partition, ReadOptions, Split};
+use segscope::engine::influence::grad_shares;
 use segscope::engine::metrics::LossKind;
+use segscope::engine::plain_device;
 use segscope::engine::report::{SplitShape, evaluate_rows};
 
 use super::{median, trainer};
@@ -26,8 +29,8 @@ pub(crate) fn bench_metrics() {
     println!(
         "\n## metrics: every metric of a split, with a trained model's predictions (median of 300 on one pool thread, µs)"
     );
-    println!("| data | split | rows | documents | evaluate_rows |");
-    println!("|---|---|---|---|---|");
+    println!("| data | split | rows | documents | evaluate_rows | gradient shares (train) |");
+    println!("|---|---|---|---|---|---|");
     let helper = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -55,11 +58,34 @@ pub(crate) fn bench_metrics() {
                     })
                     .collect::<Vec<f64>>()
             });
+            // The gradient shares of the training rows, from last hidden activations of the
+            // model's width (random: the cost does not depend on the values).
+            let shares = (split == Split::Train).then(|| {
+                let n = rows.len();
+                let h = Tensor::<2>::random(
+                    [n, cfg.model.hidden],
+                    burn::tensor::Distribution::Default,
+                    &plain_device(cfg.backend),
+                );
+                let residuals: Vec<f32> = (0..n).map(|k| preds[k] - 0.5).collect();
+                let us = helper.install(|| {
+                    (0..300)
+                        .map(|_| {
+                            let s = Instant::now();
+                            let r = grad_shares(h.clone(), &residuals, LossKind::Mse, &[]);
+                            std::hint::black_box(r);
+                            s.elapsed().as_secs_f64() * 1e6
+                        })
+                        .collect::<Vec<f64>>()
+                });
+                format!("{:.0}", median(us))
+            });
             println!(
-                "| {name} | {split:?} | {} | {} | {:.0} |",
+                "| {name} | {split:?} | {} | {} | {:.0} | {} |",
                 rows.len(),
                 shape.groups.len(),
-                median(us)
+                median(us),
+                shares.unwrap_or_default()
             );
         }
     }

@@ -66,14 +66,7 @@ pub fn grad_shares(
     }
     let g_b: f64 = slopes.iter().map(|&s| f64::from(s)).sum();
     // Per row: ‖h_i‖² and h_i · g_w.
-    let (hh, hg): (Vec<f64>, Vec<f64>) = rows()
-        .map(|row| {
-            row.iter().zip(&g_w).fold((0.0, 0.0), |(a, b), (&x, &g)| {
-                let x = f64::from(x);
-                (a + x * x, b + x * g)
-            })
-        })
-        .unzip();
+    let (hh, hg): (Vec<f64>, Vec<f64>) = rows().map(|row| row_sums(row, &g_w)).unzip();
     // ‖g_w‖² = Σ_i ℓ'_i (h_i · g_w).
     let g_w_sq: f64 = (0..n).map(|i| f64::from(slopes[i]) * hg[i]).sum();
     let g_norm = (g_w_sq.max(0.0) + g_b * g_b).sqrt();
@@ -101,4 +94,28 @@ pub fn grad_shares(
             })
             .collect(),
     )
+}
+
+/// Independent partial sums per row: one running sum per quantity would chain every addition on
+/// the last (a quarter of this function's time, on the helper thread, at every step).
+const LANES: usize = 4;
+
+/// (‖x‖², x · g) of one row, in f64.
+fn row_sums(row: &[f32], g: &[f64]) -> (f64, f64) {
+    let (mut xx, mut xg) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let (rows, row_tail) = row.as_chunks::<LANES>();
+    let (gs, g_tail) = g.as_chunks::<LANES>();
+    for (x, g) in rows.iter().zip(gs) {
+        for j in 0..LANES {
+            let x = f64::from(x[j]);
+            xx[j] += x * x;
+            xg[j] += x * g[j];
+        }
+    }
+    for (&x, &g) in row_tail.iter().zip(g_tail) {
+        let x = f64::from(x);
+        xx[0] += x * x;
+        xg[0] += x * g;
+    }
+    (xx.iter().sum(), xg.iter().sum())
 }
