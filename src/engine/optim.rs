@@ -248,8 +248,8 @@ fn adam_cases(
 /// Values per group: the norms are summed in this many independent lanes, so the sums do not
 /// chain one addition on the last and the loop vectorises (summed in a fixed order: the same
 /// value on every run). 16 rather than 8 or 32: on one thread over 1M values, 8 took 1.65 ms
-/// (2.1 measuring) with SSE and 32 spilled registers; 16 took 1.2 (1.4) with SSE, 0.8 (1.0) with
-/// AVX2, in a probe of the three sizes.
+/// (2.1 measuring) with SSE and 32 was slower than 16 with either; 16 took 1.2 (1.4) with SSE,
+/// 0.8-0.9 (1.0-1.2) with AVX2, in a probe of the three sizes.
 const LANES: usize = 16;
 
 /// An output chunk, written once per value before it is read.

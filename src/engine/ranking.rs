@@ -168,12 +168,11 @@ const BY_PAIRS: usize = 48;
 /// differ, D the discordant ones and T the ones tied in prediction only, right = P - D - T / 2.
 pub fn pairwise_accuracy(pred: &[f64], target: &[f64], groups: &[Vec<usize>]) -> f64 {
     let (mut right, mut pairs) = (0.0f64, 0u64);
-    let mut buf = Vec::new();
     for g in groups {
         let (differ, discordant, tied_pred_only) = if g.len() <= BY_PAIRS {
             counts_by_pairs(pred, target, g)
         } else {
-            counts_by_sorting(pred, target, g, &mut buf)
+            counts_by_sorting(pred, target, g)
         };
         pairs += differ;
         right += differ as f64 - discordant as f64 - tied_pred_only as f64 / 2.0;
@@ -205,79 +204,14 @@ fn counts_by_pairs(pred: &[f64], target: &[f64], g: &[usize]) -> (u64, u64, u64)
     (differ, discordant, tied)
 }
 
-/// The same counts in O(m log m): sorted by (target, prediction), an inversion in prediction is a
-/// discordant pair.
-fn counts_by_sorting(
-    pred: &[f64],
-    target: &[f64],
-    g: &[usize],
-    buf: &mut Vec<f64>,
-) -> (u64, u64, u64) {
+/// The same counts in O(m log m), from the document's own ranks: Kendall's count of discordant
+/// pairs, walking the targets.
+fn counts_by_sorting(pred: &[f64], target: &[f64], g: &[usize]) -> (u64, u64, u64) {
     let m = g.len() as u64;
-    let mut tp: Vec<(f64, f64)> = g.iter().map(|&i| (target[i], pred[i])).collect();
-    tp.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let ts: Vec<f64> = tp.iter().map(|x| x.0).collect();
-    let differ = m * (m - 1) / 2 - tied_pairs(&ts);
-    let tied_both = tied_pairs(&tp);
-    let mut ps: Vec<f64> = tp.iter().map(|x| x.1).collect();
-    let discordant = count_inversions(&mut ps, buf);
-    (differ, discordant, tied_pairs(&ps) - tied_both)
-}
-
-/// Sum over groups of equal consecutive values of t (t - 1) / 2.
-fn tied_pairs<T: PartialEq>(sorted: &[T]) -> u64 {
-    let mut total = 0u64;
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i + 1;
-        while j < sorted.len() && sorted[j] == sorted[i] {
-            j += 1;
-        }
-        let t = (j - i) as u64;
-        total += t * (t - 1) / 2;
-        i = j;
-    }
-    total
-}
-
-/// Counts pairs i < j with v[i] > v[j], sorting v (merge sort).
-fn count_inversions(v: &mut [f64], buf: &mut Vec<f64>) -> u64 {
-    let n = v.len();
-    if n <= 16 {
-        // Insertion sort on short runs, each shift one inversion: cheaper than recursing to
-        // single values.
-        let mut inv = 0;
-        for i in 1..n {
-            let x = v[i];
-            let mut j = i;
-            while j > 0 && v[j - 1] > x {
-                v[j] = v[j - 1];
-                j -= 1;
-            }
-            inv += (i - j) as u64;
-            v[j] = x;
-        }
-        return inv;
-    }
-    let mid = n / 2;
-    let mut inv = count_inversions(&mut v[..mid], buf) + count_inversions(&mut v[mid..], buf);
-    buf.clear();
-    let (mut i, mut j) = (0, mid);
-    while i < mid && j < n {
-        if v[j] < v[i] {
-            // v[j] is smaller than every remaining element of the left half.
-            inv += (mid - i) as u64;
-            buf.push(v[j]);
-            j += 1;
-        } else {
-            buf.push(v[i]);
-            i += 1;
-        }
-    }
-    buf.extend_from_slice(&v[i..mid]);
-    buf.extend_from_slice(&v[j..n]);
-    v.copy_from_slice(buf);
-    inv
+    let t = Ranks::of(&g.iter().map(|&i| target[i]).collect::<Vec<_>>());
+    let p = Ranks::of(&g.iter().map(|&i| pred[i]).collect::<Vec<_>>());
+    let (discordant, tied_both) = discordant_pairs(&t, &p);
+    (m * (m - 1) / 2 - t.tied, discordant, p.tied - tied_both)
 }
 
 #[cfg(test)]
@@ -303,7 +237,6 @@ mod tests {
     #[test]
     fn pair_counts_by_pairs_and_by_sorting_agree() {
         let mut rng = crate::data::hash::Rng::new(11);
-        let mut buf = Vec::new();
         for m in [2, 3, 17, BY_PAIRS, BY_PAIRS + 1, 140] {
             for coarse in [true, false] {
                 let value = |rng: &mut crate::data::hash::Rng, k: f64| {
@@ -318,7 +251,7 @@ mod tests {
                 let g: Vec<usize> = (0..m).collect();
                 assert_eq!(
                     counts_by_pairs(&pred, &target, &g),
-                    counts_by_sorting(&pred, &target, &g, &mut buf),
+                    counts_by_sorting(&pred, &target, &g),
                     "m = {m}, coarse {coarse}"
                 );
             }
