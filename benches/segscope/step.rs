@@ -27,6 +27,7 @@ use segscope::engine::split_inputs;
 use super::big;
 use super::cpu_ms;
 use super::median;
+use super::percentile;
 use super::trainer;
 
 /// The plainest training loop over the same model, data, batch size and optimiser: forward, loss,
@@ -96,6 +97,9 @@ impl Bare {
 pub(crate) struct Timing {
     wall: (f64, f64),
     cpu: (f64, f64),
+    /// The 10th percentile of the wall times: the steps least slowed by the machine's other
+    /// tenants, whose share of the steps moves the medians from run to run on this host.
+    quiet: (f64, f64),
 }
 
 /// Times a block of `k` steps, keeping all but the first (wall ms, CPU ms).
@@ -142,6 +146,7 @@ pub(crate) fn alternate(ds: &Dataset, cfg: &Config, rounds: usize, k: usize) -> 
         );
     }
     Timing {
+        quiet: (percentile(ti.clone(), 0.1), percentile(tb.clone(), 0.1)),
         wall: (median(ti), median(tb)),
         cpu: (median(ci), median(cb)),
     }
@@ -158,9 +163,9 @@ pub(crate) fn bench_step(backends: &[BackendKind]) {
         "\n## step: instrumented Trainer::step() vs a bare burn loop (ms per step, median over steps of alternating blocks)"
     );
     println!(
-        "| data | segments (train) | batch | backend | instrumented | bare | ratio | CPU instrumented | CPU bare | CPU ratio |"
+        "| data | segments (train) | batch | backend | instrumented | bare | ratio | CPU instrumented | CPU bare | CPU ratio | quietest tenth: instrumented | bare | ratio |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     // SEGSCOPE_BENCH_QUICK=1: only the bundled full-batch row, for quick before/after checks.
     let quick = std::env::var_os("SEGSCOPE_BENCH_QUICK").is_some();
     let sets: &[(&str, &Dataset, usize, usize)] = if quick {
@@ -193,9 +198,10 @@ pub(crate) fn bench_step(backends: &[BackendKind]) {
                 let Timing {
                     wall: (i, b),
                     cpu: (ci, cb),
+                    quiet: (qi, qb),
                 } = alternate(ds, &cfg, rounds, k);
                 println!(
-                    "| {name} | {} ({}) | {} | {} | {i:.2} | {b:.2} | {:.3} | {ci:.2} | {cb:.2} | {:.3} |",
+                    "| {name} | {} ({}) | {} | {} | {i:.2} | {b:.2} | {:.3} | {ci:.2} | {cb:.2} | {:.3} | {qi:.2} | {qb:.2} | {:.3} |",
                     ds.segments.len(),
                     Partition::new(ds, cfg.dev_fraction).counts().0,
                     if batch == 0 {
@@ -205,7 +211,8 @@ pub(crate) fn bench_step(backends: &[BackendKind]) {
                     },
                     backend.name(),
                     i / b,
-                    ci / cb
+                    ci / cb,
+                    qi / qb
                 );
             }
         }

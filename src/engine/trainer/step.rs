@@ -374,6 +374,19 @@ impl Trainer {
             let after = collect(model);
             let stepped =
                 measuring.and_then(|sink| stepped_norms(&present, sink.take(), &after.tensors));
+            // When the optimiser measured the step, the gradients' handles (and the old
+            // weights', which the copy `step` keeps for a rollback also holds) are let go here,
+            // not at the end of the step: the gradients' memory, which the update has just read
+            // into cache, is then free for the next forward and backward passes. Held to the
+            // end, the instrumented step's ratio to the bare loop, in the quietest tenth of its
+            // steps, was 1.20 against 1.15 (`cargo bench -- step`, 8 alternating runs each).
+            let (before, spare_list) = match &stepped {
+                Some(_) => {
+                    drop((before, spare_list));
+                    (None, Vec::new())
+                }
+                None => (Some(before.tensors), spare_list),
+            };
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
             // The training rows' last hidden activations and predictions, handed over for their
             // metrics and gradient shares, which the helper computes while this thread runs the
@@ -382,10 +395,10 @@ impl Trainer {
             // Unless the optimiser measured them: with nothing to overlap them with (no fused
             // forward pass), the weight-change norms run here, where flex may spread them over
             // every core; otherwise on the helper thread beside the next forward pass.
-            let (before_here, before) = match (&stepped, fused) {
-                (Some(_), _) => (None, None),
-                (None, true) => (None, Some(before.tensors)),
-                (None, false) => (Some(before.tensors), None),
+            let (before_here, before) = match (before, fused) {
+                (None, _) => (None, None),
+                (Some(b), true) => (None, Some(b)),
+                (Some(b), false) => (Some(b), None),
             };
             let after_here = before_here.is_some().then(|| after.tensors.clone());
             let after_tensors = after.tensors;
