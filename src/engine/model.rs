@@ -100,6 +100,42 @@ impl Inputs {
     }
 }
 
+/// How large the model's inputs can make its activations, for [`activation_bound`]: the most
+/// total |weight| of embedding rows in any word type's sum (`type_mass`) and in any segment's
+/// pooled vector (`row_mass`), and the largest norm of any segment's other inputs, its dense
+/// features and its own embedding (`other`; infinite if one is not finite).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct InputScale {
+    pub type_mass: f64,
+    pub row_mass: f64,
+    pub other: f64,
+}
+
+/// Above this bound an activation might not be finite. Far under f32's 3.4e38, so that the
+/// rounding of f32 sums cannot carry a bounded value over it.
+pub const ACTIVATION_LIMIT: f64 = 1e30;
+
+/// An upper bound on the absolute value of every activation of a forward pass, on any segment:
+/// word-type sums, pooled vectors with the other inputs, the hidden layer and the prediction.
+/// `sq` gives each parameter tensor's squared Frobenius norm by name (`hidden.weight`); None if
+/// one is missing. Layer by layer: a weighted sum of embedding rows is at most the sum of its
+/// |weights| times ‖E‖_F; |W x + b| ≤ ‖W‖_F ‖x‖ + ‖b‖ (Cauchy-Schwarz, for every partial sum
+/// too); ReLU does not grow a norm.
+pub fn activation_bound(sq: impl Fn(&str) -> Option<f64>, scale: &InputScale) -> Option<f64> {
+    // Not `max(0.0)`: that would turn a NaN norm into 0.
+    let norm = |name: &str| sq(name).map(f64::sqrt);
+    let e = norm("emb.weight")?;
+    let (wh, bh) = (norm("hidden.weight")?, norm("hidden.bias")?);
+    let (wo, bo) = (norm("head.weight")?, norm("head.bias")?);
+    let types = scale.type_mass * e;
+    let x = scale.row_mass * e + scale.other;
+    let hidden = wh * x + bh;
+    let pred = wo * hidden + bo;
+    // `max` passes over NaN; the added zero carries a NaN (or an infinity, as NaN) into the
+    // bound, which no comparison then accepts.
+    Some(types.max(x).max(hidden).max(pred) + (types + x + hidden + pred) * 0.0)
+}
+
 #[derive(Module, Debug)]
 pub struct SegmentModel {
     pub emb: Embedding,
@@ -173,5 +209,94 @@ impl SegmentModel {
     /// Predicted score per segment: [n, 1].
     pub fn forward(&self, x: &Inputs) -> Tensor<2> {
         self.forward_from(self.type_sums(&x.types), x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::data::features::featurize;
+    use crate::data::{Partition, ReadOptions};
+    use crate::engine::instrument::collect;
+    use crate::engine::tensors::{input_scale, plain_device, split_inputs};
+    use crate::engine::{TrainSettings, Trainer};
+
+    fn max_abs(t: Tensor<2>) -> f64 {
+        let v = t.into_data().try_into_vec::<f32>().expect("f32");
+        v.iter().map(|x| f64::from(x.abs())).fold(0.0, f64::max)
+    }
+
+    /// Every activation of a trained model, on every segment, is within the bound its
+    /// parameters' norms give; and the bound finds every tensor it needs by name (if a name
+    /// changed, a trainer would silently keep its rollback copy through every step).
+    #[test]
+    fn every_activation_is_within_the_bound() {
+        let (ds, _) = crate::data::load(None, &ReadOptions::default()).expect("bundled data");
+        let cfg = Config::default();
+        let part = Arc::new(Partition::new(&ds, cfg.dev_fraction));
+        let f = featurize(&ds, &cfg.features);
+        let scale = input_scale(&f);
+        let mut t = Trainer::new(
+            Arc::new(ds.clone()),
+            part,
+            f.clone(),
+            TrainSettings::from_config(&cfg),
+        )
+        .expect("trainer");
+        for _ in 0..20 {
+            t.step();
+        }
+        let model = t.model().clone();
+        let c = collect(&model);
+        let sq = |name: &str| {
+            let i = c.names.iter().position(|n| n == name)?;
+            let v = c.tensors[i]
+                .clone()
+                .into_data()
+                .try_into_vec::<f32>()
+                .ok()?;
+            Some(v.iter().map(|&x| f64::from(x) * f64::from(x)).sum())
+        };
+        let bound = activation_bound(sq, &scale).expect("every tensor the bound reads is named");
+        assert!(
+            bound < ACTIVATION_LIMIT,
+            "a trained model is bounded: {bound}"
+        );
+        let all: Vec<usize> = (0..ds.segments.len()).collect();
+        let plain = plain_device(cfg.backend);
+        let (x, _) = split_inputs(f, &all, &[], true, &plain);
+        let types = model.type_sums(&x.types);
+        let hidden = model.hidden_from(types.clone(), &x);
+        let pred = model.head.forward(hidden.clone());
+        for (what, t) in [
+            ("type sum", types),
+            ("pooled", model.pooled(&x)),
+            ("hidden", hidden),
+            ("prediction", pred),
+        ] {
+            let m = max_abs(t.inner());
+            assert!(m <= bound, "{what}: {m} over the bound {bound}");
+        }
+    }
+
+    #[test]
+    fn a_missing_huge_or_nan_norm_proves_nothing() {
+        let scale = InputScale {
+            type_mass: 3.0,
+            row_mass: 2.0,
+            other: 1.0,
+        };
+        let ok = |name: &str| Some(if name == "emb.weight" { 4.0 } else { 1.0 });
+        // ‖E‖ = 2: types 6, x 5, hidden 5 + 1, prediction 6 + 1.
+        assert_eq!(activation_bound(ok, &scale), Some(7.0));
+        let missing = |name: &str| (name != "head.bias").then_some(1.0);
+        assert_eq!(activation_bound(missing, &scale), None);
+        let huge = |name: &str| Some(if name == "hidden.weight" { 1e70 } else { 1.0 });
+        assert!(activation_bound(huge, &scale).is_some_and(|b| b >= ACTIVATION_LIMIT));
+        let nan = |name: &str| Some(if name == "head.weight" { f64::NAN } else { 1.0 });
+        assert!(!activation_bound(nan, &scale).is_some_and(|b| b < ACTIVATION_LIMIT));
     }
 }

@@ -5,7 +5,7 @@ use burn::prelude::*;
 
 use super::bags::Bags;
 use super::metrics::LossKind;
-use super::model::{Inputs, TypeTable};
+use super::model::{InputScale, Inputs, TypeTable};
 use crate::config::BackendKind;
 use crate::data::Features;
 use crate::data::features::{Csr, DENSE, take_rows};
@@ -144,6 +144,50 @@ pub fn objective(
         (_, _, Some(w)) => weighted_loss(pred, target, kind, w),
         _ => loss_tensor(pred, target, kind),
     }
+}
+
+/// The scale of every segment's inputs in `f` (see [`InputScale`]), read before the features
+/// become tensors.
+pub fn input_scale(f: &Features) -> InputScale {
+    let abs_sum = |v: &[f32]| v.iter().map(|&x| f64::from(x.abs())).sum::<f64>();
+    let norm = |v: &[f32]| {
+        v.iter()
+            .map(|&x| f64::from(x) * f64::from(x))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let type_mass: Vec<f64> = if f.type_width == 0 {
+        vec![0.0; f.types]
+    } else {
+        f.type_counts.chunks(f.type_width).map(abs_sum).collect()
+    };
+    let mut scale = InputScale {
+        type_mass: type_mass.iter().copied().fold(0.0, f64::max),
+        ..InputScale::default()
+    };
+    let mut finite = type_mass.iter().all(|m| m.is_finite());
+    for r in 0..f.n {
+        let (types, weights) = f.tok.row(r);
+        let pooled: f64 = types
+            .iter()
+            .zip(weights)
+            .map(|(&t, &w)| f64::from(w.abs()) * type_mass.get(t as usize).copied().unwrap_or(0.0))
+            .sum::<f64>()
+            + abs_sum(f.big.row(r).1);
+        let dense = f.dense.get(r * DENSE..(r + 1) * DENSE).unwrap_or(&[]);
+        let own = f
+            .embedding
+            .get(r * f.embedding_dim..(r + 1) * f.embedding_dim)
+            .unwrap_or(&[]);
+        let other = norm(dense) + norm(own);
+        finite &= pooled.is_finite() && other.is_finite();
+        scale.row_mass = scale.row_mass.max(pooled);
+        scale.other = scale.other.max(other);
+    }
+    if !finite {
+        scale.other = f64::INFINITY;
+    }
+    scale
 }
 
 /// The word-type table as tensors. It is never selected from, so always flat.
@@ -294,5 +338,43 @@ mod tests {
         let after = model.type_sums_after(model.type_sums(&x.types), &all.types);
         assert_eq!(after.dims(), [8, 8]);
         assert_eq!(values(after), values(whole));
+    }
+
+    /// The input scale adds up |weights| as the forward pass sums embedding rows: a type's
+    /// gram counts, a row's token weights times its types' masses plus its bigram weights.
+    #[test]
+    fn the_input_scale_adds_up_what_the_forward_pass_sums() {
+        let mut dense = vec![0.0f32; 2 * DENSE];
+        dense[0] = 3.0;
+        dense[1] = 4.0;
+        let mut f = Features {
+            n: 2,
+            types: 2,
+            type_width: 2,
+            type_ids: vec![0, 1, 2, 0],
+            type_counts: vec![1.0, 2.0, 4.0, 0.0],
+            tok: Csr {
+                offsets: vec![0, 2, 3],
+                ids: vec![0, 1, 1],
+                weights: vec![0.5, -0.25, 1.0],
+            },
+            big: Csr {
+                offsets: vec![0, 2, 2],
+                ids: vec![5, 6],
+                weights: vec![0.125, 0.25],
+            },
+            dense,
+            embedding_dim: 0,
+            embedding: Vec::new(),
+        };
+        // Types 3 and 4; rows 0.5 * 3 + 0.25 * 4 + 0.375 = 2.875 and 4; dense norms 5 and 0.
+        let want = InputScale {
+            type_mass: 4.0,
+            row_mass: 4.0,
+            other: 5.0,
+        };
+        assert_eq!(input_scale(&f), want);
+        f.dense[2 * DENSE - 1] = f32::NAN;
+        assert_eq!(input_scale(&f).other, f64::INFINITY);
     }
 }

@@ -35,10 +35,10 @@ use burn::prelude::*;
 use super::influence::{GradShare, grad_shares};
 use super::instrument::{collect, helper_pool};
 use super::metrics::{LossKind, SplitMetrics};
-use super::model::{Inputs, SegmentModel, SegmentModelConfig};
+use super::model::{InputScale, Inputs, SegmentModel, SegmentModelConfig};
 use super::optim::{FusedAdam, NormSink};
 use super::report::{SegmentEval, SplitShape, StepReport, evaluate_rows};
-use super::tensors::{Pairs, RowWeights, host_preds, plain_device, split_inputs};
+use super::tensors::{Pairs, RowWeights, host_preds, input_scale, plain_device, split_inputs};
 use crate::config::{BackendKind, Config, OptimizerName};
 use crate::data::edits::Edits;
 use crate::data::features::DENSE;
@@ -179,6 +179,9 @@ pub struct Trainer {
     edits: Edits,
     weights: Option<RowWeights>,
     weights_host: Vec<f32>,
+    /// How large the inputs can make the model's activations: with the parameters' norms, a
+    /// step proves its predictions finite without holding the old state for a rollback.
+    input_scale: InputScale,
 }
 
 impl Trainer {
@@ -240,6 +243,7 @@ impl Trainer {
         let scored: Vec<usize> = dev_rows.iter().chain(&context_rows).copied().collect();
         // Full batches gather their n-grams without padding; mini-batches select rows, padded.
         let flat = settings.batch_size == 0;
+        let input_scale = input_scale(&features);
         let (train_x, dev_x) = split_inputs(features, &train_rows, &scored, flat, &plain);
         let ty: Vec<f32> = train_rows.iter().map(|&i| dataset.target(i)).collect();
         let train_y = Tensor::from_data(TensorData::new(ty, [train_rows.len(), 1]), &plain);
@@ -294,6 +298,7 @@ impl Trainer {
             edits: Edits::default(),
             weights: None,
             weights_host: Vec::new(),
+            input_scale,
         })
     }
 

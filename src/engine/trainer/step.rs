@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::eval::merge;
@@ -16,7 +16,7 @@ use crate::engine::instrument::{
     GradList, change_norms, collect, join, scalar, stepped_norms, sum_squares,
 };
 use crate::engine::metrics::{LossKind, SplitMetrics};
-use crate::engine::model::{Inputs, SegmentModel};
+use crate::engine::model::{ACTIVATION_LIMIT, Inputs, SegmentModel, activation_bound};
 use crate::engine::report::{LayerChange, SegmentEval, SplitShape, StepReport, evaluate_rows};
 use crate::engine::tensors::{host_preds, objective};
 
@@ -216,14 +216,14 @@ impl Trainer {
         // run right after this update, so its values are this report's train predictions and no
         // separate evaluation pass is needed (only the dev rows get a no-grad forward).
         let fused = batch_pos.is_none() && self.eval_interval == 1;
-        let old_model = self.model.clone();
-        let old_optim = self.optim.clone();
+        // For a rollback; `update` lets it go as soon as it has proven the step finite.
+        let mut rollback = Some((self.model.clone(), self.optim.clone()));
 
         let (loss, grads, batch_preds) = self.batch_loss_tensor(batch_pos.as_deref());
         let batch_loss = scalar(loss.clone().inner());
         let grads =
             grads.unwrap_or_else(|| GradientsParams::from_grads(loss.backward(), &self.model));
-        let mut measured = self.update(grads, fused);
+        let mut measured = self.update(grads, fused, &mut rollback, batch_loss.is_finite());
         // With full batch the evaluation ran on the helper thread beside the next step's
         // backward pass, so it is not part of this call's time; otherwise it ran here.
         let step_ms = t0.elapsed().as_secs_f64() * 1e3 - if fused { 0.0 } else { measured.eval_ms };
@@ -235,8 +235,11 @@ impl Trainer {
         if let Some(why) = measured.non_finite(batch_loss, attempted) {
             self.lookahead = None;
             // Roll back: the update is not applied and the optimiser state is not advanced.
-            self.model = old_model;
-            self.optim = old_optim;
+            // (`update` keeps the copy whenever a non-finite value remains possible.)
+            if let Some((model, optim)) = rollback {
+                self.model = model;
+                self.optim = optim;
+            }
             self.diverged = Some(why.clone());
             let mut r = self.snapshot_report();
             r.step = attempted;
@@ -329,7 +332,18 @@ impl Trainer {
     /// hidden activations and predictions; the helper predicts and evaluates the dev rows and evaluates
     /// the training rows (metrics, gradient shares) while this thread runs the next step's
     /// backward pass, which the next step then starts from.
-    fn update(&mut self, grads: GradientsParams, fused: bool) -> Measured {
+    ///
+    /// `rollback`, the state before the update, is dropped right after it when the loss was
+    /// finite (`loss_finite`), the optimiser measured finite norms, and those norms bound every
+    /// activation of the next forward pass below [`ACTIVATION_LIMIT`]: then no check of this step
+    /// can fail, and the next forward and backward passes get its memory.
+    fn update(
+        &mut self,
+        grads: GradientsParams,
+        fused: bool,
+        rollback: &mut Option<(SegmentModel, ModuleOptimizer)>,
+        loss_finite: bool,
+    ) -> Measured {
         let before = collect(&self.model);
         let gl = GradList::of(&self.model, &grads);
         let (present, grad_list) = (gl.present, gl.tensors);
@@ -359,6 +373,7 @@ impl Trainer {
             pairs,
             weights,
             weights_host,
+            input_scale,
             ..
         } = self;
         let pairs = pairs.as_ref();
@@ -374,6 +389,18 @@ impl Trainer {
             let after = collect(model);
             let stepped =
                 measuring.and_then(|sink| stepped_norms(&present, sink.take(), &after.tensors));
+            if let Some((g2, norms)) = &stepped {
+                let finite = loss_finite
+                    && g2.is_finite()
+                    && norms.iter().all(|(d, w)| d.is_finite() && w.is_finite());
+                let names = &after.names;
+                let sq = |name: &str| names.iter().position(|n| n == name).map(|i| norms[i].1);
+                // The bound compares false when NaN.
+                if finite && activation_bound(sq, input_scale).is_some_and(|b| b < ACTIVATION_LIMIT)
+                {
+                    *rollback = None;
+                }
+            }
             // When the optimiser measured the step, the gradients' handles (and the old
             // weights', which the copy `step` keeps for a rollback also holds) are let go here,
             // not at the end of the step: the gradients' memory, which the update has just read
