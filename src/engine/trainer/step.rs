@@ -401,12 +401,12 @@ impl Trainer {
                     *rollback = None;
                 }
             }
-            // When the optimiser measured the step, the gradients' handles (and the old
-            // weights', which the copy `step` keeps for a rollback also holds) are let go here,
-            // not at the end of the step: the gradients' memory, which the update has just read
-            // into cache, is then free for the next forward and backward passes. Held to the
-            // end, the instrumented step's ratio to the bare loop, in the quietest tenth of its
-            // steps, was 1.20 against 1.15 (`cargo bench -- step`, 8 alternating runs each).
+            // When the optimiser measured the step, the gradients' and the old weights' handles
+            // are let go here, not at the end of the step (the old weights' memory goes when the
+            // rollback copy above has gone too): the memory the update has just read into cache
+            // is then free for the next forward and backward passes. The gradients alone, held
+            // to the end, made the instrumented step's ratio to the bare loop, in the quietest
+            // tenth of its steps, 1.20 against 1.15 (`cargo bench -- step`, 8 alternating runs).
             let (before, spare_list) = match &stepped {
                 Some(_) => {
                     drop((before, spare_list));
