@@ -173,7 +173,7 @@ pub(crate) fn bench_step(backends: &[BackendKind]) {
     } else {
         &[
             ("bundled", &bundled, 20, 10),
-            ("generated 100k", &large, 3, 3),
+            ("generated 100k", &large, 6, 4),
         ]
     };
     for &(name, ds, rounds, k) in sets {
