@@ -182,6 +182,8 @@ pub struct Trainer {
     /// How large the inputs can make the model's activations: with the parameters' norms, a
     /// step proves its predictions finite without holding the old state for a rollback.
     input_scale: InputScale,
+    /// Steps that let go of their rollback copy early (proven finite): what the tests read.
+    early_releases: u64,
 }
 
 impl Trainer {
@@ -299,6 +301,7 @@ impl Trainer {
             weights: None,
             weights_host: Vec::new(),
             input_scale,
+            early_releases: 0,
         })
     }
 

@@ -374,6 +374,7 @@ impl Trainer {
             weights,
             weights_host,
             input_scale,
+            early_releases,
             ..
         } = self;
         let pairs = pairs.as_ref();
@@ -399,6 +400,7 @@ impl Trainer {
                 if finite && activation_bound(sq, input_scale).is_some_and(|b| b < ACTIVATION_LIMIT)
                 {
                     *rollback = None;
+                    *early_releases += 1;
                 }
             }
             // When the optimiser measured the step, the gradients' and the old weights' handles
@@ -567,5 +569,47 @@ impl Trainer {
             };
             steps[i] = by;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::config::Config;
+    use crate::data::features::featurize;
+    use crate::data::{Partition, ReadOptions};
+    use crate::engine::{TrainSettings, Trainer};
+
+    fn trainer(cfg: &Config) -> Trainer {
+        let (ds, _) = crate::data::load(None, &ReadOptions::default()).expect("bundled data");
+        let part = Arc::new(Partition::new(&ds, cfg.dev_fraction));
+        let f = featurize(&ds, &cfg.features);
+        Trainer::new(Arc::new(ds), part, f, TrainSettings::from_config(cfg)).expect("trainer")
+    }
+
+    /// Ordinary steps prove themselves finite and let go of their rollback copy early.
+    #[test]
+    fn finite_steps_let_their_rollback_copy_go() {
+        let mut t = trainer(&Config::default());
+        for _ in 0..5 {
+            assert!(t.step().diverged.is_none());
+        }
+        assert_eq!(t.early_releases, 5);
+    }
+
+    /// An Adam step that blows the weights up cannot be proven finite: it keeps its copy, and
+    /// the refused update leaves the weights as they were.
+    #[test]
+    fn a_step_that_blows_up_keeps_its_copy_and_rolls_back() {
+        let mut cfg = Config::default();
+        cfg.train.lr = 1e30;
+        let mut t = trainer(&cfg);
+        let before = t.parameters_host();
+        let r = t.step();
+        assert!(r.diverged.is_some(), "an absurd learning rate must diverge");
+        assert_eq!(t.early_releases, 0);
+        assert_eq!(t.parameters_host(), before, "the update must be refused");
+        assert_eq!(t.step_count(), 0);
     }
 }
