@@ -16,6 +16,7 @@
 
 mod edits;
 mod eval;
+mod helper;
 mod marks;
 mod pin;
 pub use pin::PinError;

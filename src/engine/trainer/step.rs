@@ -9,15 +9,15 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::eval::merge;
+use super::helper::{HelperOut, SplitEval, SplitRows, TrainPass, helper_work};
 use super::{Evaluation, Trainer};
 use crate::data::Dataset;
-use crate::engine::influence::{GradShare, grad_shares};
+use crate::engine::influence::GradShare;
 use crate::engine::instrument::{
-    GradList, change_norms, collect, join, scalar, stepped_norms, sum_squares,
+    Collect, GradList, change_norms, collect, join, scalar, stepped_norms, sum_squares,
 };
-use crate::engine::metrics::{LossKind, SplitMetrics};
-use crate::engine::model::{ACTIVATION_LIMIT, Inputs, SegmentModel, activation_bound};
-use crate::engine::report::{LayerChange, SegmentEval, SplitShape, StepReport, evaluate_rows};
+use crate::engine::model::{ACTIVATION_LIMIT, InputScale, Inputs, SegmentModel, activation_bound};
+use crate::engine::report::{LayerChange, SegmentEval, StepReport, evaluate_rows};
 use crate::engine::tensors::{host_preds, objective};
 
 /// Full batch: the next step's training loss, computed right after this step's update, and its
@@ -54,85 +54,58 @@ impl Lookahead {
     }
 }
 
-/// What the training rows' forward pass hands the helper: their last hidden activations, their
-/// predictions and the word-type sums it computed (no graph).
-struct TrainPass {
-    h: Tensor<2>,
-    preds: Vec<f32>,
-    type_sums: Tensor<2>,
-}
-
-/// One split's predictions, per-row results and metrics, computed beside the update.
-struct SplitEval {
-    preds: Vec<f32>,
-    /// The context rows' predictions (after the dev rows in the same pass).
-    context: Vec<f32>,
-    rows: Vec<SegmentEval>,
-    metrics: SplitMetrics,
-}
-
-/// One split's rows, documents and targets' ranks: what evaluating its predictions needs.
-#[derive(Clone, Copy)]
-struct SplitRows<'a> {
-    dataset: &'a Dataset,
-    rows: &'a [usize],
-    shape: &'a SplitShape,
-}
-
-impl<'a> SplitRows<'a> {
-    fn of(dataset: &'a Dataset, rows: &'a [usize], shape: &'a SplitShape) -> Self {
-        SplitRows {
-            dataset,
-            rows,
-            shape,
-        }
-    }
-
-    /// The split's per-row results and metrics for `preds` (one per row, in `rows` order).
-    fn evaluate(self, preds: Vec<f32>, context: Vec<f32>, loss: LossKind) -> SplitEval {
-        let (rows, metrics) = evaluate_rows(self.dataset, self.rows, &preds, self.shape, loss);
-        SplitEval {
-            preds,
-            context,
-            rows,
-            metrics,
-        }
-    }
-}
-
-/// The training rows' evaluation on the helper thread: their metrics, their gradient shares
-/// from `h` (their last hidden activations), and the host time both took.
-fn evaluate_train(
-    split: SplitRows,
-    h: Tensor<2>,
-    preds: Vec<f32>,
-    loss: LossKind,
-    weights_host: &[f32],
-) -> (SplitEval, Option<Vec<GradShare>>, f64) {
-    let t = Instant::now();
-    let eval = split.evaluate(preds, Vec::new(), loss);
-    let residuals: Vec<f32> = eval.rows.iter().map(|e| e.residual).collect();
-    let shares = grad_shares(h, &residuals, loss, weights_host);
-    (eval, shares, t.elapsed().as_secs_f64() * 1e3)
-}
-
-/// The dev rows' evaluation by `model` (no graph), then the context rows' predictions, which
-/// follow the dev rows in `x`. `train_types`: the training pass's word-type sums by the same
-/// model, the start of `x`'s type table, when that pass ran.
-fn evaluate_dev(
-    split: SplitRows,
+/// Which parameters have a gradient (the optimiser steps only those), and the gradients: to
+/// reduce on the helper thread when the optimiser does not measure (`.1`), or kept otherwise
+/// for the case it cannot say, a parameter list that does not match its record (`.2`).
+#[allow(clippy::type_complexity)]
+fn grad_lists(
     model: &SegmentModel,
-    x: &Inputs,
-    train_types: Option<Tensor<2>>,
-    loss: LossKind,
-) -> SplitEval {
-    let type_sums = match train_types {
-        Some(prefix) => model.type_sums_after(prefix, &x.types),
-        None => model.type_sums(&x.types),
-    };
-    let mut preds = host_preds(model.forward_from(type_sums, x));
-    let context = preds.split_off(split.rows.len().min(preds.len()));
-    split.evaluate(preds, context, loss)
+    grads: &GradientsParams,
+    measuring: bool,
+) -> (Vec<bool>, Option<Vec<Tensor<2>>>, Vec<Tensor<2>>) {
+    let gl = GradList::of(model, grads);
+    if measuring {
+        (gl.present, None, gl.tensors)
+    } else {
+        (gl.present, Some(gl.tensors), Vec::new())
+    }
+}
+
+/// Old and new weights, for the weight-change norms, when the optimiser did not measure them
+/// (`measured` false): to reduce on this thread (`.0`: with no fused pass to overlap them with,
+/// flex may spread them over every core) or on the helper beside the next forward pass (`.1`).
+/// When it did, the old weights' handles are let go here.
+#[allow(clippy::type_complexity)]
+fn change_norm_inputs(
+    measured: bool,
+    fused: bool,
+    before: Collect,
+    after: &Collect,
+) -> (
+    Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
+    Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
+) {
+    if measured {
+        return (None, None);
+    }
+    let pair = Some((before.tensors, after.tensors.clone()));
+    if fused { (None, pair) } else { (pair, None) }
+}
+
+/// Whether nothing the step computes after its update can be non-finite: the loss and the
+/// measured norms (`stepped`: ||g||² and, per tensor named in `names`, (||dW||², ||W||²)) are
+/// finite, and those norms bound every activation of the next forward pass below
+/// [`ACTIVATION_LIMIT`] (NaN compares false).
+fn proven_finite(
+    (g2, norms): &(f64, Vec<(f64, f64)>),
+    names: &[String],
+    scale: &InputScale,
+    loss_finite: bool,
+) -> bool {
+    let finite =
+        loss_finite && g2.is_finite() && norms.iter().all(|(d, w)| d.is_finite() && w.is_finite());
+    let sq = |name: &str| names.iter().position(|n| n == name).map(|i| norms[i].1);
+    finite && activation_bound(sq, scale).is_some_and(|b| b < ACTIVATION_LIMIT)
 }
 
 /// What the update stage measured, besides the updated model.
@@ -345,16 +318,9 @@ impl Trainer {
         loss_finite: bool,
     ) -> Measured {
         let before = collect(&self.model);
-        let gl = GradList::of(&self.model, &grads);
-        let (present, grad_list) = (gl.present, gl.tensors);
         let measuring = self.norms.clone();
-        // Reduced on the helper only when the optimiser does not measure; kept otherwise for the
-        // case it cannot say (a parameter list that does not match its record).
-        let (helper_list, spare_list) = if measuring.is_some() {
-            (None, grad_list)
-        } else {
-            (Some(grad_list), Vec::new())
-        };
+        let (present, helper_list, spare_list) =
+            grad_lists(&self.model, &grads, measuring.is_some());
 
         let lr = self.settings.lr;
         let loss_kind = self.settings.loss;
@@ -390,18 +356,12 @@ impl Trainer {
             let after = collect(model);
             let stepped =
                 measuring.and_then(|sink| stepped_norms(&present, sink.take(), &after.tensors));
-            if let Some((g2, norms)) = &stepped {
-                let finite = loss_finite
-                    && g2.is_finite()
-                    && norms.iter().all(|(d, w)| d.is_finite() && w.is_finite());
-                let names = &after.names;
-                let sq = |name: &str| names.iter().position(|n| n == name).map(|i| norms[i].1);
-                // The bound compares false when NaN.
-                if finite && activation_bound(sq, input_scale).is_some_and(|b| b < ACTIVATION_LIMIT)
-                {
-                    *rollback = None;
-                    *early_releases += 1;
-                }
+            if stepped
+                .as_ref()
+                .is_some_and(|s| proven_finite(s, &after.names, input_scale, loss_finite))
+            {
+                *rollback = None;
+                *early_releases += 1;
             }
             // When the optimiser measured the step, the gradients' and the old weights' handles
             // are let go here, not at the end of the step (the old weights' memory goes when the
@@ -409,47 +369,30 @@ impl Trainer {
             // is then free for the next forward and backward passes. The gradients alone, held
             // to the end, made the instrumented step's ratio to the bare loop, in the quietest
             // tenth of its steps, 1.20 against 1.15 (`cargo bench -- step`, 8 alternating runs).
-            let (before, spare_list) = match &stepped {
-                Some(_) => {
-                    drop((before, spare_list));
-                    (None, Vec::new())
-                }
-                None => (Some(before.tensors), spare_list),
+            let measured = stepped.is_some();
+            let spare_list = if measured {
+                drop(spare_list);
+                Vec::new()
+            } else {
+                spare_list
             };
+            let (change_here, change_beside) = change_norm_inputs(measured, fused, before, &after);
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
             // The training rows' last hidden activations and predictions, handed over for their
             // metrics and gradient shares, which the helper computes while this thread runs the
             // next step's backward pass.
             let (train_tx, train_rx) = std::sync::mpsc::sync_channel::<TrainPass>(1);
-            // Unless the optimiser measured them: with nothing to overlap them with (no fused
-            // forward pass), the weight-change norms run here, where flex may spread them over
-            // every core; otherwise on the helper thread beside the next forward pass.
-            let (before_here, before) = match (before, fused) {
-                (None, _) => (None, None),
-                (Some(b), true) => (None, Some(b)),
-                (Some(b), false) => (Some(b), None),
-            };
-            let after_here = before_here.is_some().then(|| after.tensors.clone());
-            let after_tensors = after.tensors;
             // The helper's work runs on its pool's thread as a task of a scope whose body is this
             // thread's work: no thread is started per step.
             let mut helper_out = None;
             let out = &mut helper_out;
+            let dev = dev_model
+                .zip(dev_x.as_ref())
+                .map(|(m, x)| (m, x, dev_split));
             let next = helper_pool.in_place_scope(|hs| {
                 hs.spawn(move |_| {
-                    let norms = before.map(|b| change_norms(b, after_tensors));
-                    // Fails (None) when no training pass ran: the sender is dropped unused. Waiting
-                    // for it first keeps the dev pass off the cores the training forward pass
-                    // runs on.
-                    let train_pass = train_rx.recv().ok();
-                    let train_types = train_pass.as_ref().map(|p| p.type_sums.clone());
-                    let dev = dev_model
-                        .zip(dev_x.as_ref())
-                        .map(|(m, x)| evaluate_dev(dev_split, &m, x, train_types, loss_kind));
-                    let train = train_pass.map(|p| {
-                        evaluate_train(train_split, p.h, p.preds, loss_kind, weights_host)
-                    });
-                    *out = Some((norms, dev, train));
+                    let train = (train_split, weights_host);
+                    *out = Some(helper_work(change_beside, train_rx, dev, train, loss_kind));
                 });
                 // Without a training pass the closure, and the sender it holds, is dropped here,
                 // and the helper's wait for it ends.
@@ -459,22 +402,22 @@ impl Trainer {
                     Lookahead::run(model, train_x, objective, train_tx)
                 })
             });
-            let here = before_here.zip(after_here).map(|(b, a)| change_norms(b, a));
+            let here = change_here.map(|(b, a)| change_norms(b, a));
             // A panic in the task is raised again by the scope: if it returned, the task ran.
-            let (norms, dev, train) = helper_out.expect("the helper's task ran to its end");
+            let HelperOut { norms, dev, train } =
+                helper_out.expect("the helper's task ran to its end");
             let eval_ms = train.as_ref().map_or(0.0, |t| t.2);
             let train = next
                 .zip(train)
                 .map(|(next, (eval, shares, _))| (next, eval, shares));
-            let (grad_norm, norms) = match stepped {
-                Some((g2, stepped)) => (g2.sqrt(), stepped),
-                None => {
-                    let g2 = gn.map(join).unwrap_or_else(|| sum_squares(spare_list));
-                    (g2.sqrt(), norms.or(here).unwrap_or_default())
-                }
-            };
+            // Without the optimiser's measurements: the gradient norm from the helper's thread
+            // (SGD) or reduced now, and the weight changes from wherever they were reduced.
+            let (grad_norm, norms) = stepped.unwrap_or_else(|| {
+                let g2 = gn.map(join).unwrap_or_else(|| sum_squares(spare_list));
+                (g2, norms.or(here).unwrap_or_default())
+            });
             Measured {
-                grad_norm,
+                grad_norm: grad_norm.sqrt(),
                 norms,
                 names: after.names,
                 train,
