@@ -54,15 +54,20 @@ impl Lookahead {
     }
 }
 
+/// One tensor per parameter, in the module's visiting order.
+type Tensors = Vec<Tensor<2>>;
+
+/// The weights before and after an update.
+type OldAndNew = (Tensors, Tensors);
+
 /// Which parameters have a gradient (the optimiser steps only those), and the gradients: to
 /// reduce on the helper thread when the optimiser does not measure (`.1`), or kept otherwise
 /// for the case it cannot say, a parameter list that does not match its record (`.2`).
-#[allow(clippy::type_complexity)]
 fn grad_lists(
     model: &SegmentModel,
     grads: &GradientsParams,
     measuring: bool,
-) -> (Vec<bool>, Option<Vec<Tensor<2>>>, Vec<Tensor<2>>) {
+) -> (Vec<bool>, Option<Tensors>, Tensors) {
     let gl = GradList::of(model, grads);
     if measuring {
         (gl.present, None, gl.tensors)
@@ -75,16 +80,12 @@ fn grad_lists(
 /// (`measured` false): to reduce on this thread (`.0`: with no fused pass to overlap them with,
 /// flex may spread them over every core) or on the helper beside the next forward pass (`.1`).
 /// When it did, the old weights' handles are let go here.
-#[allow(clippy::type_complexity)]
 fn change_norm_inputs(
     measured: bool,
     fused: bool,
     before: Collect,
     after: &Collect,
-) -> (
-    Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
-    Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
-) {
+) -> (Option<OldAndNew>, Option<OldAndNew>) {
     if measured {
         return (None, None);
     }
