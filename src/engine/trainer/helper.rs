@@ -8,7 +8,6 @@ use burn::prelude::*;
 
 use crate::data::Dataset;
 use crate::engine::influence::{GradShare, grad_shares};
-use crate::engine::instrument::change_norms;
 use crate::engine::metrics::{LossKind, SplitMetrics};
 use crate::engine::model::{Inputs, SegmentModel};
 use crate::engine::report::{SegmentEval, SplitShape, evaluate_rows};
@@ -95,32 +94,28 @@ fn evaluate_dev(
     split.evaluate(preds, context, loss)
 }
 
-/// What the helper thread computes beside the next step's forward and backward passes.
-pub(super) struct HelperOut {
-    /// The weight-change norms, when the optimiser did not measure them.
-    pub(super) norms: Option<Vec<(f64, f64)>>,
+/// The helper thread's evaluation of one training pass: the dev rows' by their model, when there
+/// are dev rows, and the training rows' (with their host time).
+pub(super) struct PassEval {
     pub(super) dev: Option<SplitEval>,
-    /// The training rows' evaluation, gradient shares and host time.
-    pub(super) train: Option<(SplitEval, Option<Vec<GradShare>>, f64)>,
+    pub(super) train: (SplitEval, Option<Vec<GradShare>>, f64),
 }
 
-/// The helper thread's work: the weight-change norms from (old, new) weights when given; then,
-/// once the training rows' forward pass arrives on `train_rx`, the dev rows' evaluation by
-/// their model and the training rows' (with the rows' training weights).
-pub(super) fn helper_work(
-    before: Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
-    train_rx: std::sync::mpsc::Receiver<TrainPass>,
+/// What the helper thread computes once the training rows' forward pass hands it `pass`, beside
+/// the backward pass: the dev rows' evaluation by their model, starting from the pass's word-type
+/// sums, then the training rows' (with the rows' training weights).
+pub(super) fn evaluate_pass(
+    pass: TrainPass,
     dev: Option<(SegmentModel, &Inputs, SplitRows)>,
     (train_split, weights_host): (SplitRows, &[f32]),
     loss_kind: LossKind,
-) -> HelperOut {
-    let norms = before.map(|(b, a)| change_norms(b, a));
-    // Fails (None) when no training pass ran: the sender is dropped unused. Waiting for it first
-    // keeps the dev pass off the cores the training forward pass runs on.
-    let train_pass = train_rx.recv().ok();
-    let train_types = train_pass.as_ref().map(|p| p.type_sums.clone());
-    let dev = dev.map(|(m, x, split)| evaluate_dev(split, &m, x, train_types, loss_kind));
-    let train =
-        train_pass.map(|p| evaluate_train(train_split, p.h, p.preds, loss_kind, weights_host));
-    HelperOut { norms, dev, train }
+) -> PassEval {
+    let TrainPass {
+        h,
+        preds,
+        type_sums,
+    } = pass;
+    let dev = dev.map(|(m, x, split)| evaluate_dev(split, &m, x, Some(type_sums), loss_kind));
+    let train = evaluate_train(train_split, h, preds, loss_kind, weights_host);
+    PassEval { dev, train }
 }
