@@ -392,4 +392,34 @@ pub(crate) fn bench_adam() {
         rayon::current_num_threads(),
         b / a
     );
+    // Where the arrays start in their 4 KiB pages (see `engine::stagger`): the same loop on one
+    // thread with its seven arrays at chosen page offsets, the last row as the update places its
+    // outputs against inputs bunched together.
+    println!(
+        "\n## adam: the update's loop on one thread, by where its 7 arrays start in their pages (median of 40, ms)"
+    );
+    println!("| page offsets (inputs; outputs, bytes) | plain | measuring |");
+    println!("|---|---|---|");
+    let spread = segscope::engine::stagger::spread::<3>(&[32, 40, 48, 32]);
+    let rows: [(&str, [usize; 7]); 4] = [
+        ("all 0", [0; 7]),
+        ("0, 16, 32, 48; 64, 80, 96", [0, 16, 32, 48, 64, 80, 96]),
+        (
+            "0, 256, .., 768; 1024, 1280, 1536",
+            [0, 256, 512, 768, 1024, 1280, 1536],
+        ),
+        (
+            "32, 40, 48, 32; as the update places them",
+            [32, 40, 48, 32, spread[0], spread[1], spread[2]],
+        ),
+    ];
+    for (name, offs) in rows {
+        let (p, m) = one.install(|| {
+            (
+                segscope::engine::optim::loop_ms_at(n, offs, false, 40),
+                segscope::engine::optim::loop_ms_at(n, offs, true, 40),
+            )
+        });
+        println!("| {name} | {p:.3} | {m:.3} |");
+    }
 }

@@ -20,6 +20,7 @@ pub mod model;
 pub mod optim;
 pub mod ranking;
 pub mod report;
+pub mod stagger;
 pub mod tensors;
 pub mod trainer;
 pub mod tuning;
