@@ -385,7 +385,7 @@ pub fn loop_ms_at(n: usize, page_offsets: [usize; 7], measure: bool, reps: usize
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    times.get(times.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// A tensor's values on the host: borrowed from a contiguous f32 flex tensor, copied otherwise
