@@ -77,18 +77,15 @@ fn evaluate_train(
 
 /// The dev rows' evaluation by `model` (no graph), then the context rows' predictions, which
 /// follow the dev rows in `x`. `train_types`: the training pass's word-type sums by the same
-/// model, the start of `x`'s type table, when that pass ran.
+/// model, the start of `x`'s type table.
 fn evaluate_dev(
     split: SplitRows,
     model: &SegmentModel,
     x: &Inputs,
-    train_types: Option<Tensor<2>>,
+    train_types: Tensor<2>,
     loss: LossKind,
 ) -> SplitEval {
-    let type_sums = match train_types {
-        Some(prefix) => model.type_sums_after(prefix, &x.types),
-        None => model.type_sums(&x.types),
-    };
+    let type_sums = model.type_sums_after(train_types, &x.types);
     let mut preds = host_preds(model.forward_from(type_sums, x));
     let context = preds.split_off(split.rows.len().min(preds.len()));
     split.evaluate(preds, context, loss)
@@ -115,7 +112,7 @@ pub(super) fn evaluate_pass(
         preds,
         type_sums,
     } = pass;
-    let dev = dev.map(|(m, x, split)| evaluate_dev(split, &m, x, Some(type_sums), loss_kind));
+    let dev = dev.map(|(m, x, split)| evaluate_dev(split, &m, x, type_sums, loss_kind));
     let train = evaluate_train(train_split, h, preds, loss_kind, weights_host);
     PassEval { dev, train }
 }

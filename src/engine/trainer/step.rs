@@ -16,6 +16,7 @@ use crate::engine::influence::GradShare;
 use crate::engine::instrument::{
     Collect, GradList, change_norms, collect, join, scalar, stepped_norms, sum_squares,
 };
+use crate::engine::metrics::LossKind;
 use crate::engine::model::{ACTIVATION_LIMIT, InputScale, Inputs, SegmentModel, activation_bound};
 use crate::engine::report::{LayerChange, SegmentEval, StepReport, evaluate_rows};
 use crate::engine::tensors::{host_preds, objective};
@@ -52,6 +53,53 @@ impl Lookahead {
         Lookahead { loss, grads }
     }
 }
+
+/// The helper's work beside the next forward and backward passes: the weight-change norms of
+/// (old, new) weights when given, and the evaluation of the pass it is handed.
+struct Beside<'a> {
+    change: Option<OldAndNew>,
+    dev: Option<(SegmentModel, &'a Inputs, SplitRows<'a>)>,
+    train: (SplitRows<'a>, &'a [f32]),
+    loss: LossKind,
+}
+
+/// The next step's forward and backward passes on this thread (`fwd`: the model, the training
+/// inputs and the objective; None without a fused pass), with `beside` on the helper pool's thread
+/// as tasks of a scope whose body is this thread's work: no thread is started per step, and a
+/// panic in a task is raised again by the scope. Returns the passes, the norms and the
+/// evaluation.
+fn next_pass_beside(
+    helper_pool: &rayon::ThreadPool,
+    fwd: Option<(&SegmentModel, &Inputs, impl FnOnce(Tensor<2>) -> Tensor<1>)>,
+    beside: Beside,
+) -> (Option<Lookahead>, Option<LayerNorms>, Option<PassEval>) {
+    let (mut norms, mut pass_eval) = (None, None);
+    let (norms_out, eval_out) = (&mut norms, &mut pass_eval);
+    let Beside {
+        change,
+        dev,
+        train,
+        loss,
+    } = beside;
+    let next = helper_pool.in_place_scope(|hs| {
+        if let Some((b, a)) = change {
+            hs.spawn(move |_| *norms_out = Some(change_norms(b, a)));
+        }
+        fwd.map(|(model, x, objective)| {
+            // A task started at the hand-over, not one waiting on a channel from the start:
+            // the helper's thread sleeps through the forward pass instead of spinning beside
+            // it (step ratio 1.07 and 1.10 against 1.21, `cargo bench -- step`).
+            let hand_over = move |pass: TrainPass| {
+                hs.spawn(move |_| *eval_out = Some(evaluate_pass(pass, dev, train, loss)));
+            };
+            Lookahead::run(model, x, objective, hand_over)
+        })
+    });
+    (next, norms, pass_eval)
+}
+
+/// Per parameter tensor, (||new - old||², ||new||²).
+type LayerNorms = Vec<(f64, f64)>;
 
 /// One tensor per parameter, in the module's visiting order.
 type Tensors = Vec<Tensor<2>>;
@@ -97,7 +145,7 @@ fn change_norm_inputs(
 /// finite, and those norms bound every activation of the next forward pass below
 /// [`ACTIVATION_LIMIT`] (NaN compares false).
 fn proven_finite(
-    (g2, norms): &(f64, Vec<(f64, f64)>),
+    (g2, norms): &(f64, LayerNorms),
     names: &[String],
     scale: &InputScale,
     loss_finite: bool,
@@ -378,33 +426,17 @@ impl Trainer {
             };
             let (change_here, change_beside) = change_norm_inputs(measured, fused, before, &after);
             let dev_model = (fused && dev_x.is_some()).then(|| model.valid());
-            // The helper's work runs on its pool's thread as tasks of a scope whose body is this
-            // thread's work: no thread is started per step. A panic in a task is raised again by
-            // the scope.
-            let (mut norms, mut pass_eval) = (None, None);
-            let (norms_out, eval_out) = (&mut norms, &mut pass_eval);
-            let dev = dev_model
-                .zip(dev_x.as_ref())
-                .map(|(m, x)| (m, x, dev_split));
-            let next = helper_pool.in_place_scope(|hs| {
-                if let Some((b, a)) = change_beside {
-                    hs.spawn(move |_| *norms_out = Some(change_norms(b, a)));
-                }
-                fused.then(|| {
-                    let objective =
-                        |pred| objective(pred, train_y.clone(), loss_kind, pairs, weights);
-                    // A task started at the hand-over, not one waiting on a channel from the
-                    // start: the helper's thread sleeps through the forward pass instead of
-                    // spinning beside it (step ratio 1.07 and 1.10 against 1.21, `cargo bench`).
-                    let hand_over = move |pass: TrainPass| {
-                        let train = (train_split, weights_host);
-                        hs.spawn(move |_| {
-                            *eval_out = Some(evaluate_pass(pass, dev, train, loss_kind));
-                        });
-                    };
-                    Lookahead::run(model, train_x, objective, hand_over)
-                })
-            });
+            let beside = Beside {
+                change: change_beside,
+                dev: dev_model
+                    .zip(dev_x.as_ref())
+                    .map(|(m, x)| (m, x, dev_split)),
+                train: (train_split, weights_host),
+                loss: loss_kind,
+            };
+            let objective = |pred| objective(pred, train_y.clone(), loss_kind, pairs, weights);
+            let fwd = fused.then_some((&*model, train_x, objective));
+            let (next, norms, pass_eval) = next_pass_beside(helper_pool, fwd, beside);
             let here = change_here.map(|(b, a)| change_norms(b, a));
             let (dev, train) = match pass_eval {
                 Some(PassEval { dev, train }) => (dev, Some(train)),
